@@ -1,0 +1,74 @@
+# snn-discretization: `make help` lists the targets.
+# Runs are executed only when missing; results under runs/ are never deleted by any target here.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= quick
+BOOK_HTML := book/_build/html/index.html
+
+# Notebook targets of the chosen profile (evaluated only once the environment exists).
+RUN_TARGETS = $(shell test -x $(PY) && $(PY) -m snnlib targets --profile $(PROFILE))
+BOOK_SOURCES = $(shell find book -path book/_build -prune -o -type f \( -name '*.md' -o -name '*.yml' -o -name '*.bib' -o -name '*.ipynb' \) -print) \
+               $(shell find runs -name notebook.ipynb 2>/dev/null)
+
+.PHONY: help setup test runs _runs book bench screenshot clean distclean
+
+help: ## list the targets
+	@echo "snn-discretization: make TARGET [PROFILE=quick|full] [SNNLIB_DATA=path]"
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv with the pinned requirements (idempotent)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name snnlib --display-name "Python (snnlib)" >/dev/null
+	touch $@
+
+test: $(STAMP) ## run the test suite (includes building the book from the committed runs)
+	$(PY) -m pytest -q
+
+runs: $(STAMP) ## execute every run of PROFILE that is missing (papermill; make -j parallelises)
+	@$(MAKE) --no-print-directory _runs PROFILE=$(PROFILE)
+
+_runs: $(RUN_TARGETS)
+
+runs/%/notebook.ipynb: | $(STAMP)
+	$(PY) -m snnlib execute $*
+
+book: runs ## set up if needed, execute missing runs, build the HTML book (book/_build/html)
+	@$(MAKE) --no-print-directory $(BOOK_HTML) PROFILE=$(PROFILE)
+	@echo "Book: file://$(CURDIR)/$(BOOK_HTML)"
+
+$(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
+	@if [ "$(PROFILE)" = quick ]; then toc=book/_toc.yml; else \
+	  mkdir -p book/_build; toc=book/_build/_toc_$(PROFILE).yml; \
+	  sed 's#/quick/notebook#/$(PROFILE)/notebook#' book/_toc.yml > $$toc; fi; \
+	$(VENV)/bin/jupyter-book build book --toc $$toc -W -n --keep-going
+	touch $@
+
+bench: $(STAMP) ## speed and memory benchmarks (results written to benchmarks/results/)
+	@for f in benchmarks/bench_*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(PY) "$$f" || exit 1; done
+
+screenshot: ## render book pages to PNG with headless Chromium (PAGES="intro data ...")
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@mkdir -p book/_build/screenshots
+	@for p in $(or $(PAGES),intro); do \
+	  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	    --disable-background-networking --disable-component-update --disable-sync \
+	    --user-data-dir=$$(mktemp -d) --hide-scrollbars --window-size=1280,2400 \
+	    --screenshot=book/_build/screenshots/$$(echo $$p | tr / _).png \
+	    "file://$(CURDIR)/book/_build/html/$$p.html" 2>/dev/null; \
+	  echo "book/_build/screenshots/$$(echo $$p | tr / _).png"; done
+
+clean: ## remove build outputs (keeps .venv and every run)
+	rm -rf book/_build .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## also remove .venv
+	rm -rf $(VENV)

@@ -1,0 +1,80 @@
+"""Command line: ``python -m snnlib {targets,execute,download} ...`` (used by the Makefile)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import plan as plan_
+from .runs import NOTEBOOK, run_dir, runs_root
+
+KERNEL = "snnlib"
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def execute(key: str, root: str | None = None) -> Path:
+    """Execute the planned run ``key`` (``experiment/run_id``) with papermill into its run folder.
+
+    The notebook is written to a temporary name and renamed to ``notebook.ipynb`` only when every
+    cell succeeded, so an interrupted or failed run never looks complete; a failed execution is
+    kept as ``notebook.failed.ipynb`` to show the error.
+    """
+    import papermill as pm
+
+    run = plan_.find(key)
+    out_dir = run_dir(run.experiment, run.run_id, root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = out_dir / ".notebook.partial.ipynb"
+    failed = out_dir / "notebook.failed.ipynb"
+    params = dict(run.parameters, run_dir=str(out_dir.resolve()))
+    try:
+        pm.execute_notebook(
+            str(plan_.NOTEBOOKS / run.notebook), str(partial), parameters=params,
+            kernel_name=_kernel_name(), progress_bar=sys.stderr.isatty(),
+            cwd=str(plan_.NOTEBOOKS.parent),
+        )
+    except BaseException:
+        if partial.exists():
+            os.replace(partial, failed)
+        print(f"snnlib: run {key} failed; the executed notebook is {failed}", file=sys.stderr)
+        raise
+    failed.unlink(missing_ok=True)
+    os.replace(partial, out_dir / NOTEBOOK)
+    return out_dir / NOTEBOOK
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="snnlib", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("targets", help="print the notebook targets of a profile (for make)")
+    t.add_argument("--profile", default="quick")
+    e = sub.add_parser("execute", help="execute one planned run, e.g. data-overview/quick")
+    e.add_argument("key")
+    d = sub.add_parser("download", help="download a dataset into $SNNLIB_DATA")
+    d.add_argument("dataset", choices=["mnist", "nmnist"])
+    a = p.parse_args(argv)
+    if a.cmd == "targets":
+        root = runs_root()
+        cwd = Path.cwd().resolve()
+        for r in plan_.planned(a.profile):
+            path = (root / r.experiment / r.run_id / NOTEBOOK).resolve()
+            print(os.path.relpath(path, cwd))
+    elif a.cmd == "execute":
+        execute(a.key)
+    elif a.cmd == "download":
+        from . import data
+
+        if a.dataset == "mnist":
+            for split in ("train-full", "test"):
+                data.load_mnist(split, download=True)
+        else:
+            data.download_nmnist()
+        print(f"{a.dataset} is in {data.data_root()}")
+    return 0

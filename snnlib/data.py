@@ -1,0 +1,411 @@
+"""Datasets: MNIST (IDX), thresholded MNIST, N-MNIST (official ``.bin`` layout), with integrity checks.
+
+Where the data lives
+    ``root`` argument, else ``$SNNLIB_DATA``, else ``data/`` (relative to the working directory).
+    MNIST is read from ``<root>/mnist/`` and N-MNIST from ``<root>/nmnist/{Train,Test}/<label>/``.
+
+Integrity
+    MNIST files are checked on their *decompressed* bytes against the published SHA-256 (so a
+    recompressed ``.gz`` is accepted and a corrupted one is not). N-MNIST recordings are checked
+    file by file against a manifest: the 1,100-recording "quick" subset against the list shipped
+    in :mod:`snnlib` (``checksums/nmnist_quick.txt``), a full set against the ``SHA256SUMS``
+    written when it was downloaded and its archives verified.
+
+Missing data
+    Downloaded from the public mirrors when ``download=True`` (verified, written atomically, a
+    corrupted download is deleted). When that fails, :class:`DataError` names the folder, the
+    variable and the expected files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "DataError",
+    "data_root",
+    "download",
+    "load_mnist",
+    "threshold_images",
+    "split_indices",
+    "NMNIST",
+    "nmnist_files",
+    "read_nmnist_events",
+    "NMNIST_SENSOR_SIZE",
+]
+
+
+class DataError(RuntimeError):
+    """Data missing or corrupted; the message says what to do."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """``root``, else ``$SNNLIB_DATA``, else ``data/``."""
+    return Path(root if root is not None else os.environ.get("SNNLIB_DATA", "data"))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------- download
+def download(
+    urls: Sequence[str],
+    dest: str | os.PathLike,
+    verify: Callable[[Path], None],
+    timeout: float = 60.0,
+) -> Path:
+    """Fetch ``dest`` from the first of ``urls`` whose content passes ``verify``.
+
+    The file is written to a temporary name beside ``dest`` and renamed only once ``verify`` (which
+    raises :class:`DataError` on a bad file) accepts it; a rejected or interrupted download leaves
+    nothing behind. Raises :class:`DataError` listing every URL and why it failed.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for url in urls:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        os.close(fd)
+        tmp = Path(tmp)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
+                shutil.copyfileobj(r, f)
+            verify(tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest)
+            return dest
+        except (urllib.error.URLError, OSError, DataError) as e:
+            failures.append(f"  {url}: {e}")
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    raise DataError(f"Could not download {dest.name}:\n" + "\n".join(failures))
+
+
+# ------------------------------------------------------------------------------------------ MNIST
+#: file stem -> (SHA-256 of the decompressed bytes, number of items); the published values.
+MNIST_FILES = {
+    "train-images-idx3-ubyte": ("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 60000),
+    "train-labels-idx1-ubyte": ("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60000),
+    "t10k-images-idx3-ubyte": ("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 10000),
+    "t10k-labels-idx1-ubyte": ("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10000),
+}
+
+#: Public mirrors of the official ``.gz`` files (override with ``$SNNLIB_MNIST_MIRRORS``, comma-separated).
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+
+
+def _mnist_mirrors(mirrors: Sequence[str] | None) -> list[str]:
+    if mirrors is not None:
+        return list(mirrors)
+    env = os.environ.get("SNNLIB_MNIST_MIRRORS")
+    return [m.strip() for m in env.split(",") if m.strip()] if env else list(MNIST_MIRRORS)
+
+
+def _decompressed(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise DataError(f"{path} is not a valid gzip file ({e}).") from e
+    return raw
+
+
+def _verify_mnist(stem: str) -> Callable[[Path], None]:
+    def verify(path: Path) -> None:
+        digest = _sha256(_decompressed(path))
+        if digest != MNIST_FILES[stem][0]:
+            raise DataError(
+                f"{path} is corrupted: SHA-256 of its decompressed bytes is {digest}, "
+                f"expected {MNIST_FILES[stem][0]}."
+            )
+
+    return verify
+
+
+def _missing_mnist_message(folder: Path, stems: Iterable[str], why: str = "") -> str:
+    files = "\n".join(f"  {folder / s}.gz (or without .gz)" for s in stems)
+    return (
+        f"MNIST is missing from {folder}.\nExpected:\n{files}\n"
+        "Put the official IDX files there, or point SNNLIB_DATA at the folder that holds mnist/ "
+        "(e.g. `export SNNLIB_DATA=../shared/data`), or call with download=True on a machine "
+        "with network access." + (f"\n{why}" if why else "")
+    )
+
+
+@lru_cache(maxsize=8)
+def _read_idx_cached(path: str, size: int, mtime_ns: int, stem: str) -> np.ndarray:
+    raw = _decompressed(Path(path))
+    digest = _sha256(raw)
+    if digest != MNIST_FILES[stem][0]:
+        raise DataError(
+            f"{path} is corrupted: SHA-256 of its decompressed bytes is {digest}, expected "
+            f"{MNIST_FILES[stem][0]}. Delete it and fetch it again (download=True)."
+        )
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08:  # 0x08: unsigned byte
+        raise DataError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x}).")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    arr = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    arr.setflags(write=False)
+    return arr
+
+
+def _mnist_file(folder: Path, stem: str, download_: bool, mirrors: Sequence[str] | None) -> np.ndarray:
+    for name in (stem + ".gz", stem):
+        path = folder / name
+        if path.is_file():
+            st = path.stat()
+            return _read_idx_cached(str(path), st.st_size, st.st_mtime_ns, stem)
+    if not download_:
+        raise DataError(_missing_mnist_message(folder, [stem]))
+    urls = [m.rstrip("/") + "/" + stem + ".gz" for m in _mnist_mirrors(mirrors)]
+    try:
+        download(urls, folder / (stem + ".gz"), _verify_mnist(stem))
+    except DataError as e:
+        raise DataError(_missing_mnist_message(folder, [stem], str(e))) from e
+    return _mnist_file(folder, stem, False, mirrors)
+
+
+def split_indices(n_train: int = 60000, n_val: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic train/validation split of the official training set: sorted index arrays."""
+    if not 0 <= n_val < n_train:
+        raise ValueError(f"n_val = {n_val} must be in [0, {n_train}).")
+    perm = np.random.default_rng(seed).permutation(n_train)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def load_mnist(
+    split: str = "train",
+    root: str | os.PathLike | None = None,
+    *,
+    n_val: int = 5000,
+    val_seed: int = 0,
+    download: bool = False,
+    mirrors: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST images ``[N, 28, 28]`` (uint8) and labels ``[N]`` (int64) of one split.
+
+    ``split``: ``"train"`` (the official training set less the validation digits), ``"val"``
+    (``n_val`` digits carved from the official training set with ``val_seed``: for model
+    selection), ``"train-full"`` (all 60,000) or ``"test"`` (the official 10,000; final numbers only).
+    """
+    if split not in ("train", "val", "train-full", "test"):
+        raise ValueError(f"split = {split!r}: expected 'train', 'val', 'train-full' or 'test'.")
+    folder = data_root(root) / "mnist"
+    prefix = "t10k" if split == "test" else "train"
+    images = _mnist_file(folder, f"{prefix}-images-idx3-ubyte", download, mirrors)
+    labels = _mnist_file(folder, f"{prefix}-labels-idx1-ubyte", download, mirrors)
+    if len(images) != len(labels):
+        raise DataError(f"{folder}: {len(images)} images but {len(labels)} labels.")
+    if split in ("train", "val"):
+        train_idx, val_idx = split_indices(len(images), n_val, val_seed)
+        idx = train_idx if split == "train" else val_idx
+        return images[idx], labels[idx].astype(np.int64)
+    return images, labels.astype(np.int64)
+
+
+def threshold_images(images: np.ndarray, level: int = 128) -> np.ndarray:
+    """Thresholded MNIST: pixels ``>= level`` become 255, the rest 0.
+
+    With time-to-first-spike coding every active pixel then spikes at ``t = 0``, so all input
+    spikes coincide (the transfer experiment uses this to suppress spike-time interpolation).
+    """
+    if not 0 < level <= 255:
+        raise ValueError(f"level = {level} must be in (0, 255].")
+    return np.where(images >= level, 255, 0).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------- N-MNIST
+NMNIST_SENSOR_SIZE = (34, 34, 2)
+_SPLIT_FOLDER = {"train": "Train", "test": "Test"}
+
+
+@lru_cache(maxsize=1)
+def _quick_manifest() -> dict[str, str]:
+    text = (Path(__file__).parent / "checksums" / "nmnist_quick.txt").read_text()
+    return _parse_manifest(text)
+
+
+def _parse_manifest(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if line.strip():
+            digest, rel = line.split(maxsplit=1)
+            out[rel.strip().lstrip("./")] = digest
+    return out
+
+
+def _missing_nmnist_message(folder: Path, what: str) -> str:
+    return (
+        f"N-MNIST: {what} in {folder}.\n"
+        "Expected the official layout: Train/<label>/<NNNNN>.bin and Test/<label>/<NNNNN>.bin.\n"
+        "Point SNNLIB_DATA at the folder that holds nmnist/ (e.g. `export SNNLIB_DATA=../shared/data`), "
+        "or fetch the full set with `.venv/bin/python -m snnlib download nmnist` on a machine with "
+        "network access."
+    )
+
+
+def nmnist_files(
+    split: str = "train", root: str | os.PathLike | None = None, subset: str = "quick"
+) -> list[tuple[Path, int, str]]:
+    """``(path, label, sha256)`` of the recordings of one split, sorted by sample index.
+
+    ``subset="quick"``: exactly the 1,000 training / 100 test recordings that ship with the
+    project's development data (the first of each split), whatever else is present, so quick-profile
+    results are the same on every machine. ``subset="full"``: every recording listed in the
+    folder's ``SHA256SUMS`` (written by :func:`download_nmnist`).
+    """
+    if split not in _SPLIT_FOLDER:
+        raise ValueError(f"split = {split!r}: expected 'train' or 'test'.")
+    folder = data_root(root) / "nmnist"
+    if subset == "quick":
+        manifest = _quick_manifest()
+    elif subset == "full":
+        sums = folder / "SHA256SUMS"
+        if not sums.is_file():
+            raise DataError(_missing_nmnist_message(folder, "no SHA256SUMS manifest for the full set"))
+        manifest = _parse_manifest(sums.read_text())
+    else:
+        raise ValueError(f"subset = {subset!r}: expected 'quick' or 'full'.")
+    top = _SPLIT_FOLDER[split] + "/"
+    rows = sorted(
+        ((int(Path(rel).stem), int(Path(rel).parent.name), rel, d) for rel, d in manifest.items()
+         if rel.startswith(top)),
+    )
+    missing = [rel for _, _, rel, _ in rows if not (folder / rel).is_file()]
+    if missing:
+        raise DataError(
+            _missing_nmnist_message(folder, f"{len(missing)} of {len(rows)} {split} recordings are missing "
+                                    f"(first: {missing[0]})")
+        )
+    return [(folder / rel, label, d) for _, label, rel, d in rows]
+
+
+def read_nmnist_events(path: str | os.PathLike, sha256: str | None = None) -> np.ndarray:
+    """Events of one recording as tonic's structured array (fields x, y, t [µs], p).
+
+    Decoded with :func:`tonic.io.read_mnist_file` (which also unwraps the timestamp overflow
+    markers); verified against ``sha256`` when given.
+    """
+    import tonic.io
+    from tonic.datasets import NMNIST as _TonicNMNIST
+
+    path = Path(path)
+    raw = path.read_bytes()
+    if sha256 is not None and _sha256(raw) != sha256:
+        raise DataError(f"{path} is corrupted: its SHA-256 does not match the manifest ({sha256}).")
+    if len(raw) % 5:
+        raise DataError(f"{path} is not an N-MNIST recording: {len(raw)} bytes is not a multiple of 5.")
+    return tonic.io.read_mnist_file(io.BytesIO(raw), dtype=_TonicNMNIST.dtype, is_stream=True)
+
+
+class NMNIST:
+    """N-MNIST recordings of one split read from the official folder layout.
+
+    ``ds[i]`` is ``(events, label)``, events as tonic's structured array (``t`` in µs), passed
+    through ``transform`` (e.g. ``tonic.transforms.ToFrame``) when given. Each file's checksum is
+    verified as it is read.
+    """
+
+    sensor_size = NMNIST_SENSOR_SIZE
+
+    def __init__(
+        self,
+        split: str = "train",
+        root: str | os.PathLike | None = None,
+        subset: str = "quick",
+        transform: Callable | None = None,
+    ):
+        self.split, self.subset, self.transform = split, subset, transform
+        self.files = nmnist_files(split, root, subset)
+        self.targets = np.array([label for _, label, _ in self.files], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        path, label, digest = self.files[i]
+        events = read_nmnist_events(path, digest)
+        if self.transform is not None:
+            events = self.transform(events)
+        return events, label
+
+
+def _verify_md5(expected: str) -> Callable[[Path], None]:
+    def verify(path: Path) -> None:
+        h = hashlib.md5()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != expected:
+            raise DataError(f"{path.name}: MD5 {h.hexdigest()} does not match the published {expected}.")
+
+    return verify
+
+
+def download_nmnist(
+    root: str | os.PathLike | None = None,
+    sources: dict[str, tuple[str, str]] | None = None,
+) -> Path:
+    """Download the full N-MNIST (``Train.zip``, ``Test.zip``) from its public mirror.
+
+    Each archive is verified against its published MD5 (the values tonic uses), extracted into
+    ``<root>/nmnist/``, and a ``SHA256SUMS`` manifest of every extracted recording is written so
+    later reads verify each file. ``sources`` maps ``"train"``/``"test"`` to ``(url, md5)``
+    (default: tonic's).
+    """
+    from tonic.datasets import NMNIST as _TonicNMNIST
+
+    if sources is None:
+        sources = {
+            "train": (_TonicNMNIST.train_url, _TonicNMNIST.train_md5),
+            "test": (_TonicNMNIST.test_url, _TonicNMNIST.test_md5),
+        }
+    folder = data_root(root) / "nmnist"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for split, (url, md5) in sources.items():
+        archive = download([url], folder / f"{_SPLIT_FOLDER[split]}.zip", _verify_md5(md5))
+        with zipfile.ZipFile(archive) as z:
+            for member in z.namelist():
+                parts = Path(member).parts
+                if member.endswith(".bin") and _SPLIT_FOLDER[split] in parts:
+                    rel = Path(*parts[parts.index(_SPLIT_FOLDER[split]):])
+                    data = z.read(member)
+                    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (folder / rel).write_bytes(data)
+                    lines.append(f"{_sha256(data)}  {rel.as_posix()}")
+        archive.unlink()
+    from .runs import atomic_write
+
+    atomic_write(folder / "SHA256SUMS", "\n".join(sorted(lines, key=lambda s: s.split()[1])) + "\n")
+    return folder

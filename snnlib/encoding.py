@@ -1,0 +1,63 @@
+"""Input encodings: time-to-first-spike (latency), rate (Poisson), event streams to time bins.
+
+Time in ms. Event trains are padded ``[B, N, K]`` with ``+inf``; dense rasters are time-major
+``[T, B, N]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["ttfs", "rate", "events_to_bins"]
+
+
+def ttfs(images, t_max: float = 100.0, dtype=torch.float64) -> torch.Tensor:
+    """Time-to-first-spike code of 8-bit images: ``t = t_max * (1 - pixel/255)``; black pixels are silent.
+
+    ``images``: ``[B, H, W]`` or ``[B, N]`` uint8 (numpy or torch). Returns spike times
+    ``[B, N, 1]`` in ms with ``+inf`` for silent (zero) pixels (BATS, Bacho & Chu 2023, Sec. 4).
+    """
+    if t_max <= 0 or not np.isfinite(t_max):
+        raise ValueError(f"t_max = {t_max} must be positive and finite (ms).")
+    x = torch.tensor(np.asarray(images)).reshape(len(images), -1).to(dtype)
+    if x.min() < 0 or x.max() > 255:
+        raise ValueError("ttfs expects 8-bit pixel values in [0, 255].")
+    t = t_max * (1.0 - x / 255.0)
+    return torch.where(x > 0, t, torch.full_like(t, float("inf"))).unsqueeze(-1)
+
+
+def rate(images, n_steps: int, gain: float = 1.0, generator: torch.Generator | None = None,
+         dtype=torch.float32) -> torch.Tensor:
+    """Rate (Bernoulli/Poisson) code: in each of ``n_steps`` bins a pixel spikes with probability
+    ``gain * pixel/255`` (snnTorch ``spikegen.rate``). Returns a raster ``[T, B, N]`` of 0/1."""
+    if n_steps < 1:
+        raise ValueError(f"n_steps = {n_steps} must be >= 1.")
+    if not 0 < gain <= 1:
+        raise ValueError(f"gain = {gain} must be in (0, 1].")
+    p = torch.tensor(np.asarray(images)).reshape(len(images), -1).to(dtype) / 255.0 * gain
+    u = torch.rand((n_steps, *p.shape), generator=generator, dtype=dtype)
+    return (u < p).to(dtype)
+
+
+def events_to_bins(events: np.ndarray, sensor_size=(34, 34, 2), n_bins: int | None = None,
+                   bin_ms: float | None = None, t_max_ms: float | None = None) -> np.ndarray:
+    """Bin an event stream (tonic structured array, ``t`` in µs) into frames ``[T, P, H, W]`` of counts.
+
+    Give ``n_bins`` (equal bins over the recording) or ``bin_ms`` (fixed bin width from t = 0, over
+    ``t_max_ms`` when given). Uses :class:`tonic.transforms.ToFrame`.
+    """
+    import tonic.transforms as T
+
+    if (n_bins is None) == (bin_ms is None):
+        raise ValueError("give exactly one of n_bins and bin_ms.")
+    if bin_ms is not None:
+        if bin_ms <= 0:
+            raise ValueError(f"bin_ms = {bin_ms} must be positive.")
+        if t_max_ms is not None:
+            events = events[events["t"] < t_max_ms * 1000.0]
+        frames = T.ToFrame(sensor_size=sensor_size, time_window=bin_ms * 1000.0, start_time=0,
+                           end_time=None if t_max_ms is None else t_max_ms * 1000.0)(events)
+    else:
+        frames = T.ToFrame(sensor_size=sensor_size, n_time_bins=n_bins)(events)
+    return np.asarray(frames)
