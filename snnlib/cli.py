@@ -33,7 +33,10 @@ def execute(key: str, root: str | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     partial = out_dir / ".notebook.partial.ipynb"
     failed = out_dir / "notebook.failed.ipynb"
-    params = dict(run.parameters, run_dir=str(out_dir.resolve()))
+    # Relative to the project root (the kernel's working directory) so that the executed notebook
+    # does not record this machine's absolute paths.
+    shown = os.path.relpath(out_dir.resolve(), plan_.NOTEBOOKS.parent)
+    params = dict(run.parameters, run_dir=shown if not shown.startswith("..") else str(out_dir.resolve()))
     try:
         pm.execute_notebook(
             str(plan_.NOTEBOOKS / run.notebook), str(partial), parameters=params,

@@ -1,0 +1,33 @@
+"""Shared fixtures. Tests that need the real datasets skip, with the reason, when they are absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from snnlib import data
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _have(path: Path) -> bool:
+    return path.exists()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real data directory ($SNNLIB_DATA); skips when MNIST or N-MNIST is not there."""
+    root = data.data_root()
+    if not (_have(root / "mnist") and _have(root / "nmnist" / "Train")):
+        pytest.skip(f"real data not found under {root.resolve()} (set SNNLIB_DATA, e.g. ../shared/data)")
+    return root
+
+
+@pytest.fixture
+def isolated_runs(tmp_path, monkeypatch) -> Path:
+    """A private runs/ folder so tests never touch the committed results."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("SNNLIB_RUNS", str(root))
+    return root

@@ -1,0 +1,231 @@
+"""Loaders: integrity checks, clear errors for missing/corrupted data, verified downloads."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import io
+import shutil
+import threading
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snnlib import data, encoding
+
+
+# ----------------------------------------------------------------------------- local HTTP server
+@contextmanager
+def serve(files: dict[str, bytes]):
+    """Serve ``files`` (path -> bytes) on 127.0.0.1 at a free port; 404 for anything else."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = files.get(self.path.lstrip("/"))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _leftovers(folder: Path):
+    return [p.name for p in folder.iterdir()] if folder.exists() else []
+
+
+# ------------------------------------------------------------------------------------- download
+def test_download_takes_the_first_mirror_that_verifies(tmp_path):
+    good = b"the real content"
+
+    def verify(p: Path):
+        if p.read_bytes() != good:
+            raise data.DataError("checksum mismatch")
+
+    with serve({"bad/f": b"corrupted!", "good/f": good}) as url:
+        out = data.download([url + "bad/f", url + "missing/f", url + "good/f"], tmp_path / "f", verify)
+    assert out.read_bytes() == good
+    assert _leftovers(tmp_path) == ["f"]  # no temporary files left behind
+
+
+def test_download_rejects_corrupted_file_and_leaves_nothing(tmp_path):
+    def verify(p: Path):
+        raise data.DataError("checksum mismatch")
+
+    with serve({"f": b"corrupted"}) as url:
+        with pytest.raises(data.DataError, match="checksum mismatch"):
+            data.download([url + "f"], tmp_path / "dl" / "f", verify)
+    assert _leftovers(tmp_path / "dl") == []
+
+
+@pytest.mark.data
+def test_mnist_download_verifies_decompressed_bytes(data_dir, tmp_path):
+    """A mirror serving the official labels recompressed is accepted (the check is on the
+    decompressed bytes); one serving a single flipped byte is rejected and leaves nothing."""
+    stem = "t10k-labels-idx1-ubyte"
+    raw = gzip.decompress((data_dir / "mnist" / f"{stem}.gz").read_bytes())
+    corrupted = bytearray(raw)
+    corrupted[100] ^= 0xFF
+    files = {f"bad/{stem}.gz": gzip.compress(bytes(corrupted)), f"good/{stem}.gz": gzip.compress(raw, 1)}
+    with serve(files) as url:
+        with pytest.raises(data.DataError) as e:
+            data._mnist_file(tmp_path / "a", stem, True, [url + "bad/"])
+        assert _leftovers(tmp_path / "a") == []
+        assert "SNNLIB_DATA" in str(e.value) and "corrupted" in str(e.value)
+        labels = data._mnist_file(tmp_path / "b", stem, True, [url + "bad/", url + "good/"])
+    assert hashlib.sha256(raw).hexdigest() == data.MNIST_FILES[stem][0]
+    np.testing.assert_array_equal(labels, np.frombuffer(raw, np.uint8, offset=8))
+
+
+# ----------------------------------------------------------------------------------------- MNIST
+def test_missing_mnist_names_folder_variable_and_files(tmp_path):
+    with pytest.raises(data.DataError) as e:
+        data.load_mnist("test", root=tmp_path)
+    msg = str(e.value)
+    assert str(tmp_path / "mnist") in msg
+    assert "SNNLIB_DATA" in msg
+    assert "t10k-images-idx3-ubyte" in msg
+
+
+@pytest.mark.data
+def test_corrupted_mnist_file_is_refused(data_dir, tmp_path):
+    (tmp_path / "mnist").mkdir()
+    for f in (data_dir / "mnist").glob("t10k-*.gz"):
+        shutil.copy(f, tmp_path / "mnist" / f.name)
+    images = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
+    raw = bytearray(gzip.decompress(images.read_bytes()))
+    raw[5000] ^= 0x01  # one bit of one pixel
+    images.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(data.DataError, match="corrupted"):
+        data.load_mnist("test", root=tmp_path)
+
+
+@pytest.mark.data
+def test_mnist_splits(data_dir):
+    x, y = data.load_mnist("test")
+    assert x.shape == (10000, 28, 28) and x.dtype == np.uint8 and y.shape == (10000,)
+    xt, yt = data.load_mnist("train")
+    xv, yv = data.load_mnist("val")
+    xf, yf = data.load_mnist("train-full")
+    assert len(xt) + len(xv) == len(xf) == 60000 and len(xv) == 5000
+    # train and val partition the official training set: same multiset of labels, no digit twice
+    np.testing.assert_array_equal(np.bincount(yt, minlength=10) + np.bincount(yv, minlength=10),
+                                  np.bincount(yf, minlength=10))
+    tr, va = data.split_indices(60000, 5000, 0)
+    assert not np.intersect1d(tr, va).size
+    np.testing.assert_array_equal(xv, xf[va])
+    # deterministic: the same seed gives the same split; another seed another one
+    np.testing.assert_array_equal(va, data.split_indices(60000, 5000, 0)[1])
+    assert not np.array_equal(va, data.split_indices(60000, 5000, 1)[1])
+
+
+@pytest.mark.data
+def test_uncompressed_idx_is_read_like_gz(tmp_path, data_dir):
+    raw = gzip.decompress((data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").write_bytes(raw)
+    labels = data._mnist_file(tmp_path / "mnist", "t10k-labels-idx1-ubyte", False, None)
+    assert labels.shape == (10000,) and labels.max() == 9
+
+
+def test_threshold_images_makes_ttfs_spikes_coincide():
+    img = np.array([[0, 10, 127, 128, 200, 255]], dtype=np.uint8)
+    th = data.threshold_images(img, 128)
+    np.testing.assert_array_equal(th, [[0, 0, 0, 255, 255, 255]])
+    t = encoding.ttfs(th, 100.0)[0, :, 0]
+    assert t[:3].isinf().all() and (t[3:] == 0).all()
+    with pytest.raises(ValueError, match="level"):
+        data.threshold_images(img, 0)
+
+
+# --------------------------------------------------------------------------------------- N-MNIST
+@pytest.mark.data
+def test_nmnist_quick_subset(data_dir):
+    train, test = data.NMNIST("train"), data.NMNIST("test")
+    assert (len(train), len(test)) == (1000, 100)
+    ev, label = test[0]
+    raw_size = train.files[0][0].stat().st_size
+    assert raw_size % 5 == 0
+    ev0, _ = train[0]
+    # every 5-byte record is an event except timestamp-overflow markers (y == 240)
+    raw = np.frombuffer(train.files[0][0].read_bytes(), np.uint8)
+    assert len(ev0) == int((raw[1::5] != 240).sum())
+    for e in (ev, ev0):
+        assert e["x"].max() < 34 and e["y"].max() < 34 and set(np.unique(e["p"])) <= {0, 1}
+        assert np.all(np.diff(e["t"]) >= 0)  # recordings are time-ordered (µs)
+        assert 250_000 < e["t"].max() < 400_000  # three saccades of about 100 ms
+    assert 0 <= label <= 9
+
+
+def _copy_nmnist(src: Path, dst: Path) -> Path:
+    shutil.copytree(src / "nmnist", dst / "nmnist", copy_function=lambda s, d: Path(d).symlink_to(Path(s).resolve()))
+    return dst
+
+
+@pytest.mark.data
+def test_corrupted_nmnist_recording_is_refused(data_dir, tmp_path):
+    root = _copy_nmnist(data_dir, tmp_path)
+    ds = data.NMNIST("test", root=root)
+    victim = ds.files[3][0]
+    content = bytearray(victim.read_bytes())
+    victim.unlink()
+    content[7] ^= 0x10
+    victim.write_bytes(bytes(content))
+    ds[2]  # untouched recordings still load
+    with pytest.raises(data.DataError, match="corrupted"):
+        ds[3]
+
+
+def test_missing_nmnist_names_folder_and_layout(tmp_path):
+    with pytest.raises(data.DataError) as e:
+        data.NMNIST("train", root=tmp_path)
+    msg = str(e.value)
+    assert str(tmp_path / "nmnist") in msg and "Train/<label>/<NNNNN>.bin" in msg and "SNNLIB_DATA" in msg
+
+
+@pytest.mark.data
+def test_nmnist_full_download_from_local_mirror(data_dir, tmp_path):
+    """The full-set downloader verifies each archive's MD5, extracts the official layout and
+    writes a manifest so that every later read is verified; a corrupted archive is refused."""
+    quick = data.NMNIST("test")
+    picks = quick.files[:5]
+
+    def archive(folder: str, corrupt=False) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for path, label, _ in picks:
+                content = path.read_bytes()
+                if corrupt:
+                    content = content[:-5]
+                z.writestr(f"{folder}/{label}/{path.name}", content)
+        return buf.getvalue()
+
+    good = archive("Test")
+    md5 = hashlib.md5(good).hexdigest()
+    with serve({"Test.zip": good, "bad.zip": archive("Test", corrupt=True)}) as url:
+        with pytest.raises(data.DataError, match="MD5"):
+            data.download_nmnist(tmp_path / "bad", sources={"test": (url + "bad.zip", md5)})
+        assert not (tmp_path / "bad" / "nmnist" / "SHA256SUMS").exists()
+        data.download_nmnist(tmp_path / "good", sources={"test": (url + "Test.zip", md5)})
+    full = data.NMNIST("test", root=tmp_path / "good", subset="full")
+    assert len(full) == 5
+    for i in range(5):
+        np.testing.assert_array_equal(full[i][0], quick[i][0])
+        assert full[i][1] == quick[i][1]

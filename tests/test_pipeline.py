@@ -1,0 +1,101 @@
+"""End to end: papermill runs into run folders, the Makefile plan, and the book from committed runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from snnlib import cli, plan, runs
+
+
+def test_every_quick_run_is_committed_and_complete():
+    for r in plan.planned("quick"):
+        path = runs.run_dir(r.experiment, r.run_id, ROOT / "runs")
+        assert runs.is_complete(path), f"{r.key} is planned for the quick profile but not complete"
+        meta = json.loads((path / "meta.json").read_text())
+        assert meta["git_commit"], f"{r.key}: run made outside a git checkout"
+
+
+def test_make_runs_has_nothing_to_do_when_every_run_is_complete():
+    out = subprocess.run(["make", "-n", "_runs", "PROFILE=quick"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "snnlib execute" not in out.stdout
+
+
+def test_make_help_lists_the_documented_targets():
+    out = subprocess.run(["make"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for target in ("setup", "test", "runs", "book", "bench", "screenshot", "clean"):
+        assert f"  {target} " in out
+
+
+def _notebook(path, body: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("run_dir = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_failed_execution_never_looks_complete_and_a_rerun_finishes(tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",)),))
+    root = tmp_path / "runs"
+    _notebook(tmp_path / "toy.ipynb", "raise RuntimeError('interrupted')")
+    with pytest.raises(Exception, match="interrupted"):
+        cli.execute("toy/r1", root=root)
+    folder = root / "toy" / "r1"
+    assert not (folder / runs.NOTEBOOK).exists() and not runs.is_complete(folder)
+    assert (folder / "notebook.failed.ipynb").exists()  # kept to show the error
+    _notebook(tmp_path / "toy.ipynb", "import pathlib; pathlib.Path(run_dir, 'ok').write_text('1')")
+    cli.execute("toy/r1", root=root)
+    assert (folder / runs.NOTEBOOK).exists() and (folder / "ok").exists()
+    assert not (folder / "notebook.failed.ipynb").exists()
+
+
+@pytest.mark.data
+def test_data_overview_notebook_end_to_end(data_dir, isolated_runs):
+    """The experiment notebook runs under papermill and writes a run that `runs.load` reads back,
+    with numbers that agree with the loaders."""
+    from snnlib import data
+
+    path = cli.execute("data-overview/quick", root=isolated_runs)
+    assert path.exists()
+    run = runs.load("data-overview", "quick", root=isolated_runs)
+    _, y_test = data.load_mnist("test")
+    assert run.summary["n_mnist_test"] == len(y_test) == 10000
+    assert run.summary["n_nmnist_train"] == 1000 and run.summary["n_nmnist_test"] == 100
+    assert run.results["class_count"].sel(split="mnist-test").values.tolist() == \
+        [int((y_test == k).sum()) for k in range(10)]
+    # the executed notebook holds the glued numbers the book prints
+    nb = nbformat.read(path, as_version=4)
+    assert any("application/papermill.record" in str(c.get("outputs")) or "scrapbook" in str(c.get("outputs"))
+               for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.slow
+def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
+    """A copy of book/ and runs/ builds with -W (no network: MathJax is served locally), and the
+    pages print the numbers of the committed runs' summary.json."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "book", src / "book", symlinks=True, ignore=shutil.ignore_patterns("_build"))
+    shutil.copytree(ROOT / "runs", src / "runs")
+    jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
+    out = subprocess.run([jb, "build", str(src / "book"), "-W", "-n", "--keep-going"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    html = src / "book" / "_build" / "html"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    page = (html / "runs" / "data-overview" / "quick" / "notebook.html").read_text()
+    summary = json.loads((ROOT / "runs" / "data-overview" / "quick" / "summary.json").read_text())
+    assert f"{summary['mean_spikes_per_digit']:.1f}" in page
+    assert str(summary["n_mnist_train"]) in page
+    assert "cdn.jsdelivr" not in page
