@@ -46,9 +46,10 @@ book: runs ## set up if needed, execute missing runs, build the HTML book (book/
 	@echo "Book: file://$(CURDIR)/$(BOOK_HTML)"
 
 $(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
-	@if [ "$(PROFILE)" = quick ]; then toc=book/_toc.yml; else \
-	  mkdir -p book/_build; toc=book/_build/_toc_$(PROFILE).yml; \
-	  sed 's#/quick/notebook#/$(PROFILE)/notebook#' book/_toc.yml > $$toc; fi; \
+	@# --toc is relative to book/
+	@if [ "$(PROFILE)" = quick ]; then toc=_toc.yml; else \
+	  mkdir -p book/_build; toc=_build/_toc_$(PROFILE).yml; \
+	  sed 's#/quick/notebook#/$(PROFILE)/notebook#' book/_toc.yml > book/$$toc; fi; \
 	$(VENV)/bin/jupyter-book build book --toc $$toc -W -n --keep-going
 	touch $@
 
