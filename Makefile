@@ -46,11 +46,11 @@ book: runs ## set up if needed, execute missing runs, build the HTML book (book/
 	@echo "Book: file://$(CURDIR)/$(BOOK_HTML)"
 
 $(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
-	@# --toc is relative to book/
+	@# jupyter-book checks --toc from the working directory, Sphinx from book/: give it absolute
 	@if [ "$(PROFILE)" = quick ]; then toc=_toc.yml; else \
 	  mkdir -p book/_build; toc=_build/_toc_$(PROFILE).yml; \
 	  sed 's#/quick/notebook#/$(PROFILE)/notebook#' book/_toc.yml > book/$$toc; fi; \
-	$(VENV)/bin/jupyter-book build book --toc $$toc -W -n --keep-going
+	$(VENV)/bin/jupyter-book build book --toc $(CURDIR)/book/$$toc -W -n --keep-going
 	touch $@
 
 bench: $(STAMP) ## speed and memory benchmarks (results written to benchmarks/results/)
