@@ -8,11 +8,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
-BOOK_HTML := book/_build/html/index.html
+# The quick book goes to book/_build/html; another profile's to book/_build/<profile>/_build/html.
+BOOK_OUT = $(if $(filter quick,$(PROFILE)),book,book/_build/$(PROFILE))
+BOOK_HTML = $(BOOK_OUT)/_build/html/index.html
 
 # Notebook targets of the chosen profile (evaluated only once the environment exists).
 RUN_TARGETS = $(shell test -x $(PY) && $(PY) -m snnlib targets --profile $(PROFILE))
-BOOK_SOURCES = $(shell find book -path book/_build -prune -o -type f \( -name '*.md' -o -name '*.yml' -o -name '*.bib' -o -name '*.ipynb' \) -print) \
+BOOK_SOURCES = $(shell find book -path book/_build -prune -o -path book/runs -prune -o -type f \( -name '*.md' -o -name '*.yml' -o -name '*.bib' -o -name '*.ipynb' \) -print) \
                $(shell find runs -name notebook.ipynb 2>/dev/null)
 
 .PHONY: help setup test runs _runs book bench screenshot clean distclean
@@ -50,7 +52,7 @@ $(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
 	@if [ "$(PROFILE)" = quick ]; then toc=_toc.yml; else \
 	  mkdir -p book/_build; toc=_build/_toc_$(PROFILE).yml; \
 	  sed 's#/quick/notebook#/$(PROFILE)/notebook#' book/_toc.yml > book/$$toc; fi; \
-	$(VENV)/bin/jupyter-book build book --toc $(CURDIR)/book/$$toc -W -n --keep-going
+	$(VENV)/bin/jupyter-book build book --toc $(CURDIR)/book/$$toc --path-output $(BOOK_OUT) -W -n --keep-going
 	touch $@
 
 bench: $(STAMP) ## speed and memory benchmarks (results written to benchmarks/results/)
