@@ -1,0 +1,233 @@
+"""Clock-driven current-based LIF (Loihi / lava-dl CUBA ordering) with a fused BPTT backward.
+
+Per step ``t`` (time-major rasters ``[T, B, N]``)::
+
+    u[t] = (1 - a_u) u[t-1] + x[t]            current
+    v[t] = (1 - a_v) v[t-1] + u[t]            voltage (before reset)
+    s[t] = H(v[t] - theta)                     spike
+    v[t] <- v[t] - theta s[t]   ("subtract")   or   v[t] (1 - s[t])   ("zero")
+
+(Davies et al. 2018; Shrestha & Orchard 2018; lava-dl ``neuron.cuba``). With ``alpha = 1 - a_u``
+and ``beta = 1 - a_v`` this is snnTorch's ``Synaptic`` neuron with ``reset_delay=False``.
+
+The decays of a step of ``dt`` ms follow from the continuous model: ``alpha = exp(-dt/tau_s)``,
+``beta = exp(-dt/tau)`` (:meth:`CubaDiscrete.from_neuron`); or they are given directly as in
+lava-dl's recipes (:meth:`CubaDiscrete.from_loihi`), optionally quantised to Loihi's 12-bit decays.
+
+Backward (:class:`_CubaBPTT`): the reset is detached (as in snnTorch and lava-dl), so the adjoint
+is the surrogate plus two reverse-time filters, linear in ``T``::
+
+    g_v[t] = g_s[t] sigma'(v[t] - theta) + beta r[t] g_v[t+1]      r = 1 ("subtract") or 1 - s ("zero")
+    g_u[t] = g_v[t] + alpha g_u[t+1];     g_x[t] = g_u[t]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import Tensor
+
+from .surrogates import Surrogate, get_surrogate
+
+__all__ = ["CubaDiscrete", "cuba_sequence", "sparse_projection", "rebin", "ClockNetwork"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CubaDiscrete:
+    """Decay factors per step (``alpha = 1 - a_u``, ``beta = 1 - a_v``), threshold and reset."""
+
+    alpha: float
+    beta: float
+    theta: float = 1.0
+    reset: str = "subtract"
+
+    def __post_init__(self):
+        for name in ("alpha", "beta"):
+            v = getattr(self, name)
+            if not (0.0 <= v <= 1.0):
+                raise ValueError(f"CubaDiscrete.{name} = {v}: expected a decay factor in [0, 1].")
+        if not (self.theta > 0 and math.isfinite(self.theta)):
+            raise ValueError(f"CubaDiscrete.theta = {self.theta}: expected a positive number.")
+        if self.reset not in ("subtract", "zero"):
+            raise ValueError(f"CubaDiscrete.reset = {self.reset!r}: expected 'subtract' or 'zero'.")
+
+    @classmethod
+    def from_neuron(cls, tau_s: float, tau: float, dt: float, theta: float = 1.0,
+                    reset: str = "subtract") -> "CubaDiscrete":
+        """Decays of a step of ``dt`` ms of the continuous CuBa-LIF (time constants in ms)."""
+        for name, v in (("tau_s", tau_s), ("tau", tau), ("dt", dt)):
+            if not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} = {v}: expected a positive number of ms.")
+        return cls(math.exp(-dt / tau_s), math.exp(-dt / tau), theta, reset)
+
+    @classmethod
+    def from_loihi(cls, current_decay: float, voltage_decay: float, theta: float = 1.0,
+                   reset: str = "subtract", quantize: bool = False) -> "CubaDiscrete":
+        """lava-dl's parametrisation (``a_u``, ``a_v`` in [0, 1]); ``quantize`` rounds them to
+        Loihi's 12-bit decays (multiples of 1/4096)."""
+        if quantize:
+            current_decay = round(current_decay * 4096) / 4096
+            voltage_decay = round(voltage_decay * 4096) / 4096
+        return cls(1.0 - current_decay, 1.0 - voltage_decay, theta, reset)
+
+    def coarsen(self, k: int) -> "CubaDiscrete":
+        """The same neuron advanced ``k`` base steps per step: decays ``alpha**k``, ``beta**k``."""
+        if not (isinstance(k, int) and k >= 1):
+            raise ValueError(f"k = {k}: expected an integer >= 1.")
+        return dataclasses.replace(self, alpha=self.alpha**k, beta=self.beta**k)
+
+
+class _CubaBPTT(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, u0, v0, p: CubaDiscrete, surrogate: Surrogate):
+        T = x.shape[0]
+        u, v = u0.clone(), v0.clone()
+        v_pre = torch.empty_like(x)
+        spikes = torch.empty_like(x)
+        for t, (xt, vt, st) in enumerate(zip(x.unbind(0), v_pre.unbind(0), spikes.unbind(0))):
+            u.mul_(p.alpha).add_(xt)
+            v.mul_(p.beta).add_(u)
+            vt.copy_(v)
+            st.copy_(v >= p.theta)
+            if p.reset == "subtract":
+                v.sub_(st, alpha=p.theta)
+            else:
+                v.mul_(1.0 - st)
+        ctx.save_for_backward(v_pre, spikes)
+        ctx.p, ctx.surrogate = p, surrogate
+        return spikes, u, v
+
+    @staticmethod
+    def backward(ctx, g_s, g_u_end, g_v_end):
+        v_pre, spikes = ctx.saved_tensors
+        p = ctx.p
+        # the surrogate of every step at once: one vectorised op instead of T small ones
+        g_vpre = g_s * ctx.surrogate.derivative(v_pre - p.theta)
+        carry = None if p.reset == "subtract" else (1.0 - spikes)
+        g_x = torch.empty_like(v_pre)
+        g_v = g_v_end.clone()  # gradient into v after the reset of step t (from step t+1 on)
+        g_u = g_u_end.clone()  # gradient into u[t] from step t+1 on (alpha g_u[t+1])
+        for t in range(v_pre.shape[0] - 1, -1, -1):
+            # v_post[t] = r v_pre[t] (reset detached)  =>  g_vpre[t] += r g_vpost[t]
+            gv_t = g_vpre[t].add_(g_v if carry is None else g_v * carry[t])
+            gu_t = g_x[t]
+            torch.add(gv_t, g_u, out=gu_t)  # u[t] feeds v_pre[t] and u[t+1]
+            g_u = gu_t * p.alpha
+            g_v = gv_t * p.beta  # v_pre[t] = beta v_post[t-1] + u[t]
+        return g_x, g_u, g_v, None, None
+
+
+def cuba_sequence(x: Tensor, p: CubaDiscrete, surrogate: Surrogate | str = "slayer",
+                  state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """Run the layer over the input current ``x`` ``[T, B, N]``; returns spikes ``[T, B, N]`` (0/1
+    in ``x``'s dtype) and the final state ``(u, v)`` to carry into the next chunk."""
+    if x.dim() != 3:
+        raise ValueError(f"x must be time-major [T, B, N], got shape {tuple(x.shape)}.")
+    if state is None:
+        z = x.new_zeros(x.shape[1:])
+        state = (z, z)
+    spikes, u, v = _CubaBPTT.apply(x, state[0], state[1], p, get_surrogate(surrogate))
+    return spikes, (u, v)
+
+
+class _SparseProjection(torch.autograd.Function):
+    """``x[t, b] = sum_i W[:, i] in[t, b, i]`` for a 0/1 input given by its events (embedding-bag)."""
+
+    @staticmethod
+    def forward(ctx, weight, rows, cols, n_rows):
+        out = weight.new_zeros(n_rows, weight.shape[0])
+        out.index_add_(0, rows, weight.t().index_select(0, cols))
+        ctx.save_for_backward(rows, cols)
+        ctx.n_in = weight.shape[1]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        rows, cols = ctx.saved_tensors
+        gwt = g.new_zeros(ctx.n_in, g.shape[1])
+        gwt.index_add_(0, cols, g.index_select(0, rows))
+        return gwt.t(), None, None, None
+
+
+def sparse_projection(raster: Tensor, weight: Tensor) -> Tensor:
+    """``raster`` ``[T, B, N_in]`` of 0/1 times ``weight.T`` (``[N_out, N_in]``), exploiting sparsity.
+
+    Cost is proportional to the number of input spikes times ``N_out`` instead of
+    ``T B N_in N_out``; equal to ``raster @ weight.T`` for binary rasters.
+    """
+    T, B, n_in = raster.shape
+    flat = raster.reshape(T * B, n_in)
+    rows, cols = flat.nonzero(as_tuple=True)
+    if not bool((flat[rows, cols] == 1).all()):
+        raise ValueError("sparse_projection needs a binary (0/1) raster; use a dense matmul for counts.")
+    out = _SparseProjection.apply(weight, rows, cols, T * B)
+    return out.reshape(T, B, weight.shape[0])
+
+
+def rebin(raster: Tensor, k: int, mode: str = "or") -> Tensor:
+    """Merge every ``k`` time bins of ``[T, B, N]`` into one (``T`` padded with empty bins).
+
+    ``mode="count"`` sums the events (the total input is preserved); ``mode="or"`` keeps one
+    event per bin and neuron (binary, as a coarser sensor would report).
+    """
+    if not (isinstance(k, int) and k >= 1):
+        raise ValueError(f"k = {k}: expected an integer >= 1.")
+    if mode not in ("or", "count"):
+        raise ValueError(f"mode = {mode!r}: expected 'or' or 'count'.")
+    if k == 1:
+        return raster
+    T = raster.shape[0]
+    pad = (-T) % k
+    if pad:
+        raster = torch.cat([raster, raster.new_zeros(pad, *raster.shape[1:])])
+    summed = raster.reshape(-1, k, *raster.shape[1:]).sum(1)
+    return summed if mode == "count" else (summed > 0).to(raster.dtype)
+
+
+class ClockNetwork(torch.nn.Module):
+    """Feed-forward network of clock-driven CuBa-LIF layers, e.g. sizes ``(784, 800, 10)``.
+
+    ``forward(raster [T, B, N_in])`` returns the output spikes ``[T, B, N_out]`` and the spike
+    count of every hidden layer ``[B]`` (summed over neurons and time). The first projection is
+    sparse when the input is binary and sparse (time-to-first-spike or event input).
+    """
+
+    def __init__(self, sizes, neurons: CubaDiscrete | list[CubaDiscrete], surrogate="slayer",
+                 weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32):
+        super().__init__()
+        if len(sizes) < 2:
+            raise ValueError(f"sizes = {sizes}: need at least input and output sizes.")
+        self.sizes = tuple(int(s) for s in sizes)
+        n_layers = len(self.sizes) - 1
+        self.neurons = list(neurons) if isinstance(neurons, (list, tuple)) else [neurons] * n_layers
+        if len(self.neurons) != n_layers:
+            raise ValueError(f"{len(self.neurons)} neuron settings for {n_layers} layers.")
+        self.surrogate = get_surrogate(surrogate)
+        self.weights = torch.nn.ParameterList()
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w = torch.empty(n_out, n_in, dtype=dtype)
+            # Kaiming-uniform bound (as torch.nn.Linear), scaled
+            bound = weight_scale * math.sqrt(6.0 / n_in)
+            w.uniform_(-bound, bound, generator=generator)
+            self.weights.append(torch.nn.Parameter(w))
+
+    def forward(self, raster: Tensor, sparse: bool | None = None):
+        x = raster
+        hidden_counts = []
+        for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
+            use_sparse = sparse if (sparse is not None and i == 0) else None
+            if i == 0 and (use_sparse or (use_sparse is None and _is_sparse_binary(x))):
+                cur = sparse_projection(x, w)
+            else:
+                cur = x @ w.t()
+            x, _ = cuba_sequence(cur, p, self.surrogate)
+            if i < len(self.weights) - 1:
+                hidden_counts.append(x.detach().sum((0, 2)))
+        return x, hidden_counts
+
+
+def _is_sparse_binary(x: Tensor, max_density: float = 0.1) -> bool:
+    nz = torch.count_nonzero(x)
+    return bool(nz <= max_density * x.numel()) and bool(((x == 0) | (x == 1)).all())
