@@ -25,13 +25,43 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .surrogates import Surrogate, get_surrogate
 
-__all__ = ["CubaDiscrete", "cuba_sequence", "sparse_projection", "rebin", "ClockNetwork"]
+__all__ = ["CubaDiscrete", "Raster", "cuba_sequence", "sparse_projection", "rebin", "ClockNetwork"]
+
+
+class Raster(NamedTuple):
+    """A binary raster ``[T, B, N]`` stored by its spikes: step ``t``, sample ``b``, neuron ``n``.
+
+    Sparse inputs (time-to-first-spike digits, event-camera recordings) are a few percent of
+    the dense raster or less; the first layer reads them with :func:`sparse_projection`.
+    """
+
+    shape: tuple[int, int, int]
+    t: Tensor
+    b: Tensor
+    n: Tensor
+
+    @classmethod
+    def from_dense(cls, raster: Tensor) -> "Raster":
+        if not bool(((raster == 0) | (raster == 1)).all()):
+            raise ValueError("a Raster holds a binary (0/1) raster; use a dense matmul for counts.")
+        t, b, n = raster.nonzero(as_tuple=True)
+        return cls(tuple(raster.shape), t, b, n)
+
+    def to_dense(self, dtype=torch.float32) -> Tensor:
+        out = torch.zeros(self.shape, dtype=dtype)
+        out[self.t, self.b, self.n] = 1
+        return out
+
+    @property
+    def batch_size(self) -> int:
+        return self.shape[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,18 +181,17 @@ class _SparseProjection(torch.autograd.Function):
         return gwt.t(), None, None, None
 
 
-def sparse_projection(raster: Tensor, weight: Tensor) -> Tensor:
-    """``raster`` ``[T, B, N_in]`` of 0/1 times ``weight.T`` (``[N_out, N_in]``), exploiting sparsity.
+def sparse_projection(raster: "Raster | Tensor", weight: Tensor) -> Tensor:
+    """Binary ``raster`` ``[T, B, N_in]`` times ``weight.T`` (``[N_out, N_in]``), exploiting sparsity.
 
     Cost is proportional to the number of input spikes times ``N_out`` instead of
-    ``T B N_in N_out``; equal to ``raster @ weight.T`` for binary rasters.
+    ``T B N_in N_out``; equal to ``raster @ weight.T``.
     """
-    T, B, n_in = raster.shape
-    flat = raster.reshape(T * B, n_in)
-    rows, cols = flat.nonzero(as_tuple=True)
-    if not bool((flat[rows, cols] == 1).all()):
-        raise ValueError("sparse_projection needs a binary (0/1) raster; use a dense matmul for counts.")
-    out = _SparseProjection.apply(weight, rows, cols, T * B)
+    if not isinstance(raster, Raster):
+        raster = Raster.from_dense(raster)
+    T, B, _ = raster.shape
+    rows = raster.t * B + raster.b
+    out = _SparseProjection.apply(weight, rows, raster.n, T * B)
     return out.reshape(T, B, weight.shape[0])
 
 
@@ -213,21 +242,14 @@ class ClockNetwork(torch.nn.Module):
             w.uniform_(-bound, bound, generator=generator)
             self.weights.append(torch.nn.Parameter(w))
 
-    def forward(self, raster: Tensor, sparse: bool | None = None):
+    def forward(self, raster: "Raster | Tensor"):
+        """``raster``: a dense ``[T, B, N_in]`` tensor or a sparse :class:`Raster` (first layer
+        through :func:`sparse_projection`)."""
         x = raster
         hidden_counts = []
         for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
-            use_sparse = sparse if (sparse is not None and i == 0) else None
-            if i == 0 and (use_sparse or (use_sparse is None and _is_sparse_binary(x))):
-                cur = sparse_projection(x, w)
-            else:
-                cur = x @ w.t()
+            cur = sparse_projection(x, w) if isinstance(x, Raster) else x @ w.t()
             x, _ = cuba_sequence(cur, p, self.surrogate)
             if i < len(self.weights) - 1:
                 hidden_counts.append(x.detach().sum((0, 2)))
         return x, hidden_counts
-
-
-def _is_sparse_binary(x: Tensor, max_density: float = 0.1) -> bool:
-    nz = torch.count_nonzero(x)
-    return bool(nz <= max_density * x.numel()) and bool(((x == 0) | (x == 1)).all())

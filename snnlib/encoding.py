@@ -61,3 +61,43 @@ def events_to_bins(events: np.ndarray, sensor_size=(34, 34, 2), n_bins: int | No
     else:
         frames = T.ToFrame(sensor_size=sensor_size, n_time_bins=n_bins)(events)
     return np.asarray(frames)
+
+
+def ttfs_raster(images, n_steps: int, dt: float = 1.0, t_in: float = 100.0):
+    """Time-to-first-spike code on a clock: the spike of :func:`ttfs` falls in bin ``floor(t / dt)``.
+
+    Returns a sparse :class:`snnlib.clock.Raster` ``[n_steps, B, H*W]``; spikes past the window
+    are dropped (none when ``n_steps * dt > t_in``).
+    """
+    from .clock import Raster
+
+    if n_steps < 1 or not (dt > 0):
+        raise ValueError(f"n_steps = {n_steps}, dt = {dt}: expected n_steps >= 1 and dt > 0 (ms).")
+    t = ttfs(images, t_in).squeeze(-1)
+    b, n = torch.isfinite(t).nonzero(as_tuple=True)
+    step = torch.floor(t[b, n] / dt).long()
+    keep = step < n_steps
+    return Raster((n_steps, t.shape[0], t.shape[1]), step[keep], b[keep], n[keep])
+
+
+def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34, 2)):
+    """Event-camera recordings (tonic structured arrays, ``t`` in µs) binned into ``dt``-ms bins,
+    one spike per (bin, pixel, polarity) at most (OR binning). Neuron index
+    ``p * H * W + y * W + x`` (the order of tonic's ``ToFrame``). Events past the window are
+    dropped. Returns a sparse :class:`snnlib.clock.Raster` ``[n_steps, B, 2 H W]``."""
+    from .clock import Raster
+
+    if n_steps < 1 or not (dt > 0):
+        raise ValueError(f"n_steps = {n_steps}, dt = {dt}: expected n_steps >= 1 and dt > 0 (ms).")
+    W, H, P = sensor_size
+    n_in = W * H * P
+    keys = []
+    for b, ev in enumerate(recordings):
+        step = (np.asarray(ev["t"], dtype=np.float64) / (1000.0 * dt)).astype(np.int64)
+        keep = step < n_steps
+        n = ev["p"][keep].astype(np.int64) * (H * W) + ev["y"][keep].astype(np.int64) * W + ev["x"][keep]
+        keys.append(np.unique((step[keep] * len(recordings) + b) * n_in + n))
+    key = torch.from_numpy(np.concatenate(keys)) if keys else torch.zeros(0, dtype=torch.long)
+    n = key % n_in
+    tb = key // n_in
+    return Raster((n_steps, len(recordings), n_in), tb // len(recordings), tb % len(recordings), n)

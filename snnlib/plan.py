@@ -31,6 +31,8 @@ class PlannedRun:
 PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("data-overview", "quick", "data_overview.ipynb", ("quick",), {"nmnist_subset": "quick"}),
     PlannedRun("data-overview", "full", "data_overview.ipynb", ("full",), {"nmnist_subset": "full"}),
+    # cheap and machine-independent but for its timings: the same run in both profiles
+    PlannedRun("single-neuron", "quick", "single_neuron.ipynb", ("quick", "full")),
 )
 
 

@@ -75,3 +75,61 @@ def nmnist_frames(fig: plt.Figure, ds: xr.Dataset, n: int = 4) -> plt.Figure:
                 axes[i, j].set_title(f"bin {j + 1}")
         axes[i, 0].set_ylabel(f"label {int(ds['nmnist_example_label'][i])}")
     return fig
+
+
+# ------------------------------------------------------------------------------- single neuron
+def membrane_traces(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
+    """Seed 001 Fig. 1: V(t) analytic and forward-Euler with each spike rule; threshold dashed."""
+    styles = {"analytic": dict(color="k", lw=2), "euler-snap": dict(color="C3"),
+              "euler-linear": dict(color="C0", ls="--"), "euler-newton": dict(color="C2", ls=":")}
+    for m in ds["trace"].values:
+        ax.plot(ds["time"], ds["fig1_V"].sel(trace=m), label=str(m), **styles.get(str(m), {}))
+    ax.axhline(float(ds.attrs.get("theta", 1.0)), color="gray", ls="--", lw=1, label=r"$\theta$")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("membrane potential V")
+    ax.set_title(f"forward-Euler, dt = {ds.attrs.get('trace_dt_ms', ds.attrs.get('dt_ms'))} ms")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def ps_split_traces(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
+    """Seed 001 Fig. 2: one PS(5) step split at different intermediate points, and the exact flow."""
+    ax.plot(ds["time2"], ds["fig2_exact"], color="k", lw=2, label="exact (any split)")
+    for s in ds["split"].values:
+        label = "PS(5), one step" if s < 0 else f"PS(5), split at {s:g} ms"
+        ax.plot(ds["time2"], ds["fig2_V"].sel(split=s), label=label, lw=1)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("V")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def convergence_loglog(ax: plt.Axes, ds: xr.Dataset, var: str = "v_error", x: str = "dt",
+                       rule: str | None = None, slope_var: str = "v_slope") -> plt.Axes:
+    """Error against step size per integration order on log-log axes, fitted slopes in the legend."""
+    for k in ds["order"].values:
+        err = ds[var].sel(order=k)
+        slope = ds[slope_var].sel(order=k)
+        if rule is not None:
+            err, slope = err.sel(rule=rule), slope.sel(rule=rule)
+        ax.loglog(ds[x], err, "o-", label=f"order {int(k)}: slope {float(slope):.2f}")
+    ax.set_xlabel(f"{x} (ms)")
+    ax.set_ylabel(ds[var].attrs.get("long_name", var))
+    if rule is not None:
+        ax.set_title(f"spike rule: {rule}")
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def cost_vs_error(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
+    """Wall time per simulated second against spike-time error, one line per order (points: dt)."""
+    for k in ds["order"].values:
+        ax.loglog(ds["cost_spike_error"].sel(order=k), ds["cost_wall_s_per_s"].sel(order=k), "o-",
+                  label=f"order {int(k)}")
+    exact = ds.attrs.get("cost_exact_wall_s_per_s")
+    if exact is not None:
+        ax.axhline(exact, color="k", ls="--", lw=1, label="exact, event-driven")
+    ax.set_xlabel("mean first-spike-time error (ms)")
+    ax.set_ylabel("wall time per simulated second (s)")
+    ax.legend(fontsize="x-small")
+    return ax

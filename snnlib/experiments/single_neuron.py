@@ -182,8 +182,8 @@ def traces(
 ) -> xr.Dataset:
     """Dense traces for seed 001's figures (``V`` on a ``record_dt`` grid, ms).
 
-    ``fig1_V[method, time]``: analytic, and Euler at ``dt`` with spike rules snap /
-    linear / newton, all driven by :data:`FIG_INPUTS`; ``fig1_spikes[method, k]``.
+    ``fig1_V[trace, time]``: analytic, and Euler at ``dt`` with spike rules snap /
+    linear / newton, all driven by :data:`FIG_INPUTS`; ``fig1_spikes[trace, k]``.
     ``fig2_V[split, time]``: PS(5) from ``ps_state0`` without inputs over one step of
     ``ps_dt`` split once at each of ``ps_splits`` (``split = -1``: no split), plus the
     exact flow as ``fig2_exact``: the exact flow ignores the split, PS(5) does not.
@@ -205,12 +205,12 @@ def traces(
     ex = simulate_neuron([], [], p2, ps_dt, "exact", record_dt=record_dt, state0=ps_state0)
     ds = xr.Dataset(
         {
-            "fig1_V": (("method", "time"), np.stack([t.V.numpy() for t in tr.values()])),
-            "fig1_spikes": (("method", "k"), spk),
+            "fig1_V": (("trace", "time"), np.stack([t.V.numpy() for t in tr.values()])),
+            "fig1_spikes": (("trace", "k"), spk),
             "fig2_V": (("split", "time2"), np.stack([t.V.numpy() for t in ps])),
             "fig2_exact": (("time2",), ex.V.numpy()),
         },
-        coords={"method": list(tr), "time": tr["analytic"].t.numpy(), "split": splits, "time2": ex.t.numpy()},
+        coords={"trace": list(tr), "time": tr["analytic"].t.numpy(), "split": splits, "time2": ex.t.numpy()},
     )
     for c in ("time", "time2", "split"):
         ds[c].attrs["units"] = "ms"
@@ -253,13 +253,31 @@ class SingleNeuronConfig(Config):
 
 
 def run(cfg: SingleNeuronConfig) -> xr.Dataset:
-    """Convergence and cost merged into one Dataset (cost variables prefixed ``cost_``)."""
+    """Convergence, cost (variables prefixed ``cost_``) and the figure traces in one Dataset."""
     conv = convergence(cfg.orders, cfg.dts, cfg.spike_dts, cfg.rules, cfg.t_max, cfg.seed)
     c = cost(cfg.orders, cfg.cost_dts, repeats=cfg.cost_repeats, seed=cfg.seed)
     c = c.rename({"dt": "cost_dt", "wall_s_per_s": "cost_wall_s_per_s", "spike_error": "cost_spike_error"})
-    ds = xr.merge([conv, c], combine_attrs="override")
+    tr = traces()
+    ds = xr.merge([conv, c, tr], combine_attrs="override")
+    ds.attrs.update(conv.attrs)
     ds.attrs["cost_exact_wall_s_per_s"] = c.attrs["exact_wall_s_per_s"]
+    ds.attrs["trace_tau_s_ms"] = tr.attrs["tau_s_ms"]
+    ds.attrs["trace_dt_ms"] = tr.attrs["dt_ms"]
+    ds.attrs["trace_ps_dt_ms"] = tr.attrs["ps_dt_ms"]
     return ds
+
+
+def summarize(ds: xr.Dataset) -> dict:
+    """The fitted convergence orders (theory: ``k`` for V; 1 / min(k, 2) / k for spike times with
+    snap / linear / newton) and the largest overshoot of V above threshold in Fig. 1 per rule."""
+    out = {f"v_slope_order{int(k)}": float(ds["v_slope"].sel(order=k)) for k in ds["order"].values}
+    for k in ds["order"].values:
+        for r in ds["rule"].values:
+            out[f"spike_slope_order{int(k)}_{r}"] = float(ds["spike_slope"].sel(order=k, rule=r))
+    theta = float(ds.attrs["theta"])
+    for m in ds["trace"].values:  # (not "method": that name is a keyword of xarray's .sel)
+        out[f"fig1_max_v_minus_theta_{m}"] = float(ds["fig1_V"].sel(trace=m).max()) - theta
+    return out
 
 
 Config = SingleNeuronConfig

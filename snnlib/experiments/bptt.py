@@ -1,0 +1,216 @@
+"""BPTT with surrogate gradients (SLAYER scheme) on clock-driven CuBa-LIF networks.
+
+MNIST (time-to-first-spike or rate input) and N-MNIST (events in ``dt`` bins); the timestep can be
+coarsened to ``k`` base bins (seed 000's timebin sweep: forward and backward skip the intermediate
+steps, events are merged into the coarser bins). Learning curves per epoch go to the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+import yaml
+
+from .. import data, encoding, losses
+from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
+from ..runs import Config
+from ..surrogates import SURROGATES, get_surrogate
+from ..train import Batches, fit, seed_everything, summarize_curves
+
+NAME = "bptt"
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class BPTTConfig(Config):
+    """Fields (time in ms):
+
+    - ``dataset``: ``"mnist"`` or ``"nmnist"``; ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only).
+    - ``hidden``: hidden layer sizes, e.g. ``(800,)`` for 784-800-10, ``(512, 512)`` for lava-dl's recipe.
+    - ``dt``: base bin (ms); ``n_steps``: base bins simulated (window ``n_steps * dt``);
+      ``k``: simulate with steps of ``k`` base bins; ``binning``: ``"or"`` or ``"count"`` merging.
+    - ``t_in``: time-to-first-spike window (ms); ``rate_gain``: spike probability per bin of a white pixel.
+    - ``tau_s``, ``tau``: current and voltage time constants (ms): decays ``exp(-dt/tau)`` per step;
+      ``tau_s = 0`` gives the snnTorch ``Leaky`` neuron (no synaptic current).
+    - ``theta``: threshold; ``reset``: ``"subtract"`` or ``"zero"``; ``quantize``: Loihi 12-bit decays.
+    - ``surrogate``, ``surrogate_width``: spike derivative (``slayer``, ``arctan``, ``fast_sigmoid``).
+    - ``loss``: ``"rate"`` (lava-dl spike rate, ``true_rate``/``false_rate``), ``"count_ce"``
+      or ``"temporal_ce"`` (cross-entropy of first-spike steps, prediction by first spike).
+    - ``weight_scale``: factor on the Kaiming-uniform initial weights.
+    - ``lr``, ``batch_size``, ``epochs``; ``n_train``/``n_test`` (0: all), ``n_val``, ``val_seed``;
+      ``nmnist_subset``: ``"quick"`` or ``"full"``; ``log_every``: batches per logged loss.
+    """
+
+    dataset: str = "mnist"
+    encoding: str = "ttfs"
+    hidden: tuple = (800,)
+    dt: float = 1.0
+    n_steps: int = 100
+    k: int = 1
+    binning: str = "or"
+    t_in: float = 100.0
+    rate_gain: float = 0.25
+    tau_s: float = 3.48
+    tau: float = 32.8
+    theta: float = 1.0
+    reset: str = "subtract"
+    quantize: bool = False
+    surrogate: str = "slayer"
+    surrogate_width: float = 1.0
+    loss: str = "count_ce"
+    true_rate: float = 0.2
+    false_rate: float = 0.03
+    weight_scale: float = 1.0
+    lr: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 10
+    n_train: int = 0
+    n_val: int = 5000
+    val_seed: int = 0
+    n_test: int = 0
+    nmnist_subset: str = "quick"
+    log_every: int = 50
+
+    def validate(self) -> None:
+        super().validate()
+        c = self._check
+        pos = lambda v: isinstance(v, (int, float)) and 0 < v < float("inf")  # noqa: E731
+        c("dataset", self.dataset in ("mnist", "nmnist"), "'mnist' or 'nmnist'")
+        c("encoding", self.encoding in ("ttfs", "rate"), "'ttfs' or 'rate'")
+        c("hidden", isinstance(self.hidden, tuple) and all(isinstance(h, int) and h > 0 for h in self.hidden),
+          "a tuple of positive layer sizes")
+        c("dt", pos(self.dt), "a positive number of ms")
+        c("n_steps", isinstance(self.n_steps, int) and self.n_steps >= 1, "an integer >= 1")
+        c("k", isinstance(self.k, int) and 1 <= self.k <= self.n_steps, "an integer in [1, n_steps]")
+        c("binning", self.binning in ("or", "count"), "'or' or 'count'")
+        c("t_in", pos(self.t_in), "a positive number of ms")
+        c("rate_gain", pos(self.rate_gain) and self.rate_gain <= 1, "a probability in (0, 1]")
+        c("tau_s", self.tau_s == 0 or pos(self.tau_s), "0 (no synaptic current) or a positive number of ms")
+        c("tau", pos(self.tau), "a positive number of ms")
+        c("theta", pos(self.theta), "a positive threshold")
+        c("reset", self.reset in ("subtract", "zero"), "'subtract' or 'zero'")
+        c("surrogate", self.surrogate in SURROGATES, f"one of {', '.join(SURROGATES)}")
+        c("surrogate_width", pos(self.surrogate_width), "a positive number")
+        c("loss", self.loss in ("rate", "count_ce", "temporal_ce"), "'rate', 'count_ce' or 'temporal_ce'")
+        c("true_rate", 0 <= self.true_rate <= 1, "a rate in [0, 1]")
+        c("false_rate", 0 <= self.false_rate <= 1, "a rate in [0, 1]")
+        c("weight_scale", pos(self.weight_scale), "a positive number")
+        c("lr", pos(self.lr), "a positive learning rate")
+        c("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1")
+        c("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1")
+        for f in ("n_train", "n_test", "n_val", "val_seed"):
+            c(f, isinstance(getattr(self, f), int) and getattr(self, f) >= 0, "a non-negative integer")
+        c("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
+        c("log_every", isinstance(self.log_every, int) and self.log_every >= 1, "an integer >= 1")
+
+
+Config = BPTTConfig
+
+
+def neuron(cfg: BPTTConfig) -> CubaDiscrete:
+    """The discrete neuron of one simulation step (``k`` base bins)."""
+    step = cfg.dt * cfg.k
+    alpha = 0.0 if cfg.tau_s == 0 else float(np.exp(-step / cfg.tau_s))
+    beta = float(np.exp(-step / cfg.tau))
+    if cfg.quantize:
+        return CubaDiscrete.from_loihi(1 - alpha, 1 - beta, cfg.theta, cfg.reset, quantize=True)
+    return CubaDiscrete(alpha, beta, cfg.theta, cfg.reset)
+
+
+def _coarsen(r: Raster, k: int, binning: str) -> Raster:
+    if k == 1:
+        return r
+    if binning == "count":
+        raise ValueError("count binning gives non-binary input; use binning='or' with sparse input.")
+    T, B, N = r.shape
+    key = torch.unique(((r.t // k) * B + r.b) * N + r.n)
+    tb = key // N
+    return Raster((-(-T // k), B, N), tb // B, tb % B, key % N)
+
+
+def encoder(cfg: BPTTConfig):
+    """``encode(x, idx)``: the network input of samples ``idx`` of the array/dataset ``x``."""
+    if cfg.dataset == "mnist" and cfg.encoding == "ttfs":
+        def encode(x, idx):
+            return _coarsen(encoding.ttfs_raster(x[idx], cfg.n_steps, cfg.dt, cfg.t_in), cfg.k, cfg.binning)
+    elif cfg.dataset == "mnist":
+        gen = torch.Generator().manual_seed(cfg.seed)
+
+        def encode(x, idx):
+            dense = encoding.rate(x[idx], cfg.n_steps, cfg.rate_gain, generator=gen)
+            return rebin(dense, cfg.k, cfg.binning) if cfg.binning == "count" else \
+                Raster.from_dense(rebin(dense, cfg.k, "or"))
+    else:
+        def encode(x, idx):
+            r = encoding.events_raster([x[i][0] for i in idx], cfg.n_steps, cfg.dt)
+            return _coarsen(r, cfg.k, cfg.binning)
+    return encode
+
+
+def load(cfg: BPTTConfig):
+    """``(x, y)`` for train / val / test; N-MNIST has no validation split of its own: ``n_val``
+    recordings are held out of the training recordings (seeded)."""
+    if cfg.dataset == "mnist":
+        sets = {s: data.load_mnist(s, n_val=cfg.n_val, val_seed=cfg.val_seed) for s in ("train", "val", "test")}
+    else:
+        train, test = data.NMNIST("train", subset=cfg.nmnist_subset), data.NMNIST("test", subset=cfg.nmnist_subset)
+        tr, va = data.split_indices(len(train), min(cfg.n_val, len(train) // 10), cfg.val_seed)
+        sets = {"train": (_Subset(train, tr), train.targets[tr]), "val": (_Subset(train, va), train.targets[va]),
+                "test": (test, test.targets)}
+    for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
+        if n:
+            x, y = sets[split]
+            sets[split] = (_Subset(x, np.arange(min(n, len(y)))) if not isinstance(x, np.ndarray) else x[:n], y[:n])
+    return sets
+
+
+class _Subset:
+    def __init__(self, base, idx):
+        self.base, self.idx = base, np.asarray(idx)
+
+    def __len__(self):
+        return len(self.idx)
+
+    def __getitem__(self, i):
+        return self.base[int(self.idx[i])]
+
+
+def _loss_and_predict(cfg: BPTTConfig):
+    if cfg.loss == "rate":
+        return (lambda out, y: losses.spike_rate_loss(out, y, cfg.true_rate, cfg.false_rate)), losses.predict_by_count
+    if cfg.loss == "count_ce":
+        return losses.count_cross_entropy, losses.predict_by_count
+    return losses.temporal_cross_entropy, losses.predict_by_first_spike
+
+
+def checkpoint_path(cfg: BPTTConfig) -> Path:
+    """Per-epoch checkpoints (ignored by git) keyed by the config, so a rerun resumes."""
+    digest = hashlib.sha1(yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    return CHECKPOINTS / NAME / f"{digest}.pt"
+
+
+def run(cfg: BPTTConfig, progress: bool = True) -> xr.Dataset:
+    gen = seed_everything(cfg.seed)
+    sets = load(cfg)
+    n_in = 784 if cfg.dataset == "mnist" else 2 * 34 * 34
+    model = ClockNetwork((n_in, *cfg.hidden, 10), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
+                         weight_scale=cfg.weight_scale, generator=gen)
+    encode = encoder(cfg)
+    loss, predict = _loss_and_predict(cfg)
+    batches = {s: Batches(*sets[s], cfg.batch_size, encode, shuffle=(s == "train"), seed=cfg.seed)
+               for s in sets}
+    ds = fit(model, loss, predict, batches["train"], batches["val"], batches["test"], epochs=cfg.epochs,
+             lr=cfg.lr, log_every=cfg.log_every, checkpoint=checkpoint_path(cfg), progress=progress,
+             description=f"bptt {cfg.dataset} k={cfg.k} seed={cfg.seed}")
+    ds.attrs.update(scheme="bptt", dataset=cfg.dataset, sizes=str((n_in, *cfg.hidden, 10)),
+                    step_ms=cfg.dt * cfg.k, n_train=len(sets["train"][1]), n_test=len(sets["test"][1]))
+    return ds
+
+
+def summarize(ds: xr.Dataset) -> dict:
+    return summarize_curves(ds)

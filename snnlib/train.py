@@ -1,0 +1,193 @@
+"""The one training loop, shared by every scheme: epochs, evaluation, metrics, checkpoints, seeding.
+
+:func:`fit` trains a model whose ``forward(inputs)`` returns ``(output, hidden_counts)``
+(``hidden_counts``: a list of ``[B]`` spike counts per hidden layer), with a scheme-specific
+``loss(output, labels)`` and ``predict(output)``. It records, per epoch, the training loss and
+accuracy, validation and test accuracy and loss, hidden spikes per sample and wall time, plus the
+training loss of every ``log_every`` batches, into an :class:`xarray.Dataset`.
+
+Resumable: after every epoch the model, optimizer, history and epoch are written (atomically) to
+``checkpoint``; a later call with the same checkpoint path continues after the last finished epoch.
+Model selection uses the validation set only: the summary reports the test accuracy of the final
+epoch and, separately, of the epoch with the best validation accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, NamedTuple
+
+import numpy as np
+import torch
+import xarray as xr
+from tqdm.std import tqdm
+
+__all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite: training stops, the last good checkpoint is kept."""
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch and numpy from the config and return a torch generator for the model's init."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    return torch.Generator().manual_seed(seed)
+
+
+class Batches:
+    """Mini-batches of ``(encode(x[idx]), labels[idx])``, reshuffled each epoch from ``(seed, epoch)``
+    so that a resumed run sees exactly the batches of an uninterrupted one."""
+
+    def __init__(self, x, y, batch_size: int, encode: Callable, shuffle: bool = False, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size = {batch_size}: expected >= 1.")
+        self.x, self.y = x, np.asarray(y)
+        self.batch_size, self.encode, self.shuffle, self.seed = batch_size, encode, shuffle, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __iter__(self) -> Iterator:
+        n = len(self.y)
+        order = (np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle
+                 else np.arange(n))
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.encode(self.x, idx), torch.as_tensor(self.y[idx])
+
+
+class _Eval(NamedTuple):
+    loss: float
+    accuracy: float
+    hidden_spikes: float
+
+
+@torch.no_grad()
+def evaluate(model, batches: Iterable, loss, predict) -> _Eval:
+    """Mean loss, accuracy and hidden spikes per sample over ``batches``."""
+    model.eval()
+    total = correct = 0
+    loss_sum = spikes = 0.0
+    for inputs, labels in batches:
+        out, hidden = model(inputs)
+        n = len(labels)
+        loss_sum += float(loss(out, labels)) * n
+        correct += int((predict(out) == labels).sum())
+        spikes += float(sum(h.sum() for h in hidden)) if hidden else 0.0
+        total += n
+    model.train()
+    return _Eval(loss_sum / total, correct / total, spikes / total)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def fit(
+    model: torch.nn.Module,
+    loss: Callable,
+    predict: Callable,
+    train: Batches,
+    val: Iterable,
+    test: Iterable,
+    *,
+    epochs: int,
+    lr: float,
+    log_every: int = 50,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    description: str = "train",
+) -> xr.Dataset:
+    """Train with Adam for ``epochs`` epochs and return the learning curves (see the module doc)."""
+    if epochs < 1 or not (lr > 0):
+        raise ValueError(f"epochs = {epochs}, lr = {lr}: expected epochs >= 1 and lr > 0.")
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n_batches = len(train)
+    n_chunks = math.ceil(n_batches / log_every)
+    hist = {k: np.full(epochs, np.nan) for k in (
+        "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+        "hidden_spikes", "epoch_time")}
+    batch_loss = np.full((epochs, n_chunks), np.nan)
+    start_epoch = 0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start_epoch = state["epoch"] + 1
+        for k, v in state["history"].items():
+            hist[k][: len(v)] = v[:epochs]
+        batch_loss[: state["batch_loss"].shape[0]] = state["batch_loss"][:epochs]
+        print(f"resuming after epoch {start_epoch} from {ckpt}", file=sys.stderr)
+
+    for epoch in range(start_epoch, epochs):
+        train.epoch = epoch
+        t0 = time.perf_counter()
+        loss_sum = correct = seen = 0
+        chunk_sum, chunk_n = 0.0, 0
+        bar = tqdm(train, total=n_batches, desc=f"{description} epoch {epoch + 1}/{epochs}",
+                   disable=not progress, mininterval=10, file=sys.stderr, leave=False)
+        for b, (inputs, labels) in enumerate(bar):
+            out, _ = model(inputs)
+            value = loss(out, labels)
+            if not torch.isfinite(value):
+                raise NonFiniteLossError(
+                    f"loss is {float(value)} at epoch {epoch + 1}, batch {b + 1}: training stopped "
+                    f"(lower lr or check the input scaling); the last finished epoch is kept in {ckpt}."
+                )
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            n = len(labels)
+            loss_sum += float(value) * n
+            correct += int((predict(out.detach()) == labels).sum())
+            seen += n
+            chunk_sum += float(value)
+            chunk_n += 1
+            if chunk_n == log_every or b == n_batches - 1:
+                batch_loss[epoch, b // log_every] = chunk_sum / chunk_n
+                bar.set_postfix(loss=f"{chunk_sum / chunk_n:.4f}")
+                chunk_sum, chunk_n = 0.0, 0
+        bar.close()
+        hist["epoch_time"][epoch] = time.perf_counter() - t0
+        hist["train_loss"][epoch] = loss_sum / seen
+        hist["train_accuracy"][epoch] = correct / seen
+        v, t = evaluate(model, val, loss, predict), evaluate(model, test, loss, predict)
+        hist["val_loss"][epoch], hist["val_accuracy"][epoch], hist["hidden_spikes"][epoch] = v
+        hist["test_loss"][epoch], hist["test_accuracy"][epoch] = t.loss, t.accuracy
+        print(f"{description} epoch {epoch + 1}: train loss {loss_sum / seen:.4f}, "
+              f"val acc {v.accuracy:.4f}, test acc {t.accuracy:.4f}, "
+              f"{hist['epoch_time'][epoch]:.0f} s", file=sys.stderr)
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                          "history": {k: h[: epoch + 1] for k, h in hist.items()},
+                          "batch_loss": batch_loss[: epoch + 1]}, ckpt)
+
+    units = {"epoch_time": "s", "hidden_spikes": "spikes per sample"}
+    data = {k: (("epoch",), v, {"units": units.get(k, "1")}) for k, v in hist.items()}
+    data["batch_loss"] = (("epoch", "log_chunk"), batch_loss,
+                          {"long_name": f"mean training loss of each {log_every} batches"})
+    return xr.Dataset(data, coords={"epoch": np.arange(1, epochs + 1)})
+
+
+def summarize_curves(ds: xr.Dataset, dim: str | None = None) -> dict:
+    """Headline numbers of learning curves: final-epoch test accuracy, and the test accuracy of the
+    best-validation epoch (model selection on validation only)."""
+    best = int(ds["val_accuracy"].argmax("epoch"))
+    return {
+        "final_test_accuracy": float(ds["test_accuracy"][-1]),
+        "final_val_accuracy": float(ds["val_accuracy"][-1]),
+        "best_val_epoch": best + 1,
+        "test_accuracy_at_best_val": float(ds["test_accuracy"][best]),
+        "train_time_s": float(ds["epoch_time"].sum()),
+    }
