@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from snnlib.clock import ClockNetwork, CubaDiscrete, _CubaBPTT, cuba_sequence, rebin, sparse_projection
+from snnlib.clock import ClockNetwork, CubaDiscrete, Raster, _CubaBPTT, cuba_sequence, rebin, sparse_projection
 from snnlib.surrogates import get_surrogate, spike
 
 
@@ -140,8 +140,10 @@ def test_network_runs_sparse_and_dense_paths_identically():
     g = torch.Generator().manual_seed(6)
     net = ClockNetwork((30, 20, 4), CubaDiscrete(0.8, 0.9, 0.5), generator=g, dtype=torch.float64)
     raster = (torch.rand(25, 3, 30, generator=g) < 0.04).double()
-    a, ha = net(raster, sparse=True)
-    b, hb = net(raster, sparse=False)
+    sparse = Raster.from_dense(raster)
+    assert torch.equal(sparse.to_dense(torch.float64), raster)
+    a, ha = net(sparse)
+    b, hb = net(raster)
     assert torch.equal(a, b) and torch.equal(ha[0], hb[0])
 
 

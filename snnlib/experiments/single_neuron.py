@@ -276,7 +276,7 @@ def summarize(ds: xr.Dataset) -> dict:
             out[f"spike_slope_order{int(k)}_{r}"] = float(ds["spike_slope"].sel(order=k, rule=r))
     theta = float(ds.attrs["theta"])
     for m in ds["trace"].values:  # (not "method": that name is a keyword of xarray's .sel)
-        out[f"fig1_max_v_minus_theta_{m}"] = float(ds["fig1_V"].sel(trace=m).max()) - theta
+        out[f"fig1_max_v_minus_theta_{str(m).replace('-', '_')}"] = float(ds["fig1_V"].sel(trace=m).max()) - theta
     return out
 
 
