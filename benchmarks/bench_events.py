@@ -1,0 +1,103 @@
+"""Event-driven forward throughput of the 784-800-10 CuBa-LIF network on MNIST time-to-first-spike input.
+
+For each time handling (``exact`` event-driven closed form, ``euler`` and ``ps`` order 3 at a few
+``dt``) it measures samples/s of ``snnlib.events.network_forward`` (pure PyTorch, one thread) and
+the peak resident memory of a fresh process doing only that. Weights are random with the scale of
+BATS's initialisation, thresholds BATS's multi-spike ones mapped to this model's units, so that
+the hidden layer is active as in training. Writes ``benchmarks/results/events.json``.
+
+    .venv/bin/python benchmarks/bench_events.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASES = [
+    {"integrator": "exact"},
+    {"integrator": "euler", "dt": 1.0, "spike_rule": "linear"},
+    {"integrator": "euler", "dt": 4.0, "spike_rule": "linear"},
+    {"integrator": "ps", "order": 3, "dt": 1.0, "spike_rule": "newton"},
+    {"integrator": "ps", "order": 3, "dt": 4.0, "spike_rule": "newton"},
+]
+
+
+def measure(case: dict, batch: int, repeats: int) -> dict:
+    import torch
+
+    from snnlib import data, encoding
+    from snnlib.neuron import NeuronParams
+
+    torch.set_num_threads(1)
+    x, _ = data.load_mnist("test")
+    inp = encoding.ttfs(x[:batch], 100.0)
+    g = torch.Generator().manual_seed(0)
+    tau_s = 130.0
+    p_h, p_o = NeuronParams(tau_s, theta=0.2 * 2 * tau_s), NeuronParams(tau_s, theta=1.3 * 2 * tau_s)
+    # BATS-like scale: weights ~ N(0, 1/sqrt(n_in)) with a positive bias so hidden neurons fire
+    w1 = (torch.randn(800, 784, generator=g, dtype=torch.float64) + 1.0) / 784**0.5
+    w2 = (torch.randn(10, 800, generator=g, dtype=torch.float64) + 1.0) / 800**0.5
+    from snnlib.events import network_forward
+
+    kw = dict(t_max=200.0, max_spikes=[30, 30], **case)
+    with torch.no_grad():
+        out = network_forward(inp, [w1, w2], [p_h, p_o], **kw)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = network_forward(inp, [w1, w2], [p_h, p_o], **kw)
+            best = min(best, time.perf_counter() - t0)
+    return {
+        **case,
+        "batch": batch,
+        "samples_per_s": batch / best,
+        "hidden_spikes_per_sample": float(out[0][1].sum()) / batch,
+        "output_spikes_per_sample": float(out[1][1].sum()) / batch,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small batch, one repeat (smoke test)")
+    ap.add_argument("--case", type=int, help=argparse.SUPPRESS)  # internal: run one case in this process
+    a = ap.parse_args()
+    batch, repeats = (4, 1) if a.quick else (16, 3)
+    if a.case is not None:
+        print(json.dumps(measure(CASES[a.case], batch, repeats)))
+        return
+    results = []
+    for i in range(len(CASES)):
+        # one process per case: its peak memory is that case's alone
+        out = subprocess.run([sys.executable, __file__, "--case", str(i)] + (["--quick"] if a.quick else []),
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(r)
+        name = r["integrator"] + (f"({r['order']})" if "order" in r else "") + (f" dt={r['dt']}" if "dt" in r else "")
+        print(f"{name:18s} {r['samples_per_s']:8.2f} samples/s   peak {r['peak_rss_mib']:7.0f} MiB   "
+              f"hidden spikes/sample {r['hidden_spikes_per_sample']:.0f}")
+    doc = {
+        "benchmark": "event-driven forward, 784-800-10, MNIST TTFS (snnlib.events.network_forward)",
+        "quick": a.quick,
+        "threads": 1,
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+    }
+    path = Path(__file__).parent / "results" / ("events_quick.json" if a.quick else "events.json")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, path)
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
