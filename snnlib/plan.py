@@ -33,6 +33,17 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("data-overview", "full", "data_overview.ipynb", ("full",), {"nmnist_subset": "full"}),
     # cheap and machine-independent but for its timings: the same run in both profiles
     PlannedRun("single-neuron", "quick", "single_neuron.ipynb", ("quick", "full")),
+    # BPTT (SLAYER scheme), quick profile: 3 seeds each
+    PlannedRun("bptt-mnist-ttfs", "quick", "bptt.ipynb", ("quick",), {
+        "title": "MNIST, time-to-first-spike input, 784-800-10",
+        "config": {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
+                   "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3,
+                   "lr_schedule": "cosine", "batch_size": 64, "epochs": 10, "seeds": [0, 1, 2]}}),
+    PlannedRun("bptt-nmnist", "quick", "bptt.ipynb", ("quick",), {
+        "title": "N-MNIST (1,000 training / 100 test recordings), 2312-500-10",
+        "config": {"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.25,
+                   "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
+                   "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100, "seeds": [0, 1, 2]}}),
 )
 
 

@@ -133,3 +133,37 @@ def cost_vs_error(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
     ax.set_ylabel("wall time per simulated second (s)")
     ax.legend(fontsize="x-small")
     return ax
+
+
+# ----------------------------------------------------------------------------- learning curves
+def learning_curves(ax: plt.Axes, ds: xr.Dataset, var: str = "test_accuracy", label: str | None = None,
+                    color=None, level: float = 0.95) -> plt.Axes:
+    """Mean over seeds of ``var`` per epoch with its Student-t confidence band (``level``)."""
+    from .metrics import mean_ci
+
+    da = ds[var] if "seed" in ds[var].dims else ds[var].expand_dims(seed=[0])
+    stats = np.array([mean_ci(da.isel(epoch=i).values, level) for i in range(da.sizes["epoch"])])
+    epochs = ds["epoch"].values
+    line, = ax.plot(epochs, stats[:, 0], "o-", ms=3, color=color,
+                    label=(label or var) + f" (n={da.sizes['seed']})")
+    if da.sizes["seed"] > 1:
+        ax.fill_between(epochs, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1], alpha=0.25,
+                        color=line.get_color())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(var.replace("_", " "))
+    return ax
+
+
+def batch_losses(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
+    """Training loss of every logged chunk of batches, one line per seed, against epochs."""
+    bl = ds["batch_loss"] if "seed" in ds["batch_loss"].dims else ds["batch_loss"].expand_dims(seed=[0])
+    n_chunks = bl.sizes["log_chunk"]
+    x = (np.arange(bl.sizes["epoch"])[:, None] + (np.arange(n_chunks)[None, :] + 1) / n_chunks).ravel()
+    for s in bl["seed"].values if "seed" in bl.coords else range(bl.sizes["seed"]):
+        y = bl.sel(seed=s).values.ravel() if "seed" in bl.coords else bl.isel(seed=s).values.ravel()
+        ax.plot(x, y, lw=1, label=f"seed {int(s)}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.legend(fontsize="x-small")
+    return ax

@@ -59,18 +59,17 @@ class ConfigError(ValueError):
 class Config:
     """Base of the experiment configs: frozen, validated before any compute.
 
-    Subclasses declare their fields (each documented in the class docstring) and extend
-    :meth:`validate`, calling :meth:`_check` for each rule. Unknown keys are refused by
-    :meth:`from_dict` so a typo in a papermill parameter never silently falls back to a default.
+    Subclasses declare their fields (each documented in the class docstring; a ``seed`` or
+    ``seeds`` field where results depend on randomness) and extend :meth:`validate`, calling
+    :meth:`_check` for each rule. Unknown keys are refused by :meth:`from_dict` so a typo in a
+    papermill parameter never silently falls back to a default.
     """
-
-    seed: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        self._check("seed", isinstance(self.seed, int) and self.seed >= 0, "a non-negative integer")
+        """Raise :class:`ConfigError` naming the first invalid field (subclasses extend this)."""
 
     def _check(self, field: str, ok: bool, expected: str) -> None:
         if not ok:
@@ -230,7 +229,7 @@ def save(
     meta.update(
         {
             "config_class": type(config).__name__,
-            "seed": getattr(config, "seed", None),
+            "seed": getattr(config, "seeds", getattr(config, "seed", None)),
             "wall_time_s": float(wall_time_s),
             "started": started,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -102,14 +102,21 @@ def fit(
     *,
     epochs: int,
     lr: float,
+    lr_schedule: str = "constant",
     log_every: int = 50,
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
     description: str = "train",
 ) -> xr.Dataset:
-    """Train with Adam for ``epochs`` epochs and return the learning curves (see the module doc)."""
+    """Train with Adam for ``epochs`` epochs and return the learning curves (see the module doc).
+
+    ``lr_schedule``: ``"constant"`` or ``"cosine"`` (per-epoch cosine decay from ``lr`` to 0 over
+    ``epochs``; a resumed run continues the same schedule).
+    """
     if epochs < 1 or not (lr > 0):
         raise ValueError(f"epochs = {epochs}, lr = {lr}: expected epochs >= 1 and lr > 0.")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'.")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_batches = len(train)
     n_chunks = math.ceil(n_batches / log_every)
@@ -131,6 +138,9 @@ def fit(
 
     for epoch in range(start_epoch, epochs):
         train.epoch = epoch
+        if lr_schedule == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0
         chunk_sum, chunk_n = 0.0, 0
@@ -180,14 +190,25 @@ def fit(
     return xr.Dataset(data, coords={"epoch": np.arange(1, epochs + 1)})
 
 
-def summarize_curves(ds: xr.Dataset, dim: str | None = None) -> dict:
-    """Headline numbers of learning curves: final-epoch test accuracy, and the test accuracy of the
-    best-validation epoch (model selection on validation only)."""
-    best = int(ds["val_accuracy"].argmax("epoch"))
-    return {
-        "final_test_accuracy": float(ds["test_accuracy"][-1]),
-        "final_val_accuracy": float(ds["val_accuracy"][-1]),
-        "best_val_epoch": best + 1,
-        "test_accuracy_at_best_val": float(ds["test_accuracy"][best]),
-        "train_time_s": float(ds["epoch_time"].sum()),
-    }
+def summarize_curves(ds: xr.Dataset) -> dict:
+    """Headline numbers of learning curves (one run or a ``seed`` dimension): the final-epoch test
+    accuracy, and the test accuracy of the best-validation epoch (model selection on validation
+    only), as means with 95% confidence half-widths over seeds, plus the per-seed values."""
+    from .metrics import mean_ci
+
+    if "seed" not in ds.dims:
+        ds = ds.expand_dims(seed=[0])
+    final = ds["test_accuracy"].isel(epoch=-1).values
+    best = ds["val_accuracy"].fillna(-1).argmax("epoch")
+    at_best = ds["test_accuracy"].isel(epoch=best).values
+    out = {"seeds": [int(s) for s in ds["seed"].values], "epochs": int(ds.sizes["epoch"])}
+    for name, values in (("final_test_accuracy", final), ("test_accuracy_at_best_val", at_best),
+                         ("final_val_accuracy", ds["val_accuracy"].isel(epoch=-1).values),
+                         ("train_time_s", ds["epoch_time"].sum("epoch").values),
+                         ("final_hidden_spikes", ds["hidden_spikes"].isel(epoch=-1).values)):
+        mean, half = mean_ci(values)
+        out[name] = mean
+        out[f"{name}_ci95"] = half
+        out[f"{name}_per_seed"] = [float(v) for v in values]
+    out["best_val_epoch_per_seed"] = [int(b) + 1 for b in best.values]
+    return out

@@ -15,13 +15,15 @@ from snnlib.experiments import data_overview
 
 @dataclasses.dataclass(frozen=True)
 class ToyConfig(runs.Config):
-    """Fields: ``n`` (points, >= 1), ``scale`` (positive)."""
+    """Fields: ``n`` (points, >= 1), ``scale`` (positive), ``seed``."""
 
     n: int = 3
     scale: float = 1.0
+    seed: int = 0
 
     def validate(self):
         super().validate()
+        self._check("seed", isinstance(self.seed, int) and self.seed >= 0, "a non-negative integer")
         self._check("n", isinstance(self.n, int) and self.n >= 1, "an integer >= 1")
         self._check("scale", self.scale > 0, "a positive number")
 

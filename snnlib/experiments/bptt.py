@@ -42,7 +42,8 @@ class BPTTConfig(Config):
     - ``loss``: ``"rate"`` (lava-dl spike rate, ``true_rate``/``false_rate``), ``"count_ce"``
       or ``"temporal_ce"`` (cross-entropy of first-spike steps, prediction by first spike).
     - ``weight_scale``: factor on the Kaiming-uniform initial weights.
-    - ``lr``, ``batch_size``, ``epochs``; ``n_train``/``n_test`` (0: all), ``n_val``, ``val_seed``;
+    - ``lr``, ``lr_schedule`` (``constant`` / ``cosine``), ``batch_size``, ``epochs``;
+      ``n_train``/``n_test`` (0: all), ``n_val``, ``val_seed``; ``seeds``: one training per seed;
       ``nmnist_subset``: ``"quick"`` or ``"full"``; ``log_every``: batches per logged loss.
     """
 
@@ -67,6 +68,7 @@ class BPTTConfig(Config):
     false_rate: float = 0.03
     weight_scale: float = 1.0
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     batch_size: int = 64
     epochs: int = 10
     n_train: int = 0
@@ -75,10 +77,14 @@ class BPTTConfig(Config):
     n_test: int = 0
     nmnist_subset: str = "quick"
     log_every: int = 50
+    seeds: tuple = (0, 1, 2)
 
     def validate(self) -> None:
         super().validate()
         c = self._check
+        c("seeds", isinstance(self.seeds, tuple) and len(self.seeds) > 0
+          and all(isinstance(s, int) and s >= 0 for s in self.seeds), "a tuple of non-negative integers")
+        c("lr_schedule", self.lr_schedule in ("constant", "cosine"), "'constant' or 'cosine'")
         pos = lambda v: isinstance(v, (int, float)) and 0 < v < float("inf")  # noqa: E731
         c("dataset", self.dataset in ("mnist", "nmnist"), "'mnist' or 'nmnist'")
         c("encoding", self.encoding in ("ttfs", "rate"), "'ttfs' or 'rate'")
@@ -133,13 +139,13 @@ def _coarsen(r: Raster, k: int, binning: str) -> Raster:
     return Raster((-(-T // k), B, N), tb // B, tb % B, key % N)
 
 
-def encoder(cfg: BPTTConfig):
+def encoder(cfg: BPTTConfig, seed: int = 0):
     """``encode(x, idx)``: the network input of samples ``idx`` of the array/dataset ``x``."""
     if cfg.dataset == "mnist" and cfg.encoding == "ttfs":
         def encode(x, idx):
             return _coarsen(encoding.ttfs_raster(x[idx], cfg.n_steps, cfg.dt, cfg.t_in), cfg.k, cfg.binning)
     elif cfg.dataset == "mnist":
-        gen = torch.Generator().manual_seed(cfg.seed)
+        gen = torch.Generator().manual_seed(seed)
 
         def encode(x, idx):
             dense = encoding.rate(x[idx], cfg.n_steps, cfg.rate_gain, generator=gen)
@@ -188,27 +194,37 @@ def _loss_and_predict(cfg: BPTTConfig):
     return losses.temporal_cross_entropy, losses.predict_by_first_spike
 
 
-def checkpoint_path(cfg: BPTTConfig) -> Path:
-    """Per-epoch checkpoints (ignored by git) keyed by the config, so a rerun resumes."""
+def checkpoint_path(cfg: BPTTConfig, seed: int) -> Path:
+    """Per-epoch checkpoints (ignored by git) keyed by the config and seed, so a rerun resumes."""
     digest = hashlib.sha1(yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    return CHECKPOINTS / NAME / f"{digest}.pt"
+    return CHECKPOINTS / NAME / f"{digest}-seed{seed}.pt"
 
 
-def run(cfg: BPTTConfig, progress: bool = True) -> xr.Dataset:
-    gen = seed_everything(cfg.seed)
-    sets = load(cfg)
+def run_seed(cfg: BPTTConfig, seed: int, sets=None, progress: bool = True) -> xr.Dataset:
+    """Train one network (seed ``seed``) and return its learning curves."""
+    gen = seed_everything(seed)
+    sets = load(cfg) if sets is None else sets
     n_in = 784 if cfg.dataset == "mnist" else 2 * 34 * 34
     model = ClockNetwork((n_in, *cfg.hidden, 10), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
                          weight_scale=cfg.weight_scale, generator=gen)
-    encode = encoder(cfg)
+    encode = encoder(cfg, seed)
     loss, predict = _loss_and_predict(cfg)
-    batches = {s: Batches(*sets[s], cfg.batch_size, encode, shuffle=(s == "train"), seed=cfg.seed)
-               for s in sets}
-    ds = fit(model, loss, predict, batches["train"], batches["val"], batches["test"], epochs=cfg.epochs,
-             lr=cfg.lr, log_every=cfg.log_every, checkpoint=checkpoint_path(cfg), progress=progress,
-             description=f"bptt {cfg.dataset} k={cfg.k} seed={cfg.seed}")
+    batches = {s: Batches(*sets[s], cfg.batch_size, encode, shuffle=(s == "train"), seed=seed) for s in sets}
+    return fit(model, loss, predict, batches["train"], batches["val"], batches["test"], epochs=cfg.epochs,
+               lr=cfg.lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
+               checkpoint=checkpoint_path(cfg, seed), progress=progress,
+               description=f"bptt {cfg.dataset} k={cfg.k} seed={seed}")
+
+
+def run(cfg: BPTTConfig, progress: bool = True) -> xr.Dataset:
+    """Learning curves of every seed (dim ``seed``)."""
+    sets = load(cfg)
+    ds = xr.concat([run_seed(cfg, s, sets, progress) for s in cfg.seeds], dim="seed")
+    n_in = 784 if cfg.dataset == "mnist" else 2 * 34 * 34
+    ds = ds.assign_coords(seed=list(cfg.seeds))
     ds.attrs.update(scheme="bptt", dataset=cfg.dataset, sizes=str((n_in, *cfg.hidden, 10)),
-                    step_ms=cfg.dt * cfg.k, n_train=len(sets["train"][1]), n_test=len(sets["test"][1]))
+                    step_ms=cfg.dt * cfg.k, n_train=len(sets["train"][1]), n_val=len(sets["val"][1]),
+                    n_test=len(sets["test"][1]))
     return ds
 
 

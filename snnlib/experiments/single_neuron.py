@@ -232,8 +232,10 @@ class SingleNeuronConfig(Config):
     - ``rules``: spike rules (``snap``, ``linear``, ``newton``).
     - ``t_max``: window of the sub-threshold study (ms).
     - ``cost_dts``, ``cost_repeats``: steps (ms) and timing repeats of the cost study.
+    - ``seed``: of the random inputs and weights.
     """
 
+    seed: int = 0
     orders: tuple = (1, 2, 3, 4, 5)
     dts: tuple = (1.0, 2.0, 4.0, 8.0)
     spike_dts: tuple = (0.5, 1.0, 2.0, 4.0)
@@ -244,6 +246,7 @@ class SingleNeuronConfig(Config):
 
     def validate(self) -> None:
         super().validate()
+        self._check("seed", isinstance(self.seed, int) and self.seed >= 0, "a non-negative integer")
         self._check("orders", all(isinstance(k, int) and k >= 1 for k in self.orders) and len(self.orders) > 0, "integers >= 1")
         for f in ("dts", "spike_dts", "cost_dts"):
             self._check(f, len(getattr(self, f)) >= 2 and all(float(d) > 0 for d in getattr(self, f)), "at least two positive steps in ms")
