@@ -40,7 +40,7 @@ def execute(key: str, root: str | None = None) -> Path:
     try:
         pm.execute_notebook(
             str(plan_.NOTEBOOKS / run.notebook), str(partial), parameters=params,
-            kernel_name=_kernel_name(), progress_bar=sys.stderr.isatty(),
+            kernel_name=_kernel_name(), progress_bar=sys.stderr.isatty(), log_output=True,
             cwd=str(plan_.NOTEBOOKS.parent),
         )
     except BaseException:

@@ -124,7 +124,63 @@ class BatsConfig:
         return [NeuronParams(tau_s=self.tau_s, theta=self.tau * th) for th in self.theta_bats]
 
 
-def _check(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float, max_spikes: int) -> None:
+class _SpikeLayer(torch.autograd.Function):
+    """Numba forward / backward of one layer; see the module docstring. Returns the spike
+    times and (non-differentiable) counts ``[B, N_out]``."""
+
+    @staticmethod
+    def forward(ctx, in_times, weights, theta, tau, t_max, K):
+        x = in_times.detach().contiguous().numpy()
+        W = weights.detach().numpy()
+        if not np.isfinite(W).all():
+            raise ValueError("weights contain NaN or inf")
+        Wt = np.ascontiguousarray(W.T)
+        n_ev, n_nan = _k.count_events(x, t_max)
+        if n_nan:
+            raise ValueError(f"in_times contain {n_nan} NaN entries (use +inf for padding)")
+        E = int(n_ev.max()) if len(n_ev) else 0
+        ev_t, ev_src, ev_flat, ev_h = _k.sort_events(x, t_max, n_ev, E)
+        ev_x = np.exp(ev_h * (-1.0 / tau))  # decay over each interval (vectorised exp)
+        B, N = x.shape[0], Wt.shape[1]
+        out_t = np.full((B, N, K), np.inf, dtype=x.dtype)
+        out_I = np.empty((B, N, K))  # only the entries of emitted spikes are written and read
+        out_x = np.empty((B, N, K))
+        cnt = np.zeros((B, N), np.int32)
+        log_j = np.empty((B, N * K), np.int32)
+        log_nk = np.empty((B, N * K), np.int32)
+        n_log = np.zeros(B, np.int64)
+        eps_round = 4.0 * float(np.finfo(x.dtype).eps)
+        _k.forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
+                          out_t, out_I, out_x, cnt, log_j, log_nk, n_log)
+        ctx.arrays = (out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
+        ctx.consts = (theta, tau, x.shape)
+        counts = torch.from_numpy(cnt).to(torch.int64)
+        ctx.mark_non_differentiable(counts)
+        return torch.from_numpy(out_t), counts
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_counts):
+        out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
+        theta, tau, (B, N_in, K_in) = ctx.consts
+        g = grad_out.detach().contiguous().numpy()
+        need_in = bool(ctx.needs_input_grad[0])
+        n_chunks = max(1, min(B, numba.get_num_threads()))
+        dWt = np.zeros((n_chunks,) + Wt.shape, dtype=Wt.dtype)
+        g_in = np.zeros((B, N_in * K_in) if need_in else (1, 1), dtype=g.dtype)
+        _k.backward_kernel(g, out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev,
+                           Wt, theta, tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
+        dW = None
+        if ctx.needs_input_grad[1]:
+            dW = torch.from_numpy(np.ascontiguousarray((dWt[0] if n_chunks == 1 else dWt.sum(0)).T))
+        gi = torch.from_numpy(g_in.reshape(B, N_in, K_in)) if need_in else None
+        return gi, dW, None, None, None, None
+
+
+def _layer(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float, max_spikes: int,
+           backend: str) -> tuple[Tensor, Tensor]:
+    """``(times [B, N_out, K], counts [B, N_out])``; see :func:`spike_layer`."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     check_closed_form(params)
     if in_times.dim() != 3 or weights.dim() != 2 or in_times.shape[1] != weights.shape[1]:
         raise ValueError(f"need in_times [B, N_in, K_in] and weights [N_out, N_in] with matching N_in, "
@@ -133,53 +189,21 @@ def _check(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float
         raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}")
     if not (math.isfinite(t_max) and t_max > 0):
         raise ValueError(f"t_max must be a positive finite time in ms, got {t_max!r}")
-    if not bool(torch.isfinite(weights).all()):
-        raise ValueError("weights contain NaN or inf")
-    if bool(torch.isnan(in_times).any()):
-        raise ValueError("in_times contain NaN (use +inf for padding)")
-
-
-class _SpikeLayer(torch.autograd.Function):
-    """Numba forward / backward of one layer; see the module docstring."""
-
-    @staticmethod
-    def forward(ctx, in_times, weights, theta, tau, t_max, K):
-        x = in_times.detach().contiguous().numpy()
-        Wt = np.ascontiguousarray(weights.detach().numpy().T)
-        n_ev = _k.count_events(x, t_max)
-        E = int(n_ev.max()) if len(n_ev) else 0
-        ev_t, ev_src, ev_flat, ev_h = _k.sort_events(x, t_max, n_ev, E)
-        ev_x = np.exp(ev_h * (-1.0 / tau))  # decay over each interval (vectorised exp)
-        B, N = x.shape[0], Wt.shape[1]
-        out_t = np.full((B, N, K), np.inf, dtype=x.dtype)
-        out_I = np.zeros((B, N, K))
-        out_x = np.zeros((B, N, K))
-        cnt = np.zeros((B, N), np.int32)
-        log_j = np.zeros((B, N * K), np.int32)
-        log_nk = np.zeros((B, N * K), np.int32)
-        n_log = np.zeros(B, np.int64)
-        eps_round = 4.0 * float(np.finfo(x.dtype).eps)
-        _k.forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
-                          out_t, out_I, out_x, cnt, log_j, log_nk, n_log)
-        ctx.arrays = (out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
-        ctx.consts = (theta, tau, x.shape)
-        return torch.from_numpy(out_t)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
-        theta, tau, (B, N_in, K_in) = ctx.consts
-        g = grad_out.detach().to(torch.float64).contiguous().numpy()
-        need_in = bool(ctx.needs_input_grad[0])
-        n_chunks = max(1, min(B, numba.get_num_threads()))
-        dWt = np.zeros((n_chunks,) + Wt.shape)
-        g_in = np.zeros((B, N_in * K_in) if need_in else (1, 1))
-        _k.backward_kernel(g, out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev,
-                           Wt, theta, tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
-        dtype = grad_out.dtype
-        dW = torch.from_numpy(dWt.sum(0).T.copy()).to(dtype) if ctx.needs_input_grad[1] else None
-        gi = torch.from_numpy(g_in.reshape(B, N_in, K_in)).to(dtype) if need_in else None
-        return gi, dW, None, None, None, None
+    dtype = torch.promote_types(in_times.dtype, weights.dtype)
+    in_times, weights = in_times.to(dtype), weights.to(dtype)
+    cpu = in_times.device.type == "cpu" and weights.device.type == "cpu"
+    if backend == "numba" and not cpu:
+        raise ValueError("backend='numba' needs CPU tensors; use 'torch' or 'auto' on other devices")
+    if backend == "torch" or (backend == "auto" and not cpu):
+        if not bool(torch.isfinite(weights).all()):
+            raise ValueError("weights contain NaN or inf")
+        if bool(torch.isnan(in_times).any()):
+            raise ValueError("in_times contain NaN entries (use +inf for padding)")
+        res = simulate_layer(in_times, weights, params, t_max=t_max, max_spikes=max_spikes)
+        return res.times, res.counts
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"the numba backend needs float32 or float64 tensors, got {dtype}")
+    return _SpikeLayer.apply(in_times, weights, float(params.theta), float(params.tau), t_max, max_spikes)
 
 
 def spike_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, *, t_max: float,
@@ -195,18 +219,7 @@ def spike_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, *, t_ma
             :func:`snnlib.events.simulate_layer`), ``"auto"`` (numba on CPU, else torch).
     Differentiable with respect to ``in_times`` and ``weights`` (module docstring).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    _check(in_times, weights, params, float(t_max), max_spikes)
-    dtype = torch.promote_types(in_times.dtype, weights.dtype)
-    in_times, weights = in_times.to(dtype), weights.to(dtype)
-    cpu = in_times.device.type == "cpu" and weights.device.type == "cpu"
-    if backend == "numba" and not cpu:
-        raise ValueError("backend='numba' needs CPU tensors; use 'torch' or 'auto' on other devices")
-    if backend == "torch" or (backend == "auto" and not cpu):
-        return simulate_layer(in_times, weights, params, t_max=float(t_max), max_spikes=max_spikes).times
-    return _SpikeLayer.apply(in_times, weights, float(params.theta), float(params.tau), float(t_max),
-                             int(max_spikes))
+    return _layer(in_times, weights, params, float(t_max), max_spikes, backend)[0]
 
 
 class _Quantize(torch.autograd.Function):
@@ -259,10 +272,9 @@ class SpikeTimeNetwork(torch.nn.Module):
         for l, (W, p) in enumerate(zip(self.weights, self.params)):
             if self.dt is not None:
                 x = quantize_times(x, self.dt)
-            x = spike_layer(x, W, p, t_max=self.config.t_max, max_spikes=self.config.max_spikes[l],
-                            backend=self.backend)
+            x, counts = _layer(x, W, p, float(self.config.t_max), int(self.config.max_spikes[l]), self.backend)
             if l < len(self.weights) - 1:
-                hidden.append(torch.isfinite(x).sum((1, 2)))
+                hidden.append(counts.sum(1))
         return x, hidden
 
 

@@ -58,36 +58,6 @@ def count_events(in_times, t_max):
     return out, nan.sum()
 
 
-@njit(**_OPTS)
-def transpose_checked(W):
-    """``(W.T`` contiguous, ``all(isfinite(W)))`` in one blocked pass."""
-    N, M = W.shape
-    Wt = np.empty((M, N), W.dtype)
-    ok = True
-    for i0 in range(0, N, 32):
-        for j0 in range(0, M, 32):
-            for i in range(i0, min(i0 + 32, N)):
-                for j in range(j0, min(j0 + 32, M)):
-                    w = W[i, j]
-                    ok &= abs(w) < np.inf
-                    Wt[j, i] = w
-    return Wt, ok
-
-
-@njit(**_OPTS)
-def sum_transpose(parts, out):
-    """``out [N, M] = sum_c parts[c] [M, N]`` transposed (blocked), cast to ``out``'s dtype."""
-    C, M, N = parts.shape
-    for i0 in range(0, N, 32):
-        for j0 in range(0, M, 32):
-            for i in range(i0, min(i0 + 32, N)):
-                for j in range(j0, min(j0 + 32, M)):
-                    acc = parts[0, j, i]
-                    for c in range(1, C):
-                        acc += parts[c, j, i]
-                    out[i, j] = acc
-
-
 @njit(inline="always", **_OPTS)
 def _insertion_sort(tt, ff, lo, hi):
     """Stable insertion sort of ``tt[lo:hi]`` (carrying ``ff``)."""

@@ -151,17 +151,17 @@ def fit(
             value = loss(out, labels)
             if not torch.isfinite(value):
                 raise NonFiniteLossError(
-                    f"loss is {float(value)} at epoch {epoch + 1}, batch {b + 1}: training stopped "
+                    f"loss is {float(value.detach())} at epoch {epoch + 1}, batch {b + 1}: training stopped "
                     f"(lower lr or check the input scaling); the last finished epoch is kept in {ckpt}."
                 )
             opt.zero_grad(set_to_none=True)
             value.backward()
             opt.step()
-            n = len(labels)
-            loss_sum += float(value) * n
+            n, v = len(labels), float(value.detach())
+            loss_sum += v * n
             correct += int((predict(out.detach()) == labels).sum())
             seen += n
-            chunk_sum += float(value)
+            chunk_sum += v
             chunk_n += 1
             if chunk_n == log_every or b == n_batches - 1:
                 batch_loss[epoch, b // log_every] = chunk_sum / chunk_n
