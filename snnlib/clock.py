@@ -109,14 +109,35 @@ class CubaDiscrete:
         return dataclasses.replace(self, alpha=self.alpha**k, beta=self.beta**k)
 
 
+def _use_kernels(x: Tensor, backend: str) -> bool:
+    if backend not in ("auto", "numba", "torch"):
+        raise ValueError(f"backend = {backend!r}: expected 'auto', 'numba' or 'torch'.")
+    ok = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    if backend == "numba" and not ok:
+        raise ValueError("the numba kernels take float32/float64 CPU tensors.")
+    return ok and backend != "torch"
+
+
 class _CubaBPTT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, u0, v0, p: CubaDiscrete, surrogate: Surrogate):
-        T = x.shape[0]
+    def forward(ctx, x, u0, v0, p: CubaDiscrete, surrogate: Surrogate, backend: str = "auto"):
+        ctx.p, ctx.surrogate = p, surrogate
+        ctx.kernels = _use_kernels(x, backend)
+        if ctx.kernels:
+            from . import clock_kernels as K
+
+            T = x.shape[0]
+            arrays = [t.detach().contiguous().reshape(T, -1).numpy() for t in (x,)] + \
+                     [t.detach().contiguous().reshape(-1).numpy() for t in (u0, v0)]
+            s, vp, ue, ve = K.forward(*arrays, p.alpha, p.beta, p.theta, p.reset == "zero")
+            spikes, v_pre = (torch.from_numpy(a).reshape(x.shape) for a in (s, vp))
+            u, v = (torch.from_numpy(a).reshape(x.shape[1:]) for a in (ue, ve))
+            ctx.save_for_backward(v_pre, spikes)
+            return spikes, u, v
         u, v = u0.clone(), v0.clone()
         v_pre = torch.empty_like(x)
         spikes = torch.empty_like(x)
-        for t, (xt, vt, st) in enumerate(zip(x.unbind(0), v_pre.unbind(0), spikes.unbind(0))):
+        for xt, vt, st in zip(x.unbind(0), v_pre.unbind(0), spikes.unbind(0)):
             u.mul_(p.alpha).add_(xt)
             v.mul_(p.beta).add_(u)
             vt.copy_(v)
@@ -126,13 +147,23 @@ class _CubaBPTT(torch.autograd.Function):
             else:
                 v.mul_(1.0 - st)
         ctx.save_for_backward(v_pre, spikes)
-        ctx.p, ctx.surrogate = p, surrogate
         return spikes, u, v
 
     @staticmethod
     def backward(ctx, g_s, g_u_end, g_v_end):
         v_pre, spikes = ctx.saved_tensors
         p = ctx.p
+        if ctx.kernels:
+            from . import clock_kernels as K
+
+            T = v_pre.shape[0]
+            flat = lambda t: t.detach().contiguous().reshape(T, -1).numpy()  # noqa: E731
+            vec = lambda t: t.detach().contiguous().reshape(-1).numpy()  # noqa: E731
+            gx, gu0, gv0 = K.backward(flat(g_s), flat(v_pre), flat(spikes), p.alpha, p.beta, p.theta,
+                                      p.reset == "zero", ctx.surrogate, vec(g_u_end), vec(g_v_end))
+            shape = v_pre.shape
+            return (torch.from_numpy(gx).reshape(shape), torch.from_numpy(gu0).reshape(shape[1:]),
+                    torch.from_numpy(gv0).reshape(shape[1:]), None, None, None)
         # the surrogate of every step at once: one vectorised op instead of T small ones
         g_vpre = g_s * ctx.surrogate.derivative(v_pre - p.theta)
         carry = None if p.reset == "subtract" else (1.0 - spikes)
@@ -146,19 +177,23 @@ class _CubaBPTT(torch.autograd.Function):
             torch.add(gv_t, g_u, out=gu_t)  # u[t] feeds v_pre[t] and u[t+1]
             g_u = gu_t * p.alpha
             g_v = gv_t * p.beta  # v_pre[t] = beta v_post[t-1] + u[t]
-        return g_x, g_u, g_v, None, None
+        return g_x, g_u, g_v, None, None, None
 
 
 def cuba_sequence(x: Tensor, p: CubaDiscrete, surrogate: Surrogate | str = "slayer",
-                  state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+                  state: tuple[Tensor, Tensor] | None = None,
+                  backend: str = "auto") -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """Run the layer over the input current ``x`` ``[T, B, N]``; returns spikes ``[T, B, N]`` (0/1
-    in ``x``'s dtype) and the final state ``(u, v)`` to carry into the next chunk."""
+    in ``x``'s dtype) and the final state ``(u, v)`` to carry into the next chunk.
+
+    ``backend``: ``"numba"`` (compiled loops, CPU float tensors), ``"torch"`` (tensor operations,
+    any device) or ``"auto"`` (numba where it applies)."""
     if x.dim() != 3:
         raise ValueError(f"x must be time-major [T, B, N], got shape {tuple(x.shape)}.")
     if state is None:
         z = x.new_zeros(x.shape[1:])
         state = (z, z)
-    spikes, u, v = _CubaBPTT.apply(x, state[0], state[1], p, get_surrogate(surrogate))
+    spikes, u, v = _CubaBPTT.apply(x, state[0], state[1], p, get_surrogate(surrogate), backend)
     return spikes, (u, v)
 
 

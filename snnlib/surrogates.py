@@ -31,8 +31,13 @@ class Surrogate(NamedTuple):
     width: float | None = None  # tau (slayer), alpha (arctan), slope (fast_sigmoid)
     scale: float = 1.0
 
+    @property
+    def resolved_width(self) -> float:
+        """``width``, or the surrogate's default (slayer 1, arctan 2, fast_sigmoid 25)."""
+        return self.width if self.width is not None else _DEFAULT_WIDTH[self.name]
+
     def derivative(self, x: Tensor) -> Tensor:
-        w = self.width if self.width is not None else _DEFAULT_WIDTH[self.name]
+        w = self.resolved_width
         if self.name == "slayer":
             return self.scale / (2 * w) * torch.exp(-x.abs() / w)
         if self.name == "arctan":
@@ -41,7 +46,7 @@ class Surrogate(NamedTuple):
 
     def primitive(self, x: Tensor) -> Tensor:
         """A smooth step whose derivative is :meth:`derivative` (for tests and plots)."""
-        w = self.width if self.width is not None else _DEFAULT_WIDTH[self.name]
+        w = self.resolved_width
         if self.name == "slayer":
             return self.scale * 0.5 * (1 + torch.sign(x) * (1 - torch.exp(-x.abs() / w)))
         if self.name == "arctan":

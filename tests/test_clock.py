@@ -35,6 +35,7 @@ def test_forward_equals_snntorch_synaptic(reset):
         torch.randn(200, 8, 16, dtype=torch.float64, generator=g) * 0.3
     ours, _ = cuba_sequence(x, p)
     theirs = _snntorch_synaptic(x, p)
+    assert torch.equal(ours, cuba_sequence(x, p, backend="torch")[0])
     assert ours.sum() > 100  # the comparison is about spikes, so there must be many
     # Precondition: no potential stays above threshold after its reset. There snnTorch's
     # reset_delay=False path subtracts the previous step's reset once more before deciding the
@@ -73,10 +74,25 @@ def test_fused_backward_equals_autograd_of_the_unrolled_loop(reset, sg):
     def loss(outs):
         return sum((o * wi).sum() for o, wi in zip(outs, w))
 
-    fused = torch.autograd.grad(loss(_CubaBPTT.apply(x, u0, v0, p, get_surrogate(sg))), (x, u0, v0))
     ref = torch.autograd.grad(loss(_unrolled(x, u0, v0, p, get_surrogate(sg))), (x, u0, v0))
-    for a, b in zip(fused, ref):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for backend in ("torch", "numba"):
+        fused = torch.autograd.grad(loss(_CubaBPTT.apply(x, u0, v0, p, get_surrogate(sg), backend)), (x, u0, v0))
+        for a, b in zip(fused, ref):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_numba_and_torch_backends_agree_in_float32():
+    g = torch.Generator().manual_seed(7)
+    p = CubaDiscrete.from_loihi(0.25, 0.03, theta=1.25)
+    x = (torch.rand(100, 16, 32, generator=g) < 0.2) * torch.randn(100, 16, 32, generator=g) * 0.3
+    outs = {}
+    for backend in ("torch", "numba"):
+        xi = x.clone().requires_grad_()
+        s, _ = cuba_sequence(xi, p, "slayer", backend=backend)
+        (g_x,) = torch.autograd.grad((s * torch.linspace(0, 1, 32)).sum(), xi)
+        outs[backend] = (s, g_x)
+    assert torch.equal(outs["torch"][0], outs["numba"][0])
+    torch.testing.assert_close(outs["torch"][1], outs["numba"][1], rtol=1e-5, atol=1e-6)
 
 
 def test_chunked_run_equals_one_run():
