@@ -1,8 +1,8 @@
 """Numba kernels for the clock-driven CuBa-LIF sequence on CPU (see :mod:`snnlib.clock`).
 
-Each neuron (column ``m`` of the flattened ``[T, M]`` arrays, ``M = B N``) is independent over
-time, so the loops run in parallel over neurons and sequentially over time: the whole sequence in
-one compiled call instead of ``T`` small tensor operations per step. They compute exactly what the
+Each neuron (column ``m`` of the flattened ``[T, M]`` arrays, ``M = B N``) is independent of the
+others, so each time step runs in parallel over neurons: the whole sequence in one compiled call
+instead of several small tensor operations per step. They compute exactly what the
 PyTorch path of :class:`snnlib.clock._CubaBPTT` computes (tested to agree).
 """
 
@@ -18,21 +18,24 @@ SURROGATE_CODES = {"slayer": 0, "arctan": 1, "fast_sigmoid": 2}
 
 @nb.njit(parallel=True, cache=True, fastmath=False)
 def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end, v_end):
+    # time outside, neurons inside: every step reads and writes contiguous rows
     T, M = x.shape
-    for m in nb.prange(M):
-        u = u0[m]
-        v = v0[m]
-        for t in range(T):
-            u = alpha * u + x[t, m]
-            v = beta * v + u
-            v_pre[t, m] = v
-            if v >= theta:
+    u = u0.copy()
+    v = v0.copy()
+    for t in range(T):
+        for m in nb.prange(M):
+            um = alpha * u[m] + x[t, m]
+            vm = beta * v[m] + um
+            v_pre[t, m] = vm
+            if vm >= theta:
                 spikes[t, m] = 1.0
-                v = 0.0 if reset_zero else v - theta
+                vm = 0.0 if reset_zero else vm - theta
             else:
                 spikes[t, m] = 0.0
-        u_end[m] = u
-        v_end[m] = v
+            u[m] = um
+            v[m] = vm
+    u_end[:] = u
+    v_end[:] = v
 
 
 @nb.njit(inline="always")
@@ -50,18 +53,18 @@ def _surrogate(x, code, width, scale):
 def cuba_backward(g_s, v_pre, spikes, alpha, beta, theta, reset_zero, code, width, scale,
                   g_u_end, g_v_end, g_x, g_u0, g_v0):
     T, M = g_s.shape
-    for m in nb.prange(M):
-        gv = g_v_end[m]  # into v after the reset of step t
-        gu = g_u_end[m]  # into u[t] from step t+1 on
-        for t in range(T - 1, -1, -1):
+    gv = g_v_end.copy()  # into v after the reset of step t
+    gu = g_u_end.copy()  # into u[t] from step t+1 on
+    for t in range(T - 1, -1, -1):
+        for m in nb.prange(M):
             carry = (1.0 - spikes[t, m]) if reset_zero else 1.0
-            gvt = g_s[t, m] * _surrogate(v_pre[t, m] - theta, code, width, scale) + gv * carry
-            gut = gvt + gu
+            gvt = g_s[t, m] * _surrogate(v_pre[t, m] - theta, code, width, scale) + gv[m] * carry
+            gut = gvt + gu[m]
             g_x[t, m] = gut
-            gu = gut * alpha
-            gv = gvt * beta
-        g_u0[m] = gu
-        g_v0[m] = gv
+            gu[m] = gut * alpha
+            gv[m] = gvt * beta
+    g_u0[:] = gu
+    g_v0[:] = gv
 
 
 def forward(x: np.ndarray, u0, v0, alpha, beta, theta, reset_zero):
