@@ -55,8 +55,9 @@ $(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
 	$(VENV)/bin/jupyter-book build book --toc $(CURDIR)/book/$$toc --path-output $(BOOK_OUT) -W -n --keep-going
 	touch $@
 
-bench: $(STAMP) ## speed and memory benchmarks (results written to benchmarks/results/)
+bench: $(STAMP) ## speed and memory benchmarks -> benchmarks/results/*.json (then `make runs` re-gathers them)
 	@for f in benchmarks/bench_*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(PY) "$$f" || exit 1; done
+	rm -rf runs/performance/quick
 
 screenshot: ## render book pages to PNG with headless Chromium (PAGES="intro data ...")
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }

@@ -33,6 +33,8 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("data-overview", "full", "data_overview.ipynb", ("full",), {"nmnist_subset": "full"}),
     # cheap and machine-independent but for its timings: the same run in both profiles
     PlannedRun("single-neuron", "quick", "single_neuron.ipynb", ("quick", "full")),
+    # machine-dependent timings gathered from `make bench` (benchmarks/results/*.json)
+    PlannedRun("performance", "quick", "performance.ipynb", ("quick", "full")),
     # BPTT (SLAYER scheme), quick profile: 3 seeds each
     PlannedRun("bptt-mnist-ttfs", "quick", "bptt.ipynb", ("quick",), {
         "title": "MNIST, time-to-first-spike input, 784-800-10",

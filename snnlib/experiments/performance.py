@@ -1,0 +1,88 @@
+"""Performance appendix: the benchmark result files of ``make bench``, gathered into one run.
+
+Reads ``benchmarks/results/{bptt,events,spiketime}.json`` (whichever exist), so the book quotes
+measured numbers only. ``make bench`` rewrites those files and removes this run so that the next
+``make runs`` gathers the new numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..runs import Config
+
+NAME = "performance"
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+@dataclasses.dataclass(frozen=True)
+class PerformanceConfig(Config):
+    """Fields: ``benchmarks``: which result files to gather (names under ``benchmarks/results/``)."""
+
+    benchmarks: tuple = ("bptt", "events", "spiketime")
+
+    def validate(self) -> None:
+        super().validate()
+        self._check("benchmarks", isinstance(self.benchmarks, tuple) and len(self.benchmarks) > 0
+                    and all(b in ("bptt", "events", "spiketime") for b in self.benchmarks),
+                    "a tuple of 'bptt', 'events', 'spiketime'")
+
+
+Config = PerformanceConfig
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def run(cfg: PerformanceConfig) -> xr.Dataset:
+    ds = xr.Dataset()
+    found = []
+    if "bptt" in cfg.benchmarks and (doc := _load("bptt")):
+        rows = doc["results"]
+        ds = ds.assign_coords(bptt_input=[r["input"] for r in rows])
+        for key in ("snnlib_samples_per_s", "snntorch_samples_per_s", "speedup", "dense_floor_share_snnlib",
+                    "dense_floor_share_snntorch", "training_peak_mib_snnlib", "training_peak_mib_snntorch",
+                    "input_spikes_per_sample"):
+            ds[f"bptt_{key}"] = ("bptt_input", np.array([float(r[key]) for r in rows]))
+        ds.attrs["bptt_finished"] = doc["finished"]
+        found.append("bptt")
+    if "events" in cfg.benchmarks and (doc := _load("events")):
+        rows = doc["results"]
+        names = [r["integrator"] + (f"({r['order']})" if "order" in r else "") + (f" dt={r['dt']:g} ms" if "dt" in r else "")
+                 for r in rows]
+        ds = ds.assign_coords(events_case=names)
+        for key in ("samples_per_s", "peak_rss_mib", "hidden_spikes_per_sample"):
+            ds[f"events_{key}"] = ("events_case", np.array([float(r[key]) for r in rows]))
+        ds.attrs["events_finished"] = doc["finished"]
+        found.append("events")
+    if "spiketime" in cfg.benchmarks and (doc := _load("spiketime")):
+        ds.attrs["spiketime_json"] = json.dumps(doc)
+        found.append("spiketime")
+    if not found:
+        raise FileNotFoundError(f"no benchmark results in {RESULTS}: run `make bench` first.")
+    ds.attrs["benchmarks"] = ",".join(found)
+    return ds
+
+
+def summarize(ds: xr.Dataset) -> dict:
+    out = {}
+    if "bptt_speedup" in ds:
+        for inp in ds["bptt_input"].values:
+            key = str(inp).replace("-", "_")
+            out[f"bptt_speedup_{key}"] = float(ds["bptt_speedup"].sel(bptt_input=inp))
+            out[f"bptt_samples_per_s_{key}"] = float(ds["bptt_snnlib_samples_per_s"].sel(bptt_input=inp))
+            out[f"bptt_floor_share_{key}"] = float(ds["bptt_dense_floor_share_snnlib"].sel(bptt_input=inp))
+            out[f"bptt_peak_mib_{key}"] = float(ds["bptt_training_peak_mib_snnlib"].sel(bptt_input=inp))
+            out[f"snntorch_peak_mib_{key}"] = float(ds["bptt_training_peak_mib_snntorch"].sel(bptt_input=inp))
+    if "events_samples_per_s" in ds:
+        for case in ds["events_case"].values:
+            key = str(case).replace("(", "").replace(")", "").replace(" dt=", "_dt").replace(" ms", "").replace(".", "p")
+            out[f"events_samples_per_s_{key}"] = float(ds["events_samples_per_s"].sel(events_case=case))
+    return out
