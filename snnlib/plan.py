@@ -46,6 +46,19 @@ PLAN: tuple[PlannedRun, ...] = (
         "config": {"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.25,
                    "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
                    "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100, "seeds": [0, 1, 2]}}),
+    # seed 002: snnTorch-style Leaky network (no synaptic current), rate vs time-to-first-spike coding.
+    # Same network, steps and optimiser; the initial weight scale follows the input spike count
+    # (rate coding sends about 15x more input spikes than TTFS).
+    PlannedRun("encoding-rate", "quick", "bptt.ipynb", ("quick",), {
+        "title": "Leaky 784-1000-10, rate coding, cross-entropy on spike counts",
+        "config": {"dataset": "mnist", "encoding": "rate", "rate_gain": 1.0, "hidden": [1000], "tau_s": 0.0,
+                   "tau": 19.5, "n_steps": 25, "theta": 1.0, "weight_scale": 0.41, "loss": "count_ce",
+                   "lr": 2e-3, "batch_size": 128, "epochs": 2, "seeds": [0, 1, 2]}}),
+    PlannedRun("encoding-ttfs", "quick", "bptt.ipynb", ("quick",), {
+        "title": "Leaky 784-1000-10, time-to-first-spike coding, temporal cross-entropy",
+        "config": {"dataset": "mnist", "encoding": "ttfs", "t_in": 25.0, "hidden": [1000], "tau_s": 0.0,
+                   "tau": 19.5, "n_steps": 25, "theta": 1.0, "weight_scale": 1.5, "loss": "temporal_ce",
+                   "lr": 2e-3, "batch_size": 128, "epochs": 2, "seeds": [0, 1, 2]}}),
 )
 
 

@@ -129,17 +129,19 @@ class _SpikeLayer(torch.autograd.Function):
     times and (non-differentiable) counts ``[B, N_out]``."""
 
     @staticmethod
-    def forward(ctx, in_times, weights, theta, tau, t_max, K):
+    def forward(ctx, in_times, weights, theta, tau, t_max, K, row_len=None):
         x = in_times.detach().contiguous().numpy()
+        if row_len is None:
+            row_len = np.full(x.shape[:2], x.shape[2], np.int64)
         W = weights.detach().numpy()
         if not np.isfinite(W).all():
             raise ValueError("weights contain NaN or inf")
         Wt = np.ascontiguousarray(W.T)
-        n_ev, n_nan = _k.count_events(x, t_max)
+        n_ev, n_nan = _k.count_events(x, t_max, row_len)
         if n_nan:
             raise ValueError(f"in_times contain {n_nan} NaN entries (use +inf for padding)")
         E = int(n_ev.max()) if len(n_ev) else 0
-        ev_t, ev_src, ev_flat, ev_h = _k.sort_events(x, t_max, n_ev, E)
+        ev_t, ev_src, ev_flat, ev_h = _k.sort_events(x, t_max, n_ev, E, row_len)
         ev_x = np.exp(ev_h * (-1.0 / tau))  # decay over each interval (vectorised exp)
         B, N = x.shape[0], Wt.shape[1]
         out_t = np.full((B, N, K), np.inf, dtype=x.dtype)
@@ -173,12 +175,14 @@ class _SpikeLayer(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             dW = torch.from_numpy(np.ascontiguousarray((dWt[0] if n_chunks == 1 else dWt.sum(0)).T))
         gi = torch.from_numpy(g_in.reshape(B, N_in, K_in)) if need_in else None
-        return gi, dW, None, None, None, None
+        return gi, dW, None, None, None, None, None
 
 
 def _layer(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float, max_spikes: int,
-           backend: str) -> tuple[Tensor, Tensor]:
-    """``(times [B, N_out, K], counts [B, N_out])``; see :func:`spike_layer`."""
+           backend: str, in_counts: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    """``(times [B, N_out, K], counts [B, N_out])``; see :func:`spike_layer`. ``in_counts
+    [B, N_in]``: spikes per input train when ``in_times`` is a layer's output (its entries
+    past the count are padding), so the numba path skips the padding."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     check_closed_form(params)
@@ -203,7 +207,8 @@ def _layer(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float
         return res.times, res.counts
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"the numba backend needs float32 or float64 tensors, got {dtype}")
-    return _SpikeLayer.apply(in_times, weights, float(params.theta), float(params.tau), t_max, max_spikes)
+    row_len = None if in_counts is None else in_counts.detach().cpu().numpy().astype(np.int64, copy=False)
+    return _SpikeLayer.apply(in_times, weights, float(params.theta), float(params.tau), t_max, max_spikes, row_len)
 
 
 def spike_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, *, t_max: float,
@@ -268,11 +273,12 @@ class SpikeTimeNetwork(torch.nn.Module):
 
     def forward(self, in_times: Tensor) -> tuple[Tensor, list[Tensor]]:
         x = in_times.to(self.weights[0].dtype)
-        hidden = []
+        hidden, counts = [], None
         for l, (W, p) in enumerate(zip(self.weights, self.params)):
             if self.dt is not None:
-                x = quantize_times(x, self.dt)
-            x, counts = _layer(x, W, p, float(self.config.t_max), int(self.config.max_spikes[l]), self.backend)
+                x = quantize_times(x, self.dt)  # +inf padding stays +inf
+            x, counts = _layer(x, W, p, float(self.config.t_max), int(self.config.max_spikes[l]), self.backend,
+                               counts)
             if l < len(self.weights) - 1:
                 hidden.append(counts.sum(1))
         return x, hidden

@@ -37,17 +37,19 @@ _OPTS = dict(cache=True, error_model="numpy", nogil=True)
 _LO, _HI = 1.0 - 1e-6, 1.0 + 1e-6
 
 
-@njit(parallel=True, **_OPTS)
-def count_events(in_times, t_max):
-    """Input spikes in ``[0, t_max)`` per sample ``[B]`` and the number of NaN entries."""
+@njit(**_OPTS)
+def count_events(in_times, t_max, row_len):
+    """Input spikes in ``[0, t_max)`` per sample ``[B]`` and the number of NaN entries.
+    ``row_len [B, N_in]``: entries ``k >= row_len[b, i]`` are known to be padding (a layer's
+    own spike counts; else ``K_in``)."""
     B, N_in, K_in = in_times.shape
     out = np.zeros(B, np.int64)
     nan = np.zeros(B, np.int64)
-    for b in prange(B):
+    for b in range(B):
         c = 0
         z = 0
         for i in range(N_in):
-            for k in range(K_in):
+            for k in range(row_len[b, i]):
                 t = in_times[b, i, k]
                 if t >= 0.0 and t < t_max:
                     c += 1
@@ -58,26 +60,46 @@ def count_events(in_times, t_max):
     return out, nan.sum()
 
 
-@njit(inline="always", **_OPTS)
-def _insertion_sort(tt, ff, lo, hi):
-    """Stable insertion sort of ``tt[lo:hi]`` (carrying ``ff``)."""
-    for a in range(lo + 1, hi):
-        t, f = tt[a], ff[a]
-        c = a - 1
-        while c >= lo and tt[c] > t:
-            tt[c + 1] = tt[c]
-            ff[c + 1] = ff[c]
-            c -= 1
-        tt[c + 1] = t
-        ff[c + 1] = f
+@njit(**_OPTS)
+def _merge_sort(tt, ff, lo, hi):
+    """Stable bottom-up merge sort of ``tt[lo:hi]`` carrying ``ff`` (large buckets only)."""
+    n = hi - lo
+    src_t, src_f = tt[lo:hi].copy(), ff[lo:hi].copy()
+    dst_t, dst_f = np.empty_like(src_t), np.empty_like(src_f)
+    w = 1
+    while w < n:
+        for a in range(0, n, 2 * w):
+            m, e = min(a + w, n), min(a + 2 * w, n)
+            p, q, o = a, m, a
+            while p < m and q < e:
+                if src_t[q] < src_t[p]:
+                    dst_t[o], dst_f[o] = src_t[q], src_f[q]
+                    q += 1
+                else:
+                    dst_t[o], dst_f[o] = src_t[p], src_f[p]
+                    p += 1
+                o += 1
+            while p < m:
+                dst_t[o], dst_f[o] = src_t[p], src_f[p]
+                p += 1
+                o += 1
+            while q < e:
+                dst_t[o], dst_f[o] = src_t[q], src_f[q]
+                q += 1
+                o += 1
+        src_t, dst_t = dst_t, src_t
+        src_f, dst_f = dst_f, src_f
+        w *= 2
+    tt[lo:hi] = src_t
+    ff[lo:hi] = src_f
 
 
 @njit(parallel=True, **_OPTS)
-def sort_events(in_times, t_max, n_ev, E):
+def sort_events(in_times, t_max, n_ev, E, row_len):
     """Time-sorted events, stable in the flat input order: ``(ev_t, ev_src, ev_flat, ev_h)``
     with ``ev_h [B, E + 1]`` the interval lengths ``ev_t[j] - ev_t[j-1]`` (``j = n_ev``: up to
     ``t_max``; 0 beyond). Bucket sort (``n_ev`` buckets over ``[0, t_max)``; inputs spread in
-    time make it O(E)); buckets larger than 32 fall back to a merge sort."""
+    time make it O(E)), then a stable sort inside each bucket."""
     B, N_in, K_in = in_times.shape
     ev_t = np.full((B, E + 1), np.inf, dtype=in_times.dtype)
     ev_src = np.zeros((B, E + 1), np.int32)
@@ -91,7 +113,7 @@ def sort_events(in_times, t_max, n_ev, E):
         scale = m / t_max
         start = np.zeros(m + 1, np.int64)
         for i in range(N_in):
-            for k in range(K_in):
+            for k in range(row_len[b, i]):
                 t = in_times[b, i, k]
                 if t >= 0.0 and t < t_max:
                     start[min(int(t * scale), m - 1) + 1] += 1
@@ -101,23 +123,27 @@ def sort_events(in_times, t_max, n_ev, E):
         tt = np.empty(m, dtype=in_times.dtype)
         ff = np.empty(m, np.int64)
         for i in range(N_in):
-            for k in range(K_in):
+            for k in range(row_len[b, i]):
                 t = in_times[b, i, k]
                 if t >= 0.0 and t < t_max:
                     q = min(int(t * scale), m - 1)
                     tt[pos[q]] = t
                     ff[pos[q]] = i * K_in + k
                     pos[q] += 1
-        for q in range(m):
+        for q in range(m):  # stable sort inside each bucket (one element, mostly)
             lo, hi = start[q], start[q + 1]
-            if hi - lo <= 32:
-                _insertion_sort(tt, ff, lo, hi)
-            else:
-                order = np.argsort(tt[lo:hi], kind="mergesort")
-                t2, f2 = tt[lo:hi].copy(), ff[lo:hi].copy()
-                for a in range(hi - lo):
-                    tt[lo + a] = t2[order[a]]
-                    ff[lo + a] = f2[order[a]]
+            if hi - lo > 32:
+                _merge_sort(tt, ff, lo, hi)
+                continue
+            for a in range(lo + 1, hi):
+                t, f = tt[a], ff[a]
+                c = a - 1
+                while c >= lo and tt[c] > t:
+                    tt[c + 1] = tt[c]
+                    ff[c + 1] = ff[c]
+                    c -= 1
+                tt[c + 1] = t
+                ff[c + 1] = f
         prev = 0.0
         for e in range(m):
             ev_t[b, e] = tt[e]
