@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
+# Threads per run: the small per-step operations of these networks scale poorly and degrade badly
+# when cores are oversubscribed, so runs use one thread each and `make -j N runs` uses N cores.
+RUN_THREADS ?= 1
 # The quick book goes to book/_build/html; another profile's to book/_build/<profile>/_build/html.
 BOOK_OUT = $(if $(filter quick,$(PROFILE)),book,book/_build/$(PROFILE))
 BOOK_HTML = $(BOOK_OUT)/_build/html/index.html
@@ -41,7 +44,8 @@ runs: $(STAMP) ## execute every run of PROFILE that is missing (papermill; make 
 _runs: $(RUN_TARGETS)
 
 runs/%/notebook.ipynb: | $(STAMP)
-	$(PY) -m snnlib execute $*
+	OMP_NUM_THREADS=$(RUN_THREADS) MKL_NUM_THREADS=$(RUN_THREADS) NUMBA_NUM_THREADS=$(RUN_THREADS) \
+	  $(PY) -m snnlib execute $*
 
 book: runs ## set up if needed, execute missing runs, build the HTML book (book/_build/html)
 	@$(MAKE) --no-print-directory $(BOOK_HTML) PROFILE=$(PROFILE)

@@ -148,7 +148,7 @@ def sort_events(in_times, t_max, n_ev, E, row_len):
         for e in range(m):
             ev_t[b, e] = tt[e]
             ev_flat[b, e] = ff[e]
-            ev_src[b, e] = ff[e] // K_in
+            ev_src[b, e] = ff[e] // K_in if K_in > 1 else ff[e]
             ev_h[b, e] = tt[e] - prev
             prev = tt[e]
         ev_h[b, m] = t_max - prev
@@ -221,7 +221,8 @@ def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
         I = np.zeros(N)
         Vo = np.zeros(N)
         Io = np.zeros(N)
-        flag = np.zeros(N, np.bool_)
+        flag = np.zeros(((N + 7) // 8) * 8, np.uint8)
+        words = flag.view(np.uint64)  # the scan for flagged neurons skips 8 at a time
         alive = np.ones(N, np.bool_)
         nl = 0
         E = n_ev[b]
@@ -256,15 +257,18 @@ def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
                     V[n] = v * x + i * c1
                     I[n] = i * x2 + add * Wt[src, n]
                 if nf > 0:
-                    for n in range(N):
-                        if flag[n]:
-                            v, i, nl, al, sp = _exact_interval(
-                                b, n, j, Vo[n], Io[n], x, t_prev, theta, tau, eps_round, K,
-                                out_t, out_I, out_x, cnt, log_j, log_nk, nl)
-                            if sp:
-                                V[n] = v
-                                I[n] = i + add * Wt[src, n]
-                            alive[n] = al
+                    for w in range(words.shape[0]):
+                        if words[w] == 0:
+                            continue
+                        for n in range(8 * w, min(8 * w + 8, N)):
+                            if flag[n]:
+                                v, i, nl, al, sp = _exact_interval(
+                                    b, n, j, Vo[n], Io[n], x, t_prev, theta, tau, eps_round, K,
+                                    out_t, out_I, out_x, cnt, log_j, log_nk, nl)
+                                if sp:
+                                    V[n] = v
+                                    I[n] = i + add * Wt[src, n]
+                                alive[n] = al
             elif j < E:
                 for n in range(N):
                     I[n] += Wt[src, n]
