@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+import _results
 
 B, T, SIZES = 64, 100, (784, 800, 10)
 ALPHA, BETA, THETA = 0.75, 0.97, 1.0  # lava-dl's NMNIST decays (current 0.25, voltage 0.03)
@@ -192,15 +191,8 @@ def main():
         print(f"{kind:12s} snnlib {r['snnlib_samples_per_s']:7.1f}/s  snnTorch {r['snntorch_samples_per_s']:6.1f}/s  "
               f"speedup {r['speedup']:5.2f}x  dense-floor share {r['dense_floor_share_snnlib']:.2f}  "
               f"training peak MiB {mem['snnlib']:.0f} vs {mem['snntorch']:.0f}")
-    doc = {"benchmark": "BPTT training step, 784-800-10, B=64, T=100, 1 thread", "quick": a.quick,
-           "dense_floor_s": floor, "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-           "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
-    path = Path(__file__).parent / "results" / ("bptt_quick.json" if a.quick else "bptt.json")
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, path)
-    print(f"written {path}")
-
+    _results.write("bptt", "BPTT training step, 784-800-10, B=64, T=100, 1 thread", results, a.quick,
+                   dense_floor_s=floor)
 
 if __name__ == "__main__":
     main()

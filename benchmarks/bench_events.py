@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+import _results
 
 CASES = [
     {"integrator": "exact"},
@@ -84,20 +83,8 @@ def main() -> None:
         name = r["integrator"] + (f"({r['order']})" if "order" in r else "") + (f" dt={r['dt']}" if "dt" in r else "")
         print(f"{name:18s} {r['samples_per_s']:8.2f} samples/s   peak {r['peak_rss_mib']:7.0f} MiB   "
               f"hidden spikes/sample {r['hidden_spikes_per_sample']:.0f}")
-    doc = {
-        "benchmark": "event-driven forward, 784-800-10, MNIST TTFS (snnlib.events.network_forward)",
-        "quick": a.quick,
-        "threads": 1,
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": results,
-    }
-    path = Path(__file__).parent / "results" / ("events_quick.json" if a.quick else "events.json")
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, path)
-    print(f"written {path}")
-
+    _results.write("events", "event-driven forward, 784-800-10, MNIST TTFS (snnlib.events.network_forward)",
+                   results, a.quick)
 
 if __name__ == "__main__":
     main()

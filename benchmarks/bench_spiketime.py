@@ -1,0 +1,224 @@
+"""Training throughput and peak memory: exact spike-time training (BATS, snnlib.spiketime, numba
+kernels) vs snnTorch BPTT, MNIST 784-800-10, batch 50, one thread.
+
+* **spiketime**: :class:`snnlib.spiketime.SpikeTimeNetwork` with BATS's multi-spike MNIST
+  configuration (thresholds 0.2 / 1.3 in BATS units, K = 30 / 30, window 200 ms, U(-1, 1)
+  weights), float32, spike-count loss (15 / 3), Adam 0.003. Input: ``snnlib.encoding.ttfs``
+  (one spike per non-black pixel at ``100 ms * (1 - pixel/255)``).
+* **snntorch**: ``torch.nn.Linear`` 784-800-10 with ``snntorch.Synaptic`` neurons (decays of
+  1-ms steps for tau_s = 130 ms, tau = 260 ms), the same TTFS spikes binned into T = 100 steps of
+  1 ms (dense raster), BPTT, ``snntorch.functional.ce_count_loss``, Adam.
+
+A step is forward + backward + Adam on a batch of real training digits (encoding done
+beforehand). ``torch.set_num_threads(1)`` and ``numba.set_num_threads(1)``. Each measurement runs
+in its own subprocess (the methods alternate, ``--repeats`` times, so drifting machine load hits
+both); peak memory is that subprocess's ``ru_maxrss`` at the end, also given before training (data,
+imports and model loaded). Reported: samples/s (median over repeats of total samples / total
+time of the timed steps), the ratio spiketime / snntorch, peak memory, hidden spikes per sample.
+Writes ``benchmarks/results/spiketime.json`` (atomically).
+
+    SNNLIB_DATA=/work/shared/data .venv/bin/python benchmarks/bench_spiketime.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+B, T_STEPS, SIZES = 50, 100, (784, 800, 10)
+OUT = Path(__file__).resolve().parent / "results" / "spiketime.json"
+
+
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _worker(method: str, n_batches: int, warmup: int) -> dict:
+    import numba
+    import numpy as np
+    import torch
+
+    from snnlib import data, encoding
+
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    images, labels = data.load_mnist("train")
+    n = (n_batches + warmup) * B
+    ys = [torch.as_tensor(labels[i:i + B]) for i in range(0, n, B)]
+    if method == "spiketime":
+        from snnlib.spiketime import BatsConfig, SpikeTimeNetwork, spike_count_loss
+
+        cfg = BatsConfig()
+        net = SpikeTimeNetwork(cfg, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+        xs = [encoding.ttfs(images[i:i + B], 100.0, dtype=torch.float32) for i in range(0, n, B)]
+
+        def step(x, y):
+            out, hidden = net(x)
+            loss = spike_count_loss(out, y, cfg.target_true, cfg.target_false)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return float(hidden[0].float().mean())
+
+        lr = cfg.lr
+    elif method == "snntorch":
+        import snntorch as snn
+        import snntorch.functional as SF
+
+        alpha, beta = math.exp(-1.0 / 130.0), math.exp(-1.0 / 260.0)
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.Linear(SIZES[1], SIZES[2])
+                self.l1, self.l2 = snn.Synaptic(alpha=alpha, beta=beta), snn.Synaptic(alpha=alpha, beta=beta)
+
+            def forward(self, x):
+                syn1, mem1 = self.l1.init_synaptic()
+                syn2, mem2 = self.l2.init_synaptic()
+                out, count = [], 0.0
+                for t in range(x.shape[0]):
+                    spk1, syn1, mem1 = self.l1(self.fc1(x[t]), syn1, mem1)
+                    spk2, syn2, mem2 = self.l2(self.fc2(spk1), syn2, mem2)
+                    out.append(spk2)
+                    count = count + spk1.detach().sum(1)
+                return torch.stack(out), count
+
+        torch.manual_seed(0)
+        net = Net()
+        loss_fn = SF.ce_count_loss()
+        xs = [encoding.ttfs_raster(images[i:i + B], T_STEPS, 1.0).to_dense() for i in range(0, n, B)]
+
+        def step(x, y):
+            out, count = net(x)
+            loss = loss_fn(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return float(count.mean())
+
+        lr = 1e-3
+    else:
+        raise ValueError(method)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    rss_setup = _maxrss_mib()
+    for i in range(warmup):  # includes loading (or compiling) the numba kernels
+        step(xs[i], ys[i])
+    times, spikes = [], []
+    cpu0 = time.process_time()
+    for i in range(warmup, warmup + n_batches):
+        t0 = time.perf_counter()
+        spikes.append(step(xs[i], ys[i]))
+        times.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu0
+    return {
+        "method": method,
+        "batches": n_batches,
+        "samples_per_s": n_batches * B / sum(times),
+        "median_step_ms": 1e3 * statistics.median(times),
+        "cpu_samples_per_s": n_batches * B / cpu,
+        "hidden_spikes_per_sample": float(np.mean(spikes)),
+        "peak_rss_mib": _maxrss_mib(),
+        "setup_peak_rss_mib": rss_setup,
+    }
+
+
+def _run(method: str, n_batches: int, warmup: int) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    cmd = [sys.executable, __file__, "--worker", method, "--batches", str(n_batches), "--warmup", str(warmup)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"{method} worker failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _machine() -> dict:
+    import numba
+    import snntorch
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_model": next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
+                          None) if os.path.exists("/proc/cpuinfo") else None,
+        "cpu_count": os.cpu_count(),
+        "load_average_start": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numba": numba.__version__,
+        "snntorch": snntorch.__version__,
+    }
+
+
+def _write(result: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="few batches, one repeat (smoke run)")
+    ap.add_argument("--batches", type=int, default=None, help="timed batches per measurement")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--worker", choices=["spiketime", "snntorch"], help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        print(json.dumps(_worker(a.worker, a.batches, a.warmup)))
+        return {}
+    n_batches = a.batches or (4 if a.quick else 30)
+    repeats = a.repeats or (1 if a.quick else 2)
+    machine = _machine()
+    runs = {"spiketime": [], "snntorch": []}
+    t0 = time.time()
+    for r in range(repeats):
+        order = ("spiketime", "snntorch") if r % 2 == 0 else ("snntorch", "spiketime")
+        for m in order:
+            runs[m].append(_run(m, n_batches, a.warmup))
+            print(f"{m}: {runs[m][-1]['samples_per_s']:.1f} samples/s", file=sys.stderr)
+    machine["load_average_end"] = list(os.getloadavg())
+    summary = {m: {
+        "samples_per_s": statistics.median(x["samples_per_s"] for x in rs),
+        "cpu_samples_per_s": statistics.median(x["cpu_samples_per_s"] for x in rs),
+        "peak_rss_mib": max(x["peak_rss_mib"] for x in rs),
+        "setup_peak_rss_mib": max(x["setup_peak_rss_mib"] for x in rs),
+        "hidden_spikes_per_sample": statistics.median(x["hidden_spikes_per_sample"] for x in rs),
+    } for m, rs in runs.items()}
+    ratio = summary["spiketime"]["samples_per_s"] / summary["snntorch"]["samples_per_s"]
+    result = {
+        "benchmark": "spiketime-vs-snntorch-training",
+        "units": {"samples_per_s": "training samples per second (forward + backward + Adam)",
+                  "peak_rss_mib": "MiB (ru_maxrss of the measuring subprocess)"},
+        "config": {"sizes": SIZES, "batch_size": B, "threads": 1, "batches": n_batches, "warmup": a.warmup,
+                   "repeats": repeats, "input": "MNIST train digits, ttfs(100 ms); snnTorch: 100 bins of 1 ms",
+                   "spiketime": "BatsConfig() multi-spike, float32, spike-count loss",
+                   "snntorch": "Synaptic(alpha=exp(-1/130), beta=exp(-1/260)), ce_count_loss"},
+        "machine": machine,
+        "summary": summary,
+        "ratio_spiketime_over_snntorch": ratio,
+        "cpu_time_ratio": summary["spiketime"]["cpu_samples_per_s"] / summary["snntorch"]["cpu_samples_per_s"],
+        "target_ratio": 10.0,
+        "runs": runs,
+        "wall_s": time.time() - t0,
+        "quick": a.quick,
+    }
+    _write(result, a.out)
+    print(json.dumps({"ratio": round(ratio, 2), **{m: round(s["samples_per_s"], 1) for m, s in summary.items()}}))
+    return result
+
+
+if __name__ == "__main__":
+    main()
