@@ -30,3 +30,24 @@ def write(name: str, description: str, results: list, quick: bool, **extra) -> P
     os.replace(tmp, path)
     print(f"written {path}")
     return path
+
+
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def peak_increase_mib(fn) -> tuple[float, float]:
+    """Run ``fn()`` and return (peak resident MiB during it, increase over the resident MiB before).
+
+    The kernel's peak counter (``VmHWM``) is reset through ``/proc/self/clear_refs`` first, so data
+    loading and compilation done before the call do not count (Linux only)."""
+    before = _status_mib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    fn()
+    peak = _status_mib("VmHWM")
+    return peak, peak - before

@@ -124,14 +124,6 @@ def _dense_floor(repeats=5):
     return best
 
 
-def _status_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def _one(impl: str, kind: str, n_batches: int):
     import numba
     import torch
@@ -143,12 +135,8 @@ def _one(impl: str, kind: str, n_batches: int):
     # one step first, so that compilation (numba) and one-off allocations are not counted
     make = _ours if impl == "snnlib" else _snntorch
     _step_time(make, rasters[:1], labels[:1], 1)
-    before = _status_mib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset the peak (VmHWM) to the current RSS, forgetting the data loading
-    _step_time(make, rasters, labels, 1)
-    peak = _status_mib("VmHWM")
-    return {"peak_rss_mib": peak, "training_peak_mib": peak - before}
+    peak, increase = _results.peak_increase_mib(lambda: _step_time(make, rasters, labels, 1))
+    return {"peak_rss_mib": peak, "training_peak_mib": increase}
 
 
 def main():

@@ -2,7 +2,7 @@
 
 For each time handling (``exact`` event-driven closed form, ``euler`` and ``ps`` order 3 at a few
 ``dt``) it measures samples/s of ``snnlib.events.network_forward`` (pure PyTorch, one thread) and
-the peak resident memory of a fresh process doing only that. Weights are random with the scale of
+the peak memory the forward passes add (a fresh process per case; see ``_results.peak_increase_mib``). Weights are random with the scale of
 BATS's initialisation, thresholds BATS's multi-spike ones mapped to this model's units, so that
 the hidden layer is active as in training. Writes ``benchmarks/results/events.json``.
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -47,20 +46,27 @@ def measure(case: dict, batch: int, repeats: int) -> dict:
     from snnlib.events import network_forward
 
     kw = dict(t_max=200.0, max_spikes=[30, 30], **case)
+    times = []
+
+    def timed():
+        with torch.no_grad():
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                out = network_forward(inp, [w1, w2], [p_h, p_o], **kw)
+                times.append((time.perf_counter() - t0, out))
+
     with torch.no_grad():
-        out = network_forward(inp, [w1, w2], [p_h, p_o], **kw)  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            out = network_forward(inp, [w1, w2], [p_h, p_o], **kw)
-            best = min(best, time.perf_counter() - t0)
+        network_forward(inp, [w1, w2], [p_h, p_o], **kw)  # warm-up
+    peak, increase = _results.peak_increase_mib(timed)
+    best, out = min(times, key=lambda x: x[0])
     return {
         **case,
         "batch": batch,
         "samples_per_s": batch / best,
         "hidden_spikes_per_sample": float(out[0][1].sum()) / batch,
         "output_spikes_per_sample": float(out[1][1].sum()) / batch,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak,
+        "forward_peak_mib": increase,
     }
 
 
@@ -81,7 +87,7 @@ def main() -> None:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(r)
         name = r["integrator"] + (f"({r['order']})" if "order" in r else "") + (f" dt={r['dt']}" if "dt" in r else "")
-        print(f"{name:18s} {r['samples_per_s']:8.2f} samples/s   peak {r['peak_rss_mib']:7.0f} MiB   "
+        print(f"{name:18s} {r['samples_per_s']:8.2f} samples/s   forward peak {r['forward_peak_mib']:6.0f} MiB   "
               f"hidden spikes/sample {r['hidden_spikes_per_sample']:.0f}")
     _results.write("events", "event-driven forward, 784-800-10, MNIST TTFS (snnlib.events.network_forward)",
                    results, a.quick)

@@ -149,12 +149,13 @@ class _SpikeLayer(torch.autograd.Function):
         out_x = np.empty((B, N, K))
         cnt = np.zeros((B, N), np.int32)
         log_j = np.empty((B, N * K), np.int32)
-        log_nk = np.empty((B, N * K), np.int32)
+        log_n = np.empty((B, N * K), np.int32)
+        log_k = np.empty((B, N * K), np.int32)
         n_log = np.zeros(B, np.int64)
         eps_round = 4.0 * float(np.finfo(x.dtype).eps)
         _k.forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
-                          out_t, out_I, out_x, cnt, log_j, log_nk, n_log)
-        ctx.arrays = (out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
+                          out_t, out_I, out_x, cnt, log_j, log_n, log_k, n_log)
+        ctx.arrays = (out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
         ctx.consts = (theta, tau, x.shape)
         counts = torch.from_numpy(cnt).to(torch.int64)
         ctx.mark_non_differentiable(counts)
@@ -162,14 +163,14 @@ class _SpikeLayer(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out, _grad_counts):
-        out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
+        out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
         theta, tau, (B, N_in, K_in) = ctx.consts
         g = grad_out.detach().contiguous().numpy()
         need_in = bool(ctx.needs_input_grad[0])
         n_chunks = max(1, min(B, numba.get_num_threads()))
         dWt = np.zeros((n_chunks,) + Wt.shape, dtype=Wt.dtype)
         g_in = np.zeros((B, N_in * K_in) if need_in else (1, 1), dtype=g.dtype)
-        _k.backward_kernel(g, out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev,
+        _k.backward_kernel(g, out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev,
                            Wt, theta, tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
         dW = None
         if ctx.needs_input_grad[1]:

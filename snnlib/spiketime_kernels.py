@@ -13,7 +13,7 @@ Layout and conventions (times in ms; ``tau = 2 tau_s``):
   possible crossing; the few flagged neurons are redone exactly by :func:`_exact_interval`,
   which mirrors :func:`snnlib.crossing.step_with_spikes` with the closed form of
   :func:`snnlib.neuron.first_crossing` (several spikes per interval, reset to ``V = 0``).
-  Every spike is appended to a per-sample log ``(interval j, n * K + k)`` (sorted by ``j``).
+  Every spike is appended to a per-sample log ``(interval j, neuron n, index k)`` (sorted by ``j``).
 * Backward (:func:`backward_kernel`): per sample, the adjoints ``mu`` of each neuron's
   spikes by a reverse sweep over its own spikes (reset coupling), then one reverse sweep
   over the events with two decaying accumulators per neuron (``A1 = sum mu x``,
@@ -157,7 +157,7 @@ def sort_events(in_times, t_max, n_ev, E, row_len):
 
 @njit(inline="always", **_OPTS)
 def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
-                    out_t, out_I, out_x, cnt, log_j, log_nk, nl):
+                    out_t, out_I, out_x, cnt, log_j, log_n, log_k, nl):
     """Exact spikes of neuron ``n`` in interval ``j`` (start ``t_prev``, decay factor
     ``X = exp(-h/tau)``) from the state ``(v, i)`` at its start, as
     :func:`snnlib.crossing.step_with_spikes` with :func:`snnlib.neuron.first_crossing`, but
@@ -197,7 +197,8 @@ def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
         out_I[b, n, k] = i
         out_x[b, n, k] = xs
         log_j[b, nl] = j
-        log_nk[b, nl] = n * K + k
+        log_n[b, nl] = n
+        log_k[b, nl] = k
         nl += 1
         cnt[b, n] = k + 1
         spiked = True
@@ -209,10 +210,10 @@ def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
 
 @njit(parallel=True, **_OPTS)
 def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
-                   out_t, out_I, out_x, cnt, log_j, log_nk, n_log):
+                   out_t, out_I, out_x, cnt, log_j, log_n, log_k, n_log):
     """Fill ``out_t, out_I, out_x [B, N, K]`` (spike time; current ``I`` there; its decay
     factor from the start of its interval), ``cnt [B, N]`` and the spike log ``log_j,
-    log_nk [B, N K]``, ``n_log [B]``. ``ev_x [B, E + 1]``: decay factor of each interval;
+    log_n, log_k [B, N K]``, ``n_log [B]``. ``ev_x [B, E + 1]``: decay factor of each interval;
     ``Wt [N_in, N]``: transposed weights (rows contiguous over neurons)."""
     B = ev_t.shape[0]
     N = Wt.shape[1]
@@ -264,7 +265,7 @@ def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
                             if flag[n]:
                                 v, i, nl, al, sp = _exact_interval(
                                     b, n, j, Vo[n], Io[n], x, t_prev, theta, tau, eps_round, K,
-                                    out_t, out_I, out_x, cnt, log_j, log_nk, nl)
+                                    out_t, out_I, out_x, cnt, log_j, log_n, log_k, nl)
                                 if sp:
                                     V[n] = v
                                     I[n] = i + add * Wt[src, n]
@@ -279,7 +280,7 @@ def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
 
 
 @njit(parallel=True, **_OPTS)
-def backward_kernel(g, out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x, n_ev,
+def backward_kernel(g, out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev,
                     Wt, theta, tau, grazing_eps, need_in, n_chunks, dWt_parts, g_in):
     """Accumulate ``dWt_parts[c] [N_in, N]`` (chunk ``c`` of samples) and, if
     ``need_in``, ``g_in [B, N_in K_in]`` from ``g = dL/d out_t [B, N, K]``.
@@ -300,6 +301,7 @@ def backward_kernel(g, out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x
                 A1[n] = 0.0
                 A2[n] = 0.0
             s = 1.0
+            inv_s = 1.0
             E = n_ev[b]
             p = n_log[b] - 1
             nonzero = False
@@ -312,10 +314,10 @@ def backward_kernel(g, out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x
                             A1[n] *= s
                             A2[n] *= s2
                         s = 1.0
+                    inv_s = 1.0 / s
                 while p >= 0 and log_j[b, p] == j:
-                    nk = log_nk[b, p]
-                    n = nk // K
-                    k = nk - n * K
+                    n = log_n[b, p]
+                    k = log_k[b, p]
                     xk = out_x[b, n, k]
                     slope = out_I[b, n, k] - r  # dV/dt at t_k^-, where V = theta
                     if slope < 0.0:  # the grazing guard of snnlib.crossing.safe_slope
@@ -323,8 +325,9 @@ def backward_kernel(g, out_I, out_x, log_j, log_nk, n_log, ev_src, ev_flat, ev_x
                     else:
                         slope = max(slope, grazing_eps)
                     mu = -(g[b, n, k] - r * (A1[n] * s / xk)) / slope
-                    A1[n] += mu * xk / s
-                    A2[n] += mu * xk * xk / (s * s)
+                    u = mu * xk * inv_s
+                    A1[n] += u
+                    A2[n] += u * xk * inv_s
                     nonzero = True
                     p -= 1
                 if not nonzero:

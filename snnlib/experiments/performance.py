@@ -58,7 +58,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         names = [r["integrator"] + (f"({r['order']})" if "order" in r else "") + (f" dt={r['dt']:g} ms" if "dt" in r else "")
                  for r in rows]
         ds = ds.assign_coords(events_case=names)
-        for key in ("samples_per_s", "peak_rss_mib", "hidden_spikes_per_sample"):
+        for key in ("samples_per_s", "forward_peak_mib", "hidden_spikes_per_sample"):
             ds[f"events_{key}"] = ("events_case", np.array([float(r[key]) for r in rows]))
         ds.attrs["events_finished"] = doc["finished"]
         found.append("events")
