@@ -202,8 +202,9 @@ class _SparseProjection(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weight, rows, cols, n_rows):
+        wt = weight.detach().t().contiguous()  # rows of W^T are contiguous: a cheap gather per event
         out = weight.new_zeros(n_rows, weight.shape[0])
-        out.index_add_(0, rows, weight.t().index_select(0, cols))
+        _gather_add(out, rows, wt, cols)
         ctx.save_for_backward(rows, cols)
         ctx.n_in = weight.shape[1]
         return out
@@ -212,8 +213,18 @@ class _SparseProjection(torch.autograd.Function):
     def backward(ctx, g):
         rows, cols = ctx.saved_tensors
         gwt = g.new_zeros(ctx.n_in, g.shape[1])
-        gwt.index_add_(0, cols, g.index_select(0, rows))
+        _gather_add(gwt, cols, g.contiguous(), rows)
         return gwt.t(), None, None, None
+
+
+def _gather_add(dst: Tensor, dst_rows: Tensor, src: Tensor, src_rows: Tensor) -> None:
+    """``dst[dst_rows[k]] += src[src_rows[k]]``: compiled loop on CPU, ``index_add_`` elsewhere."""
+    if dst.device.type == "cpu" and dst.dtype in (torch.float32, torch.float64):
+        from . import clock_kernels as K
+
+        K.gather_add(dst.numpy(), dst_rows.numpy(), src.numpy(), src_rows.numpy())
+    else:
+        dst.index_add_(0, dst_rows, src.index_select(0, src_rows))
 
 
 def sparse_projection(raster: "Raster | Tensor", weight: Tensor) -> Tensor:

@@ -88,3 +88,14 @@ def backward(g_s, v_pre, spikes, alpha, beta, theta, reset_zero, surrogate, g_u_
     cuba_backward(g_s, v_pre, spikes, dt(alpha), dt(beta), dt(theta), reset_zero, SURROGATE_CODES[surrogate.name],
                   dt(width), dt(surrogate.scale), g_u_end, g_v_end, g_x, g_u0, g_v0)
     return g_x, g_u0, g_v0
+
+
+@nb.njit(cache=True)
+def gather_add(dst, dst_rows, src, src_rows):
+    """``dst[dst_rows[k]] += src[src_rows[k]]`` for every k, without materialising the gathered rows
+    (the sparse projection's forward and weight gradient). Sequential: rows may repeat."""
+    for k in range(dst_rows.shape[0]):
+        d = dst[dst_rows[k]]
+        s = src[src_rows[k]]
+        for j in range(d.shape[0]):
+            d[j] += s[j]
