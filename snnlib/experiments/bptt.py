@@ -18,7 +18,7 @@ import yaml
 
 from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
-from ..runs import Config
+from ..runs import Config, ConfigError
 from ..surrogates import SURROGATES, get_surrogate
 from ..train import Batches, fit, seed_everything, summarize_curves
 
@@ -43,7 +43,8 @@ class BPTTConfig(Config):
       or ``"temporal_ce"`` (cross-entropy of first-spike steps, prediction by first spike).
     - ``weight_scale``: factor on the Kaiming-uniform initial weights.
     - ``lr``, ``lr_schedule`` (``constant`` / ``cosine``), ``batch_size``, ``epochs``;
-      ``n_train``/``n_test`` (0: all), ``n_val``, ``val_seed``; ``seeds``: one training per seed;
+      ``n_train``/``n_test`` (0: all), ``n_val`` (validation samples held out of the training set:
+      MNIST digits, or N-MNIST recordings), ``val_seed``; ``seeds``: one training per seed;
       ``nmnist_subset``: ``"quick"`` or ``"full"``; ``log_every``: batches per logged loss.
     """
 
@@ -165,7 +166,10 @@ def load(cfg: BPTTConfig):
         sets = {s: data.load_mnist(s, n_val=cfg.n_val, val_seed=cfg.val_seed) for s in ("train", "val", "test")}
     else:
         train, test = data.NMNIST("train", subset=cfg.nmnist_subset), data.NMNIST("test", subset=cfg.nmnist_subset)
-        tr, va = data.split_indices(len(train), min(cfg.n_val, len(train) // 10), cfg.val_seed)
+        if cfg.n_val >= len(train):
+            raise ConfigError(f"BPTTConfig.n_val = {cfg.n_val}: N-MNIST ({cfg.nmnist_subset}) has only "
+                              f"{len(train)} training recordings to hold validation recordings out of.")
+        tr, va = data.split_indices(len(train), cfg.n_val, cfg.val_seed)
         sets = {"train": (_Subset(train, tr), train.targets[tr]), "val": (_Subset(train, va), train.targets[va]),
                 "test": (test, test.targets)}
     for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
@@ -200,12 +204,16 @@ def checkpoint_path(cfg: BPTTConfig, seed: int) -> Path:
     return CHECKPOINTS / NAME / f"{digest}-seed{seed}.pt"
 
 
+def sizes(cfg: BPTTConfig) -> tuple:
+    """Layer sizes: MNIST 784 or N-MNIST 2 x 34 x 34 inputs, the hidden layers, 10 classes."""
+    return (784 if cfg.dataset == "mnist" else 2 * 34 * 34, *cfg.hidden, 10)
+
+
 def run_seed(cfg: BPTTConfig, seed: int, sets=None, progress: bool = True) -> xr.Dataset:
     """Train one network (seed ``seed``) and return its learning curves."""
     gen = seed_everything(seed)
     sets = load(cfg) if sets is None else sets
-    n_in = 784 if cfg.dataset == "mnist" else 2 * 34 * 34
-    model = ClockNetwork((n_in, *cfg.hidden, 10), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
+    model = ClockNetwork(sizes(cfg), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
                          weight_scale=cfg.weight_scale, generator=gen)
     encode = encoder(cfg, seed)
     loss, predict = _loss_and_predict(cfg)
@@ -220,9 +228,8 @@ def run(cfg: BPTTConfig, progress: bool = True) -> xr.Dataset:
     """Learning curves of every seed (dim ``seed``)."""
     sets = load(cfg)
     ds = xr.concat([run_seed(cfg, s, sets, progress) for s in cfg.seeds], dim="seed")
-    n_in = 784 if cfg.dataset == "mnist" else 2 * 34 * 34
     ds = ds.assign_coords(seed=list(cfg.seeds))
-    ds.attrs.update(scheme="bptt", dataset=cfg.dataset, sizes=str((n_in, *cfg.hidden, 10)),
+    ds.attrs.update(scheme="bptt", dataset=cfg.dataset, sizes=str(sizes(cfg)),
                     step_ms=cfg.dt * cfg.k, n_train=len(sets["train"][1]), n_val=len(sets["val"][1]),
                     n_test=len(sets["test"][1]))
     return ds
