@@ -10,12 +10,13 @@ kernels) vs snnTorch BPTT, MNIST 784-800-10, batch 50, one thread.
   1 ms (dense raster), BPTT, ``snntorch.functional.ce_count_loss``, Adam.
 
 A step is forward + backward + Adam on a batch of real training digits (encoding, and for
-snnTorch making the raster dense, done before the step's timer starts). ``torch.set_num_threads(1)`` and ``numba.set_num_threads(1)``. Each measurement runs
+snnTorch making the raster dense, done before the step's timer starts).
+``torch.set_num_threads(1)`` and ``numba.set_num_threads(1)``. Each measurement runs
 in its own subprocess (the methods alternate, ``--repeats`` times, so drifting machine load hits
 both); peak memory is that subprocess's ``ru_maxrss`` at the end, also given before training (data,
 imports and model loaded). Reported: samples/s (median over repeats of total samples / total
 time of the timed steps), the ratio spiketime / snntorch, peak memory, hidden spikes per sample.
-Writes ``benchmarks/results/spiketime.json`` (atomically).
+Writes ``benchmarks/results/spiketime.json`` (``spiketime_quick.json`` with ``--quick``), atomically.
 
     SNNLIB_DATA=/work/shared/data .venv/bin/python benchmarks/bench_spiketime.py [--quick]
 """
@@ -146,6 +147,13 @@ def _run(method: str, n_batches: int, warmup: int) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _cpu_model():
+    if not os.path.exists("/proc/cpuinfo"):
+        return None
+    with open("/proc/cpuinfo") as f:
+        return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
+
+
 def _machine() -> dict:
     import numba
     import snntorch
@@ -154,8 +162,7 @@ def _machine() -> dict:
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
-        "cpu_model": next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-                          None) if os.path.exists("/proc/cpuinfo") else None,
+        "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "load_average_start": list(os.getloadavg()),
         "python": platform.python_version(),
@@ -178,7 +185,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--batches", type=int, default=None, help="timed batches per measurement")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"result file (default {OUT.name}; with --quick spiketime_quick.json, not committed)")
     ap.add_argument("--worker", choices=["spiketime", "snntorch"], help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -220,7 +228,7 @@ def main(argv=None) -> dict:
         "wall_s": time.time() - t0,
         "quick": a.quick,
     }
-    _write(result, a.out)
+    _write(result, a.out or (OUT.with_name("spiketime_quick.json") if a.quick else OUT))
     print(json.dumps({"ratio": round(ratio, 2), **{m: round(s["samples_per_s"], 1) for m, s in summary.items()}}))
     return result
 

@@ -26,7 +26,8 @@ Differentiating ``V(t_k) = theta`` with ``Vdot_k = dV/dt(t_k^-) = I(t_k) - theta
     dt_k = -(dV(t_k)/dp + sum_{j<k} dV(t_k)/dt_j dt_j) / Vdot_k,
     dV(t_k)/dt_j = -theta x_j(t_k)/tau     (reset coupling; BATS's recurrent errors).
 
-With ``g_k = dL/dt_k`` (direct) the adjoint ``mu_k = dL/dV(t_k)`` solves, newest first::
+With ``g_k = dL/dt_k`` (direct), the adjoint (Lagrange multiplier) ``mu_k`` of the constraint
+``V(t_k) = theta`` solves, newest first (as BATS's ``propagate_recurrent_errors``)::
 
     mu_k = -(g_k - theta/tau sum_{l>k} mu_l x_k(t_l)) / Vdot_k,
 
@@ -34,11 +35,15 @@ and then ``dL/dp = sum_k mu_k dV(t_k)/dp``, with ``dV(t_k)/dw_i = tau sum_{e in 
 (x - x^2)`` and ``dV(t_k)/dt_e = w_{i_e} (x - 2 x^2)`` (``x = x_e(t_k)``). So
 ``dL/dW[n, i] = tau sum_{e in i} (A1 - A2)`` and ``dL/dt_e = sum_n W[n, i_e] (A1 - 2 A2)`` with
 ``A1 = sum_{k: t_k > t_e} mu_k x_e(t_k)``, ``A2 = sum mu_k x_e(t_k)^2``, accumulated by a
-reverse-time sweep. ``|Vdot|`` is clamped by the library's one grazing guard
-(:func:`snnlib.crossing.safe_slope`, ``GRAZING_EPS``). Padding slots get no gradient.
+reverse-time sweep. ``|Vdot|`` is clamped by the library's one grazing guard (the rule of
+:func:`snnlib.crossing.safe_slope` with ``GRAZING_EPS``). Padding slots get no gradient.
 
-Backends: ``"numba"`` (CPU tensors), ``"torch"`` (autograd through
-:func:`snnlib.events.simulate_layer`: the independent reference, any device), ``"auto"``.
+Backends: ``"numba"`` (CPU tensors; computes in float64 whatever the storage dtype),
+``"torch"`` (autograd through :func:`snnlib.events.simulate_layer`: the independent
+reference, any device, slow), ``"auto"`` (numba on CPU). The numba kernels run samples in
+parallel on ``numba.get_num_threads()`` threads; on a shared or small machine
+``numba.set_num_threads(1)`` (and ``torch.set_num_threads(1)``) is often faster, since
+spinning thread pools compete for the cores.
 """
 
 from __future__ import annotations
@@ -145,17 +150,15 @@ class _SpikeLayer(torch.autograd.Function):
         ev_x = np.exp(ev_h * (-1.0 / tau))  # decay over each interval (vectorised exp)
         B, N = x.shape[0], Wt.shape[1]
         out_t = np.full((B, N, K), np.inf, dtype=x.dtype)
-        out_I = np.empty((B, N, K))  # only the entries of emitted spikes are written and read
-        out_x = np.empty((B, N, K))
         cnt = np.zeros((B, N), np.int32)
-        log_j = np.empty((B, N * K), np.int32)
-        log_n = np.empty((B, N * K), np.int32)
-        log_k = np.empty((B, N * K), np.int32)
+        # the spike log (np.empty: only the first n_log[b] entries of a row are written)
+        log_j, log_n, log_k = (np.empty((B, N * K), np.int32) for _ in range(3))
+        log_I, log_x = np.empty((B, N * K)), np.empty((B, N * K))
         n_log = np.zeros(B, np.int64)
         eps_round = 4.0 * float(np.finfo(x.dtype).eps)
         _k.forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
-                          out_t, out_I, out_x, cnt, log_j, log_n, log_k, n_log)
-        ctx.arrays = (out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
+                          out_t, cnt, log_j, log_n, log_k, log_I, log_x, n_log)
+        ctx.arrays = (log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
         ctx.consts = (theta, tau, x.shape)
         counts = torch.from_numpy(cnt).to(torch.int64)
         ctx.mark_non_differentiable(counts)
@@ -163,14 +166,14 @@ class _SpikeLayer(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out, _grad_counts):
-        out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
+        log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
         theta, tau, (B, N_in, K_in) = ctx.consts
         g = grad_out.detach().contiguous().numpy()
         need_in = bool(ctx.needs_input_grad[0])
         n_chunks = max(1, min(B, numba.get_num_threads()))
         dWt = np.zeros((n_chunks,) + Wt.shape, dtype=Wt.dtype)
         g_in = np.zeros((B, N_in * K_in) if need_in else (1, 1), dtype=g.dtype)
-        _k.backward_kernel(g, out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev,
+        _k.backward_kernel(g, log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev,
                            Wt, theta, tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
         dW = None
         if ctx.needs_input_grad[1]:

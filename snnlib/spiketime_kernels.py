@@ -7,22 +7,31 @@ Layout and conventions (times in ms; ``tau = 2 tau_s``):
   ``ev_flat [B, E]`` (flat index ``i * K_in + k`` into the padded input), ``n_ev [B]``.
   *Interval* ``j`` of a sample is ``[ev_t[j-1], ev_t[j]]`` (``ev_t[-1] = 0``,
   ``ev_t[E] = t_max``): a spike in interval ``j`` sees the events ``0 .. j-1``.
+* Events are sorted by a bucket sort (:func:`sort_events`, ``E`` buckets over
+  ``[0, t_max)``), which also gives the interval lengths; ``ev_x = exp(-h/tau)`` is then one
+  vectorised numpy call.
 * Forward (:func:`forward_kernel`): per sample, events outer and neurons inner, so the
   state update of all ``N`` neurons over an interval is one vectorisable loop
-  (``V <- V x + I tau x (1 - x)``, ``I <- I x^2``) with a cheap, conservative test for a
-  possible crossing; the few flagged neurons are redone exactly by :func:`_exact_interval`,
-  which mirrors :func:`snnlib.crossing.step_with_spikes` with the closed form of
-  :func:`snnlib.neuron.first_crossing` (several spikes per interval, reset to ``V = 0``).
-  Every spike is appended to a per-sample log ``(interval j, neuron n, index k)`` (sorted by ``j``).
-* Backward (:func:`backward_kernel`): per sample, the adjoints ``mu`` of each neuron's
-  spikes by a reverse sweep over its own spikes (reset coupling), then one reverse sweep
-  over the events with two decaying accumulators per neuron (``A1 = sum mu x``,
-  ``A2 = sum mu x^2``, ``x = exp(-(t_k - t_e)/tau)``) into which the logged spikes are
-  injected interval by interval.
+  (``V <- V x + I tau x (1 - x)``, ``I <- I x^2``) with a cheap test for a possible
+  crossing: the root ``x+`` of :func:`snnlib.neuron.first_crossing` lies in
+  ``[x (1 - m), 1 + m]`` (``m = 1e-6``), tested on ``D`` without sqrt or division, or
+  ``V >= theta``. It contains the exact condition (``x <= x+ <= 1`` up to the rounding
+  rule), so no crossing is missed. The flagged neurons are redone exactly by
+  :func:`_exact_interval`, which mirrors :func:`snnlib.crossing.step_with_spikes` with the
+  closed form of :func:`snnlib.neuron.first_crossing` (several spikes per interval, reset to
+  ``V = 0``) in the decay variable. Every spike is appended to a per-sample log
+  ``(interval j, neuron n, index k)`` (sorted by ``j``), with its current ``I`` (for
+  ``dV/dt``) and its decay factor ``xs`` from the start of its interval.
+* Backward (:func:`backward_kernel`): per sample, one reverse sweep over the intervals with
+  two accumulators per neuron, ``A1 = sum_k mu_k x_k`` and ``A2 = sum_k mu_k x_k^2``
+  (``x_k = exp(-(t_k - t)/tau)``, the neuron's later spikes), kept up to a common scale.
+  The logged spikes of each interval are injected newest first; each gets its adjoint
+  ``mu_k`` there, from ``A1`` (the reset coupling). At each event the weight gradient row
+  and the input-time gradient follow from ``A1, A2``.
 
 Everything is computed in float64 whatever the storage dtype. Samples run in parallel
 (``prange``); the weight gradient is accumulated in one buffer per chunk of samples, so
-results do not depend on the number of threads' scheduling (only on ``n_chunks``).
+results do not depend on the threads' scheduling (only on ``n_chunks``).
 """
 
 from __future__ import annotations
@@ -157,7 +166,7 @@ def sort_events(in_times, t_max, n_ev, E, row_len):
 
 @njit(inline="always", **_OPTS)
 def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
-                    out_t, out_I, out_x, cnt, log_j, log_n, log_k, nl):
+                    out_t, cnt, log_j, log_n, log_k, log_I, log_x, nl):
     """Exact spikes of neuron ``n`` in interval ``j`` (start ``t_prev``, decay factor
     ``X = exp(-h/tau)``) from the state ``(v, i)`` at its start, as
     :func:`snnlib.crossing.step_with_spikes` with :func:`snnlib.neuron.first_crossing`, but
@@ -194,8 +203,8 @@ def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
         v = 0.0
         k = cnt[b, n]
         out_t[b, n, k] = t_prev - tau * math.log(xs)
-        out_I[b, n, k] = i
-        out_x[b, n, k] = xs
+        log_I[b, nl] = i
+        log_x[b, nl] = xs
         log_j[b, nl] = j
         log_n[b, nl] = n
         log_k[b, nl] = k
@@ -210,11 +219,13 @@ def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
 
 @njit(parallel=True, **_OPTS)
 def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
-                   out_t, out_I, out_x, cnt, log_j, log_n, log_k, n_log):
-    """Fill ``out_t, out_I, out_x [B, N, K]`` (spike time; current ``I`` there; its decay
-    factor from the start of its interval), ``cnt [B, N]`` and the spike log ``log_j,
-    log_n, log_k [B, N K]``, ``n_log [B]``. ``ev_x [B, E + 1]``: decay factor of each interval;
-    ``Wt [N_in, N]``: transposed weights (rows contiguous over neurons)."""
+                   out_t, cnt, log_j, log_n, log_k, log_I, log_x, n_log):
+    """Fill ``out_t [B, N, K]`` (spike times), ``cnt [B, N]`` and the spike log ``[B, N K]``
+    (``n_log [B]`` entries per sample, in the order of the intervals): ``log_j`` (interval),
+    ``log_n, log_k`` (neuron, spike index), ``log_I`` (current ``I`` at the spike) and
+    ``log_x`` (decay factor from the start of the interval). Log-ordered storage: written
+    sequentially, read sequentially by the backward. ``ev_x [B, E + 1]``: decay factor of
+    each interval; ``Wt [N_in, N]``: transposed weights (rows contiguous over neurons)."""
     B = ev_t.shape[0]
     N = Wt.shape[1]
     for b in prange(B):
@@ -265,7 +276,7 @@ def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
                             if flag[n]:
                                 v, i, nl, al, sp = _exact_interval(
                                     b, n, j, Vo[n], Io[n], x, t_prev, theta, tau, eps_round, K,
-                                    out_t, out_I, out_x, cnt, log_j, log_n, log_k, nl)
+                                    out_t, cnt, log_j, log_n, log_k, log_I, log_x, nl)
                                 if sp:
                                     V[n] = v
                                     I[n] = i + add * Wt[src, n]
@@ -280,7 +291,7 @@ def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
 
 
 @njit(parallel=True, **_OPTS)
-def backward_kernel(g, out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat, ev_x, n_ev,
+def backward_kernel(g, log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev,
                     Wt, theta, tau, grazing_eps, need_in, n_chunks, dWt_parts, g_in):
     """Accumulate ``dWt_parts[c] [N_in, N]`` (chunk ``c`` of samples) and, if
     ``need_in``, ``g_in [B, N_in K_in]`` from ``g = dL/d out_t [B, N, K]``.
@@ -318,8 +329,8 @@ def backward_kernel(g, out_I, out_x, log_j, log_n, log_k, n_log, ev_src, ev_flat
                 while p >= 0 and log_j[b, p] == j:
                     n = log_n[b, p]
                     k = log_k[b, p]
-                    xk = out_x[b, n, k]
-                    slope = out_I[b, n, k] - r  # dV/dt at t_k^-, where V = theta
+                    xk = log_x[b, p]
+                    slope = log_I[b, p] - r  # dV/dt at t_k^-, where V = theta
                     if slope < 0.0:  # the grazing guard of snnlib.crossing.safe_slope
                         slope = -max(-slope, grazing_eps)
                     else:
