@@ -10,10 +10,12 @@ relative time, several spikes per interval if need be, reset ``V -= theta`` (``V
 exact crossing). Kernels: :mod:`snnlib.spiketime_kernels`.
 
 **Units and BATS.** One input spike of weight ``w`` gives ``V(s) = w tau (x - x^2)``,
-``x = exp(-s/tau)``: ``tau`` times BATS's normalised kernel ``x - x^2``. We keep BATS's weights
-(and so its initialisations and Adam learning rates) and scale the thresholds:
-``theta_ours = tau * theta_BATS`` (:class:`BatsConfig` holds ``theta_BATS``; ``tau = 260 ms``
-gives 52 / 338 for BATS's multi-spike 0.2 / 1.3).
+``x = exp(-s/tau)``. BATS writes the same model with time in *seconds* (``tau_s = 0.13``): its
+threshold condition is ``sum w (x - x^2) = theta_BATS / tau[s]`` (``c = theta / tau`` in its
+``LIFLayer``). With time in ms the same weights give ``V`` 1000 times larger, so we keep BATS's
+weights (and so its initialisations and Adam learning rates) and scale the thresholds:
+``theta_ours = theta_BATS * tau[ms] / tau[s] = 1000 theta_BATS`` (:class:`BatsConfig` holds
+``theta_BATS``; 200 / 1300 for BATS's multi-spike 0.2 / 1.3).
 
 **Gradients** (implicit function theorem). With input spikes ``e`` (time ``t_e``, source
 ``i_e``) and the neuron's own spikes ``t_1 < t_2 < ...``, before the reset at ``t_k``::
@@ -69,6 +71,7 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "numba", "torch")
+MS_PER_S = 1000.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class BatsConfig:
 
     Attributes:
         sizes: layer sizes, input first. tau_s: synaptic time constant (``tau = 2 tau_s``).
-        theta_bats: per-layer thresholds in BATS's normalised units (ours: ``tau * theta``).
+        theta_bats: per-layer thresholds in BATS's units (time in s; ours: ``1000 theta``).
         max_spikes: per-layer spike buffer ``K``. t_max: simulation window.
         init_low, init_high: per-layer ``U(low, high)`` weight initialisation.
         lr, batch_size: Adam learning rate and batch size.
@@ -125,8 +128,9 @@ class BatsConfig:
         return 2.0 * self.tau_s
 
     def params(self) -> list[NeuronParams]:
-        """Per-layer :class:`NeuronParams` with ``theta = tau * theta_bats``."""
-        return [NeuronParams(tau_s=self.tau_s, theta=self.tau * th) for th in self.theta_bats]
+        """Per-layer :class:`NeuronParams` with ``theta = MS_PER_S * theta_bats`` (BATS's time unit
+        is the second, ours the ms: see the module docstring)."""
+        return [NeuronParams(tau_s=self.tau_s, theta=MS_PER_S * th) for th in self.theta_bats]
 
 
 class _SpikeLayer(torch.autograd.Function):

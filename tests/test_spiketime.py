@@ -16,9 +16,11 @@ from snnlib.spiketime import (BatsConfig, SpikeTimeNetwork, _SpikeLayer, first_s
 
 F64 = torch.float64
 TAU_S, TAU = 130.0, 260.0
-# BATS's hidden threshold 0.2 in our units (theta_ours = tau * theta_BATS)
+# a threshold that makes these small random layers spike a few times per neuron
 P = NeuronParams(tau_s=TAU_S, theta=0.2 * TAU)
 T_MAX = 200.0
+# thresholds 52 / 338 (ms units) for the small 6-5-3 test networks: a few spikes per neuron
+SMALL_THETAS = (0.052, 0.338)
 
 
 @pytest.fixture(autouse=True)
@@ -110,16 +112,19 @@ def test_spike_train_of_one_input_is_the_closed_form():
 
 
 def test_thresholds_map_bats_units():
-    """BATS's first spike of a neuron with one input of weight w at 0: exp(t/tau) =
-    2a / (b + sqrt(b^2 - 4 a c)) with a = b = w, c = theta_BATS (compute_spike_times.cu). With
-    the same weight and theta_ours = tau * theta_BATS our layer gives the same time."""
+    """BATS (time in s) fires a neuron with one input of weight w at 0 where
+    exp(t/tau) = 2a / (b + sqrt(b^2 - 4 a c)) with a = b = w and c = theta_BATS / tau[s]
+    (compute_spike_times.cu, c = theta/tau in LIFLayer.py). With the same weight and
+    theta_ours = 1000 theta_BATS our layer (time in ms) fires at the same time, 1000 t[s]."""
     cfg = BatsConfig()
-    w = 6.0  # > 4 theta_BATS for both layers, so both neurons fire
+    tau_sec = cfg.tau / 1000.0
+    w = 30.0  # > 4 c = 4 * 1.3 / 0.26 for both layers, so both neurons fire
     for theta_b, p in zip(cfg.theta_bats, cfg.params()):
-        t_bats = cfg.tau * math.log(2 * w / (w + math.sqrt(w * w - 4 * w * theta_b)))
+        c = theta_b / tau_sec
+        t_bats_s = tau_sec * math.log(2 * w / (w + math.sqrt(w * w - 4 * w * c)))
         out = spike_layer(torch.zeros(1, 1, 1, dtype=F64), torch.tensor([[w]], dtype=F64), p,
                           t_max=1e4, max_spikes=1, backend="numba")
-        assert float(out[0, 0, 0]) == pytest.approx(t_bats, rel=1e-12)
+        assert float(out[0, 0, 0]) == pytest.approx(1000.0 * t_bats_s, rel=1e-12)
 
 
 def test_float32_inputs_are_computed_in_float64():
@@ -268,7 +273,7 @@ def test_numba_equals_torch_reference(seed):
 def test_network_numba_equals_torch_reference():
     """Two layers (gradients flow into the hidden spike times): outputs, hidden counts and all
     weight gradients agree between the backends."""
-    cfg = BatsConfig(sizes=(6, 5, 3), max_spikes=(4, 4), init_low=(-0.5, -0.5), init_high=(2.0, 1.5))
+    cfg = BatsConfig(sizes=(6, 5, 3), max_spikes=(4, 4), init_low=(-0.5, -0.5), init_high=(2.0, 1.5), theta_bats=SMALL_THETAS)
     nets = [SpikeTimeNetwork(cfg, backend=be, dtype=F64, generator=torch.Generator().manual_seed(4))
             for be in ("numba", "torch")]
     x, _ = random_layer(40, B=3, N_in=6, K_in=2)
@@ -320,7 +325,7 @@ def test_discretized_network_is_the_exact_network_on_grid_times():
     quantize -> layer -> quantize -> layer done by hand; (3) the backward is straight through:
     the gradients w.r.t. the raw input times equal those w.r.t. the rounded ones."""
     dt = 5.0
-    cfg = BatsConfig(sizes=(6, 5, 3), max_spikes=(4, 4), init_low=(-0.5, -0.5), init_high=(2.0, 1.5))
+    cfg = BatsConfig(sizes=(6, 5, 3), max_spikes=(4, 4), init_low=(-0.5, -0.5), init_high=(2.0, 1.5), theta_bats=SMALL_THETAS)
     net = SpikeTimeNetwork(cfg, dt=dt, dtype=F64, generator=torch.Generator().manual_seed(7))
     x, _ = random_layer(60, B=3, N_in=6, K_in=2)
     W1, W2 = [w.detach() for w in net.weights]
@@ -424,15 +429,15 @@ def test_clear_errors():
 
 
 def test_network_defaults_follow_bats():
-    """784-800-10, thresholds tau * (0.2, 1.3), K = 30 / 30, U(-1, 1) weights; hidden counts
+    """784-800-10, thresholds 1000 * (0.2, 1.3), K = 30 / 30, U(-1, 1) weights; hidden counts
     are the per-sample sums of the hidden layer's spike counts."""
     net = SpikeTimeNetwork(generator=torch.Generator().manual_seed(0))
     assert [tuple(w.shape) for w in net.weights] == [(800, 784), (10, 800)]
-    assert [p.theta for p in net.params] == pytest.approx([52.0, 338.0])
+    assert [p.theta for p in net.params] == pytest.approx([200.0, 1300.0])
     assert all(-1 <= float(w.detach().min()) < -0.99 and 0.99 < float(w.detach().max()) <= 1 for w in net.weights)
     single = BatsConfig.single_spike()
     assert single.max_spikes == (1, 1) and single.theta_bats == (0.7, 2.0) and single.init_low == (0.0, 0.0)
-    small = SpikeTimeNetwork(BatsConfig(sizes=(6, 5, 3), max_spikes=(4, 4), init_high=(2.0, 1.5)),
+    small = SpikeTimeNetwork(BatsConfig(sizes=(6, 5, 3), max_spikes=(4, 4), init_high=(2.0, 1.5), theta_bats=SMALL_THETAS),
                              dtype=F64, generator=torch.Generator().manual_seed(1))
     x, _ = random_layer(80, B=3, N_in=6, K_in=2)
     out, hidden = small(x)
