@@ -35,6 +35,11 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("single-neuron", "quick", "single_neuron.ipynb", ("quick", "full")),
     # machine-dependent timings gathered from `make bench` (benchmarks/results/*.json)
     PlannedRun("performance", "quick", "performance.ipynb", ("quick", "full")),
+    # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings, 3 seeds
+    PlannedRun("spiketime-mnist", "quick", "spiketime.ipynb", ("quick",), {
+        "title": "MNIST, time-to-first-spike input, 784-800-10, multi-spike (BATS)",
+        "config": {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10,
+                   "seeds": [0, 1, 2]}}),
     # BPTT (SLAYER scheme), quick profile: 3 seeds each
     PlannedRun("bptt-mnist-ttfs", "quick", "bptt.ipynb", ("quick",), {
         "title": "MNIST, time-to-first-spike input, 784-800-10",

@@ -167,3 +167,17 @@ def batch_losses(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
     ax.set_ylabel("training loss")
     ax.legend(fontsize="x-small")
     return ax
+
+
+def training_figure(ds: xr.Dataset) -> plt.Figure:
+    """Three panels of a training run: validation and test accuracy, training loss per logged
+    chunk of batches, hidden spikes per sample (means and 95% bands over seeds)."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    learning_curves(axes[0], ds, "val_accuracy", "validation")
+    learning_curves(axes[0], ds, "test_accuracy", "test")
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend()
+    batch_losses(axes[1], ds)
+    learning_curves(axes[2], ds, "hidden_spikes", "hidden spikes per sample")
+    fig.tight_layout()
+    return fig
