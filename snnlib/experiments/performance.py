@@ -63,7 +63,13 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         ds.attrs["events_finished"] = doc["finished"]
         found.append("events")
     if "spiketime" in cfg.benchmarks and (doc := _load("spiketime")):
-        ds.attrs["spiketime_json"] = json.dumps(doc)
+        impls = list(doc["summary"])
+        ds = ds.assign_coords(spiketime_impl=impls)
+        for key in ("samples_per_s", "peak_rss_mib", "setup_peak_rss_mib", "hidden_spikes_per_sample"):
+            ds[f"spiketime_{key}"] = ("spiketime_impl", np.array([float(doc["summary"][i][key]) for i in impls]))
+        ds["spiketime_training_peak_mib"] = ds["spiketime_peak_rss_mib"] - ds["spiketime_setup_peak_rss_mib"]
+        ds.attrs["spiketime_speedup"] = float(doc["ratio_spiketime_over_snntorch"])
+        ds.attrs["spiketime_finished"] = doc["machine"].get("finished", "")
         found.append("spiketime")
     if not found:
         raise FileNotFoundError(f"no benchmark results in {RESULTS}: run `make bench` first.")
@@ -81,6 +87,11 @@ def summarize(ds: xr.Dataset) -> dict:
             out[f"bptt_floor_share_{key}"] = float(ds["bptt_dense_floor_share_snnlib"].sel(bptt_input=inp))
             out[f"bptt_peak_mib_{key}"] = float(ds["bptt_training_peak_mib_snnlib"].sel(bptt_input=inp))
             out[f"snntorch_peak_mib_{key}"] = float(ds["bptt_training_peak_mib_snntorch"].sel(bptt_input=inp))
+    if "spiketime_speedup" in ds.attrs:
+        out["spiketime_speedup"] = float(ds.attrs["spiketime_speedup"])
+        for impl in ds["spiketime_impl"].values:
+            out[f"spiketime_samples_per_s_{impl}"] = float(ds["spiketime_samples_per_s"].sel(spiketime_impl=impl))
+            out[f"spiketime_training_peak_mib_{impl}"] = float(ds["spiketime_training_peak_mib"].sel(spiketime_impl=impl))
     if "events_samples_per_s" in ds:
         for case in ds["events_case"].values:
             key = str(case).replace("(", "").replace(")", "").replace(" dt=", "_dt").replace(" ms", "").replace(".", "p")
