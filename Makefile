@@ -55,7 +55,7 @@ $(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
 	@# jupyter-book checks --toc from the working directory, Sphinx from book/: give it absolute
 	@if [ "$(PROFILE)" = quick ]; then toc=_toc.yml; else \
 	  mkdir -p book/_build; toc=_build/_toc_$(PROFILE).yml; \
-	  sed 's#/quick/notebook#/$(PROFILE)/notebook#' book/_toc.yml > book/$$toc; fi; \
+	  $(PY) -m snnlib toc --profile $(PROFILE) > book/$$toc; fi; \
 	$(VENV)/bin/jupyter-book build book --toc $(CURDIR)/book/$$toc --path-output $(BOOK_OUT) -W -n --keep-going
 	touch $@
 

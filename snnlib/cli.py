@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--profile", default="quick")
     e = sub.add_parser("execute", help="execute one planned run, e.g. data-overview/quick")
     e.add_argument("key")
+    c = sub.add_parser("toc", help="print the book's table of contents for a profile")
+    c.add_argument("--profile", default="quick")
     d = sub.add_parser("download", help="download a dataset into $SNNLIB_DATA")
     d.add_argument("dataset", choices=["mnist", "nmnist"])
     a = p.parse_args(argv)
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             print(os.path.relpath(path, cwd))
     elif a.cmd == "execute":
         execute(a.key)
+    elif a.cmd == "toc":
+        toc = plan_.NOTEBOOKS.parent / "book" / "_toc.yml"
+        sys.stdout.write(plan_.book_toc(toc.read_text(), a.profile))
     elif a.cmd == "download":
         from . import data
 

@@ -64,6 +64,21 @@ PLAN: tuple[PlannedRun, ...] = (
         "config": {"dataset": "mnist", "encoding": "ttfs", "t_in": 25.0, "hidden": [1000], "tau_s": 0.0,
                    "tau": 19.5, "n_steps": 25, "theta": 1.0, "weight_scale": 1.5, "loss": "temporal_ce",
                    "lr": 2e-3, "batch_size": 128, "epochs": 2, "seeds": [0, 1, 2]}}),
+    # --- full profile: paper-scale runs for a GPU or a cluster -----------------------------------
+    PlannedRun("spiketime-mnist", "full", "spiketime.ipynb", ("full",), {
+        "title": "MNIST, time-to-first-spike input, 784-800-10, multi-spike (BATS), 100 epochs",
+        "config": {"variant": "multi", "hidden": [800], "epochs": 100, "seeds": [0, 1, 2, 3, 4]}}),
+    PlannedRun("bptt-mnist-ttfs", "full", "bptt.ipynb", ("full",), {
+        "title": "MNIST, time-to-first-spike input, 784-800-10, 100 epochs",
+        "config": {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
+                   "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3,
+                   "lr_schedule": "cosine", "batch_size": 64, "epochs": 100, "seeds": [0, 1, 2, 3, 4]}}),
+    PlannedRun("bptt-nmnist", "full", "bptt.ipynb", ("full",), {
+        "title": "N-MNIST (full set), lava-dl recipe 2312-512-512-10, 100 epochs",
+        "config": {"dataset": "nmnist", "nmnist_subset": "full", "hidden": [512, 512], "n_steps": 300,
+                   "dt": 1.0, "theta": 1.25, "weight_scale": 0.1, "loss": "rate", "true_rate": 0.2,
+                   "false_rate": 0.03, "lr": 1e-3, "batch_size": 32, "epochs": 100, "n_val": 5000,
+                   "seeds": [0, 1, 2]}}),
 )
 
 
@@ -78,3 +93,20 @@ def find(key: str) -> PlannedRun:
         if r.key == key:
             return r
     raise KeyError(f"no planned run {key!r}; planned: {', '.join(r.key for r in PLAN)}")
+
+
+def book_toc(toc: str, profile: str) -> str:
+    """The book's table of contents for ``profile``: each ``runs/<experiment>/quick/notebook`` entry
+    becomes that experiment's run of the profile; experiments without one are left out."""
+    if profile == "quick":
+        return toc
+    runs = {r.experiment: r.run_id for r in planned(profile)}
+    lines = []
+    for line in toc.splitlines():
+        if "file: runs/" in line:
+            exp = line.split("file: runs/")[1].split("/")[0]
+            if exp not in runs:
+                continue
+            line = line.replace(f"runs/{exp}/quick/", f"runs/{exp}/{runs[exp]}/")
+        lines.append(line)
+    return "\n".join(lines) + "\n"

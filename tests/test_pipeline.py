@@ -99,3 +99,12 @@ def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
     assert f"{summary['mean_spikes_per_digit']:.1f}" in page
     assert str(summary["n_mnist_train"]) in page
     assert "cdn.jsdelivr" not in page
+
+
+def test_each_profile_book_names_only_that_profiles_runs():
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    for profile in plan.PROFILES:
+        keys = {r.key for r in plan.planned(profile)}
+        entries = [line.split("file: runs/")[1].rsplit("/notebook", 1)[0]
+                   for line in plan.book_toc(toc, profile).splitlines() if "file: runs/" in line]
+        assert entries and set(entries) <= keys, (profile, set(entries) - keys)
