@@ -11,8 +11,8 @@ from snnlib.experiments import bptt, performance
 
 @pytest.mark.data
 @pytest.mark.parametrize("dataset, extra", [
-    ("mnist", {"encoding": "ttfs"}),
-    ("mnist", {"encoding": "rate", "tau_s": 0.0, "loss": "temporal_ce"}),
+    ("mnist", {"encoding": "ttfs", "n_steps": 30, "t_in": 30.0}),
+    ("mnist", {"encoding": "rate", "tau_s": 0.0, "loss": "temporal_ce", "n_steps": 30}),
     ("nmnist", {"n_steps": 50, "loss": "rate", "n_val": 20}),
 ])
 def test_bptt_tiny_run_writes_a_loadable_run(data_dir, isolated_runs, tmp_path, monkeypatch, dataset, extra):
