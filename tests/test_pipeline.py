@@ -88,6 +88,12 @@ def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT / "book", src / "book", symlinks=True, ignore=shutil.ignore_patterns("_build"))
     shutil.copytree(ROOT / "runs", src / "runs")
+    # what an interrupted `make runs` leaves behind must not break (or enter) the book
+    leftover = src / "runs" / "data-overview" / "quick"
+    bad = nbformat.v4.new_notebook()
+    bad.cells = [nbformat.v4.new_markdown_cell("{glue:text}`no_such_key`")]
+    nbformat.write(bad, leftover / ".notebook.partial.ipynb")
+    nbformat.write(bad, leftover / "notebook.failed.ipynb")
     jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
     out = subprocess.run([jb, "build", str(src / "book"), "-W", "-n", "--keep-going"],
                          capture_output=True, text=True)
