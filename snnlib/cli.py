@@ -49,8 +49,23 @@ def execute(key: str, root: str | None = None) -> Path:
         print(f"snnlib: run {key} failed; the executed notebook is {failed}", file=sys.stderr)
         raise
     failed.unlink(missing_ok=True)
+    if run.parameters.get("title"):
+        _retitle(partial, run.parameters["title"])
     os.replace(partial, out_dir / NOTEBOOK)
     return out_dir / NOTEBOOK
+
+
+def _retitle(path: Path, title: str) -> None:
+    """Give the executed notebook its run's title as its first heading: one notebook serves several
+    runs (e.g. every BPTT run), and the book's table of contents must tell them apart."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            cell.source = f"# {title}\n" + cell.source.split("\n", 1)[1] if "\n" in cell.source else f"# {title}"
+            break
+    nbformat.write(nb, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,17 +37,17 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("performance", "quick", "performance.ipynb", ("quick", "full")),
     # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings, 3 seeds
     PlannedRun("spiketime-mnist", "quick", "spiketime.ipynb", ("quick",), {
-        "title": "MNIST, time-to-first-spike input, 784-800-10, multi-spike (BATS)",
+        "title": "Exact spike-time gradients (BATS) on MNIST, 784-800-10",
         "config": {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10,
                    "seeds": [0, 1, 2]}}),
     # BPTT (SLAYER scheme), quick profile: 3 seeds each
     PlannedRun("bptt-mnist-ttfs", "quick", "bptt.ipynb", ("quick",), {
-        "title": "MNIST, time-to-first-spike input, 784-800-10",
+        "title": "BPTT on MNIST (time-to-first-spike), 784-800-10",
         "config": {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
                    "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3,
                    "lr_schedule": "cosine", "batch_size": 64, "epochs": 10, "seeds": [0, 1, 2]}}),
     PlannedRun("bptt-nmnist", "quick", "bptt.ipynb", ("quick",), {
-        "title": "N-MNIST (1,000 training / 100 test recordings), 2312-500-10",
+        "title": "BPTT on N-MNIST (1,000 / 100 recordings), 2312-500-10",
         "config": {"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.25,
                    "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
                    "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100, "seeds": [0, 1, 2]}}),
@@ -55,26 +55,26 @@ PLAN: tuple[PlannedRun, ...] = (
     # Same network, steps and optimiser; the initial weight scale follows the input spike count
     # (rate coding sends about 15x more input spikes than TTFS).
     PlannedRun("encoding-rate", "quick", "bptt.ipynb", ("quick",), {
-        "title": "Leaky 784-1000-10, rate coding, cross-entropy on spike counts",
+        "title": "Rate coding: Leaky 784-1000-10 (BPTT)",
         "config": {"dataset": "mnist", "encoding": "rate", "rate_gain": 1.0, "hidden": [1000], "tau_s": 0.0,
                    "tau": 19.5, "n_steps": 25, "theta": 1.0, "weight_scale": 0.41, "loss": "count_ce",
                    "lr": 2e-3, "batch_size": 128, "epochs": 2, "seeds": [0, 1, 2]}}),
     PlannedRun("encoding-ttfs", "quick", "bptt.ipynb", ("quick",), {
-        "title": "Leaky 784-1000-10, time-to-first-spike coding, temporal cross-entropy",
+        "title": "Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
         "config": {"dataset": "mnist", "encoding": "ttfs", "t_in": 25.0, "hidden": [1000], "tau_s": 0.0,
                    "tau": 19.5, "n_steps": 25, "theta": 1.0, "weight_scale": 1.5, "loss": "temporal_ce",
                    "lr": 2e-3, "batch_size": 128, "epochs": 2, "seeds": [0, 1, 2]}}),
     # --- full profile: paper-scale runs for a GPU or a cluster -----------------------------------
     PlannedRun("spiketime-mnist", "full", "spiketime.ipynb", ("full",), {
-        "title": "MNIST, time-to-first-spike input, 784-800-10, multi-spike (BATS), 100 epochs",
+        "title": "Exact spike-time gradients (BATS) on MNIST, 784-800-10, 100 epochs",
         "config": {"variant": "multi", "hidden": [800], "epochs": 100, "seeds": [0, 1, 2, 3, 4]}}),
     PlannedRun("bptt-mnist-ttfs", "full", "bptt.ipynb", ("full",), {
-        "title": "MNIST, time-to-first-spike input, 784-800-10, 100 epochs",
+        "title": "BPTT on MNIST (time-to-first-spike), 784-800-10, 100 epochs",
         "config": {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
                    "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3,
                    "lr_schedule": "cosine", "batch_size": 64, "epochs": 100, "seeds": [0, 1, 2, 3, 4]}}),
     PlannedRun("bptt-nmnist", "full", "bptt.ipynb", ("full",), {
-        "title": "N-MNIST (full set), lava-dl recipe 2312-512-512-10, 100 epochs",
+        "title": "BPTT on N-MNIST (full set), lava-dl recipe 2312-512-512-10",
         "config": {"dataset": "nmnist", "nmnist_subset": "full", "hidden": [512, 512], "n_steps": 300,
                    "dt": 1.0, "theta": 1.25, "weight_scale": 0.1, "loss": "rate", "true_rate": 0.2,
                    "false_rate": 0.03, "lr": 1e-3, "batch_size": 32, "epochs": 100, "n_val": 5000,

@@ -38,7 +38,8 @@ def test_make_help_lists_the_documented_targets():
 def _notebook(path, body: str):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("run_dir = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("# Generic heading\nAbout the scheme."),
+        nbformat.v4.new_code_cell("run_dir = None\ntitle = ''", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(body),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -47,7 +48,7 @@ def _notebook(path, body: str):
 
 def test_failed_execution_never_looks_complete_and_a_rerun_finishes(tmp_path, monkeypatch):
     monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
-    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",)),))
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",), {"title": "Toy run"}),))
     root = tmp_path / "runs"
     _notebook(tmp_path / "toy.ipynb", "raise RuntimeError('interrupted')")
     with pytest.raises(Exception, match="interrupted"):
@@ -59,6 +60,8 @@ def test_failed_execution_never_looks_complete_and_a_rerun_finishes(tmp_path, mo
     cli.execute("toy/r1", root=root)
     assert (folder / runs.NOTEBOOK).exists() and (folder / "ok").exists()
     assert not (folder / "notebook.failed.ipynb").exists()
+    # the executed notebook carries the run's title as its heading (the book's page title)
+    assert nbformat.read(folder / runs.NOTEBOOK, 4).cells[0].source == "# Toy run\nAbout the scheme."
 
 
 @pytest.mark.data
