@@ -26,7 +26,8 @@ import torch
 import xarray as xr
 from tqdm.std import tqdm
 
-__all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError"]
+__all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError", "split_batches",
+           "checkpoint_file", "train_seeds", "summarize_curves"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -61,6 +62,31 @@ class Batches:
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
             yield self.encode(self.x, idx), torch.as_tensor(self.y[idx])
+
+
+def split_batches(sets: dict, batch_size: int, encode: Callable, seed: int) -> dict:
+    """:class:`Batches` of every split of ``sets`` (``{"train": (x, y), "val": ..., "test": ...}``);
+    only the training split is shuffled."""
+    return {s: Batches(*xy, batch_size, encode, shuffle=(s == "train"), seed=seed) for s, xy in sets.items()}
+
+
+def checkpoint_file(folder: str | os.PathLike, config, seed: int) -> Path:
+    """Per-epoch checkpoint of one seed of a run, keyed by the config (not by the run folder), so
+    rerunning the same config resumes wherever it was started from."""
+    import hashlib
+
+    import yaml
+
+    digest = hashlib.sha1(yaml.safe_dump(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    return Path(folder) / f"{digest}-seed{seed}.pt"
+
+
+def train_seeds(seeds, sets: dict, train_one: Callable[[int], xr.Dataset]) -> xr.Dataset:
+    """``train_one(seed)`` for every seed, the learning curves stacked along ``seed``, with the
+    number of samples of each split in the attributes."""
+    ds = xr.concat([train_one(s) for s in seeds], dim="seed").assign_coords(seed=list(seeds))
+    ds.attrs.update({f"n_{split}": len(y) for split, (_, y) in sets.items()})
+    return ds
 
 
 class _Eval(NamedTuple):

@@ -8,19 +8,17 @@ steps, events are merged into the coarser bins). Learning curves per epoch go to
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
-import yaml
 
 from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
 from ..runs import Config, ConfigError
 from ..surrogates import SURROGATES, get_surrogate
-from ..train import Batches, fit, seed_everything, summarize_curves
+from ..train import checkpoint_file, fit, seed_everything, split_batches, summarize_curves, train_seeds
 
 NAME = "bptt"
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -198,12 +196,6 @@ def _loss_and_predict(cfg: BPTTConfig):
     return losses.temporal_cross_entropy, losses.predict_by_first_spike
 
 
-def checkpoint_path(cfg: BPTTConfig, seed: int) -> Path:
-    """Per-epoch checkpoints (ignored by git) keyed by the config and seed, so a rerun resumes."""
-    digest = hashlib.sha1(yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    return CHECKPOINTS / NAME / f"{digest}-seed{seed}.pt"
-
-
 def sizes(cfg: BPTTConfig) -> tuple:
     """Layer sizes: MNIST 784 or N-MNIST 2 x 34 x 34 inputs, the hidden layers, 10 classes."""
     return (784 if cfg.dataset == "mnist" else 2 * 34 * 34, *cfg.hidden, 10)
@@ -217,21 +209,18 @@ def run_seed(cfg: BPTTConfig, seed: int, sets=None, progress: bool = True) -> xr
                          weight_scale=cfg.weight_scale, generator=gen)
     encode = encoder(cfg, seed)
     loss, predict = _loss_and_predict(cfg)
-    batches = {s: Batches(*sets[s], cfg.batch_size, encode, shuffle=(s == "train"), seed=seed) for s in sets}
+    batches = split_batches(sets, cfg.batch_size, encode, seed)
     return fit(model, loss, predict, batches["train"], batches["val"], batches["test"], epochs=cfg.epochs,
                lr=cfg.lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
-               checkpoint=checkpoint_path(cfg, seed), progress=progress,
+               checkpoint=checkpoint_file(CHECKPOINTS / NAME, cfg, seed), progress=progress,
                description=f"bptt {cfg.dataset} k={cfg.k} seed={seed}")
 
 
 def run(cfg: BPTTConfig, progress: bool = True) -> xr.Dataset:
     """Learning curves of every seed (dim ``seed``)."""
     sets = load(cfg)
-    ds = xr.concat([run_seed(cfg, s, sets, progress) for s in cfg.seeds], dim="seed")
-    ds = ds.assign_coords(seed=list(cfg.seeds))
-    ds.attrs.update(scheme="bptt", dataset=cfg.dataset, sizes=str(sizes(cfg)),
-                    step_ms=cfg.dt * cfg.k, n_train=len(sets["train"][1]), n_val=len(sets["val"][1]),
-                    n_test=len(sets["test"][1]))
+    ds = train_seeds(cfg.seeds, sets, lambda seed: run_seed(cfg, seed, sets, progress))
+    ds.attrs.update(scheme="bptt", dataset=cfg.dataset, sizes=str(sizes(cfg)), step_ms=cfg.dt * cfg.k)
     return ds
 
 

@@ -9,18 +9,16 @@ delayed to the grid, straight-through backward); ``dt = None``: the continuous b
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import torch
 import xarray as xr
-import yaml
 
 from .. import data, encoding
 from ..runs import Config
 from ..spiketime import (BatsConfig, SpikeTimeNetwork, first_spike_cross_entropy, predict_by_count,
                          predict_by_first_spike, spike_count_loss)
-from ..train import Batches, fit, seed_everything, summarize_curves
+from ..train import checkpoint_file, fit, seed_everything, split_batches, summarize_curves, train_seeds
 
 NAME = "spiketime"
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -98,11 +96,6 @@ def _loss_and_predict(bc: BatsConfig):
     return (lambda out, y: first_spike_cross_entropy(out, y, bc.tau_loss)), predict_by_first_spike
 
 
-def checkpoint_path(cfg: SpikeTimeConfig, seed: int) -> Path:
-    digest = hashlib.sha1(yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    return CHECKPOINTS / NAME / f"{digest}-seed{seed}.pt"
-
-
 def load(cfg: SpikeTimeConfig):
     sets = {s: data.load_mnist(s, n_val=cfg.n_val, val_seed=cfg.val_seed) for s in ("train", "val", "test")}
     for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
@@ -121,22 +114,20 @@ def run_seed(cfg: SpikeTimeConfig, seed: int, sets=None, progress: bool = True) 
     def encode(x, idx):
         return encoding.ttfs(x[idx], cfg.t_in, dtype=torch.float32)
 
-    batches = {s: Batches(*sets[s], cfg.batch_size, encode, shuffle=(s == "train"), seed=seed) for s in sets}
+    batches = split_batches(sets, cfg.batch_size, encode, seed)
     return fit(model, loss, predict, batches["train"], batches["val"], batches["test"], epochs=cfg.epochs,
                lr=bc.lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
-               checkpoint=checkpoint_path(cfg, seed), progress=progress,
+               checkpoint=checkpoint_file(CHECKPOINTS / NAME, cfg, seed), progress=progress,
                description=f"spiketime {cfg.variant} dt={cfg.dt} seed={seed}")
 
 
 def run(cfg: SpikeTimeConfig, progress: bool = True) -> xr.Dataset:
     """Learning curves of every seed (dim ``seed``)."""
     sets = load(cfg)
-    ds = xr.concat([run_seed(cfg, s, sets, progress) for s in cfg.seeds], dim="seed")
-    ds = ds.assign_coords(seed=list(cfg.seeds))
+    ds = train_seeds(cfg.seeds, sets, lambda seed: run_seed(cfg, seed, sets, progress))
     bc = bats_config(cfg)
     ds.attrs.update(scheme="spiketime", variant=cfg.variant, sizes=str(bc.sizes),
-                    thresholds=str(tuple(p.theta for p in bc.params())), dt_ms="none" if cfg.dt is None else cfg.dt,
-                    n_train=len(sets["train"][1]), n_val=len(sets["val"][1]), n_test=len(sets["test"][1]))
+                    thresholds=str(tuple(p.theta for p in bc.params())), dt_ms="none" if cfg.dt is None else cfg.dt)
     return ds
 
 
