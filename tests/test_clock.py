@@ -172,3 +172,13 @@ def test_bad_parameters_are_refused():
         CubaDiscrete.from_neuron(5.0, 10.0, dt=0.0)
     with pytest.raises(ValueError, match="time-major"):
         cuba_sequence(torch.zeros(3, 4), CubaDiscrete(0.5, 0.5))
+
+
+def test_sparse_projection_passes_gradcheck():
+    from snnlib.clock import _SparseProjection
+
+    g = torch.Generator().manual_seed(8)
+    raster = Raster.from_dense((torch.rand(6, 3, 9, generator=g) < 0.3).double())
+    rows = raster.t * 3 + raster.b
+    w = torch.randn(4, 9, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda w: _SparseProjection.apply(w, rows, raster.n, 18), (w,))
