@@ -59,10 +59,6 @@ class Raster(NamedTuple):
         out[self.t, self.b, self.n] = 1
         return out
 
-    @property
-    def batch_size(self) -> int:
-        return self.shape[1]
-
 
 @dataclasses.dataclass(frozen=True)
 class CubaDiscrete:

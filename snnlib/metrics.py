@@ -1,4 +1,4 @@
-"""Summary statistics of runs: means with confidence intervals over seeds, relative change."""
+"""Summary statistics of runs: means with confidence intervals over seeds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["mean_ci", "relative_change"]
+__all__ = ["mean_ci"]
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
@@ -24,7 +24,3 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
     half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
     return float(x.mean()), float(half)
 
-
-def relative_change(value, benchmark):
-    """``(value - benchmark) / benchmark``: seed 000's change of the convergence rate."""
-    return (np.asarray(value, dtype=float) - benchmark) / benchmark

@@ -111,3 +111,12 @@ def test_ttfs_raster_puts_each_pixel_in_its_bin():
     r = encoding.ttfs_raster(img, n_steps=100, dt=1.0, t_in=100.0)
     times = dict(zip(r.n.tolist(), r.t.tolist()))
     assert times == {1: 0, 2: int(100 * (1 - 128 / 255)), 3: int(100 * (1 - 1 / 255))}
+
+
+def test_mean_ci_is_the_student_t_interval():
+    from snnlib.metrics import mean_ci
+
+    mean, half = mean_ci([1.0, 2.0, 3.0])
+    # sample sd 1, n = 3: half-width t_{0.975, 2} / sqrt(3) = 4.3027 / 1.7321
+    assert mean == 2.0 and half == pytest.approx(4.302653 / 3**0.5, rel=1e-6)
+    assert np.isnan(mean_ci([0.5])[1])  # one run has no spread to report
