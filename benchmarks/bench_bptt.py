@@ -35,7 +35,6 @@ ALPHA, BETA, THETA = 0.75, 0.97, 1.0  # lava-dl's NMNIST decays (current 0.25, v
 
 
 def _inputs(kind: str, n_batches: int):
-    import numpy as np
     import torch
 
     from snnlib import data, encoding
