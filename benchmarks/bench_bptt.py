@@ -40,9 +40,9 @@ def _inputs(kind: str, n_batches: int):
     from snnlib import data, encoding
 
     if kind == "mnist-ttfs":
-        x, _ = data.load_mnist("test")
-        return [encoding.ttfs_raster(x[i * B:(i + 1) * B], T, 1.0) for i in range(n_batches)], \
-            [torch.as_tensor(data.load_mnist("test")[1][i * B:(i + 1) * B]) for i in range(n_batches)]
+        x, y = data.load_mnist("test")
+        batches = [slice(i * B, (i + 1) * B) for i in range(n_batches)]
+        return [encoding.ttfs_raster(x[b], T, 1.0) for b in batches], [torch.as_tensor(y[b]) for b in batches]
     ds = data.NMNIST("train")
     recs = [ds[i][0] for i in range(50)]
     density = float(encoding.events_raster(recs, 300, 1.0).t.numel()) / (300 * 50 * 2312)
