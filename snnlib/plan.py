@@ -51,6 +51,11 @@ PLAN: tuple[PlannedRun, ...] = (
         "config": {"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.25,
                    "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
                    "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100, "seeds": [0, 1, 2]}}),
+    PlannedRun("bptt-nmnist-lava", "quick", "bptt.ipynb", ("quick",), {
+        "title": "BPTT on N-MNIST (1,000 / 100 recordings), lava-dl recipe 2312-512-512-10",
+        "config": {"dataset": "nmnist", "hidden": [512, 512], "n_steps": 300, "dt": 1.0, "theta": 1.25,
+                   "weight_scale": 0.1, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
+                   "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100, "seeds": [0, 1, 2]}}),
     # seed 002: snnTorch-style Leaky network (no synaptic current), rate vs time-to-first-spike coding.
     # Same network, steps and optimiser; the initial weight scale follows the input spike count
     # (rate coding sends about 15x more input spikes than TTFS).
