@@ -51,6 +51,11 @@ __all__ = [
 NOTEBOOK = "notebook.ipynb"
 
 
+def is_positive(v) -> bool:
+    """A finite positive number (not a bool): the most common rule of config fields."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
+
+
 class ConfigError(ValueError):
     """An invalid config value; the message names the field."""
 
@@ -77,6 +82,17 @@ class Config:
             raise ConfigError(
                 f"{type(self).__name__}.{field} = {value!r} is invalid: expected {expected}."
             )
+
+    # the rules several configs share
+    def _check_non_negative_int(self, *fields: str) -> None:
+        for f in fields:
+            v = getattr(self, f)
+            self._check(f, isinstance(v, int) and v >= 0, "a non-negative integer")
+
+    def _check_seeds(self, field: str = "seeds") -> None:
+        v = getattr(self, field)
+        self._check(field, isinstance(v, tuple) and len(v) > 0 and all(isinstance(x, int) and x >= 0 for x in v),
+                    "a tuple of non-negative integers")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}

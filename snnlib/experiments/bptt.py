@@ -16,7 +16,7 @@ import xarray as xr
 
 from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
-from ..runs import Config, ConfigError
+from ..runs import Config, ConfigError, is_positive
 from ..surrogates import SURROGATES, get_surrogate
 from ..train import checkpoint_file, fit, seed_everything, split_batches, summarize_curves, train_seeds
 
@@ -81,35 +81,32 @@ class BPTTConfig(Config):
     def validate(self) -> None:
         super().validate()
         c = self._check
-        c("seeds", isinstance(self.seeds, tuple) and len(self.seeds) > 0
-          and all(isinstance(s, int) and s >= 0 for s in self.seeds), "a tuple of non-negative integers")
+        self._check_seeds()
         c("lr_schedule", self.lr_schedule in ("constant", "cosine"), "'constant' or 'cosine'")
-        pos = lambda v: isinstance(v, (int, float)) and 0 < v < float("inf")  # noqa: E731
         c("dataset", self.dataset in ("mnist", "nmnist"), "'mnist' or 'nmnist'")
         c("encoding", self.encoding in ("ttfs", "rate"), "'ttfs' or 'rate'")
         c("hidden", isinstance(self.hidden, tuple) and all(isinstance(h, int) and h > 0 for h in self.hidden),
           "a tuple of positive layer sizes")
-        c("dt", pos(self.dt), "a positive number of ms")
+        c("dt", is_positive(self.dt), "a positive number of ms")
         c("n_steps", isinstance(self.n_steps, int) and self.n_steps >= 1, "an integer >= 1")
         c("k", isinstance(self.k, int) and 1 <= self.k <= self.n_steps, "an integer in [1, n_steps]")
         c("binning", self.binning in ("or", "count"), "'or' or 'count'")
-        c("t_in", pos(self.t_in), "a positive number of ms")
-        c("rate_gain", pos(self.rate_gain) and self.rate_gain <= 1, "a probability in (0, 1]")
-        c("tau_s", self.tau_s == 0 or pos(self.tau_s), "0 (no synaptic current) or a positive number of ms")
-        c("tau", pos(self.tau), "a positive number of ms")
-        c("theta", pos(self.theta), "a positive threshold")
+        c("t_in", is_positive(self.t_in), "a positive number of ms")
+        c("rate_gain", is_positive(self.rate_gain) and self.rate_gain <= 1, "a probability in (0, 1]")
+        c("tau_s", self.tau_s == 0 or is_positive(self.tau_s), "0 (no synaptic current) or a positive number of ms")
+        c("tau", is_positive(self.tau), "a positive number of ms")
+        c("theta", is_positive(self.theta), "a positive threshold")
         c("reset", self.reset in ("subtract", "zero"), "'subtract' or 'zero'")
         c("surrogate", self.surrogate in SURROGATES, f"one of {', '.join(SURROGATES)}")
-        c("surrogate_width", pos(self.surrogate_width), "a positive number")
+        c("surrogate_width", is_positive(self.surrogate_width), "a positive number")
         c("loss", self.loss in ("rate", "count_ce", "temporal_ce"), "'rate', 'count_ce' or 'temporal_ce'")
         c("true_rate", 0 <= self.true_rate <= 1, "a rate in [0, 1]")
         c("false_rate", 0 <= self.false_rate <= 1, "a rate in [0, 1]")
-        c("weight_scale", pos(self.weight_scale), "a positive number")
-        c("lr", pos(self.lr), "a positive learning rate")
+        c("weight_scale", is_positive(self.weight_scale), "a positive number")
+        c("lr", is_positive(self.lr), "a positive learning rate")
         c("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1")
         c("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1")
-        for f in ("n_train", "n_test", "n_val", "val_seed"):
-            c(f, isinstance(getattr(self, f), int) and getattr(self, f) >= 0, "a non-negative integer")
+        self._check_non_negative_int("n_train", "n_test", "n_val", "val_seed")
         c("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
         c("log_every", isinstance(self.log_every, int) and self.log_every >= 1, "an integer >= 1")
 

@@ -44,7 +44,7 @@ class DataOverviewConfig(Config):
         self._check("n_examples", isinstance(self.n_examples, int) and 1 <= self.n_examples <= 50, "an integer in [1, 50]")
         self._check("t_in", isinstance(self.t_in, (int, float)) and 0 < self.t_in < np.inf, "a positive number of ms")
         self._check("n_val", isinstance(self.n_val, int) and 0 <= self.n_val < 60000, "an integer in [0, 60000)")
-        self._check("val_seed", isinstance(self.val_seed, int) and self.val_seed >= 0, "a non-negative integer")
+        self._check_non_negative_int("val_seed")
         self._check("threshold", isinstance(self.threshold, int) and 1 <= self.threshold <= 255, "an integer in [1, 255]")
         self._check("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
         self._check("frame_bins", isinstance(self.frame_bins, int) and 1 <= self.frame_bins <= 20, "an integer in [1, 20]")

@@ -246,7 +246,7 @@ class SingleNeuronConfig(Config):
 
     def validate(self) -> None:
         super().validate()
-        self._check("seed", isinstance(self.seed, int) and self.seed >= 0, "a non-negative integer")
+        self._check_non_negative_int("seed")
         self._check("orders", all(isinstance(k, int) and k >= 1 for k in self.orders) and len(self.orders) > 0, "integers >= 1")
         for f in ("dts", "spike_dts", "cost_dts"):
             self._check(f, len(getattr(self, f)) >= 2 and all(float(d) > 0 for d in getattr(self, f)), "at least two positive steps in ms")

@@ -15,7 +15,7 @@ import torch
 import xarray as xr
 
 from .. import data, encoding
-from ..runs import Config
+from ..runs import Config, is_positive
 from ..spiketime import (BatsConfig, SpikeTimeNetwork, first_spike_cross_entropy, predict_by_count,
                          predict_by_first_spike, spike_count_loss)
 from ..train import checkpoint_file, fit, seed_everything, split_batches, summarize_curves, train_seeds
@@ -57,20 +57,17 @@ class SpikeTimeConfig(Config):
     def validate(self) -> None:
         super().validate()
         c = self._check
-        pos = lambda v: isinstance(v, (int, float)) and 0 < v < float("inf")  # noqa: E731
         c("variant", self.variant in ("multi", "single"), "'multi' or 'single'")
         c("hidden", isinstance(self.hidden, tuple) and all(isinstance(h, int) and h > 0 for h in self.hidden),
           "a tuple of positive layer sizes")
-        c("dt", self.dt is None or pos(self.dt), "None (continuous) or a positive number of ms")
-        c("t_in", pos(self.t_in), "a positive number of ms")
-        c("lr", self.lr == 0 or pos(self.lr), "0 (the variant's) or a positive learning rate")
+        c("dt", self.dt is None or is_positive(self.dt), "None (continuous) or a positive number of ms")
+        c("t_in", is_positive(self.t_in), "a positive number of ms")
+        c("lr", self.lr == 0 or is_positive(self.lr), "0 (the variant's) or a positive learning rate")
         c("lr_schedule", self.lr_schedule in ("constant", "cosine"), "'constant' or 'cosine'")
         for f in ("batch_size", "epochs", "log_every"):
             c(f, isinstance(getattr(self, f), int) and getattr(self, f) >= 1, "an integer >= 1")
-        for f in ("n_train", "n_test", "n_val", "val_seed"):
-            c(f, isinstance(getattr(self, f), int) and getattr(self, f) >= 0, "a non-negative integer")
-        c("seeds", isinstance(self.seeds, tuple) and len(self.seeds) > 0
-          and all(isinstance(s, int) and s >= 0 for s in self.seeds), "a tuple of non-negative integers")
+        self._check_non_negative_int("n_train", "n_test", "n_val", "val_seed")
+        self._check_seeds()
 
 
 Config = SpikeTimeConfig
