@@ -45,9 +45,10 @@ def measure(case: dict, batch: int, repeats: int) -> dict:
     g = torch.Generator().manual_seed(0)
     w1 = torch.rand(800, 784, generator=g, dtype=torch.float64) * 2 - 1
     w2 = torch.rand(10, 800, generator=g, dtype=torch.float64) * 2 - 1
+    from snnlib.discretization import Discretization
     from snnlib.events import network_forward
 
-    kw = dict(t_max=200.0, max_spikes=[30, 30], **case)
+    kw = dict(t_max=200.0, max_spikes=[30, 30], discretization=Discretization(**case))
     times = []
 
     def timed():

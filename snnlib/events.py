@@ -52,6 +52,7 @@ import torch
 from torch import Tensor
 
 from .crossing import step_with_spikes
+from .discretization import Discretization
 from .integrators import Exact, get_integrator, poly_eval
 from .neuron import CubaState, NeuronParams, propagate
 
@@ -132,23 +133,15 @@ def _points(in_times: Tensor, weights: Tensor, t0: float, t_max: float, grid: Op
     return times, deltas.reshape(B, G, weights.shape[0])
 
 
-def _resolve(integrator, order, spike_rule, input, dt, t0, t_max):
-    """``(integrator, rule, grid or None)`` with the arguments checked."""
-    integ = get_integrator(integrator, order)
-    exact = isinstance(integ, Exact)
-    if exact:
-        if spike_rule not in (None, "exact"):
-            raise ValueError(
-                f"the exact integrator locates spikes in closed form; spike_rule={spike_rule!r} is for grid integrators"
-            )
-        rule = "exact"
-    else:
-        rule = "snap" if spike_rule is None else spike_rule
-    if input not in ("exact", "grid"):
-        raise ValueError(f"input must be 'exact' or 'grid', got {input!r}")
+def _resolve(d: Discretization, t0, t_max):
+    """``(integrator, rule, grid or None)`` of a discretization over ``[t0, t_max]``."""
+    if not isinstance(d, Discretization):
+        raise TypeError(f"discretization must be a snnlib.discretization.Discretization, got {type(d).__name__}")
     if not t_max >= t0:
         raise ValueError(f"need t_max >= t0, got t0={t0}, t_max={t_max}")
-    grid = _grid(t0, t_max, dt) if (not exact or input == "grid") else None
+    integ = get_integrator(d.integrator, None if d.is_exact else d.order)
+    rule = "exact" if d.is_exact else d.spike_rule
+    grid = _grid(t0, t_max, d.dt) if (not d.is_exact or d.input == "grid") else None
     return integ, rule, grid
 
 
@@ -159,11 +152,7 @@ def simulate_layer(
     *,
     t_max: float,
     max_spikes: int,
-    integrator: str = "exact",
-    order: Optional[int] = None,
-    dt: Optional[float] = None,
-    spike_rule: Optional[str] = None,
-    input: str = "exact",
+    discretization: Discretization = Discretization(),
     t0: float = 0.0,
     state: Optional[CubaState] = None,
     on_piece: Optional[Callable[[Tensor, Tensor, Tensor, Tensor], None]] = None,
@@ -176,12 +165,9 @@ def simulate_layer(
             with ``in_times``).
         params: neuron parameters (``tau = 2 tau_s`` for ``"exact"``).
         t_max: end of the window (ms). max_spikes: ``K``, spikes kept per neuron.
-        integrator / order: ``"exact"``, ``"euler"``, ``"ps"`` with ``order``
-            (or an integrator object). dt: grid step (ms) for grid integrators
-            or ``input="grid"``.
-        spike_rule: ``"snap"`` (default on a grid), ``"linear"``, ``"newton"``;
-            ``None`` for ``"exact"``.
-        input: ``"exact"`` (split steps at input times) or ``"grid"``.
+        discretization: integrator, order, step ``dt``, spike rule and input
+            handling (:class:`~snnlib.discretization.Discretization`; default:
+            the exact event-driven network).
         t0, state: start of the window and the ``[B, N_out]`` state there
             (default rest).
         on_piece: ``f(t_start [B, N], V, I, length)`` for every spike-free
@@ -196,9 +182,10 @@ def simulate_layer(
         raise ValueError(f"in_times must be [B, N_in, K_in] with N_in={weights.shape[1]}, got {tuple(in_times.shape)}")
     if K < 1:
         raise ValueError(f"max_spikes must be >= 1, got {max_spikes!r}")
-    integ, rule, grid = _resolve(integrator, order, spike_rule, input, dt, t0, t_max)
+    d = discretization
+    integ, rule, grid = _resolve(d, t0, t_max)
     # with "exact", a grid (input="grid") only moves the inputs: no grid points
-    pts, deltas = _points(in_times, weights, t0, t_max, grid, dt, input, grid_points=integ.polynomial)
+    pts, deltas = _points(in_times, weights, t0, t_max, grid, d.dt, d.input, grid_points=integ.polynomial)
     if state is None:
         z = torch.zeros(B, N_out, dtype=dtype, device=weights.device)
         state = CubaState(z, z.clone())
@@ -225,7 +212,7 @@ def simulate_layer(
 def layer_forward(in_times: Tensor, weights: Tensor, params: NeuronParams, **kwargs) -> tuple[Tensor, Tensor]:
     """``(out_times [B, N_out, K], counts [B, N_out])`` of one layer; keyword
     arguments as :func:`simulate_layer` (``t_max``, ``max_spikes``,
-    ``integrator``, ``order``, ``dt``, ``spike_rule``, ``input``, ...)."""
+    ``discretization``, ...)."""
     res = simulate_layer(in_times, weights, params, **kwargs)
     return res.times, res.counts
 
@@ -241,7 +228,7 @@ def network_forward(
     """Chain layers: the output train of layer ``l`` drives layer ``l + 1``.
 
     ``params`` and ``max_spikes`` are one value or one per layer; the other
-    keyword arguments (``t_max``, integrator, ...) are shared. Returns
+    keyword arguments (``t_max``, ``discretization``, ...) are shared. Returns
     ``[(times, counts)]`` for every layer, the last being the output.
     """
     L = len(weights)
@@ -261,11 +248,7 @@ def simulate_neuron(
     weights,
     params: NeuronParams,
     t_max: float,
-    integrator: str = "exact",
-    order: Optional[int] = None,
-    dt: Optional[float] = None,
-    spike_rule: Optional[str] = None,
-    input: str = "exact",
+    discretization: Discretization = Discretization(),
     record_dt: float = 0.1,
     *,
     state0: Optional[tuple[float, float]] = None,
@@ -297,7 +280,7 @@ def simulate_neuron(
     n_rec = int(math.floor(t_max / record_dt + 1e-9)) + 1
     rt = torch.arange(n_rec, dtype=f64) * record_dt
     Vr, Ir = torch.full_like(rt, math.nan), torch.full_like(rt, math.nan)
-    integ = get_integrator(integrator, order)
+    integ, _, _ = _resolve(discretization, 0.0, t_max)
     starts: list[float] = []
 
     def record(t_start, V, I, L):
@@ -317,8 +300,8 @@ def simulate_neuron(
         Vr[m], Ir[m] = v.reshape(-1), i.reshape(-1)
 
     st = None if state0 is None else CubaState(torch.tensor([[float(state0[0])]], dtype=f64), torch.tensor([[float(state0[1])]], dtype=f64))
-    res = simulate_layer(x[None], W, params, t_max=t_max, max_spikes=max_spikes, integrator=integ, dt=dt,
-                         spike_rule=spike_rule, input=input, state=st, on_piece=record)
+    res = simulate_layer(x[None], W, params, t_max=t_max, max_spikes=max_spikes, discretization=discretization,
+                         state=st, on_piece=record)
     last = rt >= t_max - 1e-9 * max(1.0, t_max)
     Vr[last], Ir[last] = res.state.V.reshape(-1), res.state.I.reshape(-1)
     spikes = res.times[0, 0, : int(res.counts[0, 0])]

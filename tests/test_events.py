@@ -8,6 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from snnlib.discretization import Discretization as D
 from snnlib.events import layer_forward, network_forward, simulate_layer, simulate_neuron
 from snnlib.neuron import NeuronParams
 
@@ -108,9 +109,9 @@ def test_chunk_invariance(cfg):
     p = NeuronParams(tau_s=20.0)
     x, W = _problem()
     x[0, 0, 0] = 40.0
-    full = simulate_layer(x, W, p, t_max=80.0, max_spikes=20, **cfg)
-    a = simulate_layer(x, W, p, t_max=40.0, max_spikes=20, **cfg)
-    b = simulate_layer(x, W, p, t_max=80.0, max_spikes=20, t0=40.0, state=a.state, **cfg)
+    full = simulate_layer(x, W, p, t_max=80.0, max_spikes=20, discretization=D(**cfg))
+    a = simulate_layer(x, W, p, t_max=40.0, max_spikes=20, discretization=D(**cfg))
+    b = simulate_layer(x, W, p, t_max=80.0, max_spikes=20, t0=40.0, state=a.state, discretization=D(**cfg))
     assert full.counts.sum() > 10 and a.counts.sum() > 0 and b.counts.sum() > 0
     assert torch.equal(full.counts, a.counts + b.counts)
     joined = torch.cat([a.times, b.times], -1).sort(-1).values[..., :20]
@@ -123,9 +124,9 @@ def test_batch_invariance(cfg):
     """A sample alone gives the same spikes as inside a batch."""
     p = NeuronParams(tau_s=20.0)
     x, W = _problem(B=4)
-    tb, cb = layer_forward(x, W, p, t_max=80.0, max_spikes=20, **cfg)
+    tb, cb = layer_forward(x, W, p, t_max=80.0, max_spikes=20, discretization=D(**cfg))
     for b in range(4):
-        t1, c1 = layer_forward(x[b : b + 1], W, p, t_max=80.0, max_spikes=20, **cfg)
+        t1, c1 = layer_forward(x[b : b + 1], W, p, t_max=80.0, max_spikes=20, discretization=D(**cfg))
         assert torch.equal(c1[0], cb[b])
         assert torch.allclose(t1[0], tb[b], atol=1e-12, rtol=0)
 
@@ -139,8 +140,9 @@ def test_grid_input_is_exact_input_rounded_up_to_the_grid():
     dt = 0.5
     rounded = torch.ceil(x / dt) * dt
     for cfg in (dict(integrator="ps", order=2, spike_rule="linear"), dict(integrator="exact")):
-        a = layer_forward(x, W, p, t_max=80.0, max_spikes=20, dt=dt, input="grid", **cfg)
-        b = layer_forward(rounded, W, p, t_max=80.0, max_spikes=20, dt=dt, input="exact", **cfg)
+        a = layer_forward(x, W, p, t_max=80.0, max_spikes=20, discretization=D(**cfg, dt=dt, input="grid"))
+        dex = D(**cfg, dt=dt) if cfg["integrator"] != "exact" else D()
+        b = layer_forward(rounded, W, p, t_max=80.0, max_spikes=20, discretization=dex)
         assert torch.equal(a[1], b[1]) and torch.allclose(a[0], b[0], atol=1e-12, rtol=0)
 
 
@@ -187,13 +189,16 @@ def test_argument_errors():
     with pytest.raises(ValueError, match=r"tau == 2\*tau_s"):
         layer_forward(x, W, NeuronParams(tau_s=20.0, tau=30.0), t_max=80.0, max_spikes=2)
     with pytest.raises(ValueError, match="closed form"):
-        layer_forward(x, W, NeuronParams(), t_max=80.0, max_spikes=2, spike_rule="linear")
+        D(spike_rule="linear")
     with pytest.raises(ValueError, match="dt"):
-        layer_forward(x, W, NeuronParams(), t_max=80.0, max_spikes=2, integrator="euler")
+        D("euler", spike_rule="linear")
     with pytest.raises(ValueError, match="input"):
-        layer_forward(x, W, NeuronParams(), t_max=80.0, max_spikes=2, input="bins")
+        D(input="bins")
+    with pytest.raises(TypeError, match="Discretization"):
+        layer_forward(x, W, NeuronParams(), t_max=80.0, max_spikes=2, discretization="exact")
     # grid integrators work for any tau: no closed form needed
-    t, c = layer_forward(x, W * 5, NeuronParams(tau_s=20.0, tau=30.0), t_max=80.0, max_spikes=2, integrator="ps", order=3, dt=1.0)
+    t, c = layer_forward(x, W * 5, NeuronParams(tau_s=20.0, tau=30.0), t_max=80.0, max_spikes=2,
+                         discretization=D("ps", 3, 1.0, "snap"))
     assert c.sum() > 0
 
 
@@ -206,13 +211,13 @@ def test_fig1_interpolation_keeps_v_below_threshold():
     spike; with linear / Newton interpolation the reset happens at the crossing, so V
     never exceeds theta; the analytic trace never does either."""
     p = NeuronParams(tau_s=20.0)
-    ex = simulate_neuron(IN_T, IN_W, p, 100.0, "exact", record_dt=0.05)
+    ex = simulate_neuron(IN_T, IN_W, p, 100.0, D(), record_dt=0.05)
     assert len(ex.spikes) >= 2 and not torch.isnan(ex.V).any()
     assert ex.V.max() <= p.theta + 1e-12
-    snap = simulate_neuron(IN_T, IN_W, p, 100.0, "euler", dt=2.0, spike_rule="snap", record_dt=0.05)
+    snap = simulate_neuron(IN_T, IN_W, p, 100.0, D("euler", dt=2.0, spike_rule="snap"), record_dt=0.05)
     assert snap.V.max() > p.theta + 1e-3
     for rule in ("linear", "newton"):
-        tr = simulate_neuron(IN_T, IN_W, p, 100.0, "euler", dt=2.0, spike_rule=rule, record_dt=0.05)
+        tr = simulate_neuron(IN_T, IN_W, p, 100.0, D("euler", dt=2.0, spike_rule=rule), record_dt=0.05)
         assert not torch.isnan(tr.V).any() and len(tr.spikes) == len(ex.spikes)
         assert tr.V.max() <= p.theta + 1e-12
 
@@ -224,7 +229,8 @@ def test_fig2_ps5_depends_on_the_intermediate_integration_point():
     end = {}
     for integ, order in (("ps", 5), ("exact", None)):
         for split in ((), (5.0,), (7.0,)):
-            tr = simulate_neuron([], [], p, 40.0, integ, order=order, dt=20.0, record_dt=1.0, state0=(0.2, 0.05), split_points=split)
+            d = D("ps", order, 20.0, "snap") if integ == "ps" else D()
+            tr = simulate_neuron([], [], p, 40.0, d, record_dt=1.0, state0=(0.2, 0.05), split_points=split)
             assert len(tr.spikes) == 0
             end[integ, split] = tr.V[-1].item()
             assert all(s in tr.points.tolist() for s in split)
@@ -250,7 +256,7 @@ prop = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
 def _layer(ev, w_scale, cfg, p=P, K=10):
     x = torch.tensor([[[t] for t, _ in ev]], dtype=F64)
     W = torch.tensor([[w * w_scale for _, w in ev]], dtype=F64)
-    return layer_forward(x, W, p, t_max=100.0, max_spikes=K, **cfg)
+    return layer_forward(x, W, p, t_max=100.0, max_spikes=K, discretization=D(**cfg))
 
 
 @prop

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from snnlib.discretization import Discretization as D
 from snnlib.events import simulate_layer
 from snnlib.integrators import (
     INTEGRATORS,
@@ -150,11 +151,11 @@ def test_end_of_window_voltage_converges_with_order_k(order):
     dts = [1.0, 2.0, 4.0, 8.0]
     errs = []
     for dt in dts:
-        V = simulate_layer(x, W, p, t_max=T, max_spikes=1, integrator="ps", order=order, dt=dt).state.V
+        V = simulate_layer(x, W, p, t_max=T, max_spikes=1, discretization=D("ps", order, dt, "snap")).state.V
         errs.append((V - ref).abs().max().item())
     assert abs(_slope(dts, errs) - order) < 0.15, errs
     if order == 1:  # "euler" is PS(1)
-        V = simulate_layer(x, W, p, t_max=T, max_spikes=1, integrator="euler", dt=2.0).state.V
+        V = simulate_layer(x, W, p, t_max=T, max_spikes=1, discretization=D("euler", dt=2.0, spike_rule="snap")).state.V
         assert (V - ref).abs().max().item() == pytest.approx(errs[1], rel=1e-12)
 
 
@@ -188,7 +189,7 @@ def test_first_spike_time_converges_at_the_theoretical_order(spiking_problem, ru
     dts = [0.5, 1.0, 2.0, 4.0]
     errs = []
     for dt in dts:
-        t = simulate_layer(x, W, p, t_max=50.0, max_spikes=1, integrator="ps", order=order, dt=dt, spike_rule=rule).times
+        t = simulate_layer(x, W, p, t_max=50.0, max_spikes=1, discretization=D("ps", order, dt, rule)).times
         assert torch.isfinite(t).all()
         errs.append((t - ref).abs().mean().item())
     assert abs(_slope(dts, errs) - expected) < 0.15, errs

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from snnlib.crossing import GRAZING_EPS
+from snnlib.discretization import Discretization as D
 from snnlib.events import simulate_layer
 from snnlib.neuron import NeuronParams, first_crossing
 from snnlib.spiketime import (BatsConfig, SpikeTimeNetwork, _SpikeLayer, first_spike_cross_entropy,
@@ -54,7 +55,7 @@ def test_forward_equals_event_simulation_spike_for_spike():
     for seed, K in [(0, 4), (1, 4), (2, 2), (3, 8), (4, 3)]:
         x, W = random_layer(seed)
         out = spike_layer(x, W, P, t_max=T_MAX, max_spikes=K, backend="numba")
-        ref = simulate_layer(x, W, P, t_max=T_MAX, max_spikes=K, integrator="exact")
+        ref = simulate_layer(x, W, P, t_max=T_MAX, max_spikes=K, discretization=D())
         n = torch.isfinite(out).sum(-1)
         assert torch.equal(n, ref.counts)
         assert torch.equal(torch.isfinite(out), torch.isfinite(ref.times))
@@ -330,7 +331,7 @@ def test_discretized_network_is_the_exact_network_on_grid_times():
     x, _ = random_layer(60, B=3, N_in=6, K_in=2)
     W1, W2 = [w.detach() for w in net.weights]
     p1, p2 = cfg.params()
-    grid = simulate_layer(x, W1, p1, t_max=cfg.t_max, max_spikes=4, input="grid", dt=dt)
+    grid = simulate_layer(x, W1, p1, t_max=cfg.t_max, max_spikes=4, discretization=D(input="grid", dt=dt))
     h = spike_layer(quantize_times(x, dt), W1, p1, t_max=cfg.t_max, max_spikes=4)
     assert torch.equal(torch.isfinite(h), torch.isfinite(grid.times)) and int(grid.counts.sum()) > 0
     torch.testing.assert_close(masked(h), masked(grid.times), rtol=0, atol=1e-9)

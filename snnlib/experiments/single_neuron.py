@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..discretization import Discretization as D
 from ..events import simulate_layer, simulate_neuron
 from ..neuron import NeuronParams
 from ..runs import Config
@@ -89,12 +90,13 @@ def convergence(
     s_err = np.full((len(orders), len(spike_dts), len(rules)), np.nan)
     for i, k in enumerate(orders):
         for j, dt in enumerate(dts):
-            r = simulate_layer(xs, Ws, params, t_max=t_max, max_spikes=1, integrator="ps", order=k, dt=dt)
+            r = simulate_layer(xs, Ws, params, t_max=t_max, max_spikes=1,
+                               discretization=D("ps", k, dt, "snap"))  # subthreshold: no spikes
             if int(r.counts.sum()) == 0:
                 v_err[i, j] = (r.state.V - v_ref).abs().max().item()
         for j, dt in enumerate(spike_dts):
             for m, rule in enumerate(rules):
-                r = simulate_layer(xp, Wp, params, t_max=100.0, max_spikes=1, integrator="ps", order=k, dt=dt, spike_rule=rule)
+                r = simulate_layer(xp, Wp, params, t_max=100.0, max_spikes=1, discretization=D("ps", k, dt, rule))
                 if bool(torch.isfinite(r.times).all()):
                     s_err[i, j, m] = (r.times - ref.times).abs().mean().item()
     ds = xr.Dataset(
@@ -138,11 +140,11 @@ def cost(
     xp, Wp = spiking_problem(seed, params)
     T = 100.0
 
-    def timed(**kw):
+    def timed(d=D()):
         best, res = np.inf, None
         for _ in range(max(1, repeats)):
             t0 = time.perf_counter()
-            res = simulate_layer(xp, Wp, params, t_max=T, max_spikes=1, **kw)
+            res = simulate_layer(xp, Wp, params, t_max=T, max_spikes=1, discretization=d)
             best = min(best, time.perf_counter() - t0)
         return best * 1000.0 / T, res
 
@@ -151,7 +153,7 @@ def cost(
     err = np.full_like(wall, np.nan)
     for i, k in enumerate(orders):
         for j, dt in enumerate(dts):
-            wall[i, j], r = timed(integrator="ps", order=k, dt=dt, spike_rule=spike_rule)
+            wall[i, j], r = timed(D("ps", k, dt, spike_rule))
             if bool((torch.isfinite(r.times) == torch.isfinite(ref.times)).all()):
                 m = torch.isfinite(ref.times)
                 err[i, j] = (r.times - ref.times)[m].abs().mean().item()
@@ -191,18 +193,18 @@ def traces(
     exponentials ``T(aA)`` and ``T((h - a)A)`` commute; only the path differs.)
     """
     p = NeuronParams(tau_s=tau_s)
-    runs = {"analytic": dict(integrator="exact")}
-    runs.update({f"euler-{r}": dict(integrator="euler", dt=dt, spike_rule=r) for r in ("snap", "linear", "newton")})
-    tr = {k: simulate_neuron(*FIG_INPUTS, p, t_max, record_dt=record_dt, **kw) for k, kw in runs.items()}
+    runs = {"analytic": D()}
+    runs.update({f"euler-{r}": D("euler", dt=dt, spike_rule=r) for r in ("snap", "linear", "newton")})
+    tr = {k: simulate_neuron(*FIG_INPUTS, p, t_max, d, record_dt=record_dt) for k, d in runs.items()}
     n_spk = max(len(t.spikes) for t in tr.values())
     spk = np.full((len(tr), max(n_spk, 1)), np.nan)
     for i, t in enumerate(tr.values()):
         spk[i, : len(t.spikes)] = t.spikes.numpy()
     p2 = NeuronParams(tau_s=tau_s, theta=1e3)
     splits = [-1.0] + [float(s) for s in ps_splits]
-    ps = [simulate_neuron([], [], p2, ps_dt, "ps", order=5, dt=ps_dt, record_dt=record_dt, state0=ps_state0,
+    ps = [simulate_neuron([], [], p2, ps_dt, D("ps", 5, ps_dt, "snap"), record_dt=record_dt, state0=ps_state0,
                           split_points=() if s < 0 else (s,)) for s in splits]
-    ex = simulate_neuron([], [], p2, ps_dt, "exact", record_dt=record_dt, state0=ps_state0)
+    ex = simulate_neuron([], [], p2, ps_dt, D(), record_dt=record_dt, state0=ps_state0)
     ds = xr.Dataset(
         {
             "fig1_V": (("trace", "time"), np.stack([t.V.numpy() for t in tr.values()])),
