@@ -1,0 +1,413 @@
+"""Numba kernels of :mod:`snnlib.integrated` (numerically integrated event layers, CPU).
+
+They compute what :func:`snnlib.events.simulate_layer` computes for a grid integrator (its
+pure-PyTorch path is the reference they are tested against), in float64 whatever the
+storage dtype. See :mod:`snnlib.integrated` for the maths of the two backward passes.
+
+**Step propagator.** Parker-Sochacki of order ``k`` (:mod:`snnlib.integrators`) is the
+degree-``k`` Taylor polynomial of the exact flow, and the model is linear, so a piece of
+trajectory of length ``L`` from ``(v, i)`` is::
+
+    v(L) = a(L) v + b(L) i,   i(L) = c(L) i,
+    a = sum_j alpha_j L^j,  b = sum_j beta_j L^j,  c = sum_j gamma_j L^j,
+
+with ``alpha, beta, gamma`` the PS coefficients of the unit states (``coefficients``). The
+step polynomial of :mod:`snnlib.crossing` is ``V(s) = a(s) v + b(s) i`` and its slope
+``a'(s) v + b'(s) i``. A full step costs two multiply-adds per neuron, and the crossing test
+``V(h) >= theta`` (or ``V(0) >= theta`` for the interpolating rules) is exact, so only neurons
+that spike in a step take the slow path (:func:`_neuron_step`, which mirrors
+:func:`snnlib.crossing.step_with_spikes`: locate, move, reset, continue over the rest).
+
+**Integration points** of a sample: the grid ``dt, 2 dt, ..., t_max`` merged with the
+(delivered) input times; coincident times are one point. The step that ends at a point is
+integrated with spikes, then the inputs delivered there are added to ``I``.
+
+**Backward** (:func:`adjusted_backward`): when a gradient is needed the forward records the
+integration points and, for every (step, neuron) with spikes, the state at the step's start
+(and, only when the input times need a gradient, every neuron's state at every point); one
+reverse sweep per sample then carries the adjoint ``(lambda_v, lambda_i)`` of every neuron
+and the time gradient of every integration point, re-running only the steps with spikes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_OPTS = dict(cache=True, error_model="numpy", nogil=True)
+SNAP, LINEAR, NEWTON = 0, 1, 2
+RULES = {"snap": SNAP, "linear": LINEAR, "newton": NEWTON}
+_EPS = 2.220446049250313e-16
+
+
+def coefficients(order: int, tau: float, tau_s: float):
+    """``(alpha, beta, gamma)`` ``[order + 1]`` and their derivatives ``(dalpha, dbeta,
+    dgamma)`` ``[order]`` (coefficients of ``a', b', c'``): the PS recurrence of
+    :func:`snnlib.integrators.ps_coefficients` run on the unit states."""
+    al, be, ga = np.zeros(order + 1), np.zeros(order + 1), np.zeros(order + 1)
+    al[0], ga[0] = 1.0, 1.0
+    for j in range(order):
+        al[j + 1] = (-al[j] / tau) / (j + 1)
+        be[j + 1] = (-be[j] / tau + ga[j]) / (j + 1)
+        ga[j + 1] = -ga[j] / (tau_s * (j + 1))
+    d = np.arange(1, order + 1, dtype=np.float64)
+    return al, be, ga, al[1:] * d, be[1:] * d, ga[1:] * d
+
+
+@njit(inline="always", **_OPTS)
+def _horner(c, x):
+    out = c[c.shape[0] - 1]
+    for j in range(c.shape[0] - 2, -1, -1):
+        out = out * x + c[j]
+    return out
+
+
+@njit(inline="always", **_OPTS)
+def _safe(slope, eps):
+    """The grazing guard of :func:`snnlib.crossing.safe_slope`."""
+    if slope < 0.0:
+        return -max(-slope, eps)
+    return max(slope, eps)
+
+
+@njit(**_OPTS)
+def _newton(v, i, rem, f0, fh, theta, al, be, dal, dbe):
+    """Root of ``V(s) - theta`` on ``[0, rem]`` given ``f0 < 0 <= fh``: safeguarded Newton
+    from the linear guess, as :func:`snnlib.crossing.crossing_newton`."""
+    tol = 16.0 * _EPS * rem
+    lo, hi = 0.0, rem
+    x = rem * (-f0) / (fh - f0)
+    for _ in range(60):
+        f = _horner(al, x) * v + _horner(be, x) * i - theta
+        fp = _horner(dal, x) * v + _horner(dbe, x) * i
+        if f < 0.0:
+            lo = x
+        else:
+            hi = x
+        xn = 0.5 * (lo + hi)
+        if fp > 0.0:
+            nt = x - f / fp
+            if nt >= lo and nt <= hi:
+                xn = nt
+        done = abs(xn - x) <= tol
+        x = xn
+        if done:
+            break
+    return x
+
+
+@njit(**_OPTS)
+def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, al, be, ga, dal, dbe,
+                 r_v, r_i, r_s, r_rem, r_t):
+    """One step of length ``h`` of one neuron with at most ``left`` spikes (the rounds of
+    :func:`snnlib.crossing.step_with_spikes`). Round ``r`` is recorded: start state
+    ``(r_v, r_i)``, offset ``r_s`` of its crossing from the round's start, remaining length
+    ``r_rem`` and spike time ``r_t``; entry ``n`` (the number of spikes) holds the last
+    piece (its start state and length). Returns ``(v, i, n)`` at the end of the step."""
+    e = 0.0
+    n = 0
+    while n < left:
+        rem = h - e
+        s = math.inf
+        if rule != SNAP and v >= theta:
+            s = 0.0
+        elif rule != SNAP or rem > 0.0:
+            vr = _horner(al, rem) * v + _horner(be, rem) * i
+            if vr >= theta:
+                if rule == SNAP:
+                    s = rem
+                elif rule == LINEAR:
+                    s = rem * (theta - v) / (vr - v)
+                else:
+                    s = _newton(v, i, rem, v - theta, vr - theta, theta, al, be, dal, dbe)
+        if not (s <= rem):
+            break
+        r_v[n], r_i[n], r_s[n], r_rem[n] = v, i, s, rem
+        vs = _horner(al, s) * v + _horner(be, s) * i
+        i = _horner(ga, s) * i
+        v = 0.0 if zero_reset else vs - theta
+        e = e + s
+        r_t[n] = t_prev + e
+        n += 1
+    rem = h - e
+    r_v[n], r_i[n], r_rem[n] = v, i, rem
+    return _horner(al, rem) * v + _horner(be, rem) * i, _horner(ga, rem) * i, n
+
+
+@njit(**_OPTS)
+def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, al, be, ga, dal, dbe,
+              out_t, cnt, do_log, log_j, log_n, log_k, log_t,
+              record, full, pt_t, pt_lo, pt_grid, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
+    """One sample: fills ``out_t [N, K]``, ``cnt [N]`` and the spike log (``do_log``: event
+    count ``j`` seen, neuron, index, time; in time order of the steps). With ``record``, for
+    the backward: per integration point ``p`` its time, first delivered event and whether it
+    is a grid point; one entry per (step, neuron) with spikes in it (``fl_*``: point, neuron,
+    spikes before the step, state at the step's start; in order of ``p``); with ``full``, the
+    state of every neuron at the start of every step (``st_v, st_i [P, N]``, needed for the
+    time gradients of the points). Returns ``(P, n_log, n_flagged)``."""
+    N = Wt.shape[1]
+    V = np.zeros(N)
+    I = np.zeros(N)
+    r_v, r_i, r_s, r_rem, r_t = np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1)
+    t_prev = 0.0
+    ie = 0
+    ig = 0
+    p = 0
+    nl = 0
+    nf = 0
+    G = grid.shape[0]
+    while True:
+        tg = grid[ig]
+        te = ev_t[ie] if ie < E else math.inf
+        is_grid = tg <= te
+        tp = tg if is_grid else te
+        h = tp - t_prev
+        if record:
+            pt_t[p] = tp
+            pt_grid[p] = is_grid
+            pt_lo[p] = ie
+        if full:
+            for n in range(N):
+                st_v[p, n] = V[n]
+                st_i[p, n] = I[n]
+        a = _horner(al, h)
+        b = _horner(be, h)
+        c = _horner(ga, h)
+        for n in range(N):
+            v = V[n]
+            i = I[n]
+            v1 = a * v + b * i
+            i1 = c * i
+            k0 = cnt[n]
+            if k0 < K and ((v1 >= theta and (rule != SNAP or h > 0.0)) or (rule != SNAP and v >= theta)):
+                if record:
+                    fl_p[nf] = p
+                    fl_n[nf] = n
+                    fl_k[nf] = k0
+                    fl_v[nf] = v
+                    fl_i[nf] = i
+                    nf += 1
+                v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, al, be, ga,
+                                          dal, dbe, r_v, r_i, r_s, r_rem, r_t)
+                for r in range(ns):
+                    out_t[n, k0 + r] = r_t[r]
+                    if do_log:
+                        log_j[nl] = ie
+                        log_n[nl] = n
+                        log_k[nl] = k0 + r
+                        log_t[nl] = r_t[r]
+                        nl += 1
+                cnt[n] = k0 + ns
+            V[n] = v1
+            I[n] = i1
+        while ie < E and ev_t[ie] == tp:
+            src = ev_src[ie]
+            for n in range(N):
+                I[n] += Wt[src, n]
+            ie += 1
+        p += 1
+        t_prev = tp
+        if is_grid:
+            ig += 1
+            if ig == G:
+                break
+    if record:
+        pt_lo[p] = ie
+    return p, nl, nf
+
+
+@njit(parallel=True, **_OPTS)
+def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, al, be, ga, dal, dbe,
+            out_t, cnt, do_log, log_j, log_n, log_k, log_t, n_log,
+            record, full, n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
+    """All samples (in parallel): ``out_t [B, N, K]`` (``+inf`` padded), ``cnt [B, N]``, with
+    ``do_log`` the spike log ``[B, N K]`` (``n_log [B]`` entries), with ``record`` what
+    :func:`adjusted_backward` needs (``[B, ...]`` rows of :func:`_simulate`'s arrays; ``n_pt``,
+    ``n_fl``: points and flagged entries per sample)."""
+    B = ev_t.shape[0]
+    for b in prange(B):
+        P, nl, nf = _simulate(ev_t[b], ev_src[b], n_ev[b], grid, Wt, K, rule, zero_reset, theta,
+                              al, be, ga, dal, dbe, out_t[b], cnt[b], do_log, log_j[b], log_n[b],
+                              log_k[b], log_t[b], record, full, pt_t[b], pt_lo[b], pt_grid[b],
+                              fl_p[b], fl_n[b], fl_k[b], fl_v[b], fl_i[b], st_v[b], st_i[b])
+        n_log[b] = nl
+        n_pt[b] = P
+        n_fl[b] = nf
+
+
+@njit(**_OPTS)
+def _secant(v, i, rem, theta, al, be, dal, dbe, eps):
+    """Linear-interpolation crossing ``s = rem (theta - v) / (V(rem) - v)`` and its
+    derivatives ``(s, ds/dv, ds/di, ds/drem)``; the secant slope ``(V(rem) - v) / rem`` is
+    guarded like a crossing slope."""
+    A = _horner(al, rem)
+    Bc = _horner(be, rem)
+    vr = A * v + Bc * i
+    D = rem * _safe((vr - v) / rem, eps) if rem > 0.0 else vr - v
+    s = rem * (theta - v) / D
+    d_vr = -s / D  # ds / dV(rem)
+    d_v = rem * (theta - vr) / (D * D)  # explicit ds / dv (V(rem) held)
+    d_rem = s / rem + d_vr * (_horner(dal, rem) * v + _horner(dbe, rem) * i)
+    return s, d_v + d_vr * A, d_vr * Bc, d_rem
+
+
+@njit(parallel=True, **_OPTS)
+def adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero_reset, theta, tau_s,
+                      al, be, ga, dal, dbe, dga, grazing_eps, need_in, n_chunks,
+                      n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i,
+                      dWt_parts, g_in):
+    """Exact gradient of the discretized forward (:mod:`snnlib.integrated`, ``adjusted``) from
+    what the forward recorded: ``dWt_parts[c] [N_in, N]`` per chunk of samples and, with
+    ``need_in`` (the forward then recorded the full states), ``g_in [B, N_in K_in]``, from
+    ``g = dL/d out_t [B, N, K]``."""
+    B, N, _ = g.shape
+    for c in prange(n_chunks):
+        dWt = dWt_parts[c]
+        lv = np.empty(N)
+        li = np.empty(N)
+        mark = np.full(N, -1, np.int64)
+        gpt = np.empty(pt_t.shape[1])
+        g_sg = np.empty(ev_src.shape[1] + 1)
+        r_v, r_i, r_s, r_rem, r_t = np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1)
+        for b in range((c * B) // n_chunks, ((c + 1) * B) // n_chunks):
+            P = n_pt[b]
+            lv[:] = 0.0
+            li[:] = 0.0
+            gpt[:P] = 0.0
+            q = n_fl[b] - 1
+            for p in range(P - 1, -1, -1):
+                lo, hi = pt_lo[b, p], pt_lo[b, p + 1]
+                S = 0.0
+                for e in range(lo, hi):  # inputs delivered at p: I += W (lambda_i unchanged)
+                    src = ev_src[b, e]
+                    acc = 0.0
+                    for n in range(N):
+                        dWt[src, n] += li[n]
+                        if need_in:
+                            acc += Wt[src, n] * (lv[n] - li[n] / tau_s)
+                    g_sg[e - lo] = -acc  # -lambda . M (w e_I): the exact-flow part
+                    S -= acc
+                q_hi = q
+                while q >= 0 and fl_p[b, q] == p:
+                    mark[fl_n[b, q]] = q
+                    q -= 1
+                t_prev = pt_t[b, p - 1] if p > 0 else 0.0
+                h = pt_t[b, p] - t_prev
+                A = _horner(al, h)
+                Bc = _horner(be, h)
+                C = _horner(ga, h)
+                dA = _horner(dal, h)
+                dB = _horner(dbe, h)
+                dC = _horner(dga, h)
+                g_end = 0.0  # dL/dt_p from the step ending at p
+                g_start = 0.0  # dL/dt_{p-1}
+                for n in range(N):
+                    a_v = lv[n]
+                    a_i = li[n]
+                    f = mark[n]
+                    if f < 0:
+                        if need_in:
+                            v0 = st_v[b, p, n]
+                            i0 = st_i[b, p, n]
+                            d = a_v * (dA * v0 + dB * i0) + a_i * (dC * i0)
+                            g_end += d
+                            g_start -= d
+                        lv[n] = A * a_v
+                        li[n] = Bc * a_v + C * a_i
+                        continue
+                    k0 = fl_k[b, f]
+                    _, _, ns = _neuron_step(fl_v[b, f], fl_i[b, f], h, t_prev, K - k0, rule, zero_reset, theta,
+                                            al, be, ga, dal, dbe, r_v, r_i, r_s, r_rem, r_t)
+                    # the last piece: from the last spike (or t_prev) to t_p
+                    L = r_rem[ns]
+                    x_v, x_i = r_v[ns], r_i[ns]
+                    d = a_v * (_horner(dal, L) * x_v + _horner(dbe, L) * x_i) + a_i * (_horner(dga, L) * x_i)
+                    g_end += d
+                    Gt = -d  # dL/d(start time of the piece)
+                    tA, tB, tC = _horner(al, L), _horner(be, L), _horner(ga, L)
+                    a_i = tB * a_v + tC * a_i
+                    a_v = tA * a_v
+                    for r in range(ns - 1, -1, -1):
+                        gk = g[b, n, k0 + r]
+                        if zero_reset:
+                            a_v = 0.0
+                        x_v, x_i, s, rem = r_v[r], r_i[r], r_s[r], r_rem[r]
+                        dVs = _horner(dal, s) * x_v + _horner(dbe, s) * x_i
+                        dIs = _horner(dga, s) * x_i
+                        sA, sB, sC = _horner(al, s), _horner(be, s), _horner(ga, s)
+                        Gs = Gt + a_v * dVs + a_i * dIs  # dL/ds through the state path
+                        n_i = sB * a_v + sC * a_i
+                        n_v = sA * a_v
+                        if rule == SNAP:  # s = rem: the path moves with t_p; the time is STE
+                            g_end += Gs
+                            Ga = Gt - Gs
+                            if x_v < theta and rem > 0.0:
+                                sl, ds_v, ds_i, ds_rem = _secant(x_v, x_i, rem, theta, al, be, dal, dbe,
+                                                                 grazing_eps)
+                                n_v += gk * ds_v
+                                n_i += gk * ds_i
+                                g_end += gk * ds_rem
+                                Ga += gk - gk * ds_rem
+                            else:
+                                g_end += gk
+                        else:
+                            Gs += gk
+                            Ga = Gt + gk
+                            if not (s == 0.0 and x_v >= theta):  # else s = 0 locally: no derivative
+                                if rule == LINEAR:
+                                    sl, ds_v, ds_i, ds_rem = _secant(x_v, x_i, rem, theta, al, be, dal, dbe,
+                                                                     grazing_eps)
+                                    n_v += Gs * ds_v
+                                    n_i += Gs * ds_i
+                                    g_end += Gs * ds_rem
+                                    Ga -= Gs * ds_rem
+                                else:
+                                    slope = _safe(dVs, grazing_eps)
+                                    n_v -= Gs * sA / slope
+                                    n_i -= Gs * sB / slope
+                        a_v, a_i, Gt = n_v, n_i, Ga
+                    g_start += Gt
+                    lv[n] = a_v
+                    li[n] = a_i
+                for qq in range(q + 1, q_hi + 1):
+                    mark[fl_n[b, qq]] = -1
+                gpt[p] += g_end
+                if p > 0:
+                    gpt[p - 1] += g_start
+                if need_in and hi > lo:
+                    # moving the point moves all its inputs together (gpt[p]); one input alone
+                    # moves the exact-flow part g_sg plus an equal share of the rest
+                    m = hi - lo + (1 if pt_grid[b, p] else 0)
+                    share = (gpt[p] - S) / m
+                    for e in range(lo, hi):
+                        g_in[b, ev_flat[b, e]] = g_sg[e - lo] + share
+
+
+@njit(parallel=True, **_OPTS)
+def piggyback_log(log_j, log_n, log_t, n_log, ev_t, ev_src, n_ev, Wt, tau, log_I, log_x):
+    """Complete the spike log for BATS's backward (:func:`snnlib.spiketime_kernels.
+    backward_kernel`): the *analytic* current at each spike, ``I(t_k) = sum_{e < j} w x_e^2``
+    (``x_e = exp(-(t_k - t_e)/tau)``, ``tau = 2 tau_s``), and the decay ``log_x =
+    exp(-(t_k - t_{j-1})/tau)`` from the last input the spike has seen."""
+    B = log_j.shape[0]
+    N = Wt.shape[1]
+    for b in prange(B):
+        I = np.zeros(N)
+        j = 0  # events added to I so far; I is the current just after event j - 1
+        for q in range(n_log[b]):
+            jq = log_j[b, q]
+            while j < jq:
+                if j > 0:
+                    x = math.exp(-(ev_t[b, j] - ev_t[b, j - 1]) / tau)
+                    x2 = x * x
+                    for n in range(N):
+                        I[n] *= x2
+                src = ev_src[b, j]
+                for n in range(N):
+                    I[n] += Wt[src, n]
+                j += 1
+            xs = math.exp(-(log_t[b, q] - ev_t[b, jq - 1]) / tau) if jq > 0 else 1.0
+            log_x[b, q] = xs
+            log_I[b, q] = I[log_n[b, q]] * xs * xs
