@@ -85,7 +85,7 @@ from .crossing import GRAZING_EPS
 from .discretization import Discretization
 from .neuron import NeuronParams, check_closed_form
 
-__all__ = ["GRADIENTS", "check_gradient", "grid_points", "delivered_times", "integrated_layer"]
+__all__ = ["GRADIENTS", "check_gradient", "grid_points", "delivered_times", "quantize_times", "integrated_layer"]
 
 GRADIENTS = ("exact", "ste", "piggyback", "adjusted")
 
@@ -124,6 +124,24 @@ def delivered_times(x: np.ndarray, d: Discretization, t_max: float) -> np.ndarra
         n = np.ceil(x / d.dt - 1e-9)
     ok = np.isfinite(x) & (n >= 0) & (n < len(g) - 1)
     return np.where(ok, g[np.where(ok, n, 0).astype(np.int64)], np.inf)
+
+
+class _Quantize(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, t, dt):
+        # tolerance as snnlib.events (input="grid"): times on the grid stay put
+        return torch.ceil(t / dt - 1e-9) * dt
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None  # straight-through estimator
+
+
+def quantize_times(t: Tensor, dt: float) -> Tensor:
+    """``ceil(t / dt) dt`` (spikes delayed to the grid; ``+inf`` stays); backward: identity (STE)."""
+    if not (dt is not None and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive finite step in ms, got {dt!r}")
+    return _Quantize.apply(t, float(dt))
 
 
 class _IntegratedLayer(torch.autograd.Function):
@@ -240,7 +258,7 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
         raise ValueError("the integrated-layer kernels run on CPU tensors")
     in_times, weights = in_times.to(dtype), weights.to(dtype)
     if d.is_exact:
-        from .spiketime import _layer, quantize_times
+        from .spiketime import _layer
 
         x = quantize_times(in_times, d.dt) if d.input == "grid" else in_times
         return _layer(x, weights, params, float(t_max), max_spikes, "numba", in_counts)

@@ -62,7 +62,10 @@ from torch import Tensor
 
 from . import spiketime_kernels as _k
 from .crossing import GRAZING_EPS
+from .discretization import Discretization
 from .events import simulate_layer
+from .integrated import quantize_times
+from .network import EventNetwork
 from .neuron import NeuronParams, check_closed_form
 
 __all__ = [
@@ -235,61 +238,24 @@ def spike_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, *, t_ma
     return _layer(in_times, weights, params, float(t_max), max_spikes, backend)[0]
 
 
-class _Quantize(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, t, dt):
-        # tolerance as snnlib.events (input="grid"): times on the grid stay put
-        return torch.ceil(t / dt - 1e-9) * dt
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, None  # straight-through estimator
-
-
-def quantize_times(t: Tensor, dt: float) -> Tensor:
-    """``ceil(t / dt) dt`` (spikes delayed to the grid; ``+inf`` stays); backward: identity (STE)."""
-    if not (dt is not None and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive finite step in ms, got {dt!r}")
-    return _Quantize.apply(t, float(dt))
-
-
-class SpikeTimeNetwork(torch.nn.Module):
-    """Fully connected network of :func:`spike_layer` layers (BATS).
-
-    ``forward(in_times [B, N_in, K_in]) -> (out_times [B, N_out, K_out], [hidden counts [B]])``.
-    ``dt`` (ms): the discretized variant of seed 000: the input spike times of every layer are
-    delayed to the grid (:func:`quantize_times`, straight-through backward) and the layer is
-    simulated exactly on these; ``None`` is the continuous benchmark. Weights ``U(low, high)``
-    per layer from ``generator``.
-    """
+class SpikeTimeNetwork(EventNetwork):
+    """BATS's network from a :class:`BatsConfig`: an :class:`~snnlib.network.EventNetwork` with
+    the exact discretization, or with ``dt`` (ms) the discretized variant of seed 000: the
+    input spike times of every layer are delayed to the grid (``Discretization(input="grid",
+    dt=dt)``, straight-through backward) and the layer is simulated exactly on these. Weights
+    ``U(low, high)`` per layer from ``generator``. ``backend``: ``"auto"`` / ``"numba"``
+    (kernels) or ``"torch"`` (autograd through the reference)."""
 
     def __init__(self, config: BatsConfig = BatsConfig(), *, dt: Optional[float] = None,
                  backend: str = "auto", dtype: torch.dtype = torch.float32,
                  generator: Optional[torch.Generator] = None):
-        super().__init__()
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if dt is not None:
-            quantize_times(torch.zeros(1), dt)  # validates dt
-        self.config, self.dt, self.backend = config, dt, backend
-        self.params = config.params()
-        self.weights = torch.nn.ParameterList()
-        for l, (n_in, n_out) in enumerate(zip(config.sizes[:-1], config.sizes[1:])):
-            w = torch.empty(n_out, n_in, dtype=dtype)
-            w.uniform_(config.init_low[l], config.init_high[l], generator=generator)
-            self.weights.append(torch.nn.Parameter(w))
-
-    def forward(self, in_times: Tensor) -> tuple[Tensor, list[Tensor]]:
-        x = in_times.to(self.weights[0].dtype)
-        hidden, counts = [], None
-        for l, (W, p) in enumerate(zip(self.weights, self.params)):
-            if self.dt is not None:
-                x = quantize_times(x, self.dt)  # +inf padding stays +inf
-            x, counts = _layer(x, W, p, float(self.config.t_max), int(self.config.max_spikes[l]), self.backend,
-                               counts)
-            if l < len(self.weights) - 1:
-                hidden.append(counts.sum(1))
-        return x, hidden
+        d = Discretization() if dt is None else Discretization(input="grid", dt=dt)
+        super().__init__(config.sizes, config.params(), max_spikes=list(config.max_spikes), t_max=config.t_max,
+                         discretization=d, init=list(zip(config.init_low, config.init_high)),
+                         backend="torch" if backend == "torch" else "numba", dtype=dtype, generator=generator)
+        self.config, self.dt = config, dt
 
 
 def spike_counts(out_times: Tensor) -> Tensor:

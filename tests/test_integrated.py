@@ -230,3 +230,30 @@ def test_grid_delivery_and_argument_errors():
     # any tau with the adjusted gradient (no closed form needed)
     t, c = integrated_layer(x, W, NeuronParams(tau_s=20.0, tau=30.0), d, t_max=T, max_spikes=2)
     assert int(c.sum()) > 0
+
+
+def test_network_backends_agree_and_with_shares_the_weights():
+    """Two layers (the hidden layer's spike times are the output layer's inputs, so input-time
+    gradients are exercised): the kernels equal autograd through the reference network."""
+    from snnlib.network import EventNetwork
+
+    x, _ = problem(B=2, N_in=8)
+    kw = dict(max_spikes=[4, 4], t_max=T, init=[(-0.2, 0.9), (-0.2, 1.0)], dtype=F64)
+    d = D("ps", 3, 0.8, "newton")
+    nets = [EventNetwork((8, 6, 3), P, discretization=d, backend=be,
+                         generator=torch.Generator().manual_seed(5), **kw) for be in ("numba", "torch")]
+    outs = []
+    for net in nets:
+        out, hidden = net(x)
+        weighted_sum(out, torch.ones_like(out)).backward()
+        outs.append((out, hidden[0]))
+    assert int(outs[0][1].sum()) > 10 and int(torch.isfinite(outs[0][0]).sum()) > 3
+    assert torch.equal(outs[0][1], outs[1][1])
+    torch.testing.assert_close(outs[0][0], outs[1][0], rtol=0, atol=1e-9)
+    for a, b in zip(nets[0].weights, nets[1].weights):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-8, atol=1e-10)
+    exact = nets[0].with_(D())
+    assert exact.gradient == "exact" and exact.weights[0] is nets[0].weights[0]
+    assert nets[0].discretization == d
+    with pytest.raises(ValueError, match="piggyback"):
+        nets[1].with_(d, "piggyback")
