@@ -150,6 +150,12 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, al, be, ga,
     N = Wt.shape[1]
     V = np.zeros(N)
     I = np.zeros(N)
+    Vo = np.empty(N)
+    Io = np.empty(N)
+    acc = np.empty(N)
+    flag = np.zeros(((N + 7) // 8) * 8, np.uint8)
+    words = flag.view(np.uint64)  # the scan for flagged neurons skips 8 at a time
+    interp = rule != SNAP
     r_v, r_i, r_s, r_rem, r_t = np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1)
     t_prev = 0.0
     ie = 0
@@ -164,49 +170,77 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, al, be, ga,
         is_grid = tg <= te
         tp = tg if is_grid else te
         h = tp - t_prev
+        j0 = ie
+        while ie < E and ev_t[ie] == tp:
+            ie += 1
         if record:
             pt_t[p] = tp
             pt_grid[p] = is_grid
-            pt_lo[p] = ie
+            pt_lo[p] = j0
         if full:
             for n in range(N):
                 st_v[p, n] = V[n]
                 st_i[p, n] = I[n]
+        # the inputs delivered at tp (added after the step), summed as the reference does
+        if ie - j0 == 1:
+            row = Wt[ev_src[j0]]
+        else:
+            acc[:] = 0.0
+            for e in range(j0, ie):
+                src = ev_src[e]
+                for n in range(N):
+                    acc[n] += Wt[src, n]
+            row = acc
         a = _horner(al, h)
         b = _horner(be, h)
         c = _horner(ga, h)
+        hpos = interp or h > 0.0
+        # pass 1 (vectorisable): the spike-free step for every neuron, flagging crossings
+        nflag = 0
         for n in range(N):
             v = V[n]
             i = I[n]
+            Vo[n] = v
+            Io[n] = i
             v1 = a * v + b * i
-            i1 = c * i
-            k0 = cnt[n]
-            if k0 < K and ((v1 >= theta and (rule != SNAP or h > 0.0)) or (rule != SNAP and v >= theta)):
-                if record:
-                    fl_p[nf] = p
-                    fl_n[nf] = n
-                    fl_k[nf] = k0
-                    fl_v[nf] = v
-                    fl_i[nf] = i
-                    nf += 1
-                v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, al, be, ga,
-                                          dal, dbe, r_v, r_i, r_s, r_rem, r_t)
-                for r in range(ns):
-                    out_t[n, k0 + r] = r_t[r]
-                    if do_log:
-                        log_j[nl] = ie
-                        log_n[nl] = n
-                        log_k[nl] = k0 + r
-                        log_t[nl] = r_t[r]
-                        nl += 1
-                cnt[n] = k0 + ns
             V[n] = v1
-            I[n] = i1
-        while ie < E and ev_t[ie] == tp:
-            src = ev_src[ie]
-            for n in range(N):
-                I[n] += Wt[src, n]
-            ie += 1
+            I[n] = c * i + row[n]
+            f = ((v1 >= theta) & hpos) | ((v >= theta) & interp)
+            flag[n] = f
+            nflag += f
+        # pass 2: neurons that spike in the step, redone with the spike rule
+        if nflag > 0:
+            for w in range(words.shape[0]):
+                if words[w] == 0:
+                    continue
+                for n in range(8 * w, min(8 * w + 8, N)):
+                    if not flag[n]:
+                        continue
+                    flag[n] = 0
+                    k0 = cnt[n]
+                    if k0 >= K:
+                        continue
+                    v, i = Vo[n], Io[n]
+                    if record:
+                        fl_p[nf] = p
+                        fl_n[nf] = n
+                        fl_k[nf] = k0
+                        fl_v[nf] = v
+                        fl_i[nf] = i
+                        nf += 1
+                    v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, al, be, ga,
+                                              dal, dbe, r_v, r_i, r_s, r_rem, r_t)
+                    for r in range(ns):
+                        out_t[n, k0 + r] = r_t[r]
+                        if do_log:
+                            log_j[nl] = j0
+                            log_n[nl] = n
+                            log_k[nl] = k0 + r
+                            log_t[nl] = r_t[r]
+                            nl += 1
+                    cnt[n] = k0 + ns
+                    V[n] = v1
+                    I[n] = i1 + row[n]
         p += 1
         t_prev = tp
         if is_grid:
