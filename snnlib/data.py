@@ -28,6 +28,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ import numpy as np
 __all__ = [
     "DataError",
     "data_root",
+    "restore_hint",
     "download",
     "load_mnist",
     "threshold_images",
@@ -128,14 +130,53 @@ def _mnist_mirrors(mirrors: Sequence[str] | None) -> list[str]:
     return [m.strip() for m in env.split(",") if m.strip()] if env else list(MNIST_MIRRORS)
 
 
+def restore_hint(dataset: str) -> str:
+    """How to get an intact copy of ``dataset`` (``"mnist"`` or ``"nmnist"``): the sentence every
+    corrupted-file error ends with."""
+    return (
+        f"Delete it and restore the dataset with `python -m snnlib download {dataset}` (on a machine "
+        f"with network access; files are verified as they arrive), or point SNNLIB_DATA at a folder "
+        f"that holds an intact {dataset}/ (e.g. `export SNNLIB_DATA=../shared/data`)."
+    )
+
+
 def _decompressed(path: Path) -> bytes:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise DataError(f"{path} is not a valid gzip file ({e}).") from e
+        # zlib.error: a damaged deflate stream; EOFError: a truncated one; OSError: a bad header/CRC
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(
+                f"{path} is corrupt: it is not a valid gzip file ({type(e).__name__}: {e}). "
+                + restore_hint("mnist")
+            ) from e
     return raw
+
+
+def _idx_shape(raw: bytes, path: Path) -> tuple[int, tuple[int, ...]]:
+    """Header offset and shape of an unsigned-byte IDX file, refusing a truncated one."""
+    if len(raw) < 4:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than an IDX header. "
+                        + restore_hint("mnist"))
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08 or not 1 <= ndim <= 4:  # 0x08: unsigned byte
+        raise DataError(f"{path} is corrupt: not an unsigned-byte IDX file (magic {magic:#x}). "
+                        + restore_hint("mnist"))
+    offset = 4 + 4 * ndim
+    if len(raw) < offset:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than its IDX header. "
+                        + restore_hint("mnist"))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = offset + int(np.prod(shape))
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "corrupt"
+        raise DataError(
+            f"{path} is {what}: its header announces {' x '.join(map(str, shape))} bytes of data "
+            f"({expected} bytes in all), the (decompressed) file has {len(raw)}. " + restore_hint("mnist")
+        )
+    return offset, shape
 
 
 def _verify_mnist(stem: str) -> Callable[[Path], None]:
@@ -155,26 +196,22 @@ def _missing_mnist_message(folder: Path, stems: Iterable[str], why: str = "") ->
     return (
         f"MNIST is missing from {folder}.\nExpected:\n{files}\n"
         "Put the official IDX files there, or point SNNLIB_DATA at the folder that holds mnist/ "
-        "(e.g. `export SNNLIB_DATA=../shared/data`), or call with download=True on a machine "
-        "with network access." + (f"\n{why}" if why else "")
+        "(e.g. `export SNNLIB_DATA=../shared/data`), or fetch them with `python -m snnlib download mnist` "
+        "(or download=True) on a machine with network access." + (f"\n{why}" if why else "")
     )
 
 
 @lru_cache(maxsize=8)
 def _read_idx_cached(path: str, size: int, mtime_ns: int, stem: str) -> np.ndarray:
     raw = _decompressed(Path(path))
+    offset, shape = _idx_shape(raw, Path(path))  # names a truncated file as such, before the checksum
     digest = _sha256(raw)
     if digest != MNIST_FILES[stem][0]:
         raise DataError(
             f"{path} is corrupted: SHA-256 of its decompressed bytes is {digest}, expected "
-            f"{MNIST_FILES[stem][0]}. Delete it and fetch it again (download=True)."
+            f"{MNIST_FILES[stem][0]}. " + restore_hint("mnist")
         )
-    magic = int.from_bytes(raw[:4], "big")
-    ndim = magic & 0xFF
-    if magic >> 8 != 0x08:  # 0x08: unsigned byte
-        raise DataError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x}).")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    arr = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    arr = np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
     arr.setflags(write=False)
     return arr
 
@@ -321,10 +358,13 @@ def read_nmnist_events(path: str | os.PathLike, sha256: str | None = None) -> np
 
     path = Path(path)
     raw = path.read_bytes()
+    # a truncated recording says so first (5-byte events), whether or not a checksum is known
+    if len(raw) % 5 or not raw:
+        raise DataError(f"{path} is truncated or corrupt: {len(raw)} bytes is not a whole number of "
+                        f"5-byte N-MNIST events. " + restore_hint("nmnist"))
     if sha256 is not None and _sha256(raw) != sha256:
-        raise DataError(f"{path} is corrupted: its SHA-256 does not match the manifest ({sha256}).")
-    if len(raw) % 5:
-        raise DataError(f"{path} is not an N-MNIST recording: {len(raw)} bytes is not a multiple of 5.")
+        raise DataError(f"{path} is corrupted: its SHA-256 does not match the manifest ({sha256}). "
+                        + restore_hint("nmnist"))
     return tonic.io.read_mnist_file(io.BytesIO(raw), dtype=_TonicNMNIST.dtype, is_stream=True)
 
 
