@@ -64,6 +64,27 @@ def test_failed_execution_never_looks_complete_and_a_rerun_finishes(tmp_path, mo
     assert nbformat.read(folder / runs.NOTEBOOK, 4).cells[0].source == "# Toy run\nAbout the scheme."
 
 
+def test_progress_bars_and_warnings_go_to_the_run_log_not_the_notebook(tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",)),))
+    root = tmp_path / "runs"
+    _notebook(tmp_path / "toy.ipynb",
+              "import sys, warnings\n"
+              "from tqdm.std import tqdm\n"
+              "for _ in tqdm(range(300), file=sys.stderr, mininterval=0, desc='epoch 1/1'): pass\n"
+              "warnings.warn('a library warning')\n"
+              "print('the result')")
+    path = cli.execute("toy/r1", root=root)
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    assert any("the result" in o.get("text", "") for o in outputs)  # stdout stays on the page
+    log = (path.parent / cli.RUN_LOG).read_text().splitlines()
+    assert any("epoch 1/1" in ln and "300/300" in ln for ln in log)
+    assert any("a library warning" in ln for ln in log)
+    assert not any("\r" in ln for ln in log)
+
+
 @pytest.mark.data
 def test_data_overview_notebook_end_to_end(data_dir, isolated_runs):
     """The experiment notebook runs under papermill and writes a run that `runs.load` reads back,
