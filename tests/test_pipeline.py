@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import nbformat
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -99,6 +100,15 @@ def test_data_overview_notebook_end_to_end(data_dir, isolated_runs):
     assert run.summary["n_nmnist_train"] == 1000 and run.summary["n_nmnist_test"] == 100
     assert run.results["class_count"].sel(split="mnist-test").values.tolist() == \
         [int((y_test == k).sum()) for k in range(10)]
+    # the page's input-spike shares, recomputed from the pixels: t = T_in (1 - p/255), silent if p = 0
+    x_test, _ = data.load_mnist("test")
+    x = x_test.astype(np.float64)
+    t = run.summary["t_in_ms"] * (1 - x / 255)
+    n_spikes = (x > 0).sum()
+    assert run.summary["pct_spikes_at_t0"] == pytest.approx(100 * (x == 255).sum() / n_spikes)
+    assert run.summary["pct_pixels_at_t0"] == pytest.approx(100 * (x == 255).mean())
+    assert run.summary["pct_spikes_early"] == pytest.approx(
+        100 * ((x > 0) & (t < run.summary["early_ms"])).sum() / n_spikes)
     # the executed notebook holds the glued numbers the book prints
     nb = nbformat.read(path, as_version=4)
     assert any("application/papermill.record" in str(c.get("outputs")) or "scrapbook" in str(c.get("outputs"))
