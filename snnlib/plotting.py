@@ -168,21 +168,33 @@ def convergence_loglog(ax: plt.Axes, ds: xr.Dataset, var: str = "v_error", x: st
         if rule is not None:
             err, slope = err.sel(rule=rule), slope.sel(rule=rule)
         ax.loglog(ds[x], err, "o-", label=f"order {int(k)}: slope {float(slope):.2f}")
+    # the step sizes themselves as ticks: log-axis minor labels (3x10^0 4x10^0) collide
+    ax.set_xticks(ds[x].values, [f"{v:g}" for v in ds[x].values])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(f"{x} (ms)")
     ax.set_ylabel(ds[var].attrs.get("long_name", var))
     if rule is not None:
         ax.set_title(f"spike rule: {rule}")
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="x-small", loc="best")
     return ax
 
 
 def spike_convergence_figure(ds: xr.Dataset) -> plt.Figure:
     """First-spike-time error against step size, one panel per spike rule, two panels per row."""
     rules = list(ds["rule"].values)
-    fig, axes = panel_grid(len(rules), sharey=True)
+    fig, axes = panel_grid(len(rules) + 1)
     for ax, rule in zip(axes, rules):
         convergence_loglog(ax, ds, var="spike_error", x="spike_dt", rule=rule, slope_var="spike_slope")
-        ax.yaxis.set_tick_params(labelleft=True)
+        ax.get_legend().remove()  # the last panel lists the slopes of every rule, off the curves
+    ylo = min(a.get_ylim()[0] for a in axes[:-1])  # one error scale for every rule
+    yhi = max(a.get_ylim()[1] for a in axes[:-1])
+    for ax in axes[:-1]:
+        ax.set_ylim(ylo, yhi)
+    key = axes[-1]
+    key.set_axis_off()
+    labels = [f"order {int(k)}: slope " + ", ".join(f"{float(ds['spike_slope'].sel(order=k, rule=r)):.2f}"
+                                                   for r in rules) for k in ds["order"].values]
+    key.legend(axes[0].get_lines(), labels, loc="center", title="fitted slopes (" + ", ".join(map(str, rules)) + ")")
     fig.tight_layout()
     return readable(fig)
 
