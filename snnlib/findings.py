@@ -192,7 +192,8 @@ CLAIMS: tuple[Claim, ...] = (
           "coding]", "encoding-ttfs", _seed002_ranking),
     Claim("s003_fewer_spikes", "003", "[Temporal coding] Reduce the number of spikes compared to rate-coding.",
           "encoding-ttfs", _ttfs_fewer_spikes),
-    Claim("s003_temporal_accuracy", "003", "[Temporal coding] Less robust to noise in hardware implementation, lower accuracy compared to ratecoding.",
+    Claim("s003_temporal_accuracy", "003", "[Temporal coding] Less robust to noise in hardware implementation, lower "
+          "accuracy compared to ratecoding.",
           "encoding-ttfs", lambda load: _rate_vs_ttfs(load, -1)),
     Claim("s003_surrogate", "003", "[Spatiotemporal approach] approximate the nondifferentiable spiking "
           "activity with a surrogate gradient: smoothing the spiking activity, degrades the accuracy.",
@@ -210,7 +211,7 @@ CLAIMS: tuple[Claim, ...] = (
 def assess(claim: Claim, load: Loader) -> Verdict:
     """The claim's verdict from the runs; *not yet tested* when no chapter or run decides it."""
     if claim.decide is None:
-        return Verdict("not yet tested", {}, f"needs the {PLANNED[claim.chapter]} chapter (planned)")
+        return Verdict("not yet tested", {}, "")  # the chapter column names the planned chapter
     try:
         v = claim.decide(load)
     except FileNotFoundError as e:  # the deciding run is not in this profile or not made yet
@@ -292,7 +293,7 @@ def markdown_table(ds: xr.Dataset) -> str:
         r = {k: str(ds[k].values[i]) for k in ("source", "wording", "verdict", "evidence", "chapter", "planned_chapter")}
         chapter = f"{{doc}}`/{r['chapter']}`" if r["chapter"] else f"{r['planned_chapter']} (planned)"
         lines.append(f"| {SOURCES[r['source']]} | “{cell(r['wording'])}” | **{r['verdict']}** | "
-                     f"{cell(r['evidence'])} | {chapter} |")
+                     f"{cell(r['evidence']) or '–'} | {chapter} |")
     return "\n".join(lines) + "\n"
 
 
