@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-__all__ = ["digits", "ttfs_raster", "spike_time_histogram", "class_counts", "nmnist_frames", "readable",
-           "panel_grid", "ps_split_figure", "spike_convergence_figure", "learning_curves", "training_figure"]
+__all__ = ["digits", "ttfs_raster", "spike_time_histogram", "input_spikes_figure", "class_counts", "nmnist_frames",
+           "readable", "panel_grid", "ps_split_figure", "spike_convergence_figure", "learning_curves", "training_figure"]
 
 #: font size (pt) of labels in the book's multi-panel figures; ticks one point, legends two smaller
 FONT_SIZE = 12
@@ -75,6 +75,15 @@ def spike_time_histogram(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
     ax.set_ylabel("input spikes (test set)")
     ax.set_yscale("log")
     return ax
+
+
+def input_spikes_figure(ds: xr.Dataset, example: int = 0) -> plt.Figure:
+    """Two panels: the input spike raster of one digit and the spike-time histogram of the test set."""
+    fig, (raster, hist) = panel_grid(2)
+    ttfs_raster(raster, ds, example=example)
+    spike_time_histogram(hist, ds)
+    fig.tight_layout()
+    return readable(fig)
 
 
 def class_counts(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
