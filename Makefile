@@ -20,7 +20,7 @@ RUN_TARGETS = $(shell test -x $(PY) && $(PY) -m snnlib targets --profile $(PROFI
 BOOK_SOURCES = $(shell find book -path book/_build -prune -o -path book/runs -prune -o -type f \( -name '*.md' -o -name '*.yml' -o -name '*.bib' -o -name '*.ipynb' \) -print) \
                $(shell find runs -name notebook.ipynb 2>/dev/null)
 
-.PHONY: help setup test runs _runs book bench screenshot clean distclean
+.PHONY: help setup test lab runs _runs book bench screenshot clean distclean
 
 help: ## list the targets
 	@echo "snn-discretization: make TARGET [PROFILE=quick|full] [SNNLIB_DATA=path]"
@@ -37,6 +37,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: $(STAMP) ## run the test suite (includes building the book from the committed runs)
 	$(PY) -m pytest -q
+
+lab: $(STAMP) ## start JupyterLab (pinned in requirements.txt) on notebooks/ with the Python (snnlib) kernel
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks \
+	  --MappingKernelManager.default_kernel_name=snnlib $(LAB_ARGS)
 
 runs: $(STAMP) ## execute every run of PROFILE that is missing (papermill; make -j parallelises)
 	@$(MAKE) --no-print-directory _runs PROFILE=$(PROFILE)

@@ -11,6 +11,8 @@ from . import plan as plan_
 from .runs import NOTEBOOK, run_dir, runs_root
 
 KERNEL = "snnlib"
+#: what a run printed to stderr (progress bars, warnings), moved out of its executed notebook
+RUN_LOG = "run.log"
 
 
 def _kernel_name() -> str:
@@ -24,7 +26,8 @@ def execute(key: str, root: str | None = None) -> Path:
 
     The notebook is written to a temporary name and renamed to ``notebook.ipynb`` only when every
     cell succeeded, so an interrupted or failed run never looks complete; a failed execution is
-    kept as ``notebook.failed.ipynb`` to show the error.
+    kept as ``notebook.failed.ipynb`` to show the error (stderr included). A successful run's
+    stderr (progress bars, warnings) goes to ``run.log`` in the run folder, not into the notebook.
     """
     import papermill as pm
 
@@ -51,8 +54,40 @@ def execute(key: str, root: str | None = None) -> Path:
     failed.unlink(missing_ok=True)
     if run.parameters.get("title"):
         _retitle(partial, run.parameters["title"])
+    move_stderr_to_log(partial, out_dir / RUN_LOG)
     os.replace(partial, out_dir / NOTEBOOK)
     return out_dir / NOTEBOOK
+
+
+def move_stderr_to_log(notebook: Path, log: Path) -> int:
+    """Move the stderr streams of an executed notebook (progress bars, library warnings) into the
+    text file ``log``, cell by cell, and drop them from the notebook; returns the lines logged.
+
+    Progress bars redraw themselves with carriage returns; each redraw becomes one log line. The
+    log is written (atomically) even when empty, so every run folder says what its run printed.
+    """
+    import nbformat
+
+    from .runs import atomic_write
+
+    nb = nbformat.read(notebook, as_version=4)
+    lines = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        keep = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = out.get("text", "")
+                text = "".join(text) if isinstance(text, list) else text
+                redraws = [ln.rstrip() for ln in text.replace("\r", "\n").split("\n")]
+                lines += [f"[cell {i}] {ln}" for ln in redraws if ln.strip()]
+            else:
+                keep.append(out)
+        cell["outputs"] = keep
+    atomic_write(log, "".join(ln + "\n" for ln in lines))
+    nbformat.write(nb, notebook)
+    return len(lines)
 
 
 def _retitle(path: Path, title: str) -> None:

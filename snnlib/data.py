@@ -23,20 +23,19 @@ import gzip
 import hashlib
 import io
 import os
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
-import zipfile
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .downloads import download, download_nmnist  # noqa: F401 (part of this module's API)
+
 __all__ = [
     "DataError",
     "data_root",
+    "restore_hint",
     "download",
     "load_mnist",
     "threshold_images",
@@ -69,41 +68,6 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-# --------------------------------------------------------------------------------------- download
-def download(
-    urls: Sequence[str],
-    dest: str | os.PathLike,
-    verify: Callable[[Path], None],
-    timeout: float = 60.0,
-) -> Path:
-    """Fetch ``dest`` from the first of ``urls`` whose content passes ``verify``.
-
-    The file is written to a temporary name beside ``dest`` and renamed only once ``verify`` (which
-    raises :class:`DataError` on a bad file) accepts it; a rejected or interrupted download leaves
-    nothing behind. Raises :class:`DataError` listing every URL and why it failed.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    failures = []
-    for url in urls:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
-        tmp = Path(tmp)
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
-                shutil.copyfileobj(r, f)
-            verify(tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-            return dest
-        except (urllib.error.URLError, OSError, DataError) as e:
-            failures.append(f"  {url}: {e}")
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-    raise DataError(f"Could not download {dest.name}:\n" + "\n".join(failures))
-
-
 # ------------------------------------------------------------------------------------------ MNIST
 #: file stem -> (SHA-256 of the decompressed bytes, number of items); the published values.
 MNIST_FILES = {
@@ -128,14 +92,53 @@ def _mnist_mirrors(mirrors: Sequence[str] | None) -> list[str]:
     return [m.strip() for m in env.split(",") if m.strip()] if env else list(MNIST_MIRRORS)
 
 
+def restore_hint(dataset: str) -> str:
+    """How to get an intact copy of ``dataset`` (``"mnist"`` or ``"nmnist"``): the sentence every
+    corrupted-file error ends with."""
+    return (
+        f"Delete it and restore the dataset with `python -m snnlib download {dataset}` (on a machine "
+        f"with network access; files are verified as they arrive), or point SNNLIB_DATA at a folder "
+        f"that holds an intact {dataset}/ (e.g. `export SNNLIB_DATA=../shared/data`)."
+    )
+
+
 def _decompressed(path: Path) -> bytes:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise DataError(f"{path} is not a valid gzip file ({e}).") from e
+        # zlib.error: a damaged deflate stream; EOFError: a truncated one; OSError: a bad header/CRC
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(
+                f"{path} is corrupt: it is not a valid gzip file ({type(e).__name__}: {e}). "
+                + restore_hint("mnist")
+            ) from e
     return raw
+
+
+def _idx_shape(raw: bytes, path: Path) -> tuple[int, tuple[int, ...]]:
+    """Header offset and shape of an unsigned-byte IDX file, refusing a truncated one."""
+    if len(raw) < 4:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than an IDX header. "
+                        + restore_hint("mnist"))
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08 or not 1 <= ndim <= 4:  # 0x08: unsigned byte
+        raise DataError(f"{path} is corrupt: not an unsigned-byte IDX file (magic {magic:#x}). "
+                        + restore_hint("mnist"))
+    offset = 4 + 4 * ndim
+    if len(raw) < offset:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than its IDX header. "
+                        + restore_hint("mnist"))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = offset + int(np.prod(shape))
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "corrupt"
+        raise DataError(
+            f"{path} is {what}: its header announces {' x '.join(map(str, shape))} bytes of data "
+            f"({expected} bytes in all), the (decompressed) file has {len(raw)}. " + restore_hint("mnist")
+        )
+    return offset, shape
 
 
 def _verify_mnist(stem: str) -> Callable[[Path], None]:
@@ -155,26 +158,22 @@ def _missing_mnist_message(folder: Path, stems: Iterable[str], why: str = "") ->
     return (
         f"MNIST is missing from {folder}.\nExpected:\n{files}\n"
         "Put the official IDX files there, or point SNNLIB_DATA at the folder that holds mnist/ "
-        "(e.g. `export SNNLIB_DATA=../shared/data`), or call with download=True on a machine "
-        "with network access." + (f"\n{why}" if why else "")
+        "(e.g. `export SNNLIB_DATA=../shared/data`), or fetch them with `python -m snnlib download mnist` "
+        "(or download=True) on a machine with network access." + (f"\n{why}" if why else "")
     )
 
 
 @lru_cache(maxsize=8)
 def _read_idx_cached(path: str, size: int, mtime_ns: int, stem: str) -> np.ndarray:
     raw = _decompressed(Path(path))
+    offset, shape = _idx_shape(raw, Path(path))  # names a truncated file as such, before the checksum
     digest = _sha256(raw)
     if digest != MNIST_FILES[stem][0]:
         raise DataError(
             f"{path} is corrupted: SHA-256 of its decompressed bytes is {digest}, expected "
-            f"{MNIST_FILES[stem][0]}. Delete it and fetch it again (download=True)."
+            f"{MNIST_FILES[stem][0]}. " + restore_hint("mnist")
         )
-    magic = int.from_bytes(raw[:4], "big")
-    ndim = magic & 0xFF
-    if magic >> 8 != 0x08:  # 0x08: unsigned byte
-        raise DataError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x}).")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    arr = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    arr = np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
     arr.setflags(write=False)
     return arr
 
@@ -321,10 +320,13 @@ def read_nmnist_events(path: str | os.PathLike, sha256: str | None = None) -> np
 
     path = Path(path)
     raw = path.read_bytes()
+    # a truncated recording says so first (5-byte events), whether or not a checksum is known
+    if len(raw) % 5 or not raw:
+        raise DataError(f"{path} is truncated or corrupt: {len(raw)} bytes is not a whole number of "
+                        f"5-byte N-MNIST events. " + restore_hint("nmnist"))
     if sha256 is not None and _sha256(raw) != sha256:
-        raise DataError(f"{path} is corrupted: its SHA-256 does not match the manifest ({sha256}).")
-    if len(raw) % 5:
-        raise DataError(f"{path} is not an N-MNIST recording: {len(raw)} bytes is not a multiple of 5.")
+        raise DataError(f"{path} is corrupted: its SHA-256 does not match the manifest ({sha256}). "
+                        + restore_hint("nmnist"))
     return tonic.io.read_mnist_file(io.BytesIO(raw), dtype=_TonicNMNIST.dtype, is_stream=True)
 
 
@@ -358,54 +360,3 @@ class NMNIST:
         if self.transform is not None:
             events = self.transform(events)
         return events, label
-
-
-def _verify_md5(expected: str) -> Callable[[Path], None]:
-    def verify(path: Path) -> None:
-        h = hashlib.md5()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        if h.hexdigest() != expected:
-            raise DataError(f"{path.name}: MD5 {h.hexdigest()} does not match the published {expected}.")
-
-    return verify
-
-
-def download_nmnist(
-    root: str | os.PathLike | None = None,
-    sources: dict[str, tuple[str, str]] | None = None,
-) -> Path:
-    """Download the full N-MNIST (``Train.zip``, ``Test.zip``) from its public mirror.
-
-    Each archive is verified against its published MD5 (the values tonic uses), extracted into
-    ``<root>/nmnist/``, and a ``SHA256SUMS`` manifest of every extracted recording is written so
-    later reads verify each file. ``sources`` maps ``"train"``/``"test"`` to ``(url, md5)``
-    (default: tonic's).
-    """
-    from tonic.datasets import NMNIST as _TonicNMNIST
-
-    if sources is None:
-        sources = {
-            "train": (_TonicNMNIST.train_url, _TonicNMNIST.train_md5),
-            "test": (_TonicNMNIST.test_url, _TonicNMNIST.test_md5),
-        }
-    folder = data_root(root) / "nmnist"
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for split, (url, md5) in sources.items():
-        archive = download([url], folder / f"{_SPLIT_FOLDER[split]}.zip", _verify_md5(md5))
-        with zipfile.ZipFile(archive) as z:
-            for member in z.namelist():
-                parts = Path(member).parts
-                if member.endswith(".bin") and _SPLIT_FOLDER[split] in parts:
-                    rel = Path(*parts[parts.index(_SPLIT_FOLDER[split]):])
-                    data = z.read(member)
-                    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-                    (folder / rel).write_bytes(data)
-                    lines.append(f"{_sha256(data)}  {rel.as_posix()}")
-        archive.unlink()
-    from .runs import atomic_write
-
-    atomic_write(folder / "SHA256SUMS", "\n".join(sorted(lines, key=lambda s: s.split()[1])) + "\n")
-    return folder

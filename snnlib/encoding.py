@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ttfs", "rate", "events_to_bins"]
+__all__ = ["ttfs", "rate", "rate_fixed", "events_to_bins"]
 
 
 def ttfs(images, t_max: float = 100.0, dtype=torch.float64) -> torch.Tensor:
@@ -38,6 +38,30 @@ def rate(images, n_steps: int, gain: float = 1.0, generator: torch.Generator | N
     p = torch.tensor(np.asarray(images)).reshape(len(images), -1).to(dtype) / 255.0 * gain
     u = torch.rand((n_steps, *p.shape), generator=generator, dtype=dtype)
     return (u < p).to(dtype)
+
+
+def _sample_seed(seed: int, stream: int, key: int) -> int:
+    return int(np.random.SeedSequence([seed, stream, key]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def rate_fixed(images, keys, n_steps: int, gain: float = 1.0, seed: int = 0, stream: int = 0,
+               dtype=torch.float32) -> torch.Tensor:
+    """:func:`rate` with each sample's spikes a fixed function of ``(seed, stream, key)``.
+
+    ``keys``: one non-negative integer per image (its index in its split). Encoding the same
+    samples again, in any batch or order, gives the same raster: an evaluation split seen every
+    epoch is the same input every epoch. ``stream`` tells splits apart (e.g. 1 = validation,
+    2 = test). Returns ``[T, B, N]`` of 0/1.
+    """
+    if n_steps < 1:
+        raise ValueError(f"n_steps = {n_steps} must be >= 1.")
+    keys = np.asarray(keys).reshape(-1)
+    if len(keys) != len(images):
+        raise ValueError(f"{len(keys)} keys for {len(images)} images: give one key per image.")
+    out = [rate(images[i : i + 1], n_steps, gain,
+                generator=torch.Generator().manual_seed(_sample_seed(seed, stream, int(k))), dtype=dtype)
+           for i, k in enumerate(keys)]
+    return torch.cat(out, dim=1) if out else rate(images, n_steps, gain, dtype=dtype)
 
 
 def events_to_bins(events: np.ndarray, sensor_size=(34, 34, 2), n_bins: int | None = None,

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["mean_ci"]
+__all__ = ["mean_ci", "mean_diff_ci"]
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
@@ -24,3 +24,22 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
     half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
     return float(x.mean()), float(half)
 
+
+
+def mean_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Difference of means ``mean(a) - mean(b)`` of two independent groups of runs and the
+    half-width of its Welch confidence interval (unequal variances, Welch-Satterthwaite degrees of
+    freedom). NaN half-width when a group has fewer than two values; zero when neither varies."""
+    from scipy import stats
+
+    a, b = (np.asarray(x, dtype=float) for x in (a, b))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    d = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return d, float("nan")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se2 = va + vb
+    if se2 == 0:
+        return d, 0.0
+    df = se2 ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return d, float(stats.t.ppf(0.5 + level / 2, df) * math.sqrt(se2))

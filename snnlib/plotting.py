@@ -9,7 +9,39 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-__all__ = ["digits", "ttfs_raster", "spike_time_histogram", "class_counts", "nmnist_frames"]
+__all__ = ["digits", "ttfs_raster", "spike_time_histogram", "input_spikes_figure", "class_counts", "nmnist_frames",
+           "readable", "panel_grid", "ps_split_figure", "spike_convergence_figure", "learning_curves", "training_figure"]
+
+#: font size (pt) of labels in the book's multi-panel figures; ticks one point, legends two smaller
+FONT_SIZE = 12
+
+
+def readable(fig: plt.Figure, size: float = FONT_SIZE) -> plt.Figure:
+    """Set every axis label, title, tick label and legend of ``fig`` to a size readable at page
+    width (set on the artists themselves, so it holds whatever the rcParams at drawing time)."""
+    for ax in fig.axes:
+        ax.tick_params(labelsize=size - 1)
+        for text in (ax.xaxis.label, ax.yaxis.label, ax.title):
+            text.set_fontsize(size)
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(size - 2)
+    return fig
+
+
+def panel_grid(n: int, ncols: int = 2, panel: tuple[float, float] = (5.0, 3.8), **kw):
+    """A figure of ``n`` panels, at most ``ncols`` (<= 2) per row, and its axes as a flat list;
+    the unused cells of the last row are removed."""
+    if not 1 <= ncols <= 2:
+        raise ValueError(f"ncols = {ncols}: the book's figures have one or two panels per row.")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), squeeze=False, **kw)
+    axes = list(axes.ravel())
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, axes[:n]
 
 
 def digits(fig: plt.Figure, ds: xr.Dataset, image="example_image", label="example_label") -> plt.Figure:
@@ -43,6 +75,15 @@ def spike_time_histogram(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
     ax.set_ylabel("input spikes (test set)")
     ax.set_yscale("log")
     return ax
+
+
+def input_spikes_figure(ds: xr.Dataset, example: int = 0) -> plt.Figure:
+    """Two panels: the input spike raster of one digit and the spike-time histogram of the test set."""
+    fig, (raster, hist) = panel_grid(2)
+    ttfs_raster(raster, ds, example=example)
+    spike_time_histogram(hist, ds)
+    fig.tight_layout()
+    return readable(fig)
 
 
 def class_counts(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
@@ -92,16 +133,39 @@ def membrane_traces(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
     return ax
 
 
-def ps_split_traces(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
-    """Seed 001 Fig. 2: one PS(5) step split at different intermediate points, and the exact flow."""
+def ps_split_traces(ax: plt.Axes, ds: xr.Dataset, xlim: tuple[float, float] | None = None,
+                    pad: float = 0.08) -> plt.Axes:
+    """Seed 001 Fig. 2: one PS(5) step split at different intermediate points, and the exact flow.
+
+    With ``xlim``, the y-limits enclose *every* curve inside that window (plus ``pad`` of the
+    range), so no curve is cropped out of the zoom."""
     ax.plot(ds["time2"], ds["fig2_exact"], color="k", lw=2, label="exact (any split)")
     for s in ds["split"].values:
         label = "PS(5), one step" if s < 0 else f"PS(5), split at {s:g} ms"
-        ax.plot(ds["time2"], ds["fig2_V"].sel(split=s), label=label, lw=1)
+        ax.plot(ds["time2"], ds["fig2_V"].sel(split=s), label=label, lw=1.5)
+    if xlim is not None:
+        window = ds.sel(time2=slice(*xlim))
+        lo = min(float(window["fig2_exact"].min()), float(window["fig2_V"].min()))
+        hi = max(float(window["fig2_exact"].max()), float(window["fig2_V"].max()))
+        margin = pad * (hi - lo) if hi > lo else 0.01
+        ax.set_xlim(*xlim)
+        ax.set_ylim(lo - margin, hi + margin)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("V")
     ax.legend(fontsize="small")
     return ax
+
+
+def ps_split_figure(ds: xr.Dataset, zoom: tuple[float, float]) -> plt.Figure:
+    """Fig. 2 in two panels: the whole step, and a zoom on ``zoom`` (ms) that shows every curve."""
+    fig, (whole, part) = panel_grid(2)
+    ps_split_traces(whole, ds)
+    whole.set_title("the whole step")
+    ps_split_traces(part, ds, xlim=zoom)
+    part.set_title(f"zoom on {zoom[0]:g} to {zoom[1]:g} ms")
+    part.get_legend().remove()
+    fig.tight_layout()
+    return readable(fig)
 
 
 def convergence_loglog(ax: plt.Axes, ds: xr.Dataset, var: str = "v_error", x: str = "dt",
@@ -113,12 +177,35 @@ def convergence_loglog(ax: plt.Axes, ds: xr.Dataset, var: str = "v_error", x: st
         if rule is not None:
             err, slope = err.sel(rule=rule), slope.sel(rule=rule)
         ax.loglog(ds[x], err, "o-", label=f"order {int(k)}: slope {float(slope):.2f}")
+    # the step sizes themselves as ticks: log-axis minor labels (3x10^0 4x10^0) collide
+    ax.set_xticks(ds[x].values, [f"{v:g}" for v in ds[x].values])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(f"{x} (ms)")
     ax.set_ylabel(ds[var].attrs.get("long_name", var))
     if rule is not None:
         ax.set_title(f"spike rule: {rule}")
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="x-small", loc="best")
     return ax
+
+
+def spike_convergence_figure(ds: xr.Dataset) -> plt.Figure:
+    """First-spike-time error against step size, one panel per spike rule, two panels per row."""
+    rules = list(ds["rule"].values)
+    fig, axes = panel_grid(len(rules) + 1)
+    for ax, rule in zip(axes, rules):
+        convergence_loglog(ax, ds, var="spike_error", x="spike_dt", rule=rule, slope_var="spike_slope")
+        ax.get_legend().remove()  # the last panel lists the slopes of every rule, off the curves
+    ylo = min(a.get_ylim()[0] for a in axes[:-1])  # one error scale for every rule
+    yhi = max(a.get_ylim()[1] for a in axes[:-1])
+    for ax in axes[:-1]:
+        ax.set_ylim(ylo, yhi)
+    key = axes[-1]
+    key.set_axis_off()
+    labels = [f"order {int(k)}: slope " + ", ".join(f"{float(ds['spike_slope'].sel(order=k, rule=r)):.2f}"
+                                                   for r in rules) for k in ds["order"].values]
+    key.legend(axes[0].get_lines(), labels, loc="center", title="fitted slopes (" + ", ".join(map(str, rules)) + ")")
+    fig.tight_layout()
+    return readable(fig)
 
 
 def cost_vs_error(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
@@ -136,9 +223,21 @@ def cost_vs_error(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
 
 
 # ----------------------------------------------------------------------------- learning curves
+def value_bounds(var: str, values) -> tuple[float, float]:
+    """The range a quantity can take: accuracies (fractions) ``[0, 1]``; counts, rates and losses
+    that are never negative in the data ``[0, inf)``; otherwise unbounded."""
+    if "accuracy" in var:
+        return 0.0, 1.0
+    v = np.asarray(values, dtype=float)
+    return (0.0, np.inf) if np.all(v[np.isfinite(v)] >= 0) else (-np.inf, np.inf)
+
+
 def learning_curves(ax: plt.Axes, ds: xr.Dataset, var: str = "test_accuracy", label: str | None = None,
                     color=None, level: float = 0.95) -> plt.Axes:
-    """Mean over seeds of ``var`` per epoch with its Student-t confidence band (``level``)."""
+    """Mean over seeds of ``var`` per epoch with its Student-t confidence band (``level``).
+
+    The band is cut at the bounds of the quantity (:func:`value_bounds`): with few seeds a
+    symmetric t-interval can reach below zero, where no accuracy or spike count lies."""
     from .metrics import mean_ci
 
     da = ds[var] if "seed" in ds[var].dims else ds[var].expand_dims(seed=[0])
@@ -147,8 +246,9 @@ def learning_curves(ax: plt.Axes, ds: xr.Dataset, var: str = "test_accuracy", la
     line, = ax.plot(epochs, stats[:, 0], "o-", ms=3, color=color,
                     label=(label or var) + f" (n={da.sizes['seed']})")
     if da.sizes["seed"] > 1:
-        ax.fill_between(epochs, stats[:, 0] - stats[:, 1], stats[:, 0] + stats[:, 1], alpha=0.25,
-                        color=line.get_color())
+        lo, hi = value_bounds(var, da.values)
+        ax.fill_between(epochs, np.clip(stats[:, 0] - stats[:, 1], lo, hi),
+                        np.clip(stats[:, 0] + stats[:, 1], lo, hi), alpha=0.25, color=line.get_color())
     ax.set_xlabel("epoch")
     ax.set_ylabel(var.replace("_", " "))
     return ax
@@ -170,14 +270,15 @@ def batch_losses(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
 
 
 def training_figure(ds: xr.Dataset) -> plt.Figure:
-    """Three panels of a training run: validation and test accuracy, training loss per logged
-    chunk of batches, hidden spikes per sample (means and 95% bands over seeds)."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    """A training run in three panels, two per row: validation and test accuracy, training loss
+    per logged chunk of batches, hidden spikes per sample (means and 95% bands over seeds)."""
+    fig, axes = panel_grid(3)
     learning_curves(axes[0], ds, "val_accuracy", "validation")
     learning_curves(axes[0], ds, "test_accuracy", "test")
     axes[0].set_ylabel("accuracy")
     axes[0].legend()
     batch_losses(axes[1], ds)
     learning_curves(axes[2], ds, "hidden_spikes", "hidden spikes per sample")
+    axes[2].set_ylabel("hidden spikes per sample")
     fig.tight_layout()
-    return fig
+    return readable(fig)

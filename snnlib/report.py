@@ -6,11 +6,14 @@ only when gluing, i.e. inside a notebook).
 
 from __future__ import annotations
 
+import math
+from typing import Any, Mapping
+
 import xarray as xr
 
 from .runs import Run
 
-__all__ = ["glue_training", "small_test_caveat"]
+__all__ = ["glue_training", "small_test_caveat", "clock_neuron_text"]
 
 
 def glue_training(run: Run) -> None:
@@ -37,3 +40,26 @@ def small_test_caveat(ds: xr.Dataset, below: int = 1000) -> str:
     return (f"**Caveat.** The test set of this run has {n} samples: one sample is {100 / n:.1f} "
             "percentage points of accuracy, and the confidence interval above covers the spread over "
             "seeds only, not the sampling error of so small a test set.")
+
+
+def clock_neuron_text(config: Mapping[str, Any]) -> str:
+    """The neuron of a BPTT run as Markdown, following its config: the current-based recurrence
+    (Loihi's ordering) when ``tau_s > 0``, snnTorch's ``Leaky`` neuron when ``tau_s = 0``; decays
+    of one simulation step (``k`` base bins of ``dt`` ms), threshold and reset as configured."""
+    step = float(config["dt"]) * int(config.get("k", 1))
+    beta = math.exp(-step / float(config["tau"]))
+    reset = ("reset by subtraction ($v \\leftarrow v - \\theta$ after a spike)" if config["reset"] == "subtract"
+             else "reset to zero after a spike")
+    common = (f"$\\theta = {float(config['theta']):g}$, steps of $\\Delta t = {step:g}$ ms, {reset}; the "
+              f"spike's derivative is replaced by the `{config['surrogate']}` surrogate in the backward pass "
+              "and the reset is detached.")
+    if float(config["tau_s"]) == 0:
+        return ("The neuron is snnTorch's `Leaky` recurrence (no synaptic current: `tau_s = 0`), simulated by "
+                "snnlib's clock-driven layer: "
+                "$v[t] = \\beta\\, v[t-1] + W x[t]$, $s[t] = H(v[t] - \\theta)$, with "
+                f"$\\beta = e^{{-\\Delta t/\\tau}} = {beta:.3f}$ ($\\tau = {float(config['tau']):g}$ ms), " + common)
+    alpha = math.exp(-step / float(config["tau_s"]))
+    return ("The neuron is the current-based LIF in Loihi's ordering: "
+            "$u[t] = \\alpha\\, u[t-1] + W x[t]$, $v[t] = \\beta\\, v[t-1] + u[t]$, $s[t] = H(v[t] - \\theta)$, "
+            f"with $\\alpha = e^{{-\\Delta t/\\tau_s}} = {alpha:.3f}$ ($\\tau_s = {float(config['tau_s']):g}$ ms) and "
+            f"$\\beta = e^{{-\\Delta t/\\tau}} = {beta:.3f}$ ($\\tau = {float(config['tau']):g}$ ms), " + common)

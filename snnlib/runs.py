@@ -98,7 +98,13 @@ class Config:
         return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "Config":
+    def from_dict(cls, values: Mapping[str, Any] | str) -> "Config":
+        """The config of ``values``: a mapping, or its JSON/YAML text (``papermill -p config
+        '{"epochs": 3}'`` passes a string)."""
+        if isinstance(values, str):
+            values = _parse_mapping(cls.__name__, values)
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{cls.__name__}: config = {values!r} is not a mapping. " + _CONFIG_FORM)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -113,6 +119,21 @@ class Config:
                 # YAML and papermill give lists where the dataclass holds tuples.
                 kwargs[f.name] = tuple(v) if isinstance(v, list) else v
         return cls(**kwargs)
+
+
+_CONFIG_FORM = ("Give the fields as a mapping, e.g. with papermill `-y 'config: {epochs: 3, seeds: [0]}'` "
+                "(or `-p config '{\"epochs\": 3}'`, parsed as JSON/YAML).")
+
+
+def _parse_mapping(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)  # first: PyYAML would read JSON's 1e-3 as a string
+    except json.JSONDecodeError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{name}: config = {text!r} is not valid JSON/YAML ({e}). " + _CONFIG_FORM) from e
 
 
 def _plain(v: Any) -> Any:

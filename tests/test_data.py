@@ -9,6 +9,7 @@ import io
 import shutil
 import threading
 import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -229,3 +230,67 @@ def test_nmnist_full_download_from_local_mirror(data_dir, tmp_path):
     for i in range(5):
         np.testing.assert_array_equal(full[i][0], quick[i][0])
         assert full[i][1] == quick[i][1]
+
+
+# ------------------------------------------------------------------- corrupt and truncated files
+def _idx_labels(n: int) -> bytes:
+    """An unsigned-byte IDX1 file of ``n`` labels (magic 0x00000801)."""
+    labels = np.random.default_rng(0).integers(0, 10, n, dtype=np.uint8)  # incompressible enough
+    return (0x801).to_bytes(4, "big") + n.to_bytes(4, "big") + labels.tobytes()
+
+
+def _assert_says_how_to_restore(msg: str, path: Path, dataset: str):
+    assert str(path) in msg
+    assert f"python -m snnlib download {dataset}" in msg and "SNNLIB_DATA" in msg
+
+
+def test_corrupt_gz_names_the_file_and_how_to_restore_it(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    gz = bytearray(gzip.compress(_idx_labels(10000)))
+    gz[40:80] = bytes(40)  # damage the deflate stream
+    with pytest.raises(zlib.error):  # what the loader used to let through
+        gzip.decompress(bytes(gz))
+    path = folder / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(bytes(gz))
+    with pytest.raises(data.DataError, match="is corrupt: it is not a valid gzip file") as e:
+        data._mnist_file(folder, "t10k-labels-idx1-ubyte", False, None)
+    _assert_says_how_to_restore(str(e.value), path, "mnist")
+
+
+def test_truncated_gz_is_reported_as_corrupt(tmp_path):
+    (tmp_path / "mnist").mkdir()
+    path = tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(_idx_labels(10000))[:-100])
+    with pytest.raises(data.DataError, match="corrupt") as e:
+        data._mnist_file(tmp_path / "mnist", "t10k-labels-idx1-ubyte", False, None)
+    _assert_says_how_to_restore(str(e.value), path, "mnist")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_truncated_idx_says_truncated_with_sizes(tmp_path, gz):
+    (tmp_path / "mnist").mkdir()
+    raw = _idx_labels(10000)[:5008]  # the header announces 10,000 labels, 5,000 are there
+    path = tmp_path / "mnist" / ("t10k-labels-idx1-ubyte" + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    with pytest.raises(data.DataError, match="is truncated") as e:
+        data._mnist_file(tmp_path / "mnist", "t10k-labels-idx1-ubyte", False, None)
+    assert "10000" in str(e.value) and "5008" in str(e.value)
+    _assert_says_how_to_restore(str(e.value), path, "mnist")
+
+
+def test_truncated_nmnist_recording_says_truncated(tmp_path):
+    path = tmp_path / "00001.bin"
+    path.write_bytes(bytes(5 * 20 + 3))  # 20 whole events and 3 bytes of a cut one
+    for digest in (None, hashlib.sha256(b"the intact recording").hexdigest()):
+        with pytest.raises(data.DataError, match="truncated or corrupt") as e:
+            data.read_nmnist_events(path, digest)
+        _assert_says_how_to_restore(str(e.value), path, "nmnist")
+
+
+def test_corrupt_nmnist_recording_says_how_to_restore(tmp_path):
+    path = tmp_path / "00001.bin"
+    path.write_bytes(bytes(5 * 20))
+    with pytest.raises(data.DataError, match="corrupted") as e:
+        data.read_nmnist_events(path, hashlib.sha256(b"the intact recording").hexdigest())
+    _assert_says_how_to_restore(str(e.value), path, "nmnist")

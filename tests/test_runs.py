@@ -136,3 +136,21 @@ def test_bad_run_ids_are_refused():
     for bad in ("", "a/b", ".hidden"):
         with pytest.raises(runs.ConfigError):
             runs.run_dir("toy", bad)
+
+
+def test_from_dict_parses_a_json_or_yaml_string_as_papermill_passes_it():
+    """`papermill -p config '{"n": 3}'` hands the notebook a string, not a mapping."""
+    assert ToyConfig.from_dict('{"n": 3}') == ToyConfig(n=3)
+    assert ToyConfig.from_dict("{n: 4}") == ToyConfig(n=4)  # YAML flow mapping
+    assert ToyConfig.from_dict("n: 5\n") == ToyConfig(n=5)
+    with pytest.raises(runs.ConfigError, match="no field.*nn"):  # still validated field by field
+        ToyConfig.from_dict('{"nn": 3}')
+
+
+@pytest.mark.parametrize("text", ["3", "[1, 2]", "epochs", '{"n": 3'])
+def test_from_dict_refuses_a_string_that_is_not_a_mapping_and_shows_the_y_form(text):
+    with pytest.raises(runs.ConfigError) as e:
+        ToyConfig.from_dict(text)
+    msg = str(e.value)
+    assert "-y 'config: {" in msg
+    assert "has no field" not in msg  # never a list of single characters as unknown fields

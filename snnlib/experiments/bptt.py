@@ -18,7 +18,7 @@ from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
 from ..runs import Config, ConfigError, is_positive
 from ..surrogates import SURROGATES, get_surrogate
-from ..train import checkpoint_file, fit, seed_everything, split_batches, summarize_curves, train_seeds
+from ..train import Batches, checkpoint_file, fit, seed_everything, summarize_curves, train_seeds
 
 NAME = "bptt"
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -135,8 +135,19 @@ def _coarsen(r: Raster, k: int, binning: str) -> Raster:
     return Raster((-(-T // k), B, N), tb // B, tb % B, key % N)
 
 
-def encoder(cfg: BPTTConfig, seed: int = 0):
-    """``encode(x, idx)``: the network input of samples ``idx`` of the array/dataset ``x``."""
+#: random streams of the rate code, one per split
+_STREAMS = {"train": 0, "val": 1, "test": 2}
+
+
+def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
+    """``encode(x, idx)``: the network input of samples ``idx`` of the array/dataset ``x`` of ``split``.
+
+    Rate code: each split has its own random stream. The training stream advances (fresh spikes
+    every epoch); a validation or test sample's spikes are fixed by ``(seed, split, index)``, so
+    the evaluation input is the same every epoch.
+    """
+    if split not in _STREAMS:
+        raise ValueError(f"split = {split!r}: expected one of {', '.join(_STREAMS)}.")
     if cfg.dataset == "mnist" and cfg.encoding == "ttfs":
         def encode(x, idx):
             return _coarsen(encoding.ttfs_raster(x[idx], cfg.n_steps, cfg.dt, cfg.t_in), cfg.k, cfg.binning)
@@ -144,7 +155,10 @@ def encoder(cfg: BPTTConfig, seed: int = 0):
         gen = torch.Generator().manual_seed(seed)
 
         def encode(x, idx):
-            dense = encoding.rate(x[idx], cfg.n_steps, cfg.rate_gain, generator=gen)
+            if split == "train":
+                dense = encoding.rate(x[idx], cfg.n_steps, cfg.rate_gain, generator=gen)
+            else:
+                dense = encoding.rate_fixed(x[idx], idx, cfg.n_steps, cfg.rate_gain, seed, _STREAMS[split])
             return rebin(dense, cfg.k, cfg.binning) if cfg.binning == "count" else \
                 Raster.from_dense(rebin(dense, cfg.k, "or"))
     else:
@@ -204,9 +218,10 @@ def run_seed(cfg: BPTTConfig, seed: int, sets=None, progress: bool = True) -> xr
     sets = load(cfg) if sets is None else sets
     model = ClockNetwork(sizes(cfg), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
                          weight_scale=cfg.weight_scale, generator=gen)
-    encode = encoder(cfg, seed)
     loss, predict = _loss_and_predict(cfg)
-    batches = split_batches(sets, cfg.batch_size, encode, seed)
+    # one encoder per split: the rate code's evaluation input must not depend on the training stream
+    batches = {s: Batches(*xy, cfg.batch_size, encoder(cfg, seed, s), shuffle=(s == "train"), seed=seed)
+               for s, xy in sets.items()}
     return fit(model, loss, predict, batches["train"], batches["val"], batches["test"], epochs=cfg.epochs,
                lr=cfg.lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
                checkpoint=checkpoint_file(CHECKPOINTS / NAME, cfg, seed), progress=progress,

@@ -28,6 +28,7 @@ class DataOverviewConfig(Config):
     - ``nmnist_subset``: ``"quick"`` (the 1,000/100 development recordings) or ``"full"``.
     - ``frame_bins``: time bins of the N-MNIST event frames shown (one per saccade: 3).
     - ``hist_bins``: bins of the spike-time histogram over ``[0, t_in]``.
+    - ``early_ms``: the page reports the share of input spikes before ``early_ms`` (ms).
     """
 
     n_examples: int = 8
@@ -38,6 +39,7 @@ class DataOverviewConfig(Config):
     nmnist_subset: str = "quick"
     frame_bins: int = 3
     hist_bins: int = 50
+    early_ms: float = 2.0
 
     def validate(self) -> None:
         super().validate()
@@ -49,6 +51,8 @@ class DataOverviewConfig(Config):
         self._check("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
         self._check("frame_bins", isinstance(self.frame_bins, int) and 1 <= self.frame_bins <= 20, "an integer in [1, 20]")
         self._check("hist_bins", isinstance(self.hist_bins, int) and 2 <= self.hist_bins <= 1000, "an integer in [2, 1000]")
+        self._check("early_ms", isinstance(self.early_ms, (int, float)) and 0 < self.early_ms <= self.t_in,
+                    "a number of ms in (0, t_in]")
 
 
 Config = DataOverviewConfig
@@ -89,6 +93,10 @@ def run(cfg: DataOverviewConfig) -> xr.Dataset:
             "spikes_per_image": (("test_digit",), finite.sum(1),
                                  {"long_name": "input spikes per test digit (TTFS)"}),
             "spike_time_hist": (("spike_time_bin",), hist, {"long_name": "TTFS spike times of the test set"}),
+            "spikes_at_t0": ((), int((times == 0).sum()), {"long_name": "test-set input spikes at t = 0 (pixel 255)"}),
+            "spikes_early": ((), int((times < cfg.early_ms).sum()),
+                             {"long_name": "test-set input spikes before early_ms", "early_ms": cfg.early_ms}),
+            "n_pixels": ((), int(times.size), {"long_name": "pixels of the test set"}),
             "active_pixels_thresholded": (("test_digit",), (thresholded > 0).sum((1, 2)),
                                           {"long_name": f"pixels >= {cfg.threshold}"}),
             "nmnist_frame": (("example", "frame", "polarity", "y", "x"), np.stack(frames).astype(np.int32)),
@@ -101,7 +109,8 @@ def run(cfg: DataOverviewConfig) -> xr.Dataset:
             "label": np.arange(10),
             "spike_time_bin_edge": ("spike_time_bin_edge", edges, {"units": "ms"}),
         },
-        attrs={"title": "Data overview", "t_in_ms": cfg.t_in, "nmnist_subset": cfg.nmnist_subset},
+        attrs={"title": "Data overview", "t_in_ms": cfg.t_in, "nmnist_subset": cfg.nmnist_subset,
+               "early_ms": cfg.early_ms, "frame_bins": cfg.frame_bins},
     )
 
 
@@ -110,8 +119,22 @@ def summarize(ds: xr.Dataset) -> dict:
     out = {f"n_{s.replace('-', '_')}": int(counts.sel(split=s)) for s in ds["split"].values}
     out.update(
         mean_spikes_per_digit=float(ds["spikes_per_image"].mean()),
+        **input_spike_shares(ds),
         mean_active_pixels_thresholded=float(ds["active_pixels_thresholded"].mean()),
         mean_events_per_recording=float(ds["nmnist_events"].mean()),
         mean_recording_duration_ms=float(ds["nmnist_duration"].mean()),
     )
     return out
+
+
+def input_spike_shares(ds: xr.Dataset) -> dict:
+    """Shares (%) of the test set's time-to-first-spike input: of all pixels, saturated (255, the
+    spikes at ``t = 0``); of the input spikes, those at ``t = 0`` and those before ``early_ms``."""
+    n_spikes = float(ds["spikes_per_image"].sum())
+    return {
+        "pct_pixels_at_t0": 100 * float(ds["spikes_at_t0"]) / float(ds["n_pixels"]),
+        "pct_spikes_at_t0": 100 * float(ds["spikes_at_t0"]) / n_spikes,
+        "pct_spikes_early": 100 * float(ds["spikes_early"]) / n_spikes,
+        "early_ms": float(ds.attrs["early_ms"]),
+        "t_in_ms": float(ds.attrs["t_in_ms"]),
+    }

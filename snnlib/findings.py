@@ -1,0 +1,305 @@
+"""The findings chapter: every claim of the four source studies, this study's verdict, the numbers
+that decide it (read from the committed runs) and the chapter that measures it.
+
+A :class:`Claim` quotes its source and names its chapter; ``decide`` (when a committed run can
+decide it) reads the runs and returns a :class:`Verdict` computed from their numbers, never
+typed. A claim whose chapter does not exist yet has no ``decide`` and is *not yet tested*. Each
+new chapter adds the ``decide`` of the claims it tests.
+
+The run ``findings/<profile>`` (notebook ``findings.ipynb``) stores the table as an
+:class:`xarray.Dataset`, so the page is regenerated from ``runs/`` like every other page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from .metrics import mean_ci, mean_diff_ci
+from .runs import Config, Run
+
+__all__ = ["VERDICTS", "Claim", "Verdict", "CLAIMS", "FindingsConfig", "Config", "assess", "run",
+           "summarize", "markdown_table", "glue_numbers"]
+
+NAME = "findings"
+VERDICTS = ("confirmed", "refuted", "qualified", "not yet tested")
+SOURCES = {"000": "Chalakova 2024 (poster)", "001": "Guichard 2024 (poster)",
+           "002": "Gusev & Abramov 2023 (slides)", "003": "Nguyen 2023 (survey slides)"}
+#: chapters that do not exist yet, by the name the table gives them
+PLANNED = {"timebins": "time-bin sweep", "transfer": "transfer of weights",
+           "direct": "direct training of integrated networks", "seed002": "seed 002 as published"}
+
+Loader = Callable[[str], Run]  # experiment name -> its run of the profile
+
+
+class Verdict(NamedTuple):
+    verdict: str
+    numbers: dict  # name -> value, glued as ``<claim id>_<name>``
+    evidence: str  # format string over ``numbers``
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    id: str
+    source: str  # key of SOURCES
+    wording: str  # the source's words
+    chapter: str  # an experiment (its run is the chapter) or a key of PLANNED
+    decide: Callable[[Loader], Verdict] | None = None
+
+
+# --------------------------------------------------------------------------------- the deciders
+def _pct(v):
+    return 100 * float(v)
+
+
+def _sign_verdict(lo: float, hi: float, positive: str, negative: str, neither: str = "qualified") -> str:
+    """``positive`` when the interval [lo, hi] lies above 0, ``negative`` below, else ``neither``."""
+    return positive if lo > 0 else negative if hi < 0 else neither
+
+
+def _interpolation_below_threshold(load: Loader) -> Verdict:
+    s = load("single-neuron").summary
+    n = {r: s[f"fig1_max_v_minus_theta_euler_{r}"] for r in ("snap", "linear", "newton")}
+    ok = n["linear"] <= 1e-9 and n["newton"] <= 1e-9
+    return Verdict("confirmed" if ok else "refuted", n,
+                   "largest V − θ with forward-Euler: {snap:.3f} snapped to the grid, {linear:.4f} with linear "
+                   "and {newton:.4f} with Newton interpolation")
+
+
+def _split_point_matters(load: Loader) -> Verdict:
+    ds = load("single-neuron").results
+    end = ds["fig2_V"].isel(time2=-1)
+    exact = float(ds["fig2_exact"].isel(time2=-1))
+    n = {"spread": float(end.max() - end.min()), "unsplit_minus_exact": float(end.sel(split=-1)) - exact,
+         "step_ms": float(ds["time2"].max() - ds["time2"].min())}
+    return Verdict("confirmed" if n["spread"] > 1e-9 else "refuted", n,
+                   "one PS(5) step of {step_ms:.0f} ms: the end value spans {spread:.3f} over the split "
+                   "points; unsplit minus exact: {unsplit_minus_exact:.3f}")
+
+
+def _higher_order_more_accurate(load: Loader) -> Verdict:
+    s = load("single-neuron").summary
+    k = max(int(key.rsplit("order", 1)[1]) for key in s if key.startswith("v_slope_order"))
+    n = {"v_slope_1": s["v_slope_order1"], "v_slope_k": s[f"v_slope_order{k}"], "k": k,
+         "linear_k": s[f"spike_slope_order{k}_linear"], "newton_k": s[f"spike_slope_order{k}_newton"]}
+    v_rises = all(s[f"v_slope_order{j + 1}"] > s[f"v_slope_order{j}"] + 0.5 for j in range(1, k))
+    linear_caps = n["linear_k"] < k - 0.5
+    verdict = "refuted" if not v_rises else "qualified" if linear_caps else "confirmed"
+    return Verdict(verdict, n, "error order of V: {v_slope_1:.2f} (Euler) to {v_slope_k:.2f} (order {k}); "
+                   "of spike times at order {k}: {linear_k:.2f} with linear interpolation, {newton_k:.2f} "
+                   "with Newton")
+
+
+def _accuracies(run: Run):
+    return np.asarray(run.summary["final_test_accuracy_per_seed"], dtype=float)
+
+
+def _rate_vs_ttfs(load: Loader, sign: int) -> Verdict:
+    """``sign = +1``: the claim is that TTFS is more accurate than rate coding; ``-1``: less."""
+    rate, ttfs = load("encoding-rate"), load("encoding-ttfs")
+    d, h = mean_diff_ci(_accuracies(ttfs), _accuracies(rate))
+    n = {"rate": _pct(rate.summary["final_test_accuracy"]), "rate_ci": _pct(rate.summary["final_test_accuracy_ci95"]),
+         "ttfs": _pct(ttfs.summary["final_test_accuracy"]), "ttfs_ci": _pct(ttfs.summary["final_test_accuracy_ci95"]),
+         "diff": _pct(d), "diff_ci": _pct(h), "epochs": rate.summary["epochs"]}
+    verdict = _sign_verdict(*sorted((sign * (d - h), sign * (d + h))), "confirmed", "refuted")
+    return Verdict(verdict, n, "one Leaky 784-1000-10 network, {epochs} epochs, this study's losses: test accuracy "
+                   "rate {rate:.2f} ± {rate_ci:.2f} %, TTFS {ttfs:.2f} ± {ttfs_ci:.2f} %; TTFS − rate "
+                   "{diff:+.2f} ± {diff_ci:.2f} points")
+
+
+def _seed002_ranking(load: Loader) -> Verdict:
+    v = _rate_vs_ttfs(load, +1)
+    # another setup than the tutorial's: a reversal there qualifies the ranking, it cannot refute it
+    verdict = "confirmed" if v.verdict == "confirmed" else "qualified"
+    return Verdict(verdict, v.numbers, v.evidence + " (not the tutorial's setup, which is not yet reproduced)")
+
+
+def _ttfs_fewer_spikes(load: Loader) -> Verdict:
+    rate, ttfs = load("encoding-rate").summary, load("encoding-ttfs").summary
+    d, h = mean_diff_ci(rate["final_hidden_spikes_per_seed"], ttfs["final_hidden_spikes_per_seed"])
+    n = {"rate": rate["final_hidden_spikes"], "ttfs": ttfs["final_hidden_spikes"], "diff": d, "diff_ci": h}
+    return Verdict(_sign_verdict(d - h, d + h, "confirmed", "refuted"), n,
+                   "hidden spikes per sample of a trained (not converted) network: rate {rate:.0f}, TTFS "
+                   "{ttfs:.0f}; rate − TTFS {diff:.0f} ± {diff_ci:.0f}")
+
+
+def _surrogate_degrades(load: Loader) -> Verdict:
+    bptt, exact = load("bptt-mnist-ttfs"), load("spiketime-mnist")
+    d, h = mean_diff_ci(_accuracies(exact), _accuracies(bptt))
+    n = {"bptt": _pct(bptt.summary["final_test_accuracy"]), "exact": _pct(exact.summary["final_test_accuracy"]),
+         "diff": _pct(d), "diff_ci": _pct(h)}
+    return Verdict(_sign_verdict(d - h, d + h, "confirmed", "refuted"), n,
+                   "784-800-10 on MNIST (TTFS): BPTT with a surrogate {bptt:.2f} %, exact spike-time gradients "
+                   "{exact:.2f} %; exact − surrogate {diff:+.2f} ± {diff_ci:.2f} points")
+
+
+def _bptt_memory(load: Loader) -> Verdict:
+    s = load("performance").summary
+    n = {"snntorch": s["snntorch_peak_mib_mnist_ttfs"], "snnlib": s["bptt_peak_mib_mnist_ttfs"],
+         "spiketime": s["spiketime_training_peak_mib_spiketime"],
+         "snntorch_b50": s["spiketime_training_peak_mib_snntorch"]}
+    verdict = "confirmed" if min(n["snntorch"], n["snnlib"]) > n["spiketime"] else "qualified"
+    return Verdict(verdict, n, "peak training memory (MiB, 784-800-10, 100 steps): BPTT {snntorch:.0f} in "
+                   "snnTorch and {snnlib:.0f} in snnlib (batch 64); exact spike-time step {spiketime:.0f} "
+                   "against snnTorch's {snntorch_b50:.0f} (batch 50)")
+
+
+def _bptt_on_events(load: Loader) -> Verdict:
+    r = load("bptt-nmnist").summary
+    m, h = mean_ci(r["final_test_accuracy_per_seed"])
+    n = {"acc": _pct(m), "acc_ci": _pct(h), "chance": 10.0}
+    return Verdict("confirmed" if m - h > 0.1 else "refuted", n,
+                   "BPTT on the N-MNIST event streams: test accuracy {acc:.1f} ± {acc_ci:.1f} % (chance {chance:.0f} %)")
+
+
+# ---------------------------------------------------------------------------------- the claims
+CLAIMS: tuple[Claim, ...] = (
+    Claim("s000_hypothesis", "000", "The convergence rate will decrease in both models as the timestep size "
+          "grows, but it will be more noticeable in spike-based models as they depend on exact spiking times.",
+          "timebins"),
+    Claim("s000_decrease", "000", "The accuracy and convergence rate decrease with timebins. [BATS and SLAYER]",
+          "timebins"),
+    Claim("s000_bats_baseline", "000", "The model performs better than baseline for timebins 75 and 150 "
+          "[BATS].", "timebins"),
+    Claim("s000_bats_minimal", "000", "Time-discretization minimally affects the convergence rate of the "
+          "spike-based BATS model for any timebin size.", "timebins"),
+    Claim("s000_slayer", "000", "The BPTT SLAYER model is unaffected for small timesteps, but appears to "
+          "self-destruct for large ones.", "timebins"),
+    Claim("s001_fig1", "001", "With interpolation, the potential never goes above the threshold. [Fig. 1]",
+          "single-neuron", _interpolation_below_threshold),
+    Claim("s001_fig2", "001", "Order 5 integration with Parker-Sochacki for a single neuron. No inputs or "
+          "outputs are produced so the integration should have the same result no matter the way it is done. "
+          "This does not hold when we change the intermediate integration point. [Fig. 2]",
+          "single-neuron", _split_point_matters),
+    Claim("s001_order", "001", "Previous work finds increased simulation accuracy with higher order "
+          "integrations.", "single-neuron", _higher_order_more_accurate),
+    Claim("s001_similar", "001", "Numerically integrated networks perform similarly to their analytical "
+          "counterpart.", "transfer"),
+    Claim("s001_interpolation", "001", "Spike time interpolation helps stabilize networks with high activity.",
+          "transfer"),
+    Claim("s001_high_order", "001", "High order integrations work robustly over large time delta choices. They "
+          "find sparser solutions, converge faster and have higher accuracies in general.", "direct"),
+    Claim("s001_euler_time", "001", "First order (forward-Euler) integrations benefit from lower training "
+          "times.", "direct"),
+    Claim("s001_piggyback", "001", "Piggybacking backpropagation has un-favourable training times, despite "
+          "similar accuracy results.", "direct"),
+    Claim("s002_rate", "002", "The authors of the tutorial got 93.87% test accuracy (with their rate "
+          "encoding).", "seed002"),
+    Claim("s002_ttfs", "002", "We got 95.35% test accuracy (with TTFS encoding). [above the tutorial's rate "
+          "coding]", "encoding-ttfs", _seed002_ranking),
+    Claim("s003_fewer_spikes", "003", "[Temporal coding] Reduce the number of spikes compared to rate-coding.",
+          "encoding-ttfs", _ttfs_fewer_spikes),
+    Claim("s003_temporal_accuracy", "003", "[Temporal coding] Less robust to noise in hardware implementation, lower "
+          "accuracy compared to ratecoding.",
+          "encoding-ttfs", lambda load: _rate_vs_ttfs(load, -1)),
+    Claim("s003_surrogate", "003", "[Spatiotemporal approach] approximate the nondifferentiable spiking "
+          "activity with a surrogate gradient: smoothing the spiking activity, degrades the accuracy.",
+          "bptt-mnist-ttfs", _surrogate_degrades),
+    Claim("s003_bptt_cost", "003", "Cost of BPTT is huge. Require storing all actiavtions [sic] & computing "
+          "gradients all timesteps.", "performance", _bptt_memory),
+    Claim("s003_dynamic", "003", "Spatiotemporal approaches are compatible with dynamic input data.",
+          "bptt-nmnist", _bptt_on_events),
+    Claim("s003_single_spike", "003", "[Single-spike approach] Fewer spike => Slow backpropagation => Slow "
+          "convergence in loss minimization.", "timebins"),
+    Claim("s003_latency", "003", "BPTT reduce number of timestep => reduce latency & energy.", "timebins"),
+)
+
+
+def assess(claim: Claim, load: Loader) -> Verdict:
+    """The claim's verdict from the runs; *not yet tested* when no chapter or run decides it."""
+    if claim.decide is None:
+        return Verdict("not yet tested", {}, "")  # the chapter column names the planned chapter
+    try:
+        v = claim.decide(load)
+    except FileNotFoundError as e:  # the deciding run is not in this profile or not made yet
+        return Verdict("not yet tested", {}, f"its run is missing ({str(e).splitlines()[0]})")
+    if v.verdict not in VERDICTS:
+        raise ValueError(f"{claim.id}: verdict {v.verdict!r} is not one of {VERDICTS}")
+    return v
+
+
+# ------------------------------------------------------------------------------- run and page
+@dataclasses.dataclass(frozen=True)
+class FindingsConfig(Config):
+    """Fields: ``profile``: whose runs decide the claims (``"quick"`` or ``"full"``)."""
+
+    profile: str = "quick"
+
+    def validate(self) -> None:
+        super().validate()
+        from .plan import PROFILES
+
+        self._check("profile", self.profile in PROFILES, f"one of {', '.join(PROFILES)}")
+
+
+Config = FindingsConfig
+
+
+def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
+    """The claims table (dim ``claim``) and every deciding number (dim ``number``)."""
+    from . import plan, runs
+
+    run_ids = {r.experiment: r.run_id for r in plan.planned(cfg.profile)}
+    used: dict[str, str] = {}
+
+    def default_load(experiment: str) -> Run:
+        if experiment not in run_ids:
+            raise FileNotFoundError(f"no {experiment} run in the {cfg.profile} profile")
+        r = runs.load(experiment, run_ids[experiment])
+        used[experiment] = r.meta.get("git_commit") or ""
+        return r
+
+    rows, numbers = [], []
+    for c in CLAIMS:
+        v = assess(c, load or default_load)
+        chapter = (f"runs/{c.chapter}/{run_ids[c.chapter]}/notebook" if c.chapter in run_ids else "")
+        evidence = v.evidence.format(**v.numbers)
+        rows.append((c.id, c.source, c.wording, v.verdict, evidence, chapter, PLANNED.get(c.chapter, "")))
+        numbers += [(c.id, k, float(x)) for k, x in v.numbers.items()]
+    cols = list(zip(*rows))
+    n_claim, n_name, n_value = (list(x) for x in zip(*numbers)) if numbers else ([], [], [])
+    return xr.Dataset(
+        {"source": ("claim", list(cols[1])), "wording": ("claim", list(cols[2])),
+         "verdict": ("claim", list(cols[3])), "evidence": ("claim", list(cols[4])),
+         "chapter": ("claim", list(cols[5])), "planned_chapter": ("claim", list(cols[6])),
+         "number_claim": ("number", n_claim), "number_name": ("number", n_name),
+         "number_value": ("number", np.asarray(n_value, dtype=float))},
+        coords={"claim": list(cols[0])},
+        attrs={"title": "Findings", "profile": cfg.profile,
+               "deciding_runs": ", ".join(f"{e}/{run_ids[e]}@{used[e][:12]}" for e in sorted(used))},
+    )
+
+
+def summarize(ds: xr.Dataset) -> dict:
+    out = {"n_claims": int(ds.sizes["claim"])}
+    for v in VERDICTS:
+        out["n_" + v.replace(" ", "_")] = int((ds["verdict"] == v).sum())
+    for c, k, x in zip(ds["number_claim"].values, ds["number_name"].values, ds["number_value"].values):
+        out[f"{c}_{k}"] = float(x)
+    return out
+
+
+def markdown_table(ds: xr.Dataset) -> str:
+    """The claims table in MyST Markdown: source, claim (quoted), verdict, deciding numbers, chapter."""
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| source | claim (the source's words) | verdict | deciding numbers | chapter |",
+             "|---|---|---|---|---|"]
+    for i in range(ds.sizes["claim"]):
+        r = {k: str(ds[k].values[i]) for k in ("source", "wording", "verdict", "evidence", "chapter", "planned_chapter")}
+        chapter = f"{{doc}}`/{r['chapter']}`" if r["chapter"] else f"{r['planned_chapter']} (planned)"
+        lines.append(f"| {SOURCES[r['source']]} | “{cell(r['wording'])}” | **{r['verdict']}** | "
+                     f"{cell(r['evidence']) or '–'} | {chapter} |")
+    return "\n".join(lines) + "\n"
+
+
+def glue_numbers(run_: Run) -> None:
+    """Glue the run's summary (verdict counts and every deciding number) for the page's prose."""
+    from myst_nb import glue
+
+    for key, value in run_.summary.items():
+        glue(key, value, display=False)

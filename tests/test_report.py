@@ -1,0 +1,22 @@
+"""Text the pages build from a run's config: it must describe the neuron that was simulated."""
+
+from __future__ import annotations
+
+from snnlib import report
+from snnlib.experiments import bptt
+
+
+def test_clock_neuron_text_follows_the_config_of_the_simulated_neuron():
+    leaky = bptt.Config(tau_s=0.0, tau=19.5, n_steps=25, theta=1.0)
+    text = report.clock_neuron_text(leaky.to_dict())
+    neuron = bptt.neuron(leaky)
+    assert neuron.alpha == 0.0  # what is simulated: no synaptic current
+    assert "Leaky" in text and "u[t]" not in text
+    assert f"{neuron.beta:.3f}" in text and "subtraction" in text
+
+    cuba = bptt.Config(tau_s=3.48, tau=32.8, k=2, reset="zero")
+    text = report.clock_neuron_text(cuba.to_dict())
+    neuron = bptt.neuron(cuba)
+    assert "u[t]" in text and "Leaky" not in text
+    assert f"{neuron.alpha:.3f}" in text and f"{neuron.beta:.3f}" in text  # decays of a k-bin step
+    assert "\\Delta t = 2$ ms" in text and "reset to zero" in text
