@@ -17,6 +17,10 @@ or ``+inf``:
   of them (a step is short against tau, so there is one in practice).
 * ``exact``: closed form on the exact flow (:func:`snnlib.neuron.first_crossing`).
 
+``snap`` and ``linear`` need only ``V`` at the ends of the step, so they also apply to the exact
+flow stepped on a grid (:class:`~snnlib.integrators.Exact` with a grid: the spike-rule error
+alone, without integration error).
+
 :func:`step_with_spikes` integrates a step with spikes: the state is moved to
 ``s*`` with the step polynomial (or the exact flow), reset there, and the rest
 of the step ``h - s*`` is integrated from the reset state, looking for further
@@ -43,6 +47,8 @@ __all__ = [
     "GRAZING_EPS",
     "safe_slope",
     "implicit_gradient",
+    "snap_from_values",
+    "linear_from_values",
     "crossing_snap",
     "crossing_linear",
     "crossing_newton",
@@ -80,22 +86,31 @@ def _as_h(h, like: Tensor) -> Tensor:
     return torch.as_tensor(h, dtype=like.dtype, device=like.device).expand_as(like)
 
 
+def snap_from_values(vh: Tensor, h, theta: float) -> Tensor:
+    """``h`` where ``h > 0`` and ``V(h) >= theta``, else ``+inf`` (only the end value matters)."""
+    h = _as_h(h, vh)
+    return torch.where((h > 0) & (vh >= theta), h, torch.full_like(h, math.inf))
+
+
+def linear_from_values(v0: Tensor, vh: Tensor, h, theta: float) -> Tensor:
+    """Linear interpolation of the crossing between ``V(0) = v0`` and ``V(h) = vh``; 0 where
+    ``v0 >= theta`` already, ``+inf`` where ``vh < theta``."""
+    h = _as_h(h, v0)
+    hit = (v0 < theta) & (vh >= theta)
+    den = torch.where(hit, vh - v0, torch.ones_like(v0))
+    s = torch.where(hit, h * (theta - v0) / den, torch.full_like(h, math.inf))
+    return torch.where(v0 >= theta, torch.zeros_like(s), s)
+
+
 def crossing_snap(cV: Tensor, h, theta: float) -> Tensor:
     """``h`` where ``h > 0`` and ``V(h) >= theta``, else ``+inf``. ``cV: [..., d+1]``."""
-    h = _as_h(h, cV[..., 0])
-    hit = (h > 0) & (poly_eval(cV, h) >= theta)
-    return torch.where(hit, h, torch.full_like(h, math.inf))
+    return snap_from_values(poly_eval(cV, _as_h(h, cV[..., 0])), h, theta)
 
 
 def crossing_linear(cV: Tensor, h, theta: float) -> Tensor:
     """Linear interpolation of the crossing between ``V(0)`` and ``V(h)``;
     0 where ``V(0) >= theta`` already, ``+inf`` where ``V(h) < theta``."""
-    h = _as_h(h, cV[..., 0])
-    v0, vh = cV[..., 0], poly_eval(cV, h)
-    hit = (v0 < theta) & (vh >= theta)
-    den = torch.where(hit, vh - v0, torch.ones_like(v0))
-    s = torch.where(hit, h * (theta - v0) / den, torch.full_like(h, math.inf))
-    return torch.where(v0 >= theta, torch.zeros_like(s), s)
+    return linear_from_values(cV[..., 0], poly_eval(cV, _as_h(h, cV[..., 0])), h, theta)
 
 
 def crossing_newton(cV: Tensor, h, theta: float, tol: Optional[float] = None, max_iter: int = 60) -> Tensor:
@@ -189,8 +204,10 @@ def step_with_spikes(
     V, I = state
     h = _as_h(h, V)
     exact = isinstance(integrator, Exact)
-    if exact and rule != "exact":
-        raise ValueError(f"the exact integrator uses the closed-form crossing, not spike_rule={rule!r}")
+    closed = exact and rule == "exact"
+    if exact and rule not in ("exact", "snap", "linear"):
+        raise ValueError(f"the exact integrator locates spikes in closed form ('exact') or on a grid "
+                         f"('snap', 'linear'), not with spike_rule={rule!r}")
     if not exact and rule not in SPIKE_RULES:
         raise ValueError(f"unknown spike_rule {rule!r}; known: {sorted(SPIKE_RULES)}")
     theta = params.theta
@@ -199,8 +216,12 @@ def step_with_spikes(
     rounds: Rounds = []
     for _ in range(max_rounds):
         rem = h - elapsed
-        if exact:
+        if closed:
             s = first_crossing(V, I, params)
+            c = None
+        elif exact:  # the exact flow stepped on a grid: the rule sees V at the ends of the step
+            vh = propagate(V, I, rem, params)[0]
+            s = snap_from_values(vh, rem, theta) if rule == "snap" else linear_from_values(V, vh, rem, theta)
             c = None
         else:
             c = integrator.coefficients(V, I, params, rem)
@@ -215,7 +236,8 @@ def step_with_spikes(
             on_piece(elapsed, V, I, torch.where(hit, s, torch.zeros_like(s)))
         if exact:
             Vs, Is = propagate(V, I, s, params)
-            Vs = torch.where(hit, torch.full_like(Vs, theta), Vs)
+            if closed:
+                Vs = torch.where(hit, torch.full_like(Vs, theta), Vs)
         else:
             Vs, Is = poly_eval(c.cV, s), poly_eval(c.cI, s)
         Vr = Vs - theta if params.reset == "subtract" else torch.zeros_like(Vs)

@@ -6,7 +6,7 @@ scheme* (an argument of training, never a field here). A :class:`Discretization`
 
 * ``integrator``: ``"exact"`` (closed-form flow and spike times, BATS), ``"euler"`` or ``"ps"``
   (Parker-Sochacki of order ``order``, :mod:`snnlib.integrators`) on a grid of step ``dt`` ms;
-* ``spike_rule`` (grid integrators only): ``"snap"`` (a spike at the end of the step where
+* ``spike_rule`` (grid integrators, and the exact flow stepped on a grid): ``"snap"`` (a spike at the end of the step where
   ``V >= theta``), ``"linear"`` (linear interpolation of the crossing inside the step) or
   ``"newton"`` (the root of the step polynomial), :mod:`snnlib.crossing`;
 * ``input``: ``"exact"`` (a step is split at each input time, seed 001 Fig. 2) or ``"grid"``
@@ -27,6 +27,7 @@ __all__ = ["Discretization", "INTEGRATORS", "SPIKE_RULES", "INPUTS"]
 INTEGRATORS = ("exact", "euler", "ps")
 SPIKE_RULES = ("snap", "linear", "newton")
 INPUTS = ("exact", "grid")
+EXACT_GRID_RULES = ("snap", "linear")
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class Discretization:
         order: Parker-Sochacki order ``k >= 1`` (``"ps"`` needs it; ``"euler"`` is order 1 and
             may leave it ``None``; ``"exact"`` takes none).
         dt: grid step in ms (grid integrators, and ``input="grid"``).
-        spike_rule: ``"snap"``, ``"linear"`` or ``"newton"`` for grid integrators; ``None`` for
-            ``"exact"`` (closed-form crossings).
+        spike_rule: ``"snap"``, ``"linear"`` or ``"newton"`` for grid integrators; for
+            ``"exact"``: ``None`` (closed-form crossings, event-driven) or ``"snap"`` / ``"linear"``
+            (the exact flow stepped on a grid of ``dt``: the spike rule's error alone).
         input: ``"exact"`` or ``"grid"``.
     """
 
@@ -63,15 +65,19 @@ class Discretization:
             if order is not None:
                 raise ValueError(f"the exact integrator has no order (got order={order!r}); "
                                  "use integrator='ps' for Parker-Sochacki of order k")
-            if self.spike_rule not in (None, "exact"):
-                raise ValueError(f"the exact integrator locates spikes in closed form; spike_rule="
-                                 f"{self.spike_rule!r} is for the grid integrators 'euler' and 'ps'")
-            object.__setattr__(self, "spike_rule", None)
-            if self.input == "grid":
-                object.__setattr__(self, "dt", _step(self.dt, "input='grid' delivers inputs on a grid"))
-            elif self.dt is not None:
-                raise ValueError(f"dt={self.dt!r} has no effect with integrator='exact' and input='exact'; "
-                                 "leave it None (or use input='grid')")
+            if self.spike_rule in (None, "exact"):  # closed-form crossings (BATS)
+                object.__setattr__(self, "spike_rule", None)
+                if self.input == "grid":
+                    object.__setattr__(self, "dt", _step(self.dt, "input='grid' delivers inputs on a grid"))
+                elif self.dt is not None:
+                    raise ValueError(f"dt={self.dt!r} has no effect with integrator='exact' and input='exact'; "
+                                     "leave it None (or use input='grid', or a grid spike_rule)")
+                return
+            if self.spike_rule not in EXACT_GRID_RULES:
+                raise ValueError(f"the exact flow on a grid checks the threshold at grid points ('snap') or "
+                                 f"interpolates linearly ('linear'); spike_rule={self.spike_rule!r} is not "
+                                 "available (the root of the exact flow is the closed form: spike_rule=None)")
+            object.__setattr__(self, "dt", _step(self.dt, "a grid spike_rule needs a grid"))
             return
         if self.integrator == "euler":
             if order not in (None, 1):
@@ -86,15 +92,15 @@ class Discretization:
 
     @property
     def is_exact(self) -> bool:
-        """True for the closed-form flow (with exact or grid-delivered inputs)."""
-        return self.integrator == "exact"
+        """True for the event-driven closed form (exact or grid-delivered inputs): BATS's kernels."""
+        return self.integrator == "exact" and self.spike_rule is None
 
     @property
     def label(self) -> str:
         """Short readable name, e.g. ``ps3-linear-dt1-input=exact`` or ``exact``."""
         if self.is_exact:
             return "exact" if self.input == "exact" else f"exact-dt{self.dt:g}-input=grid"
-        name = "euler" if self.integrator == "euler" else f"ps{self.order}"
+        name = {"euler": "euler", "exact": "exact"}.get(self.integrator, f"ps{self.order}")
         return f"{name}-{self.spike_rule}-dt{self.dt:g}-input={self.input}"
 
 

@@ -139,7 +139,7 @@ def _resolve(d: Discretization, t0, t_max):
         raise TypeError(f"discretization must be a snnlib.discretization.Discretization, got {type(d).__name__}")
     if not t_max >= t0:
         raise ValueError(f"need t_max >= t0, got t0={t0}, t_max={t_max}")
-    integ = get_integrator(d.integrator, None if d.is_exact else d.order)
+    integ = get_integrator(d.integrator, None if d.integrator == "exact" else d.order)
     rule = "exact" if d.is_exact else d.spike_rule
     grid = _grid(t0, t_max, d.dt) if (not d.is_exact or d.input == "grid") else None
     return integ, rule, grid
@@ -185,7 +185,7 @@ def simulate_layer(
     d = discretization
     integ, rule, grid = _resolve(d, t0, t_max)
     # with "exact", a grid (input="grid") only moves the inputs: no grid points
-    pts, deltas = _points(in_times, weights, t0, t_max, grid, d.dt, d.input, grid_points=integ.polynomial)
+    pts, deltas = _points(in_times, weights, t0, t_max, grid, d.dt, d.input, grid_points=not d.is_exact)
     if state is None:
         z = torch.zeros(B, N_out, dtype=dtype, device=weights.device)
         state = CubaState(z, z.clone())

@@ -184,7 +184,7 @@ class _IntegratedLayer(torch.autograd.Function):
         st_v, st_i = (np.empty((B, Pm, N)) for _ in range(2)) if full else (np.empty((B, 1, 1)) for _ in range(2))
         n_pt, n_fl = np.zeros(B, np.int64), np.zeros(B, np.int64)
         rule, zero = _ik.RULES[d.spike_rule], params.reset == "zero"
-        _ik.forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero, params.theta, *coef[:5],
+        _ik.forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero, params.theta, *coef,
                     out_t, cnt, log, log_j, log_n, log_k, log_t, n_log,
                     record, full, n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i)
         ctx.consts = (params, d, K, gradient, rule, zero, x.shape, dtype, full)

@@ -42,18 +42,26 @@ RULES = {"snap": SNAP, "linear": LINEAR, "newton": NEWTON}
 _EPS = 2.220446049250313e-16
 
 
-def coefficients(order: int, tau: float, tau_s: float):
-    """``(alpha, beta, gamma)`` ``[order + 1]`` and their derivatives ``(dalpha, dbeta,
-    dgamma)`` ``[order]`` (coefficients of ``a', b', c'``): the PS recurrence of
-    :func:`snnlib.integrators.ps_coefficients` run on the unit states."""
-    al, be, ga = np.zeros(order + 1), np.zeros(order + 1), np.zeros(order + 1)
+def coefficients(order, tau: float, tau_s: float):
+    """The step propagator as kernel arguments ``(cf, pr)``.
+
+    ``order`` = ``k``: Parker-Sochacki; ``cf [6, k + 1]`` holds ``alpha, beta, gamma`` (the PS
+    recurrence of :func:`snnlib.integrators.ps_coefficients` run on the unit states) and the
+    coefficients of their derivatives ``a', b', c'`` (zero padded). ``order = None``: the exact
+    propagator (:func:`snnlib.neuron.propagate`: ``a = exp(-x/tau)``, ``b`` the propagator
+    kernel, ``c = exp(-x/tau_s)``). ``pr = [exact, tau, tau_s, 1/tau_s - 1/tau]``."""
+    k = 1 if order is None else int(order)
+    cf = np.zeros((6, k + 1))
+    al, be, ga = cf[0], cf[1], cf[2]
     al[0], ga[0] = 1.0, 1.0
-    for j in range(order):
+    for j in range(k):
         al[j + 1] = (-al[j] / tau) / (j + 1)
         be[j + 1] = (-be[j] / tau + ga[j]) / (j + 1)
         ga[j + 1] = -ga[j] / (tau_s * (j + 1))
-    d = np.arange(1, order + 1, dtype=np.float64)
-    return al, be, ga, al[1:] * d, be[1:] * d, ga[1:] * d
+    d = np.arange(1, k + 1, dtype=np.float64)
+    cf[3, :k], cf[4, :k], cf[5, :k] = al[1:] * d, be[1:] * d, ga[1:] * d
+    pr = np.array([1.0 if order is None else 0.0, tau, tau_s, 1.0 / tau_s - 1.0 / tau])
+    return cf, pr
 
 
 @njit(inline="always", **_OPTS)
@@ -65,6 +73,43 @@ def _horner(c, x):
 
 
 @njit(inline="always", **_OPTS)
+def _A(cf, pr, x):
+    """``a(x)``: the weight of ``v`` in ``v(x)``."""
+    return math.exp(-x / pr[1]) if pr[0] else _horner(cf[0], x)
+
+
+@njit(inline="always", **_OPTS)
+def _B(cf, pr, x):
+    """``b(x)``: the weight of ``i`` in ``v(x)`` (exact: :func:`snnlib.neuron.propagator_kernel`)."""
+    if pr[0]:
+        d = pr[3]
+        e = math.exp(-x / pr[1])
+        return x * e if d == 0.0 else e * (-math.expm1(-x * d)) / d
+    return _horner(cf[1], x)
+
+
+@njit(inline="always", **_OPTS)
+def _C(cf, pr, x):
+    """``c(x)``: ``i(x) = c(x) i``."""
+    return math.exp(-x / pr[2]) if pr[0] else _horner(cf[2], x)
+
+
+@njit(inline="always", **_OPTS)
+def _dA(cf, pr, x):
+    return -math.exp(-x / pr[1]) / pr[1] if pr[0] else _horner(cf[3], x)
+
+
+@njit(inline="always", **_OPTS)
+def _dB(cf, pr, x):
+    return -_B(cf, pr, x) / pr[1] + _C(cf, pr, x) if pr[0] else _horner(cf[4], x)
+
+
+@njit(inline="always", **_OPTS)
+def _dC(cf, pr, x):
+    return -math.exp(-x / pr[2]) / pr[2] if pr[0] else _horner(cf[5], x)
+
+
+@njit(inline="always", **_OPTS)
 def _safe(slope, eps):
     """The grazing guard of :func:`snnlib.crossing.safe_slope`."""
     if slope < 0.0:
@@ -73,15 +118,15 @@ def _safe(slope, eps):
 
 
 @njit(**_OPTS)
-def _newton(v, i, rem, f0, fh, theta, al, be, dal, dbe):
+def _newton(v, i, rem, f0, fh, theta, cf, pr):
     """Root of ``V(s) - theta`` on ``[0, rem]`` given ``f0 < 0 <= fh``: safeguarded Newton
     from the linear guess, as :func:`snnlib.crossing.crossing_newton`."""
     tol = 16.0 * _EPS * rem
     lo, hi = 0.0, rem
     x = rem * (-f0) / (fh - f0)
     for _ in range(60):
-        f = _horner(al, x) * v + _horner(be, x) * i - theta
-        fp = _horner(dal, x) * v + _horner(dbe, x) * i
+        f = _A(cf, pr, x) * v + _B(cf, pr, x) * i - theta
+        fp = _dA(cf, pr, x) * v + _dB(cf, pr, x) * i
         if f < 0.0:
             lo = x
         else:
@@ -99,7 +144,7 @@ def _newton(v, i, rem, f0, fh, theta, al, be, dal, dbe):
 
 
 @njit(**_OPTS)
-def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, al, be, ga, dal, dbe,
+def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr,
                  r_v, r_i, r_s, r_rem, r_t):
     """One step of length ``h`` of one neuron with at most ``left`` spikes (the rounds of
     :func:`snnlib.crossing.step_with_spikes`). Round ``r`` is recorded: start state
@@ -114,30 +159,30 @@ def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, al, be, ga, dal
         if rule != SNAP and v >= theta:
             s = 0.0
         elif rule != SNAP or rem > 0.0:
-            vr = _horner(al, rem) * v + _horner(be, rem) * i
+            vr = _A(cf, pr, rem) * v + _B(cf, pr, rem) * i
             if vr >= theta:
                 if rule == SNAP:
                     s = rem
                 elif rule == LINEAR:
                     s = rem * (theta - v) / (vr - v)
                 else:
-                    s = _newton(v, i, rem, v - theta, vr - theta, theta, al, be, dal, dbe)
+                    s = _newton(v, i, rem, v - theta, vr - theta, theta, cf, pr)
         if not (s <= rem):
             break
         r_v[n], r_i[n], r_s[n], r_rem[n] = v, i, s, rem
-        vs = _horner(al, s) * v + _horner(be, s) * i
-        i = _horner(ga, s) * i
+        vs = _A(cf, pr, s) * v + _B(cf, pr, s) * i
+        i = _C(cf, pr, s) * i
         v = 0.0 if zero_reset else vs - theta
         e = e + s
         r_t[n] = t_prev + e
         n += 1
     rem = h - e
     r_v[n], r_i[n], r_rem[n] = v, i, rem
-    return _horner(al, rem) * v + _horner(be, rem) * i, _horner(ga, rem) * i, n
+    return _A(cf, pr, rem) * v + _B(cf, pr, rem) * i, _C(cf, pr, rem) * i, n
 
 
 @njit(**_OPTS)
-def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, al, be, ga, dal, dbe,
+def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
               out_t, cnt, do_log, log_j, log_n, log_k, log_t,
               record, full, pt_t, pt_lo, pt_grid, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
     """One sample: fills ``out_t [N, K]``, ``cnt [N]`` and the spike log (``do_log``: event
@@ -191,9 +236,9 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, al, be, ga,
                 for n in range(N):
                     acc[n] += Wt[src, n]
             row = acc
-        a = _horner(al, h)
-        b = _horner(be, h)
-        c = _horner(ga, h)
+        a = _A(cf, pr, h)
+        b = _B(cf, pr, h)
+        c = _C(cf, pr, h)
         hpos = interp or h > 0.0
         # pass 1 (vectorisable): the spike-free step for every neuron, flagging crossings
         nflag = 0
@@ -228,8 +273,8 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, al, be, ga,
                         fl_v[nf] = v
                         fl_i[nf] = i
                         nf += 1
-                    v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, al, be, ga,
-                                              dal, dbe, r_v, r_i, r_s, r_rem, r_t)
+                    v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, cf, pr,
+                                              r_v, r_i, r_s, r_rem, r_t)
                     for r in range(ns):
                         out_t[n, k0 + r] = r_t[r]
                         if do_log:
@@ -253,7 +298,7 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, al, be, ga,
 
 
 @njit(parallel=True, **_OPTS)
-def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, al, be, ga, dal, dbe,
+def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, cf, pr,
             out_t, cnt, do_log, log_j, log_n, log_k, log_t, n_log,
             record, full, n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
     """All samples (in parallel): ``out_t [B, N, K]`` (``+inf`` padded), ``cnt [B, N]``, with
@@ -263,7 +308,7 @@ def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, al, be, ga
     B = ev_t.shape[0]
     for b in prange(B):
         P, nl, nf = _simulate(ev_t[b], ev_src[b], n_ev[b], grid, Wt, K, rule, zero_reset, theta,
-                              al, be, ga, dal, dbe, out_t[b], cnt[b], do_log, log_j[b], log_n[b],
+                              cf, pr, out_t[b], cnt[b], do_log, log_j[b], log_n[b],
                               log_k[b], log_t[b], record, full, pt_t[b], pt_lo[b], pt_grid[b],
                               fl_p[b], fl_n[b], fl_k[b], fl_v[b], fl_i[b], st_v[b], st_i[b])
         n_log[b] = nl
@@ -272,24 +317,24 @@ def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, al, be, ga
 
 
 @njit(**_OPTS)
-def _secant(v, i, rem, theta, al, be, dal, dbe, eps):
+def _secant(v, i, rem, theta, cf, pr, eps):
     """Linear-interpolation crossing ``s = rem (theta - v) / (V(rem) - v)`` and its
     derivatives ``(s, ds/dv, ds/di, ds/drem)``; the secant slope ``(V(rem) - v) / rem`` is
     guarded like a crossing slope."""
-    A = _horner(al, rem)
-    Bc = _horner(be, rem)
+    A = _A(cf, pr, rem)
+    Bc = _B(cf, pr, rem)
     vr = A * v + Bc * i
     D = rem * _safe((vr - v) / rem, eps) if rem > 0.0 else vr - v
     s = rem * (theta - v) / D
     d_vr = -s / D  # ds / dV(rem)
     d_v = rem * (theta - vr) / (D * D)  # explicit ds / dv (V(rem) held)
-    d_rem = s / rem + d_vr * (_horner(dal, rem) * v + _horner(dbe, rem) * i)
+    d_rem = s / rem + d_vr * (_dA(cf, pr, rem) * v + _dB(cf, pr, rem) * i)
     return s, d_v + d_vr * A, d_vr * Bc, d_rem
 
 
 @njit(parallel=True, **_OPTS)
 def adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero_reset, theta, tau_s,
-                      al, be, ga, dal, dbe, dga, grazing_eps, need_in, n_chunks,
+                      cf, pr, grazing_eps, need_in, n_chunks,
                       n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i,
                       dWt_parts, g_in):
     """Exact gradient of the discretized forward (:mod:`snnlib.integrated`, ``adjusted``) from
@@ -329,12 +374,12 @@ def adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero_reset, theta, 
                     q -= 1
                 t_prev = pt_t[b, p - 1] if p > 0 else 0.0
                 h = pt_t[b, p] - t_prev
-                A = _horner(al, h)
-                Bc = _horner(be, h)
-                C = _horner(ga, h)
-                dA = _horner(dal, h)
-                dB = _horner(dbe, h)
-                dC = _horner(dga, h)
+                A = _A(cf, pr, h)
+                Bc = _B(cf, pr, h)
+                C = _C(cf, pr, h)
+                dA = _dA(cf, pr, h)
+                dB = _dB(cf, pr, h)
+                dC = _dC(cf, pr, h)
                 g_end = 0.0  # dL/dt_p from the step ending at p
                 g_start = 0.0  # dL/dt_{p-1}
                 for n in range(N):
@@ -353,14 +398,14 @@ def adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero_reset, theta, 
                         continue
                     k0 = fl_k[b, f]
                     _, _, ns = _neuron_step(fl_v[b, f], fl_i[b, f], h, t_prev, K - k0, rule, zero_reset, theta,
-                                            al, be, ga, dal, dbe, r_v, r_i, r_s, r_rem, r_t)
+                                            cf, pr, r_v, r_i, r_s, r_rem, r_t)
                     # the last piece: from the last spike (or t_prev) to t_p
                     L = r_rem[ns]
                     x_v, x_i = r_v[ns], r_i[ns]
-                    d = a_v * (_horner(dal, L) * x_v + _horner(dbe, L) * x_i) + a_i * (_horner(dga, L) * x_i)
+                    d = a_v * (_dA(cf, pr, L) * x_v + _dB(cf, pr, L) * x_i) + a_i * (_dC(cf, pr, L) * x_i)
                     g_end += d
                     Gt = -d  # dL/d(start time of the piece)
-                    tA, tB, tC = _horner(al, L), _horner(be, L), _horner(ga, L)
+                    tA, tB, tC = _A(cf, pr, L), _B(cf, pr, L), _C(cf, pr, L)
                     a_i = tB * a_v + tC * a_i
                     a_v = tA * a_v
                     for r in range(ns - 1, -1, -1):
@@ -368,9 +413,9 @@ def adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero_reset, theta, 
                         if zero_reset:
                             a_v = 0.0
                         x_v, x_i, s, rem = r_v[r], r_i[r], r_s[r], r_rem[r]
-                        dVs = _horner(dal, s) * x_v + _horner(dbe, s) * x_i
-                        dIs = _horner(dga, s) * x_i
-                        sA, sB, sC = _horner(al, s), _horner(be, s), _horner(ga, s)
+                        dVs = _dA(cf, pr, s) * x_v + _dB(cf, pr, s) * x_i
+                        dIs = _dC(cf, pr, s) * x_i
+                        sA, sB, sC = _A(cf, pr, s), _B(cf, pr, s), _C(cf, pr, s)
                         Gs = Gt + a_v * dVs + a_i * dIs  # dL/ds through the state path
                         n_i = sB * a_v + sC * a_i
                         n_v = sA * a_v
@@ -378,7 +423,7 @@ def adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero_reset, theta, 
                             g_end += Gs
                             Ga = Gt - Gs
                             if x_v < theta and rem > 0.0:
-                                sl, ds_v, ds_i, ds_rem = _secant(x_v, x_i, rem, theta, al, be, dal, dbe,
+                                sl, ds_v, ds_i, ds_rem = _secant(x_v, x_i, rem, theta, cf, pr,
                                                                  grazing_eps)
                                 n_v += gk * ds_v
                                 n_i += gk * ds_i
@@ -391,7 +436,7 @@ def adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero_reset, theta, 
                             Ga = Gt + gk
                             if not (s == 0.0 and x_v >= theta):  # else s = 0 locally: no derivative
                                 if rule == LINEAR:
-                                    sl, ds_v, ds_i, ds_rem = _secant(x_v, x_i, rem, theta, al, be, dal, dbe,
+                                    sl, ds_v, ds_i, ds_rem = _secant(x_v, x_i, rem, theta, cf, pr,
                                                                      grazing_eps)
                                     n_v += Gs * ds_v
                                     n_i += Gs * ds_i

@@ -183,5 +183,5 @@ def test_exact_rule_chains_closed_form_crossings():
         v = torch.zeros_like(v)
     Ve, Ie = propagate(v, i, 30.0 - t, p)
     assert Vn.item() == pytest.approx(Ve.item(), rel=1e-12) and In.item() == pytest.approx(Ie.item(), rel=1e-12)
-    with pytest.raises(ValueError, match="closed-form"):
-        step_with_spikes(CubaState(V, I), 1.0, p, Exact(), "linear")
+    with pytest.raises(ValueError, match="closed form"):
+        step_with_spikes(CubaState(V, I), 1.0, p, Exact(), "newton")

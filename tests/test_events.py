@@ -189,7 +189,7 @@ def test_argument_errors():
     with pytest.raises(ValueError, match=r"tau == 2\*tau_s"):
         layer_forward(x, W, NeuronParams(tau_s=20.0, tau=30.0), t_max=80.0, max_spikes=2)
     with pytest.raises(ValueError, match="closed form"):
-        D(spike_rule="linear")
+        D(spike_rule="newton", dt=1.0)
     with pytest.raises(ValueError, match="dt"):
         D("euler", spike_rule="linear")
     with pytest.raises(ValueError, match="input"):

@@ -37,6 +37,8 @@ def weighted_sum(t, w):
 
 ALL = [D(i, o, 0.7, r, inp) for (i, o), r, inp in itertools.product(
     (("euler", None), ("ps", 2), ("ps", 3), ("ps", 5)), ("snap", "linear", "newton"), ("exact", "grid"))]
+# the exact flow stepped on a grid (the spike rule's error alone)
+ALL += [D("exact", None, 0.7, r, inp) for r, inp in itertools.product(("snap", "linear"), ("exact", "grid"))]
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -75,10 +77,10 @@ def _grads(d, x, W, gout, gradient="adjusted", p=P, K=4):
     return xr.grad, Wr.grad, t, c
 
 
-@pytest.mark.parametrize("rule", ["linear", "newton"])
+@pytest.mark.parametrize("integ,rule", [("ps", "linear"), ("ps", "newton"), ("exact", "linear")])
 @pytest.mark.parametrize("inp", ["exact", "grid"])
-def test_adjusted_equals_autograd_of_the_reference(rule, inp):
-    d = D("ps", 3, 0.9, rule, inp)
+def test_adjusted_equals_autograd_of_the_reference(integ, rule, inp):
+    d = D(integ, 3 if integ == "ps" else None, 0.9, rule, inp)
     x, W = problem()
     gout = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0), dtype=F64)
     gx, gW, _, c = _grads(d, x, W, gout)
@@ -106,7 +108,8 @@ def _fd(f, base, eps=1e-6):
 
 
 @pytest.mark.parametrize("d", [D("euler", None, 1.3, "linear"), D("ps", 2, 0.9, "newton"),
-                               D("ps", 3, 0.9, "linear", "grid")], ids=lambda d: d.label)
+                               D("ps", 3, 0.9, "linear", "grid"), D("exact", None, 0.9, "linear")],
+                         ids=lambda d: d.label)
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 def test_adjusted_equals_finite_differences(d, reset):
     p = NeuronParams(tau_s=20.0, reset=reset)
@@ -290,3 +293,19 @@ def test_adjusted_training_follows_exact_and_coarse_piggyback_deviates():
     dev = lambda c: ((c - exact).abs() / exact[0]).max().item()  # noqa: E731
     assert dev(curve(D("ps", 3, 0.1, "newton"), "adjusted")) < 1e-3
     assert dev(curve(D("euler", None, 4.0, "linear"), "piggyback")) > 0.05
+
+
+@pytest.mark.parametrize("rule,inp,order", [("snap", "grid", 1.0), ("linear", "exact", 2.0)])
+def test_exact_flow_on_a_grid_converges_to_the_closed_form(rule, inp, order):
+    """The exact propagator stepped on a grid has no integration error, only the spike rule's
+    (and the input rounding's): first spike times err O(h) with snap and grid-delivered inputs
+    (seed 000's shared discretized model), O(h^2) with linear interpolation."""
+    x, W = problem(B=4, N_in=10, N_out=6, K_in=1)
+    ref, c0 = integrated_layer(x, W, P, D(), t_max=T, max_spikes=1, gradient="exact")
+    hs, errs = [0.8, 0.4, 0.2, 0.1, 0.05], []
+    for h in hs:
+        t, c = integrated_layer(x, W, P, D("exact", None, h, rule, inp), t_max=T, max_spikes=1)
+        assert torch.equal(c, c0) and int(c.sum()) >= 10
+        m = torch.isfinite(ref)
+        errs.append((t[m] - ref[m]).abs().mean().item())
+    assert abs(_slope(hs, errs) - order) < 0.3, errs
