@@ -27,15 +27,21 @@ def _kernel_name() -> str:
 
 class Task(NamedTuple):
     """One unit of work, self-contained so that a worker on another machine needs only the installed
-    package and the shared runs folder: the notebook itself (not its path), the run folder, the
-    papermill parameters, and whether the trained weights go into the run folder."""
+    package and the shared runs folder: the notebook itself (not its path), the run folder relative
+    to the runs folder (resolved on the worker: ``root``, else its ``$SNNLIB_RUNS``), the papermill
+    parameters, and whether the trained weights go into the run folder."""
 
     key: str
     notebook: Any  # nbformat.NotebookNode
-    out_dir: str
+    folder: str  # relative to the runs folder: "<experiment>/<run-id>" or "<sweep>/<profile>/<point-id>"
     parameters: dict
     keep_weights: bool = False
-    stale: str | None = None  # a derived notebook that this run's new results make stale (its sweep's chapter)
+    chapter: bool = False  # a sweep point: its new results make its sweep's chapter stale
+    root: str | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return runs_root(self.root).joinpath(*self.folder.split("/"))
 
 
 def task(key: str, root: str | None = None) -> Task:
@@ -43,16 +49,14 @@ def task(key: str, root: str | None = None) -> Task:
     import nbformat
 
     run = plan_.find(key)
-    stale = None
     if isinstance(run, SweepPoint):
-        out_dir = point_dir(run.sweep.name, run.profile, run.id, root)
-        keep = run.sweep.keep_weights
-        if run.sweep.chapter is not None:
-            stale = str((out_dir.parent / NOTEBOOK).resolve())
+        point_dir(run.sweep.name, run.profile, run.id)  # validates the names
+        folder, keep, chapter = run.key, run.sweep.keep_weights, run.sweep.chapter is not None
     else:
-        out_dir, keep = run_dir(run.experiment, run.run_id, root), False
+        run_dir(run.experiment, run.run_id)
+        folder, keep, chapter = run.key, False, False
     nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
-    return Task(key, nb, str(Path(out_dir).resolve()), dict(run.parameters), keep, stale)
+    return Task(key, nb, folder, dict(run.parameters), keep, chapter, None if root is None else str(Path(root).resolve()))
 
 
 def execute(key: str, root: str | None = None) -> Path:
@@ -83,7 +87,7 @@ def execute_task(t: Task) -> Path:
     """
     import papermill as pm
 
-    out_dir = Path(t.out_dir)
+    out_dir = t.out_dir.resolve()
     with _locked(out_dir):
         if is_complete(out_dir):
             return out_dir / NOTEBOOK
@@ -114,9 +118,9 @@ def execute_task(t: Task) -> Path:
         if t.parameters.get("title"):
             _retitle(partial, t.parameters["title"])
         os.replace(partial, out_dir / NOTEBOOK)
-    if t.stale is not None:
+    if t.chapter:
         # the chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
-        Path(t.stale).unlink(missing_ok=True)
+        (out_dir.parent / NOTEBOOK).unlink(missing_ok=True)
     return out_dir / NOTEBOOK
 
 

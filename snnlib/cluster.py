@@ -5,8 +5,8 @@
 the points; with an address (``tcp://host:8786``: a cluster started by ``dask-jobqueue`` on
 SLURM/PBS, by the Dask Kubernetes operator, or by hand with ``dask scheduler`` / ``dask worker``)
 the missing points are submitted there. Workers need the installed package, the data
-(``$SNNLIB_DATA``) and the runs folder on a shared file system (``$SNNLIB_RUNS``, the same path as
-on the submitting machine).
+(``$SNNLIB_DATA``) and the runs folder on a shared file system (their ``$SNNLIB_RUNS``; a task
+names its run folder relative to it, so the submitting machine may mount it elsewhere).
 
 Each task executes its point's notebook through :func:`snnlib.cli.execute_task`: results are
 written atomically and the executed notebook last, so a point whose worker dies leaves no result
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Iterable
 
 from tqdm.std import tqdm
@@ -131,6 +130,6 @@ def run_sweeps(names: Iterable[str], profile: str = "quick", *, scheduler: str |
     for name in names:
         if plan_.chapter(f"{name}/{profile}") is not None:
             t = task(f"{name}/{profile}", root)
-            if done or not (Path(t.out_dir) / NOTEBOOK).is_file():
+            if done or not (t.out_dir / NOTEBOOK).is_file():
                 execute_task(t)
     return done

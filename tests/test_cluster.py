@@ -108,7 +108,7 @@ def test_a_killed_worker_leaves_no_corrupt_point(toy_sweep, resubmit):
     it; ``resubmit=1``: the sweep resubmits it and completes in one run."""
     from snnlib.cluster import SweepError, missing_tasks, run_tasks
 
-    sweep = toy_sweep(sleep=4.0)
+    sweep = toy_sweep(sleep=3.0)
     cluster, client = _cluster(**{"distributed.scheduler.allowed-failures": 0})
     try:
         tasks, total = missing_tasks(["toy"], "quick")
