@@ -15,6 +15,8 @@ from snnlib.experiments import bptt, spiketime
 TINY = {
     "bptt": lambda **kw: bptt.Config(hidden=(20,), n_train=96, n_test=32, n_val=32, epochs=2, batch_size=32,
                                       n_steps=30, t_in=30.0, log_every=1, **kw),
+    "bptt-nmnist": lambda **kw: bptt.Config(dataset="nmnist", hidden=(20,), n_train=64, n_test=32, n_val=20,
+                                            epochs=2, batch_size=32, n_steps=50, loss="rate", log_every=1, **kw),
     "spiketime": lambda **kw: spiketime.Config(hidden=(20,), n_train=100, n_test=50, n_val=50, epochs=2,
                                                batch_size=50, log_every=1, **kw),
 }
@@ -44,20 +46,20 @@ def test_an_incomplete_scheme_is_refused():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["bptt", "spiketime"])
+@pytest.mark.parametrize("name", ["bptt", "bptt-nmnist", "spiketime"])
 def test_each_scheme_trains_through_the_one_driver(data_dir, isolated_runs, name):
     cfg = TINY[name](seed=1, evals_per_epoch=2)
     ds = driver.run(cfg, progress=False)
-    assert ds.attrs["scheme"] == name and ds.attrs["seed"] == 1
+    assert ds.attrs["scheme"] == name.split("-")[0] and ds.attrs["seed"] == 1
     assert ds.attrs["n_train"] == cfg.n_train and ds.attrs["n_test"] == cfg.n_test
     assert np.isfinite(ds["train_loss"].values).all() and ds.sizes["epoch"] == 2
     # two validation evaluations per epoch: after 50 and 100 samples of each epoch (batches of 32 / 50)
-    expected = [64, 96, 160, 192] if name == "bptt" else [50, 100, 150, 200]
+    expected = {"bptt": [64, 96, 160, 192], "bptt-nmnist": [32, 64, 96, 128], "spiketime": [50, 100, 150, 200]}[name]
     assert ds["samples_seen"].values.tolist() == expected
     # the end-of-epoch evaluations are the per-epoch validation accuracy
     np.testing.assert_array_equal(ds["val_accuracy_curve"].values[1::2], ds["val_accuracy"].values)
     assert driver.checkpoint_file(cfg).is_file()
-    assert driver.weights_file(name, cfg.to_dict()).is_file()
+    assert driver.weights_file(type(cfg).SCHEME, cfg.to_dict()).is_file()
 
 
 @pytest.mark.data

@@ -128,3 +128,15 @@ def test_a_changed_config_under_an_existing_point_id_is_refused(toy_sweep, monke
     assert pt2.id == point_id({"x": 0.5, "seed": 0})
     with pytest.raises(runs.ConfigError, match="fields differ: epochs"):
         runs.run_or_load(Toy.from_dict(pt2.config), path, _toy, lambda ds: {})
+
+
+def test_sweep_command_refuses_unknown_sweeps_and_profiles(capsys):
+    from snnlib import cli
+
+    with pytest.raises(KeyError, match="no sweep 'nope'; sweeps: spiketime-mnist"):
+        cli.main(["sweep", "nope"])
+    with pytest.raises(KeyError, match="has no profile 'full'"):
+        cli.main(["sweep", "encoding-rate", "--profile", "full"])
+    with pytest.raises(SystemExit):
+        cli.main(["sweep"])
+    assert "name one or more sweeps, or --all" in capsys.readouterr().err
