@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import os
 import sys
 from pathlib import Path
-
-import contextlib
-import copy
 from typing import Any, NamedTuple
 
 from . import plan as plan_
