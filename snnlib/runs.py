@@ -193,7 +193,8 @@ def environment_meta() -> dict[str, Any]:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             versions[pkg] = None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # the code's state: results being (re)made under runs/ do not make the code dirty
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)runs")
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
