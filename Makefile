@@ -15,16 +15,23 @@ RUN_THREADS ?= 1
 BOOK_OUT = $(if $(filter quick,$(PROFILE)),book,book/_build/$(PROFILE))
 BOOK_HTML = $(BOOK_OUT)/_build/html/index.html
 
-# Notebook targets of the chosen profile (evaluated only once the environment exists).
-RUN_TARGETS = $(shell test -x $(PY) && $(PY) -m snnlib targets --profile $(PROFILE))
+# Dask scheduler address for the sweeps (tcp://host:8786); empty: make's own jobs (make -j) run them.
+SCHEDULER ?=
+# Notebook targets of the chosen profile and each sweep chapter's order-only dependency on its
+# points (RUN_TARGETS and rules, generated from snnlib/plan.py once the environment exists).
+RUN_RULES := .runs-$(PROFILE).mk
+ifneq ($(wildcard $(PY)),)
+$(shell $(PY) -m snnlib makefile --profile $(PROFILE) > $(RUN_RULES).tmp && mv $(RUN_RULES).tmp $(RUN_RULES))
+-include $(RUN_RULES)
+endif
 BOOK_SOURCES = $(shell find book -path book/_build -prune -o -path book/runs -prune -o -type f \( -name '*.md' -o -name '*.yml' -o -name '*.bib' -o -name '*.ipynb' \) -print) \
                $(shell find runs -name notebook.ipynb 2>/dev/null)
 
 .PHONY: help setup test lab runs _runs book bench screenshot clean distclean
 
 help: ## list the targets
-	@echo "snn-discretization: make TARGET [PROFILE=quick|full] [SNNLIB_DATA=path]"
-	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}'
+	@echo "snn-discretization: make TARGET [PROFILE=quick|full] [SCHEDULER=tcp://host:8786] [SNNLIB_DATA=path]"
+	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv with the pinned requirements (idempotent)
 
@@ -42,14 +49,18 @@ lab: $(STAMP) ## start JupyterLab (pinned in requirements.txt) on notebooks/ wit
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks \
 	  --MappingKernelManager.default_kernel_name=snnlib $(LAB_ARGS)
 
-runs: $(STAMP) ## execute every run of PROFILE that is missing (papermill; make -j parallelises)
+runs: $(STAMP) ## execute every missing run of PROFILE (make -j parallelises; SCHEDULER=tcp://host:8786: sweeps on Dask)
+	@if [ -n "$(SCHEDULER)" ]; then RUN_THREADS=$(RUN_THREADS) $(PY) -m snnlib sweep --all \
+	  --profile $(PROFILE) --scheduler $(SCHEDULER); fi
+	@$(MAKE) --no-print-directory _runs PROFILE=$(PROFILE)
+	@# a point executed in the first pass removed its (now stale) chapter: the second pass remakes it
 	@$(MAKE) --no-print-directory _runs PROFILE=$(PROFILE)
 
 _runs: $(RUN_TARGETS)
 
 runs/%/notebook.ipynb: | $(STAMP)
 	OMP_NUM_THREADS=$(RUN_THREADS) MKL_NUM_THREADS=$(RUN_THREADS) NUMBA_NUM_THREADS=$(RUN_THREADS) \
-	  $(PY) -m snnlib execute $*
+	  $(PY) -m snnlib execute '$*'
 
 book: runs ## set up if needed, execute missing runs, build the HTML book (book/_build/html)
 	@$(MAKE) --no-print-directory $(BOOK_HTML) PROFILE=$(PROFILE)
@@ -79,7 +90,7 @@ screenshot: ## render book pages to PNG with headless Chromium (PAGES="intro dat
 	  echo "book/_build/screenshots/$$(echo $$p | tr / _).png"; done
 
 clean: ## remove build outputs (keeps .venv and every run)
-	rm -rf book/_build .pytest_cache .hypothesis
+	rm -rf book/_build .pytest_cache .hypothesis .runs-*.mk
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean ## also remove .venv

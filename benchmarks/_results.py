@@ -1,4 +1,4 @@
-"""Writing benchmark results: one JSON file per benchmark under ``benchmarks/results/``, with the
+"""Writing benchmark results: one JSON file per benchmark under ``benchmarks/results/`` (``$SNNLIB_BENCH_RESULTS``), with the
 machine and time, written atomically (``<name>_quick.json`` for smoke runs, not committed)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import platform
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from snnlib.paths import bench_results_root
+
 
 
 def write(name: str, description: str, results: list, quick: bool, **extra) -> Path:
@@ -23,7 +24,7 @@ def write(name: str, description: str, results: list, quick: bool, **extra) -> P
         **extra,
         "results": results,
     }
-    path = RESULTS / (f"{name}_quick.json" if quick else f"{name}.json")
+    path = bench_results_root() / (f"{name}_quick.json" if quick else f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")

@@ -35,8 +35,10 @@ import sys
 import time
 from pathlib import Path
 
+from snnlib.paths import bench_results_root
+
 B, T_STEPS, SIZES = 50, 100, (784, 800, 10)
-OUT = Path(__file__).resolve().parent / "results" / "spiketime.json"
+OUT = bench_results_root() / "spiketime.json"
 
 
 def _maxrss_mib() -> float:

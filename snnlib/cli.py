@@ -1,14 +1,19 @@
-"""Command line: ``python -m snnlib {targets,execute,download} ...`` (used by the Makefile)."""
+"""Command line: ``python -m snnlib {targets,makefile,execute,sweep,toc,download} ...`` (used by the Makefile)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import os
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from . import plan as plan_
-from .runs import NOTEBOOK, run_dir, runs_root
+from .paths import project_root, runs_root
+from .runs import NOTEBOOK, atomic_write, is_complete, point_dir, run_dir
+from .sweeps import SweepPoint
 
 KERNEL = "snnlib"
 #: what a run printed to stderr (progress bars, warnings), moved out of its executed notebook
@@ -21,41 +26,103 @@ def _kernel_name() -> str:
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
 
 
+class Task(NamedTuple):
+    """One unit of work, self-contained so that a worker on another machine needs only the installed
+    package and the shared runs folder: the notebook itself (not its path), the run folder relative
+    to the runs folder (resolved on the worker: ``root``, else its ``$SNNLIB_RUNS``), the papermill
+    parameters, and whether the trained weights go into the run folder."""
+
+    key: str
+    notebook: Any  # nbformat.NotebookNode
+    folder: str  # relative to the runs folder: "<experiment>/<run-id>" or "<sweep>/<profile>/<point-id>"
+    parameters: dict
+    keep_weights: bool = False
+    chapter: bool = False  # a sweep point: its new results make its sweep's chapter stale
+    root: str | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return runs_root(self.root).joinpath(*self.folder.split("/"))
+
+
+def task(key: str, root: str | None = None) -> Task:
+    """The :class:`Task` of the planned run, sweep chapter or sweep point ``key``."""
+    import nbformat
+
+    run = plan_.find(key)
+    if isinstance(run, SweepPoint):
+        point_dir(run.sweep.name, run.profile, run.id)  # validates the names
+        folder, keep, chapter = run.key, run.sweep.keep_weights, run.sweep.chapter is not None
+    else:
+        run_dir(run.experiment, run.run_id)
+        folder, keep, chapter = run.key, False, False
+    nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
+    return Task(key, nb, folder, dict(run.parameters), keep, chapter, None if root is None else str(Path(root).resolve()))
+
+
 def execute(key: str, root: str | None = None) -> Path:
-    """Execute the planned run ``key`` (``experiment/run_id``) with papermill into its run folder.
+    """Execute the planned run ``key`` (``experiment/run_id``, ``sweep/profile`` for a sweep's
+    chapter, ``sweep/profile/point-id`` for a point) with papermill into its run folder."""
+    return execute_task(task(key, root))
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """Hold an exclusive lock on ``folder/.lock`` (one executor per run folder, even across machines
+    that share the file system with POSIX locks); released when the process dies."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def execute_task(t: Task) -> Path:
+    """Execute one :class:`Task`.
 
     The notebook is written to a temporary name and renamed to ``notebook.ipynb`` only when every
-    cell succeeded, so an interrupted or failed run never looks complete; a failed execution is
-    kept as ``notebook.failed.ipynb`` to show the error (stderr included). A successful run's
-    stderr (progress bars, warnings) goes to ``run.log`` in the run folder, not into the notebook.
+    cell succeeded (and, for ``keep_weights``, the weights are in the folder), so an interrupted or
+    failed run never looks complete; a failed execution is kept as ``notebook.failed.ipynb``. A run
+    folder that is already complete is left as it is.
     """
     import papermill as pm
 
-    run = plan_.find(key)
-    out_dir = run_dir(run.experiment, run.run_id, root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    partial = out_dir / ".notebook.partial.ipynb"
-    failed = out_dir / "notebook.failed.ipynb"
-    # Relative to the project root (the kernel's working directory) so that the executed notebook
-    # does not record this machine's absolute paths.
-    shown = os.path.relpath(out_dir.resolve(), plan_.NOTEBOOKS.parent)
-    params = dict(run.parameters, run_dir=shown if not shown.startswith("..") else str(out_dir.resolve()))
-    try:
-        pm.execute_notebook(
-            str(plan_.NOTEBOOKS / run.notebook), str(partial), parameters=params,
-            kernel_name=_kernel_name(), progress_bar=sys.stderr.isatty(), log_output=True,
-            cwd=str(plan_.NOTEBOOKS.parent),
-        )
-    except BaseException:
-        if partial.exists():
-            os.replace(partial, failed)
-        print(f"snnlib: run {key} failed; the executed notebook is {failed}", file=sys.stderr)
-        raise
-    failed.unlink(missing_ok=True)
-    if run.parameters.get("title"):
-        _retitle(partial, run.parameters["title"])
-    move_stderr_to_log(partial, out_dir / RUN_LOG)
-    os.replace(partial, out_dir / NOTEBOOK)
+    out_dir = t.out_dir.resolve()
+    with _locked(out_dir):
+        if is_complete(out_dir):
+            return out_dir / NOTEBOOK
+        partial = out_dir / ".notebook.partial.ipynb"
+        failed = out_dir / "notebook.failed.ipynb"
+        # Relative to the project root (the kernel's working directory) so that the executed notebook
+        # does not record this machine's absolute paths.
+        cwd = project_root()
+        shown = os.path.relpath(out_dir, cwd)
+        params = dict(t.parameters, run_dir=shown if not shown.startswith("..") else str(out_dir))
+        try:
+            pm.execute_notebook(
+                copy.deepcopy(t.notebook), str(partial), parameters=params, kernel_name=_kernel_name(),
+                progress_bar=sys.stderr.isatty(), log_output=True, cwd=str(cwd),
+            )
+            if t.keep_weights:
+                from .driver import WEIGHTS, run_weights
+
+                src = run_weights(out_dir)
+                if src != out_dir / WEIGHTS:
+                    atomic_write(out_dir / WEIGHTS, src.read_bytes())
+        except BaseException:
+            if partial.exists():
+                os.replace(partial, failed)
+            print(f"snnlib: run {t.key} failed; the executed notebook is {failed}", file=sys.stderr)
+            raise
+        failed.unlink(missing_ok=True)
+        if t.parameters.get("title"):
+            _retitle(partial, t.parameters["title"])
+        move_stderr_to_log(partial, out_dir / RUN_LOG)
+        os.replace(partial, out_dir / NOTEBOOK)
+    if t.chapter:
+        # the chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
+        (out_dir.parent / NOTEBOOK).unlink(missing_ok=True)
     return out_dir / NOTEBOOK
 
 
@@ -103,13 +170,52 @@ def _retitle(path: Path, title: str) -> None:
     nbformat.write(nb, path)
 
 
+def _make_path(path: Path) -> str:
+    """A path as make reads it in a rule (``=`` and ``,`` through variables)."""
+    return str(path).replace("$", "$$").replace("=", "$(EQ)").replace(",", "$(COMMA)")
+
+
+def make_rules(profile: str) -> str:
+    """A makefile fragment: ``RUN_TARGETS`` (every run notebook of ``profile``) and each sweep
+    chapter's order-only dependency on its points' notebooks (a point executed later removes the
+    chapter's notebook, so file times of a fresh clone never trigger a rerun)."""
+    root, cwd = runs_root(), Path.cwd().resolve()
+
+    def nb(*parts: str) -> str:
+        return _make_path(Path(os.path.relpath((root.joinpath(*parts) / NOTEBOOK).resolve(), cwd)))
+
+    lines = ["# generated by `python -m snnlib makefile`; do not edit", "EQ := =", "COMMA := ,"]
+    targets = [nb(*k.split("/")) for k in plan_.targets(profile)]
+    lines.append("RUN_TARGETS := " + " \\\n  ".join(targets))
+    for s in plan_.sweeps(profile):
+        if s.chapter is not None:
+            points = " ".join(nb(s.name, profile, p.id) for p in s.points(profile))
+            lines.append(f"{nb(s.name, profile)}: | {points}")
+    for r in plan_.planned(profile):
+        if r.reads_all:  # e.g. the findings chapter: after every other run of the profile
+            others = " ".join(t for t in targets if t != nb(r.experiment, r.run_id))
+            lines.append(f"{nb(r.experiment, r.run_id)}: | {others}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="snnlib", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("targets", help="print the notebook targets of a profile (for make)")
+    t = sub.add_parser("targets", help="print the notebook targets of a profile")
     t.add_argument("--profile", default="quick")
-    e = sub.add_parser("execute", help="execute one planned run, e.g. data-overview/quick")
+    m = sub.add_parser("makefile", help="print the run targets and chapter dependencies (for make)")
+    m.add_argument("--profile", default="quick")
+    e = sub.add_parser("execute", help="execute one planned run, chapter or sweep point, e.g. data-overview/quick")
     e.add_argument("key")
+    w = sub.add_parser("sweep", help="execute the missing points of sweeps on a Dask cluster")
+    w.add_argument("names", nargs="*", help="sweep names (default with --all: every sweep of the profile)")
+    w.add_argument("--all", action="store_true", help="every sweep of the profile")
+    w.add_argument("--profile", default="quick")
+    w.add_argument("--scheduler", default=None,
+                   help="address of a Dask scheduler (tcp://host:8786); default: a LocalCluster on this machine")
+    w.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: one per core)")
+    w.add_argument("--threads", type=int, default=int(os.environ.get("RUN_THREADS", "1")),
+                   help="threads per point (default $RUN_THREADS or 1)")
     c = sub.add_parser("toc", help="print the book's table of contents for a profile")
     c.add_argument("--profile", default="quick")
     d = sub.add_parser("download", help="download a dataset into $SNNLIB_DATA")
@@ -118,11 +224,25 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "targets":
         root = runs_root()
         cwd = Path.cwd().resolve()
-        for r in plan_.planned(a.profile):
-            path = (root / r.experiment / r.run_id / NOTEBOOK).resolve()
-            print(os.path.relpath(path, cwd))
+        for key in plan_.targets(a.profile):
+            print(os.path.relpath((root.joinpath(*key.split("/")) / NOTEBOOK).resolve(), cwd))
+    elif a.cmd == "makefile":
+        sys.stdout.write(make_rules(a.profile))
     elif a.cmd == "execute":
         execute(a.key)
+    elif a.cmd == "sweep":
+        from .cluster import SweepError, run_sweeps
+
+        names = [s.name for s in plan_.sweeps(a.profile)] if a.all else a.names
+        if not names:
+            p.error("sweep: name one or more sweeps, or --all")
+        for n in names:
+            plan_.sweep(n).points(a.profile)  # unknown sweep or profile: a clear error before any work
+        try:
+            run_sweeps(names, a.profile, scheduler=a.scheduler, n_workers=a.workers, threads=a.threads)
+        except SweepError as err:
+            print(err, file=sys.stderr)
+            return 1
     elif a.cmd == "toc":
         toc = plan_.NOTEBOOKS.parent / "book" / "_toc.yml"
         sys.stdout.write(plan_.book_toc(toc.read_text(), a.profile))

@@ -13,6 +13,7 @@ The run ``findings/<profile>`` (notebook ``findings.ipynb``) stores the table as
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -243,11 +244,22 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
     from . import plan, runs
 
     run_ids = {r.experiment: r.run_id for r in plan.planned(cfg.profile)}
+    sweeps = {s.name for s in plan.sweeps(cfg.profile)}
+    run_ids.update({name: cfg.profile for name in sweeps})  # a sweep's chapter: runs/<sweep>/<profile>
     used: dict[str, str] = {}
 
     def default_load(experiment: str) -> Run:
         if experiment not in run_ids:
             raise FileNotFoundError(f"no {experiment} run in the {cfg.profile} profile")
+        if experiment in sweeps:  # every seed is a point: the sweep's results, summarised over seeds
+            from .driver import summarize as summarize_training
+
+            ds = runs.load_sweep(experiment, cfg.profile)
+            metas = [json.loads(p["attrs"].get("meta", "{}")) if isinstance(p.get("attrs"), dict) else {}
+                     for p in json.loads(ds.attrs.get("points", "{}")).values()]
+            r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds), {})
+            used[experiment] = ",".join(sorted({m.get("git_commit", "") for m in metas} - {""}))
+            return r
         r = runs.load(experiment, run_ids[experiment])
         used[experiment] = r.meta.get("git_commit") or ""
         return r

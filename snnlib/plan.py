@@ -2,7 +2,10 @@
 
 ``quick`` fits this project's 2-core development machine (subsets, few epochs); ``full`` is the
 paper-scale profile for a GPU or a cluster. A run is ``runs/<experiment>/<run_id>/``, made by
-executing ``notebook`` with papermill and ``parameters`` (plus ``run_dir``).
+executing ``notebook`` with papermill and ``parameters`` (plus ``run_dir``). A sweep
+(:class:`snnlib.sweeps.Sweep`) is a base config and a grid per profile: its points are runs
+``runs/<sweep>/<profile>/<point-id>/`` and its chapter ``runs/<sweep>/<profile>/notebook.ipynb``.
+Every training run is a sweep point with one seed.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from typing import Any, Mapping
+
+from .sweeps import Sweep, SweepPoint, SweepProfile
 
 PROFILES = ("quick", "full")
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -22,6 +27,8 @@ class PlannedRun:
     notebook: str
     profiles: tuple[str, ...]
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: reads the other runs of its profile: made after all of them (``make -j``)
+    reads_all: bool = False
 
     @property
     def key(self) -> str:
@@ -35,77 +42,119 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("single-neuron", "quick", "single_neuron.ipynb", ("quick", "full")),
     # machine-dependent timings gathered from `make bench` (benchmarks/results/*.json)
     PlannedRun("performance", "quick", "performance.ipynb", ("quick", "full")),
-    # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings, 3 seeds
-    PlannedRun("spiketime-mnist", "quick", "spiketime.ipynb", ("quick",), {
-        "title": "Exact spike-time gradients (BATS) on MNIST, 784-800-10",
-        "config": {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10,
-                   "seeds": [0, 1, 2]}}),
-    # BPTT (SLAYER scheme), quick profile: 3 seeds each
-    PlannedRun("bptt-mnist-ttfs", "quick", "bptt.ipynb", ("quick",), {
-        "title": "BPTT on MNIST (time-to-first-spike), 784-800-10",
-        "config": {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
-                   "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3,
-                   "lr_schedule": "cosine", "batch_size": 64, "epochs": 10, "seeds": [0, 1, 2]}}),
-    PlannedRun("bptt-nmnist", "quick", "bptt.ipynb", ("quick",), {
-        "title": "BPTT on N-MNIST (1,000 / 100 recordings), 2312-500-10",
-        "config": {"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.25,
-                   "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
-                   "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100, "seeds": [0, 1, 2]}}),
-    PlannedRun("bptt-nmnist-lava", "quick", "bptt.ipynb", ("quick",), {
-        "title": "BPTT on N-MNIST (1,000 / 100 recordings), lava-dl recipe 2312-512-512-10",
-        "config": {"dataset": "nmnist", "hidden": [512, 512], "n_steps": 300, "dt": 1.0, "theta": 1.25,
-                   "weight_scale": 0.1, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
-                   "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100, "seeds": [0, 1, 2]}}),
-    # seed 002: snnTorch-style Leaky network (no synaptic current), rate vs time-to-first-spike coding.
-    # Same network, steps and optimiser; the initial weight scale follows the input spike count
-    # (rate coding sends about 15x more input spikes than TTFS).
-    PlannedRun("encoding-rate", "quick", "bptt.ipynb", ("quick",), {
-        "title": "Rate coding: Leaky 784-1000-10 (BPTT)",
-        "config": {"dataset": "mnist", "encoding": "rate", "rate_gain": 1.0, "hidden": [1000], "tau_s": 0.0,
-                   "tau": 19.5, "n_steps": 25, "theta": 1.0, "weight_scale": 0.41, "loss": "count_ce",
-                   "lr": 2e-3, "batch_size": 128, "epochs": 2, "seeds": [0, 1, 2]}}),
-    PlannedRun("encoding-ttfs", "quick", "bptt.ipynb", ("quick",), {
-        "title": "Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
-        "config": {"dataset": "mnist", "encoding": "ttfs", "t_in": 25.0, "hidden": [1000], "tau_s": 0.0,
-                   "tau": 19.5, "n_steps": 25, "theta": 1.0, "weight_scale": 1.5, "loss": "temporal_ce",
-                   "lr": 2e-3, "batch_size": 128, "epochs": 2, "seeds": [0, 1, 2]}}),
-    # --- full profile: paper-scale runs for a GPU or a cluster -----------------------------------
-    PlannedRun("spiketime-mnist", "full", "spiketime.ipynb", ("full",), {
-        "title": "Exact spike-time gradients (BATS) on MNIST, 784-800-10, 100 epochs",
-        "config": {"variant": "multi", "hidden": [800], "epochs": 100, "seeds": [0, 1, 2, 3, 4]}}),
-    PlannedRun("bptt-mnist-ttfs", "full", "bptt.ipynb", ("full",), {
-        "title": "BPTT on MNIST (time-to-first-spike), 784-800-10, 100 epochs",
-        "config": {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
-                   "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3,
-                   "lr_schedule": "cosine", "batch_size": 64, "epochs": 100, "seeds": [0, 1, 2, 3, 4]}}),
-    PlannedRun("bptt-nmnist", "full", "bptt.ipynb", ("full",), {
-        "title": "BPTT on N-MNIST (full set), lava-dl recipe 2312-512-512-10",
-        "config": {"dataset": "nmnist", "nmnist_subset": "full", "hidden": [512, 512], "n_steps": 300,
-                   "dt": 1.0, "theta": 1.25, "weight_scale": 0.1, "loss": "rate", "true_rate": 0.2,
-                   "false_rate": 0.03, "lr": 1e-3, "batch_size": 32, "epochs": 100, "n_val": 5000,
-                   "seeds": [0, 1, 2]}}),
+    # the claims of the four sources with this study's verdicts, read from the other runs
+    PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True),
+    PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True),
+)
+
+# --- training sweeps (one seed per point; the chapter aggregates the seeds) ----------------------
+_BPTT_MNIST = {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
+               "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3, "lr_schedule": "cosine",
+               "batch_size": 64}
+_LAVA = {"dataset": "nmnist", "hidden": [512, 512], "n_steps": 300, "dt": 1.0, "theta": 1.25, "weight_scale": 0.1,
+         "loss": "rate", "true_rate": 0.2, "false_rate": 0.03, "lr": 1e-3, "batch_size": 32}
+# seed 002: snnTorch-style Leaky network (no synaptic current), rate vs time-to-first-spike coding.
+# Same network, steps and optimiser; the initial weight scale follows the input spike count
+# (rate coding sends about 15x more input spikes than TTFS).
+_LEAKY = {"dataset": "mnist", "hidden": [1000], "tau_s": 0.0, "tau": 19.5, "n_steps": 25, "theta": 1.0,
+          "lr": 2e-3, "batch_size": 128, "epochs": 2}
+_SEEDS3 = {"seed": (0, 1, 2)}
+
+SWEEPS: tuple[Sweep, ...] = (
+    # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
+    # committed: the transfer experiment evaluates them under discretization
+    Sweep("spiketime-mnist", "train.ipynb", scheme="spiketime", chapter="spiketime.ipynb", keep_weights=True,
+          title="Exact spike-time gradients (BATS) on MNIST, 784-800-10", profiles={
+              "quick": SweepProfile({"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10},
+                                    _SEEDS3),
+              "full": SweepProfile({"variant": "multi", "hidden": [800], "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
+    # BPTT (SLAYER scheme) on the same network and input: the other transfer source
+    Sweep("bptt-mnist-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", keep_weights=True,
+          title="BPTT on MNIST (time-to-first-spike), 784-800-10", profiles={
+              "quick": SweepProfile({**_BPTT_MNIST, "epochs": 10}, _SEEDS3),
+              "full": SweepProfile({**_BPTT_MNIST, "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
+    Sweep("bptt-nmnist", "train.ipynb", scheme="bptt", chapter="bptt.ipynb",
+          title="BPTT on N-MNIST (1,000 / 100 recordings), 2312-500-10", profiles={
+              "quick": SweepProfile({"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.25,
+                                     "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
+                                     "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100}, _SEEDS3),
+              "full": SweepProfile({**_LAVA, "nmnist_subset": "full", "epochs": 100, "n_val": 5000}, _SEEDS3)}),
+    Sweep("bptt-nmnist-lava", "train.ipynb", scheme="bptt", chapter="bptt.ipynb",
+          title="BPTT on N-MNIST (1,000 / 100 recordings), lava-dl recipe 2312-512-512-10", profiles={
+              "quick": SweepProfile({**_LAVA, "epochs": 20, "n_val": 100}, _SEEDS3)}),
+    Sweep("encoding-rate", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Rate coding: Leaky 784-1000-10 (BPTT)", profiles={
+        "quick": SweepProfile({**_LEAKY, "encoding": "rate", "rate_gain": 1.0, "weight_scale": 0.41,
+                               "loss": "count_ce"}, _SEEDS3)}),
+    Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
+          profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
+                                           "loss": "temporal_ce"}, _SEEDS3)}),
 )
 
 
 def planned(profile: str) -> list[PlannedRun]:
+    """The single runs of ``profile`` (not sweeps)."""
     if profile not in PROFILES:
         raise ValueError(f"profile = {profile!r}: expected one of {', '.join(PROFILES)}.")
     return [r for r in PLAN if profile in r.profiles]
 
 
-def find(key: str) -> PlannedRun:
+def sweeps(profile: str) -> list[Sweep]:
+    if profile not in PROFILES:
+        raise ValueError(f"profile = {profile!r}: expected one of {', '.join(PROFILES)}.")
+    return [s for s in SWEEPS if profile in s.profiles]
+
+
+def sweep(name: str) -> Sweep:
+    for s in SWEEPS:
+        if s.name == name:
+            return s
+    raise KeyError(f"no sweep {name!r}; sweeps: {', '.join(s.name for s in SWEEPS)}")
+
+
+def chapter(key: str) -> PlannedRun | None:
+    """The chapter of ``<sweep>/<profile>`` as a planned run, or ``None`` if ``key`` is not one."""
+    name, _, profile = key.partition("/")
+    s = next((s for s in SWEEPS if s.name == name), None)
+    if s is None or profile not in s.profiles or s.chapter is None:
+        return None
+    return PlannedRun(name, profile, s.chapter, (profile,), {"sweep": name, "profile": profile, "title": s.title})
+
+
+def find(key: str) -> PlannedRun | SweepPoint:
+    """A planned run (``experiment/run_id``), a sweep's chapter (``sweep/profile``) or a sweep point
+    (``sweep/profile/point-id``)."""
+    parts = key.split("/")
+    if len(parts) == 3:
+        try:
+            return sweep(parts[0]).point(parts[1], parts[2])
+        except KeyError as e:
+            raise KeyError(f"no planned sweep point {key!r}: {e.args[0]}") from None
     for r in PLAN:
         if r.key == key:
             return r
-    raise KeyError(f"no planned run {key!r}; planned: {', '.join(r.key for r in PLAN)}")
+    if (c := chapter(key)) is not None:
+        return c
+    raise KeyError(f"no planned run {key!r}; planned: {', '.join(r.key for r in PLAN)}, and the sweeps "
+                   f"{', '.join(s.name for s in SWEEPS)} (<sweep>/<profile>[/<point-id>])")
+
+
+def targets(profile: str) -> list[str]:
+    """Keys of every run of ``profile``: single runs, sweep points, then sweep chapters."""
+    keys = [r.key for r in planned(profile)]
+    for s in sweeps(profile):
+        keys += [p.key for p in s.points(profile)]
+        if s.chapter is not None:
+            keys.append(f"{s.name}/{profile}")
+    return keys
 
 
 def book_toc(toc: str, profile: str) -> str:
     """The book's table of contents for ``profile``: each ``runs/<experiment>/quick/notebook`` entry
-    becomes that experiment's run of the profile; experiments without one are left out."""
+    becomes that experiment's run (or sweep chapter) of the profile; experiments without one are left out."""
     if profile == "quick":
         return toc
     runs = {r.experiment: r.run_id for r in planned(profile)}
+    runs.update({s.name: profile for s in sweeps(profile) if s.chapter is not None})
     lines = []
     for line in toc.splitlines():
         if "file: runs/" in line:

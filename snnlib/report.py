@@ -11,17 +11,15 @@ from typing import Any, Mapping
 
 import xarray as xr
 
-from .runs import Run
-
 __all__ = ["glue_training", "small_test_caveat", "clock_neuron_text"]
 
 
-def glue_training(run: Run) -> None:
-    """Glue a training run's summary (accuracies in %) and its sizes, seeds, sample counts and mean
-    epoch time, for ``{glue:text}`` roles in the notebook's Markdown."""
+def glue_training(ds: xr.Dataset, summary: dict) -> None:
+    """Glue the summary of a training run or sweep (accuracies in %; :func:`snnlib.driver.summarize`)
+    and its sizes, seeds, sample counts and mean epoch time, for ``{glue:text}`` roles in the
+    notebook's Markdown."""
     from myst_nb import glue
 
-    ds, summary = run.results, run.summary
     for key, value in summary.items():
         if not isinstance(value, list):
             glue(key, 100 * value if "accuracy" in key else value, display=False)

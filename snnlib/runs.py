@@ -12,7 +12,12 @@ Every run lives in ``runs/<experiment>/<run-id>/`` and holds
 ``meta.json``
     git commit, package versions, device, wall time (s), start and end time;
 ``notebook.ipynb``
-    the papermill-executed notebook, written last: a run folder is complete when it exists.
+    the papermill-executed notebook, written last: a run folder is complete when it exists;
+``weights.npz``
+    training runs whose weights a later experiment consumes: the best-validation weights (float32).
+
+A sweep's points are run folders ``runs/<sweep>/<profile>/<point-id>/``; :func:`load_sweep` gathers
+them into one Dataset. The folders are found through :mod:`snnlib.paths` (``$SNNLIB_RUNS``).
 
 Every file is written atomically (temporary file in the same folder, then :func:`os.replace`), so an
 interrupted run leaves either the previous complete file or nothing, never half a file.
@@ -34,6 +39,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 import xarray as xr
 import yaml
 
+from .paths import runs_root
+
 __all__ = [
     "ConfigError",
     "Config",
@@ -46,6 +53,9 @@ __all__ = [
     "is_complete",
     "run_or_load",
     "environment_meta",
+    "point_dir",
+    "load_sweep",
+    "MissingPointsError",
 ]
 
 NOTEBOOK = "notebook.ipynb"
@@ -152,20 +162,6 @@ class Run(NamedTuple):
     meta: dict[str, Any]
 
 
-def runs_root(root: str | os.PathLike | None = None) -> Path:
-    """The runs folder: ``root``, else ``$SNNLIB_RUNS``, else ``runs/`` of the project.
-
-    The project's ``runs/`` is found from this file's location, so notebooks executed from any
-    working directory read the same committed results.
-    """
-    if root is not None:
-        return Path(root)
-    env = os.environ.get("SNNLIB_RUNS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "runs"
-
-
 def run_dir(experiment: str, run_id: str, root: str | os.PathLike | None = None) -> Path:
     for name, value in (("experiment", experiment), ("run_id", run_id)):
         if not value or "/" in value or value.startswith("."):
@@ -218,7 +214,8 @@ def environment_meta() -> dict[str, Any]:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             versions[pkg] = None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # the code's state: results being (re)made under runs/ do not make the code dirty
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)runs")
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
@@ -344,3 +341,80 @@ def run_or_load(
     wall = time.perf_counter() - t0
     save(path, config, results, summarize(results), wall, started=started)
     return load(path)
+
+
+def _json_scalar(o: Any) -> Any:
+    return o.tolist() if hasattr(o, "tolist") else str(o)
+
+
+class MissingPointsError(FileNotFoundError):
+    """Some points of a sweep have no complete run folder; ``missing`` lists their ids."""
+
+    def __init__(self, message: str, missing: list[str]):
+        super().__init__(message)
+        self.missing = missing
+
+
+def point_dir(sweep: str, profile: str, point_id: str, root: str | os.PathLike | None = None) -> Path:
+    """``runs/<sweep>/<profile>/<point-id>``."""
+    return run_dir(sweep, profile, root) / point_id
+
+
+def load_sweep(name: str, profile: str = "quick", *, root: str | os.PathLike | None = None,
+               allow_missing: bool = False) -> xr.Dataset:
+    """One :class:`xarray.Dataset` of the planned sweep ``name``: every point's results along the
+    grid's dims (``seed`` among them), plus each point's own dims (``epoch``, ``samples_seen``, ...).
+
+    A point counts only when its run folder is complete (executed notebook written). Missing points
+    raise :class:`MissingPointsError` naming them and the command that makes them; with
+    ``allow_missing=True`` they are NaN, listed in ``attrs["missing"]`` and in a warning.
+    ``attrs``: ``sweep``, ``profile``, ``grid`` (JSON), ``config`` (YAML of the fields all points
+    share), ``points`` (JSON: each point's grid values and varying attributes), ``time_unit``, and
+    the results' attributes common to all points.
+    """
+    import warnings
+
+    from . import plan
+    from .sweeps import format_value
+
+    points = plan.sweep(name).points(profile)
+    grid = plan.sweep(name).profiles[profile].grid
+    coord = {k: [v if isinstance(v, (int, float, str, bool)) else format_value(v) for v in vs]
+             for k, vs in grid.items()}
+    missing = [p.id for p in points if not is_complete(point_dir(name, profile, p.id, root))]
+    if missing and not allow_missing:
+        raise MissingPointsError(
+            f"sweep {name}/{profile}: {len(missing)} of {len(points)} points missing: {', '.join(missing)}. "
+            f"Make them with `python -m snnlib sweep {name} --profile {profile}` (or `make runs`), or "
+            "pass allow_missing=True to load the others.", missing)
+    if len(missing) == len(points):
+        raise MissingPointsError(f"sweep {name}/{profile}: no point is complete ({len(points)} planned).", missing)
+    parts, configs, point_attrs = [], [], {}
+    for p in points:
+        if p.id in missing:
+            continue
+        run = load(point_dir(name, profile, p.id, root))
+        ds = run.results.expand_dims({k: [coord[k][list(grid[k]).index(v)]] for k, v in p.params.items()})
+        parts.append(ds.drop_attrs(deep=False))
+        configs.append(run.config)
+        point_attrs[p.id] = {"params": {k: _plain(v) for k, v in p.params.items()}, "attrs": dict(run.results.attrs)}
+    out = xr.merge(parts, join="outer", compat="no_conflicts", combine_attrs="drop")
+    out = out.reindex({k: coord[k] for k in grid})
+    for v in out.data_vars:
+        out[v].attrs = dict(parts[0][v].attrs) if v in parts[0] else {}
+    for c in out.coords:
+        if c in parts[0].coords:
+            out[c].attrs = dict(parts[0][c].attrs)
+    shared_attrs = {k: v for k, v in point_attrs[next(iter(point_attrs))]["attrs"].items()
+                    if k != "config" and all(a["attrs"].get(k) == v for a in point_attrs.values())}
+    for a in point_attrs.values():
+        a["attrs"] = {k: v for k, v in a["attrs"].items() if k not in shared_attrs and k != "config"}
+    shared_cfg = {k: v for k, v in configs[0].items() if all(c.get(k) == v for c in configs) and k not in grid}
+    out.attrs.update(shared_attrs)
+    out.attrs.update(sweep=name, profile=profile, time_unit="ms", missing=missing,
+                     grid=json.dumps({k: [_plain(v) for v in vs] for k, vs in grid.items()}),
+                     config=yaml.safe_dump(shared_cfg, sort_keys=True),
+                     points=json.dumps(point_attrs, default=_json_scalar))
+    if missing:
+        warnings.warn(f"sweep {name}/{profile}: points missing (NaN): {', '.join(missing)}", stacklevel=2)
+    return out

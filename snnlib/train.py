@@ -4,12 +4,15 @@
 (``hidden_counts``: a list of ``[B]`` spike counts per hidden layer), with a scheme-specific
 ``loss(output, labels)`` and ``predict(output)``. It records, per epoch, the training loss and
 accuracy, validation and test accuracy and loss, hidden spikes per sample and wall time, plus the
-training loss of every ``log_every`` batches, into an :class:`xarray.Dataset`.
+training loss of every ``log_every`` batches, into an :class:`xarray.Dataset`; and the validation
+accuracy and loss ``evals_per_epoch`` times per epoch along the coordinate ``samples_seen`` (training
+samples seen so far), for convergence-rate studies.
 
 Resumable: after every epoch the model, optimizer, history and epoch are written (atomically) to
 ``checkpoint``; a later call with the same checkpoint path continues after the last finished epoch.
 Model selection uses the validation set only: the summary reports the test accuracy of the final
-epoch and, separately, of the epoch with the best validation accuracy.
+epoch and, separately, of the epoch with the best validation accuracy, whose weights are written
+as float32 ``.npz`` (:func:`save_weights`) when training ends.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import xarray as xr
 from tqdm.std import tqdm
 
 __all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError", "split_batches",
-           "checkpoint_file", "train_seeds", "summarize_curves"]
+           "summarize_curves", "default_step", "state_arrays", "save_weights", "load_weights"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -64,29 +67,10 @@ class Batches:
             yield self.encode(self.x, idx), torch.as_tensor(self.y[idx])
 
 
-def split_batches(sets: dict, batch_size: int, encode: Callable, seed: int) -> dict:
-    """:class:`Batches` of every split of ``sets`` (``{"train": (x, y), "val": ..., "test": ...}``);
-    only the training split is shuffled."""
-    return {s: Batches(*xy, batch_size, encode, shuffle=(s == "train"), seed=seed) for s, xy in sets.items()}
-
-
-def checkpoint_file(folder: str | os.PathLike, config, seed: int) -> Path:
-    """Per-epoch checkpoint of one seed of a run, keyed by the config (not by the run folder), so
-    rerunning the same config resumes wherever it was started from."""
-    import hashlib
-
-    import yaml
-
-    digest = hashlib.sha1(yaml.safe_dump(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    return Path(folder) / f"{digest}-seed{seed}.pt"
-
-
-def train_seeds(seeds, sets: dict, train_one: Callable[[int], xr.Dataset]) -> xr.Dataset:
-    """``train_one(seed)`` for every seed, the learning curves stacked along ``seed``, with the
-    number of samples of each split in the attributes."""
-    ds = xr.concat([train_one(s) for s in seeds], dim="seed").assign_coords(seed=list(seeds))
-    ds.attrs.update({f"n_{split}": len(y) for split, (_, y) in sets.items()})
-    return ds
+def split_batches(sets: dict, batch_size: int, encoder: Callable, seed: int) -> dict:
+    """:class:`Batches` of every split of ``sets`` (``{"train": (x, y), "val": ..., "test": ...}``),
+    each with its own ``encoder(split)``; only the training split is shuffled."""
+    return {s: Batches(*xy, batch_size, encoder(s), shuffle=(s == "train"), seed=seed) for s, xy in sets.items()}
 
 
 class _Eval(NamedTuple):
@@ -118,6 +102,51 @@ def _atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def state_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The model's parameters and buffers as float32 numpy arrays (what a weights file stores)."""
+    return {k: v.detach().cpu().to(torch.float32).numpy().copy() for k, v in model.state_dict().items()}
+
+
+def save_weights(path: str | os.PathLike, arrays: dict[str, np.ndarray], **info) -> Path:
+    """Write ``arrays`` (float32) and scalar ``info`` (e.g. the epoch) to a ``.npz`` file atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    extra = {f"__{k}__": np.asarray(v) for k, v in info.items()}
+    np.savez(tmp, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}, **extra)
+    os.replace(tmp, path)
+    return path
+
+
+def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """``(state_dict, info)`` of a weights file written by :func:`save_weights`."""
+    with np.load(path) as f:
+        state = {k: torch.from_numpy(f[k]) for k in f.files if not k.startswith("__")}
+        info = {k.strip("_"): f[k].item() for k in f.files if k.startswith("__")}
+    return state, info
+
+
+def _eval_batches(n_samples: int, batch_size: int, evals_per_epoch: int) -> list[int]:
+    """Batch indices after which the validation set is evaluated: the first batch whose cumulative
+    sample count reaches ``ceil(j n / E)``, ``j = 1..E`` (the last one ends the epoch)."""
+    n_batches = math.ceil(n_samples / batch_size)
+    if not (isinstance(evals_per_epoch, int) and 1 <= evals_per_epoch <= n_batches):
+        raise ValueError(f"evals_per_epoch = {evals_per_epoch!r}: expected an integer in [1, {n_batches}] "
+                         f"(the number of batches of an epoch).")
+    targets = [math.ceil(j * n_samples / evals_per_epoch) for j in range(1, evals_per_epoch + 1)]
+    return [min(math.ceil(t / batch_size), n_batches) - 1 for t in targets]
+
+
+def default_step(model, inputs, labels, loss) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training step's forward and backward: ``out = model(inputs)``, ``loss(out, labels)``,
+    autograd backward. A scheme with its own gradient may pass another ``step`` to :func:`fit`."""
+    out, _ = model(inputs)
+    value = loss(out, labels)
+    if torch.isfinite(value):
+        value.backward()
+    return value.detach(), out.detach()
+
+
 def fit(
     model: torch.nn.Module,
     loss: Callable,
@@ -130,19 +159,27 @@ def fit(
     lr: float,
     lr_schedule: str = "constant",
     log_every: int = 50,
+    evals_per_epoch: int = 1,
     checkpoint: str | os.PathLike | None = None,
+    weights: str | os.PathLike | None = None,
+    step: Callable = default_step,
     progress: bool = True,
     description: str = "train",
 ) -> xr.Dataset:
     """Train with Adam for ``epochs`` epochs and return the learning curves (see the module doc).
 
     ``lr_schedule``: ``"constant"`` or ``"cosine"`` (per-epoch cosine decay from ``lr`` to 0 over
-    ``epochs``; a resumed run continues the same schedule).
+    ``epochs``; a resumed run continues the same schedule). ``evals_per_epoch``: validation
+    evaluations per epoch (dim ``samples_seen``; the last at the epoch's end). ``weights``: where the
+    best-validation weights (model selection at epoch ends, where the test set is evaluated too) are
+    written as float32 ``.npz`` when training ends.
     """
     if epochs < 1 or not (lr > 0):
         raise ValueError(f"epochs = {epochs}, lr = {lr}: expected epochs >= 1 and lr > 0.")
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'.")
+    n_samples = len(train.y)
+    eval_at = _eval_batches(n_samples, train.batch_size, evals_per_epoch)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_batches = len(train)
     n_chunks = math.ceil(n_batches / log_every)
@@ -150,6 +187,8 @@ def fit(
         "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
         "hidden_spikes", "epoch_time")}
     batch_loss = np.full((epochs, n_chunks), np.nan)
+    curve = {k: np.full((epochs, evals_per_epoch), np.nan) for k in ("val_accuracy", "val_loss", "samples_seen")}
+    best = {"epoch": 0, "val_accuracy": -1.0, "state": None}
     start_epoch = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
@@ -160,6 +199,9 @@ def fit(
         for k, v in state["history"].items():
             hist[k][: len(v)] = v[:epochs]
         batch_loss[: state["batch_loss"].shape[0]] = state["batch_loss"][:epochs]
+        for k, v in state["curve"].items():
+            curve[k][: len(v)] = v[:epochs]
+        best = state["best"]
         print(f"resuming after epoch {start_epoch} from {ckpt}", file=sys.stderr)
 
     for epoch in range(start_epoch, epochs):
@@ -170,22 +212,21 @@ def fit(
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0
         chunk_sum, chunk_n = 0.0, 0
+        j = 0
         bar = tqdm(train, total=n_batches, desc=f"{description} epoch {epoch + 1}/{epochs}",
                    disable=not progress, mininterval=10, file=sys.stderr, leave=False)
         for b, (inputs, labels) in enumerate(bar):
-            out, _ = model(inputs)
-            value = loss(out, labels)
+            opt.zero_grad(set_to_none=True)
+            value, out = step(model, inputs, labels, loss)
             if not torch.isfinite(value):
                 raise NonFiniteLossError(
-                    f"loss is {float(value.detach())} at epoch {epoch + 1}, batch {b + 1}: training stopped "
+                    f"loss is {float(value)} at epoch {epoch + 1}, batch {b + 1}: training stopped "
                     f"(lower lr or check the input scaling); the last finished epoch is kept in {ckpt}."
                 )
-            opt.zero_grad(set_to_none=True)
-            value.backward()
             opt.step()
-            n, v = len(labels), float(value.detach())
+            n, v = len(labels), float(value)
             loss_sum += v * n
-            correct += int((predict(out.detach()) == labels).sum())
+            correct += int((predict(out) == labels).sum())
             seen += n
             chunk_sum += v
             chunk_n += 1
@@ -193,6 +234,12 @@ def fit(
                 batch_loss[epoch, b // log_every] = chunk_sum / chunk_n
                 bar.set_postfix(loss=f"{chunk_sum / chunk_n:.4f}")
                 chunk_sum, chunk_n = 0.0, 0
+            while j < evals_per_epoch and b == eval_at[j]:
+                if b < n_batches - 1:  # the epoch's last evaluation is the epoch-end one below
+                    e = evaluate(model, val, loss, predict)
+                    curve["val_loss"][epoch, j], curve["val_accuracy"][epoch, j] = e.loss, e.accuracy
+                curve["samples_seen"][epoch, j] = epoch * n_samples + seen
+                j += 1
         bar.close()
         hist["epoch_time"][epoch] = time.perf_counter() - t0
         hist["train_loss"][epoch] = loss_sum / seen
@@ -200,6 +247,9 @@ def fit(
         v, t = evaluate(model, val, loss, predict), evaluate(model, test, loss, predict)
         hist["val_loss"][epoch], hist["val_accuracy"][epoch], hist["hidden_spikes"][epoch] = v
         hist["test_loss"][epoch], hist["test_accuracy"][epoch] = t.loss, t.accuracy
+        curve["val_loss"][epoch, -1], curve["val_accuracy"][epoch, -1] = v.loss, v.accuracy
+        if v.accuracy > best["val_accuracy"]:
+            best = {"epoch": epoch + 1, "val_accuracy": v.accuracy, "state": state_arrays(model)}
         print(f"{description} epoch {epoch + 1}: train loss {loss_sum / seen:.4f}, "
               f"val acc {v.accuracy:.4f}, test acc {t.accuracy:.4f}, "
               f"{hist['epoch_time'][epoch]:.0f} s", file=sys.stderr)
@@ -207,13 +257,24 @@ def fit(
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                           "history": {k: h[: epoch + 1] for k, h in hist.items()},
-                          "batch_loss": batch_loss[: epoch + 1]}, ckpt)
+                          "batch_loss": batch_loss[: epoch + 1],
+                          "curve": {k: c[: epoch + 1] for k, c in curve.items()}, "best": best}, ckpt)
 
+    if weights is not None:
+        save_weights(weights, best["state"], epoch=best["epoch"], val_accuracy=best["val_accuracy"])
     units = {"epoch_time": "s", "hidden_spikes": "spikes per sample"}
     data = {k: (("epoch",), v, {"units": units.get(k, "1")}) for k, v in hist.items()}
     data["batch_loss"] = (("epoch", "log_chunk"), batch_loss,
                           {"long_name": f"mean training loss of each {log_every} batches"})
-    return xr.Dataset(data, coords={"epoch": np.arange(1, epochs + 1)})
+    for k in ("val_accuracy", "val_loss"):
+        data[f"{k}_curve"] = (("samples_seen",), curve[k].ravel(),
+                              {"units": "1", "long_name": f"{k.replace('_', ' ')} at fixed numbers of training samples"})
+    coords = {"epoch": np.arange(1, epochs + 1),
+              "samples_seen": ("samples_seen", curve["samples_seen"].ravel().astype(np.int64),
+                               {"units": "training samples"})}
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs["best_epoch"] = int(best["epoch"])
+    return ds
 
 
 def summarize_curves(ds: xr.Dataset) -> dict:

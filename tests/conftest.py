@@ -26,7 +26,10 @@ def data_dir() -> Path:
 
 @pytest.fixture
 def isolated_runs(tmp_path, monkeypatch) -> Path:
-    """A private runs/ folder so tests never touch the committed results."""
+    """Private runs/, checkpoints/ and artifacts/ folders so tests never touch the committed results
+    or resume from a checkpoint of another session."""
     root = tmp_path / "runs"
     monkeypatch.setenv("SNNLIB_RUNS", str(root))
+    monkeypatch.setenv("SNNLIB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("SNNLIB_ARTIFACTS", str(tmp_path / "artifacts"))
     return root

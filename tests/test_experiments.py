@@ -9,35 +9,15 @@ from snnlib import runs
 from snnlib.experiments import bptt, performance
 
 
-@pytest.mark.data
-@pytest.mark.parametrize("dataset, extra", [
-    ("mnist", {"encoding": "ttfs", "n_steps": 30, "t_in": 30.0}),
-    ("mnist", {"encoding": "rate", "tau_s": 0.0, "loss": "temporal_ce", "n_steps": 30}),
-    ("nmnist", {"n_steps": 50, "loss": "rate", "n_val": 20}),
-])
-def test_bptt_tiny_run_writes_a_loadable_run(data_dir, isolated_runs, tmp_path, monkeypatch, dataset, extra):
-    monkeypatch.setattr(bptt, "CHECKPOINTS", tmp_path / "ckpt")
-    cfg = bptt.Config(dataset=dataset, hidden=(20,), n_train=96, n_test=32, n_val=extra.pop("n_val", 32),
-                      epochs=2, batch_size=32, seeds=(0, 1), log_every=1, **extra)
-    path = runs.run_dir("bptt-tiny", dataset)
-    runs.run_or_load(cfg, path, bptt.run, bptt.summarize)
-    run = runs.load(path)
-    ds = run.results
-    assert dict(ds.sizes)["seed"] == 2 and dict(ds.sizes)["epoch"] == 2
-    assert np.isfinite(ds["train_loss"].values).all()
-    assert run.summary["seeds"] == [0, 1]
-    assert run.summary["final_test_accuracy"] == pytest.approx(float(ds["test_accuracy"].isel(epoch=-1).mean()))
-    # checkpoints of both seeds exist: a rerun would resume instead of retraining
-    assert len(list((tmp_path / "ckpt" / "bptt").glob("*.pt"))) == 2
-
-
 def test_bptt_config_refuses_bad_values():
     with pytest.raises(runs.ConfigError, match="k"):
         bptt.Config(k=0)
     with pytest.raises(runs.ConfigError, match="surrogate"):
         bptt.Config(surrogate="relu")
-    with pytest.raises(runs.ConfigError, match="seeds"):
-        bptt.Config(seeds=())
+    with pytest.raises(runs.ConfigError, match="seed"):
+        bptt.Config(seed=-1)
+    with pytest.raises(runs.ConfigError, match=r"n_train = 0 .*None \(all samples\)"):
+        bptt.Config(n_train=0)
     with pytest.raises(runs.ConfigError, match="hidden"):
         bptt.Config.from_dict({"hidden": [0]})
 
@@ -55,21 +35,19 @@ def test_coarser_timestep_merges_input_bins():
 
 
 def test_performance_run_requires_benchmark_files(monkeypatch, tmp_path):
-    monkeypatch.setattr(performance, "RESULTS", tmp_path)
+    monkeypatch.setenv("SNNLIB_BENCH_RESULTS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="make bench"):
         performance.run(performance.Config())
 
 
 @pytest.mark.data
 @pytest.mark.parametrize("dt", [None, 5.0])
-def test_spiketime_tiny_run_learns_and_writes_a_loadable_run(data_dir, isolated_runs, tmp_path, monkeypatch, dt):
+def test_spiketime_tiny_run_learns_and_writes_a_loadable_run(data_dir, isolated_runs, dt):
     """BATS's multi-spike settings on 1,000 digits: two epochs lift the validation accuracy well
     above chance (10%) for the continuous and the discretized (dt = 5 ms) variants."""
     from snnlib.experiments import spiketime
 
-    monkeypatch.setattr(spiketime, "CHECKPOINTS", tmp_path / "ckpt")
-    cfg = spiketime.Config(dt=dt, n_train=1000, n_test=200, n_val=200, epochs=2, seeds=(0,),
-                           log_every=5)
+    cfg = spiketime.Config(dt=dt, n_train=1000, n_test=200, n_val=200, epochs=2, seed=0, log_every=5)
     path = runs.run_dir("spiketime-tiny", "continuous" if dt is None else "dt5")
     runs.run_or_load(cfg, path, spiketime.run, spiketime.summarize)
     run = runs.load(path)
@@ -81,6 +59,7 @@ def test_spiketime_tiny_run_learns_and_writes_a_loadable_run(data_dir, isolated_
 def test_spiketime_config_maps_bats_settings():
     from snnlib.experiments import spiketime
 
+    assert spiketime.bats_config(spiketime.Config()).lr == 0.003  # lr = None: the variant's
     bc = spiketime.bats_config(spiketime.Config(hidden=(300, 200)))
     assert bc.sizes == (784, 300, 200, 10)
     assert bc.theta_bats == (0.2, 0.2, 1.3) and bc.max_spikes == (30, 30, 30) and bc.lr == 0.003
@@ -88,3 +67,5 @@ def test_spiketime_config_maps_bats_settings():
     assert single.loss == "first_spike_ce" and single.lr == 0.01
     with pytest.raises(runs.ConfigError, match="dt"):
         spiketime.Config(dt=0.0)
+    with pytest.raises(runs.ConfigError, match="lr = 0 .*None"):
+        spiketime.Config(lr=0)

@@ -30,7 +30,7 @@ CLAIM = {c.id: c for c in findings.CLAIMS}
 
 
 def test_every_claim_names_its_source_and_an_existing_or_planned_chapter():
-    experiments = {r.experiment for r in plan.planned("quick")}
+    experiments = {r.experiment for r in plan.planned("quick")} | {s.name for s in plan.sweeps("quick")}
     assert len(CLAIM) == len(findings.CLAIMS)  # ids are unique
     assert {c.source for c in findings.CLAIMS} == set(findings.SOURCES)  # all four sources
     for c in findings.CLAIMS:
@@ -82,7 +82,9 @@ def test_run_on_the_committed_runs_reads_their_numbers():
     summary = findings.summarize(ds)
     assert summary["n_claims"] == len(findings.CLAIMS)
     assert sum(summary["n_" + v.replace(" ", "_")] for v in findings.VERDICTS) == len(findings.CLAIMS)
-    rate = json.loads((ROOT / "runs" / "encoding-rate" / "quick" / "summary.json").read_text())
+    from snnlib import driver, runs
+
+    rate = driver.summarize(runs.load_sweep("encoding-rate", "quick"))
     assert summary["s002_ttfs_rate"] == pytest.approx(100 * rate["final_test_accuracy"])
     sn = json.loads((ROOT / "runs" / "single-neuron" / "quick" / "summary.json").read_text())
     assert summary["s001_fig1_snap"] == sn["fig1_max_v_minus_theta_euler_snap"]

@@ -8,7 +8,7 @@ import torch
 
 from snnlib import encoding, losses
 from snnlib.clock import ClockNetwork, CubaDiscrete
-from snnlib.train import Batches, NonFiniteLossError, fit, summarize_curves
+from snnlib.train import Batches, NonFiniteLossError, fit, load_weights, summarize_curves
 
 
 def _toy_problem(n=96, seed=0):
@@ -30,14 +30,15 @@ def _model(seed=0):
     return ClockNetwork((20, 16, 2), CubaDiscrete(0.5, 0.8, 1.0), generator=torch.Generator().manual_seed(seed))
 
 
-def _fit(tmp_path, epochs, ckpt="c.pt", model=None):
+def _fit(tmp_path, epochs, ckpt="c.pt", model=None, evals_per_epoch=1, weights=None):
     x, y = _toy_problem()
     train = Batches(x[:64], y[:64], 16, _encode, shuffle=True, seed=0)
     val = Batches(x[64:80], y[64:80], 16, _encode)
     test = Batches(x[80:], y[80:], 16, _encode)
     torch.manual_seed(0)
     return fit(model or _model(), losses.count_cross_entropy, losses.predict_by_count, train, val, test,
-               epochs=epochs, lr=5e-2, log_every=2, checkpoint=tmp_path / ckpt, progress=False)
+               epochs=epochs, lr=5e-2, log_every=2, checkpoint=tmp_path / ckpt, progress=False,
+               evals_per_epoch=evals_per_epoch, weights=weights)
 
 
 def test_training_lowers_the_loss_and_records_curves(tmp_path):
@@ -53,11 +54,28 @@ def test_training_lowers_the_loss_and_records_curves(tmp_path):
 
 
 def test_resumed_training_equals_uninterrupted_training(tmp_path):
-    whole = _fit(tmp_path, epochs=4, ckpt="whole.pt")
-    _fit(tmp_path, epochs=2, ckpt="resumed.pt")  # "interrupted" after two epochs
-    resumed = _fit(tmp_path, epochs=4, ckpt="resumed.pt", model=_model(seed=99))  # weights come from the checkpoint
-    for v in ("train_loss", "val_accuracy", "test_loss"):
+    whole = _fit(tmp_path, epochs=4, ckpt="whole.pt", evals_per_epoch=2, weights=tmp_path / "whole.npz")
+    _fit(tmp_path, epochs=2, ckpt="resumed.pt", evals_per_epoch=2)  # "interrupted" after two epochs
+    # weights come from the checkpoint, and so does the best-validation state of the first two epochs
+    resumed = _fit(tmp_path, epochs=4, ckpt="resumed.pt", model=_model(seed=99), evals_per_epoch=2,
+                   weights=tmp_path / "resumed.npz")
+    for v in ("train_loss", "val_accuracy", "test_loss", "val_accuracy_curve", "val_loss_curve"):
         np.testing.assert_allclose(resumed[v].values, whole[v].values, rtol=1e-6)
+    assert resumed.attrs["best_epoch"] == whole.attrs["best_epoch"]
+    a, info_a = load_weights(tmp_path / "whole.npz")
+    b, info_b = load_weights(tmp_path / "resumed.npz")
+    assert info_a == info_b and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_validation_is_evaluated_at_fixed_numbers_of_training_samples(tmp_path):
+    """64 samples in batches of 16 (4 batches), 2 evaluations per epoch: after 32 and 64 samples of
+    each epoch; the epoch-end evaluation is the epoch's validation accuracy."""
+    ds = _fit(tmp_path, epochs=2, evals_per_epoch=2)
+    assert ds["samples_seen"].values.tolist() == [32, 64, 96, 128]
+    np.testing.assert_array_equal(ds["val_accuracy_curve"].values[1::2], ds["val_accuracy"].values)
+    assert ds["samples_seen"].attrs["units"] == "training samples"
+    with pytest.raises(ValueError, match=r"evals_per_epoch = 5: expected an integer in \[1, 4\]"):
+        _fit(tmp_path, epochs=1, ckpt="x.pt", evals_per_epoch=5)
 
 
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path):

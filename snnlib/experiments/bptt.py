@@ -2,33 +2,33 @@
 
 MNIST (time-to-first-spike or rate input) and N-MNIST (events in ``dt`` bins); the timestep can be
 coarsened to ``k`` base bins (seed 000's timebin sweep: forward and backward skip the intermediate
-steps, events are merged into the coarser bins). Learning curves per epoch go to the run.
+steps, events are merged into the coarser bins). Trained by the one driver (:mod:`snnlib.driver`;
+one seed per run).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
 import numpy as np
 import torch
 import xarray as xr
 
 from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
-from ..runs import Config, ConfigError, is_positive
+from ..driver import TrainConfig, mnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
+from ..runs import ConfigError, is_positive
 from ..surrogates import SURROGATES, get_surrogate
-from ..train import Batches, checkpoint_file, fit, seed_everything, summarize_curves, train_seeds
 
 NAME = "bptt"
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 @dataclasses.dataclass(frozen=True)
-class BPTTConfig(Config):
-    """Fields (time in ms):
+class BPTTConfig(TrainConfig):
+    """The training fields of :class:`snnlib.driver.TrainConfig` (``lr = None``: 1e-3; ``n_val``
+    N-MNIST recordings are held out of the training recordings) and (time in ms):
 
-    - ``dataset``: ``"mnist"`` or ``"nmnist"``; ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only).
+    - ``dataset``: ``"mnist"`` or ``"nmnist"``; ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only);
+      ``nmnist_subset``: ``"quick"`` or ``"full"``.
     - ``hidden``: hidden layer sizes, e.g. ``(800,)`` for 784-800-10, ``(512, 512)`` for lava-dl's recipe.
     - ``dt``: base bin (ms); ``n_steps``: base bins simulated (window ``n_steps * dt``);
       ``k``: simulate with steps of ``k`` base bins; ``binning``: ``"or"`` or ``"count"`` merging.
@@ -40,10 +40,6 @@ class BPTTConfig(Config):
     - ``loss``: ``"rate"`` (lava-dl spike rate, ``true_rate``/``false_rate``), ``"count_ce"``
       or ``"temporal_ce"`` (cross-entropy of first-spike steps, prediction by first spike).
     - ``weight_scale``: factor on the Kaiming-uniform initial weights.
-    - ``lr``, ``lr_schedule`` (``constant`` / ``cosine``), ``batch_size``, ``epochs``;
-      ``n_train``/``n_test`` (0: all), ``n_val`` (validation samples held out of the training set:
-      MNIST digits, or N-MNIST recordings), ``val_seed``; ``seeds``: one training per seed;
-      ``nmnist_subset``: ``"quick"`` or ``"full"``; ``log_every``: batches per logged loss.
     """
 
     dataset: str = "mnist"
@@ -66,23 +62,11 @@ class BPTTConfig(Config):
     true_rate: float = 0.2
     false_rate: float = 0.03
     weight_scale: float = 1.0
-    lr: float = 1e-3
-    lr_schedule: str = "constant"
-    batch_size: int = 64
-    epochs: int = 10
-    n_train: int = 0
-    n_val: int = 5000
-    val_seed: int = 0
-    n_test: int = 0
     nmnist_subset: str = "quick"
-    log_every: int = 50
-    seeds: tuple = (0, 1, 2)
 
     def validate(self) -> None:
         super().validate()
         c = self._check
-        self._check_seeds()
-        c("lr_schedule", self.lr_schedule in ("constant", "cosine"), "'constant' or 'cosine'")
         c("dataset", self.dataset in ("mnist", "nmnist"), "'mnist' or 'nmnist'")
         c("encoding", self.encoding in ("ttfs", "rate"), "'ttfs' or 'rate'")
         c("hidden", isinstance(self.hidden, tuple) and all(isinstance(h, int) and h > 0 for h in self.hidden),
@@ -103,12 +87,7 @@ class BPTTConfig(Config):
         c("true_rate", 0 <= self.true_rate <= 1, "a rate in [0, 1]")
         c("false_rate", 0 <= self.false_rate <= 1, "a rate in [0, 1]")
         c("weight_scale", is_positive(self.weight_scale), "a positive number")
-        c("lr", is_positive(self.lr), "a positive learning rate")
-        c("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1")
-        c("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1")
-        self._check_non_negative_int("n_train", "n_test", "n_val", "val_seed")
         c("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
-        c("log_every", isinstance(self.log_every, int) and self.log_every >= 1, "an integer >= 1")
 
 
 Config = BPTTConfig
@@ -172,19 +151,18 @@ def load(cfg: BPTTConfig):
     """``(x, y)`` for train / val / test; N-MNIST has no validation split of its own: ``n_val``
     recordings are held out of the training recordings (seeded)."""
     if cfg.dataset == "mnist":
-        sets = {s: data.load_mnist(s, n_val=cfg.n_val, val_seed=cfg.val_seed) for s in ("train", "val", "test")}
-    else:
-        train, test = data.NMNIST("train", subset=cfg.nmnist_subset), data.NMNIST("test", subset=cfg.nmnist_subset)
-        if cfg.n_val >= len(train):
-            raise ConfigError(f"BPTTConfig.n_val = {cfg.n_val}: N-MNIST ({cfg.nmnist_subset}) has only "
-                              f"{len(train)} training recordings to hold validation recordings out of.")
-        tr, va = data.split_indices(len(train), cfg.n_val, cfg.val_seed)
-        sets = {"train": (_Subset(train, tr), train.targets[tr]), "val": (_Subset(train, va), train.targets[va]),
-                "test": (test, test.targets)}
+        return mnist_splits(cfg)
+    train, test = data.NMNIST("train", subset=cfg.nmnist_subset), data.NMNIST("test", subset=cfg.nmnist_subset)
+    if cfg.n_val >= len(train):
+        raise ConfigError(f"BPTTConfig.n_val = {cfg.n_val}: N-MNIST ({cfg.nmnist_subset}) has only "
+                          f"{len(train)} training recordings to hold validation recordings out of.")
+    tr, va = data.split_indices(len(train), cfg.n_val, cfg.val_seed)
+    sets = {"train": (_Subset(train, tr), train.targets[tr]), "val": (_Subset(train, va), train.targets[va]),
+            "test": (test, test.targets)}
     for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
-        if n:
+        if n is not None:
             x, y = sets[split]
-            sets[split] = (_Subset(x, np.arange(min(n, len(y)))) if not isinstance(x, np.ndarray) else x[:n], y[:n])
+            sets[split] = (_Subset(x, np.arange(min(n, len(y)))), y[:n])
     return sets
 
 
@@ -212,29 +190,33 @@ def sizes(cfg: BPTTConfig) -> tuple:
     return (784 if cfg.dataset == "mnist" else 2 * 34 * 34, *cfg.hidden, 10)
 
 
-def run_seed(cfg: BPTTConfig, seed: int, sets=None, progress: bool = True) -> xr.Dataset:
-    """Train one network (seed ``seed``) and return its learning curves."""
-    gen = seed_everything(seed)
-    sets = load(cfg) if sets is None else sets
-    model = ClockNetwork(sizes(cfg), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
-                         weight_scale=cfg.weight_scale, generator=gen)
-    loss, predict = _loss_and_predict(cfg)
-    # one encoder per split: the rate code's evaluation input must not depend on the training stream
-    batches = {s: Batches(*xy, cfg.batch_size, encoder(cfg, seed, s), shuffle=(s == "train"), seed=seed)
-               for s, xy in sets.items()}
-    return fit(model, loss, predict, batches["train"], batches["val"], batches["test"], epochs=cfg.epochs,
-               lr=cfg.lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
-               checkpoint=checkpoint_file(CHECKPOINTS / NAME, cfg, seed), progress=progress,
-               description=f"bptt {cfg.dataset} k={cfg.k} seed={seed}")
+class BPTTScheme:
+    """BPTT with surrogate gradients on clock-driven networks (see :mod:`snnlib.driver` for the protocol)."""
+
+    name = NAME
+    config = BPTTConfig
+
+    def data(self, cfg):
+        return load(cfg)
+
+    def encoder(self, cfg, split):
+        return encoder(cfg, cfg.seed, split)
+
+    def build(self, cfg, generator):
+        return ClockNetwork(sizes(cfg), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
+                            weight_scale=cfg.weight_scale, generator=generator)
+
+    def loss(self, cfg):
+        return _loss_and_predict(cfg)[0]
+
+    def predict(self, cfg):
+        return _loss_and_predict(cfg)[1]
+
+    def default_lr(self, cfg):
+        return 1e-3
+
+    def attrs(self, cfg):
+        return dict(dataset=cfg.dataset, sizes=str(sizes(cfg)), step_ms=cfg.dt * cfg.k)
 
 
-def run(cfg: BPTTConfig, progress: bool = True) -> xr.Dataset:
-    """Learning curves of every seed (dim ``seed``)."""
-    sets = load(cfg)
-    ds = train_seeds(cfg.seeds, sets, lambda seed: run_seed(cfg, seed, sets, progress))
-    ds.attrs.update(scheme="bptt", dataset=cfg.dataset, sizes=str(sizes(cfg)), step_ms=cfg.dt * cfg.k)
-    return ds
-
-
-def summarize(ds: xr.Dataset) -> dict:
-    return summarize_curves(ds)
+SCHEME = register(BPTTScheme())

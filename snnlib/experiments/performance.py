@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ..paths import bench_results_root
 from ..runs import Config
 
 NAME = "performance"
-RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +36,7 @@ Config = PerformanceConfig
 
 
 def _load(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
+    path = bench_results_root() / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -72,7 +71,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         ds.attrs["spiketime_finished"] = doc["machine"].get("finished", "")
         found.append("spiketime")
     if not found:
-        raise FileNotFoundError(f"no benchmark results in {RESULTS}: run `make bench` first.")
+        raise FileNotFoundError(f"no benchmark results in {bench_results_root()}: run `make bench` first.")
     ds.attrs["benchmarks"] = ",".join(found)
     return ds
 
