@@ -68,6 +68,22 @@ SWEEPS: tuple[Sweep, ...] = (
               "quick": SweepProfile({"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10},
                                     _SEEDS3),
               "full": SweepProfile({"variant": "multi", "hidden": [800], "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
+    # the same training on thresholded MNIST (every input spike at t = 0): seed 001's second source
+    Sweep("spiketime-mnist-threshold", "train.ipynb", scheme="spiketime", keep_weights=True,
+          title="Exact spike-time gradients (BATS) on thresholded MNIST, 784-800-10", profiles={
+              "quick": SweepProfile({"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10,
+                                     "dataset": "mnist-threshold"}, _SEEDS3)}),
+    # seed 001, experiment 1: those weights simulated by integrated networks (nothing trained)
+    Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb",
+          title="Transferring continuous-time weights to integrated networks", profiles={
+              "quick": SweepProfile({"source_profile": "quick", "n_val": 500, "n_test": 2000},
+                                    {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
+                                     "method": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"),
+                                     "input": ("exact", "grid"), "seed": (0, 1, 2)}),
+              "full": SweepProfile({"source_profile": "full", "n_val": 5000, "n_test": 10000},
+                                   {"source": ("spiketime-mnist",),
+                                    "method": ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact"),
+                                    "input": ("exact", "grid"), "seed": (0, 1, 2, 3, 4)})}),
     # BPTT (SLAYER scheme) on the same network and input: the other transfer source
     Sweep("bptt-mnist-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", keep_weights=True,
           title="BPTT on MNIST (time-to-first-spike), 784-800-10", profiles={

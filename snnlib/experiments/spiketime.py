@@ -12,13 +12,14 @@ import dataclasses
 
 import torch
 
-from .. import encoding
+from .. import data, encoding
 from ..driver import TrainConfig, mnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
 from ..runs import is_positive
 from ..spiketime import (BatsConfig, SpikeTimeNetwork, first_spike_cross_entropy, predict_by_count,
                          predict_by_first_spike, spike_count_loss)
 
 NAME = "spiketime"
+DATASETS = ("mnist", "mnist-threshold")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +33,15 @@ class SpikeTimeConfig(TrainConfig):
     - ``hidden``: hidden layer sizes (BATS: ``(800,)``).
     - ``dt``: grid of the discretized variant (ms), or ``None`` (continuous benchmark).
     - ``t_in``: time-to-first-spike window of the input (ms).
+    - ``dataset``: ``"mnist"`` or ``"mnist-threshold"`` (pixels binarised at 128,
+      :func:`snnlib.data.threshold_images`: every input spike at ``t = 0``; seed 001).
     """
 
     variant: str = "multi"
     hidden: tuple = (800,)
     dt: float | None = None
     t_in: float = 100.0
+    dataset: str = "mnist"
     batch_size: int = 50
     log_every: int = 100
 
@@ -49,6 +53,7 @@ class SpikeTimeConfig(TrainConfig):
           "a tuple of positive layer sizes")
         c("dt", self.dt is None or is_positive(self.dt), "None (continuous) or a positive number of ms")
         c("t_in", is_positive(self.t_in), "a positive number of ms")
+        c("dataset", self.dataset in DATASETS, " or ".join(map(repr, DATASETS)))
 
 
 Config = SpikeTimeConfig
@@ -68,6 +73,15 @@ def bats_config(cfg: SpikeTimeConfig) -> BatsConfig:
     return make(**overrides)
 
 
+def ttfs_encoder(cfg: SpikeTimeConfig):
+    """``encode(x, idx)``: time-to-first-spike input of the digits ``idx`` (thresholded first for
+    ``dataset = "mnist-threshold"``)."""
+    def encode(x, idx):
+        images = x[idx] if cfg.dataset == "mnist" else data.threshold_images(x[idx])
+        return encoding.ttfs(images, cfg.t_in, dtype=torch.float32)
+    return encode
+
+
 class SpikeTimeScheme:
     """Exact spike-time gradients on event-driven networks (see :mod:`snnlib.driver` for the protocol)."""
 
@@ -78,9 +92,7 @@ class SpikeTimeScheme:
         return mnist_splits(cfg)
 
     def encoder(self, cfg, split):
-        def encode(x, idx):
-            return encoding.ttfs(x[idx], cfg.t_in, dtype=torch.float32)
-        return encode
+        return ttfs_encoder(cfg)
 
     def build(self, cfg, generator):
         return SpikeTimeNetwork(bats_config(cfg), dt=cfg.dt, generator=generator)
@@ -100,7 +112,7 @@ class SpikeTimeScheme:
     def attrs(self, cfg):
         bc = bats_config(cfg)
         return dict(variant=cfg.variant, sizes=str(bc.sizes), thresholds=str(tuple(p.theta for p in bc.params())),
-                    dt_ms="none" if cfg.dt is None else cfg.dt)
+                    dt_ms="none" if cfg.dt is None else cfg.dt, dataset=cfg.dataset)
 
 
 SCHEME = register(SpikeTimeScheme())
