@@ -37,8 +37,8 @@ def measure(case: dict, batch: int, repeats: int) -> dict:
     x, _ = data.load_mnist("test")
     inp = encoding.ttfs(x[:batch], 100.0)
     # BATS's multi-spike MNIST network as initialised for training: U(-1, 1) weights, thresholds
-    # 0.2 / 1.3 in BATS's units (200 / 1300 here: snnlib.spiketime.BatsConfig)
-    from snnlib.spiketime import BatsConfig
+    # 0.2 / 1.3 in BATS's units (200 / 1300 here: snnlib.experiments.spiketime.BatsConfig)
+    from snnlib.experiments.spiketime import BatsConfig
 
     cfg = BatsConfig()
     p_h, p_o = cfg.params()

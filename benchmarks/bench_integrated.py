@@ -44,7 +44,8 @@ def main() -> None:
     from snnlib.discretization import Discretization as D
     from snnlib.events import network_forward
     from snnlib.integrated import integrated_layer
-    from snnlib.spiketime import BatsConfig, spike_count_loss
+    from snnlib.experiments.spiketime import BatsConfig
+    from snnlib.losses import spike_count_loss
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)

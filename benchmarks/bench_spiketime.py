@@ -1,7 +1,7 @@
 """Training throughput and peak memory: exact spike-time training (BATS, snnlib.spiketime, numba
 kernels) vs snnTorch BPTT, MNIST 784-800-10, batch 50, one thread.
 
-* **spiketime**: :class:`snnlib.spiketime.SpikeTimeNetwork` with BATS's multi-spike MNIST
+* **spiketime**: :class:`snnlib.experiments.spiketime.SpikeTimeNetwork` with BATS's multi-spike MNIST
   configuration (thresholds 0.2 / 1.3 in BATS units, K = 30 / 30, window 200 ms, U(-1, 1)
   weights), float32, spike-count loss (15 / 3), Adam 0.003. Input: ``snnlib.encoding.ttfs``
   (one spike per non-black pixel at ``100 ms * (1 - pixel/255)``).
@@ -58,7 +58,8 @@ def _worker(method: str, n_batches: int, warmup: int) -> dict:
     n = (n_batches + warmup) * B
     ys = [torch.as_tensor(labels[i:i + B]) for i in range(0, n, B)]
     if method == "spiketime":
-        from snnlib.spiketime import BatsConfig, SpikeTimeNetwork, spike_count_loss
+        from snnlib.experiments.spiketime import BatsConfig, SpikeTimeNetwork
+        from snnlib.losses import spike_count_loss
 
         cfg = BatsConfig()
         net = SpikeTimeNetwork(cfg, dtype=torch.float32, generator=torch.Generator().manual_seed(0))

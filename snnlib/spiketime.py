@@ -9,14 +9,6 @@ Between input events the closed-form crossing of :func:`snnlib.neuron.first_cros
 relative time, several spikes per interval if need be, reset ``V -= theta`` (``V = 0`` at an
 exact crossing). Kernels: :mod:`snnlib.spiketime_kernels`.
 
-**Units and BATS.** One input spike of weight ``w`` gives ``V(s) = w tau (x - x^2)``,
-``x = exp(-s/tau)``. BATS writes the same model with time in *seconds* (``tau_s = 0.13``): its
-threshold condition is ``sum w (x - x^2) = theta_BATS / tau[s]`` (``c = theta / tau`` in its
-``LIFLayer``). With time in ms the same weights give ``V`` 1000 times larger, so we keep BATS's
-weights (and so its initialisations and Adam learning rates) and scale the thresholds:
-``theta_ours = theta_BATS * tau[ms] / tau[s] = 1000 theta_BATS`` (:class:`BatsConfig` holds
-``theta_BATS``; 200 / 1300 for BATS's multi-spike 0.2 / 1.3).
-
 **Gradients** (implicit function theorem). With input spikes ``e`` (time ``t_e``, source
 ``i_e``) and the neuron's own spikes ``t_1 < t_2 < ...``, before the reset at ``t_k``::
 
@@ -51,89 +43,22 @@ spinning thread pools compete for the cores.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import numba
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from . import spiketime_kernels as _k
 from .crossing import GRAZING_EPS
-from .discretization import Discretization
 from .events import simulate_layer
 from .integrated import quantize_times
-from .network import EventNetwork
 from .neuron import NeuronParams, check_closed_form
 
-__all__ = [
-    "BatsConfig", "spike_layer", "quantize_times", "SpikeTimeNetwork", "spike_count_loss",
-    "first_spike_cross_entropy", "predict_by_count", "predict_by_first_spike", "spike_counts",
-]
+__all__ = ["spike_layer", "quantize_times", "BACKENDS"]
 
 BACKENDS = ("auto", "numba", "torch")
-MS_PER_S = 1000.0
-
-
-@dataclass(frozen=True)
-class BatsConfig:
-    """BATS's MNIST hyper-parameters (``experiments/mnist/train_spike_count.py`` and
-    ``train_ttfs.py`` of github.com/Florian-BACHO/bats), times in ms.
-
-    Attributes:
-        sizes: layer sizes, input first. tau_s: synaptic time constant (``tau = 2 tau_s``).
-        theta_bats: per-layer thresholds in BATS's units (time in s; ours: ``1000 theta``).
-        max_spikes: per-layer spike buffer ``K``. t_max: simulation window.
-        init_low, init_high: per-layer ``U(low, high)`` weight initialisation.
-        lr, batch_size: Adam learning rate and batch size.
-        target_true, target_false: spike-count targets. tau_loss: first-spike CE temperature.
-        loss: ``"spike_count"`` or ``"first_spike_ce"``.
-    """
-
-    sizes: tuple = (784, 800, 10)
-    tau_s: float = 130.0
-    theta_bats: tuple = (0.2, 1.3)
-    max_spikes: tuple = (30, 30)
-    t_max: float = 200.0
-    init_low: tuple = (-1.0, -1.0)
-    init_high: tuple = (1.0, 1.0)
-    lr: float = 0.003
-    batch_size: int = 50
-    target_true: int = 15
-    target_false: int = 3
-    tau_loss: float = 5.0
-    loss: str = "spike_count"
-
-    def __post_init__(self) -> None:
-        L = len(self.sizes) - 1
-        for name in ("theta_bats", "max_spikes", "init_low", "init_high"):
-            if len(getattr(self, name)) != L:
-                raise ValueError(f"{name} needs one value per layer ({L}), got {getattr(self, name)!r}")
-        if self.loss not in ("spike_count", "first_spike_ce"):
-            raise ValueError(f"loss must be 'spike_count' or 'first_spike_ce', got {self.loss!r}")
-
-    @classmethod
-    def multi_spike(cls, **kw) -> "BatsConfig":
-        """Multi-spike MNIST (the defaults): 0.2 / 1.3, K = 30 / 30, 200 ms, counts 15 / 3."""
-        return cls(**kw)
-
-    @classmethod
-    def single_spike(cls, **kw) -> "BatsConfig":
-        """Single-spike MNIST: 0.7 / 2.0, K = 1, 1000 ms, U(0, 1), first-spike CE, Adam 0.002."""
-        base = dict(theta_bats=(0.7, 2.0), max_spikes=(1, 1), t_max=1000.0, init_low=(0.0, 0.0),
-                    init_high=(1.0, 1.0), lr=0.002, loss="first_spike_ce")
-        return cls(**{**base, **kw})
-
-    @property
-    def tau(self) -> float:
-        return 2.0 * self.tau_s
-
-    def params(self) -> list[NeuronParams]:
-        """Per-layer :class:`NeuronParams` with ``theta = MS_PER_S * theta_bats`` (BATS's time unit
-        is the second, ours the ms: see the module docstring)."""
-        return [NeuronParams(tau_s=self.tau_s, theta=MS_PER_S * th) for th in self.theta_bats]
 
 
 class _SpikeLayer(torch.autograd.Function):
@@ -236,94 +161,3 @@ def spike_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, *, t_ma
     Differentiable with respect to ``in_times`` and ``weights`` (module docstring).
     """
     return _layer(in_times, weights, params, float(t_max), max_spikes, backend)[0]
-
-
-class SpikeTimeNetwork(EventNetwork):
-    """BATS's network from a :class:`BatsConfig`: an :class:`~snnlib.network.EventNetwork` with
-    the exact discretization, or with ``dt`` (ms) the discretized variant of seed 000: the
-    input spike times of every layer are delayed to the grid (``Discretization(input="grid",
-    dt=dt)``, straight-through backward) and the layer is simulated exactly on these. Weights
-    ``U(low, high)`` per layer from ``generator``. ``backend``: ``"auto"`` / ``"numba"``
-    (kernels) or ``"torch"`` (autograd through the reference)."""
-
-    def __init__(self, config: BatsConfig = BatsConfig(), *, dt: Optional[float] = None,
-                 backend: str = "auto", dtype: torch.dtype = torch.float32,
-                 generator: Optional[torch.Generator] = None):
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        d = Discretization() if dt is None else Discretization(input="grid", dt=dt)
-        super().__init__(config.sizes, config.params(), max_spikes=list(config.max_spikes), t_max=config.t_max,
-                         discretization=d, init=list(zip(config.init_low, config.init_high)),
-                         backend="torch" if backend == "torch" else "numba", dtype=dtype, generator=generator)
-        self.config, self.dt = config, dt
-
-
-def spike_counts(out_times: Tensor) -> Tensor:
-    """Spikes per output ``[B, C]`` (finite entries)."""
-    return torch.isfinite(out_times).sum(-1)
-
-
-class _SpikeCountLoss(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, out_times, targets):
-        finite = torch.isfinite(out_times)
-        n = finite.sum(-1).to(targets.dtype)
-        ctx.save_for_backward(finite, (targets - n) / out_times.shape[0])
-        return 0.5 * ((n - targets) ** 2).sum(1).mean()
-
-    @staticmethod
-    def backward(ctx, g):
-        finite, err = ctx.saved_tensors
-        return g * err.unsqueeze(-1) * finite, None
-
-
-def spike_count_loss(out_times: Tensor, labels: Tensor, target_true: float = 15.0,
-                     target_false: float = 3.0) -> Tensor:
-    """BATS ``SpikeCountClassLoss``: ``L = mean_b 1/2 sum_c (n_bc - y_bc)^2`` with ``n`` the spike
-    counts and ``y`` = ``target_true`` for the label, ``target_false`` otherwise.
-
-    Counts are piecewise constant in the spike times, so, as BATS does, the count error is
-    given to every emitted spike as its time gradient: ``dL/dt_bck = (y_bc - n_bc) / B`` for each
-    spike ``k`` (``0`` for padding). BATS's ``errors = targets - counts`` repeated over the spike
-    buffer, with its batch-averaged gradient, is exactly this: too few spikes (``y > n``) push
-    every spike earlier, which lets more of them fit in the window.
-    """
-    C = out_times.shape[1]
-    targets = torch.full((out_times.shape[0], C), float(target_false), dtype=out_times.dtype,
-                         device=out_times.device)
-    targets[torch.arange(len(labels)), labels] = float(target_true)
-    return _SpikeCountLoss.apply(out_times, targets)
-
-
-def first_spike_cross_entropy(out_times: Tensor, labels: Tensor, tau_loss: float = 5.0,
-                              t_silent: float = 1000.0) -> Tensor:
-    """BATS ``TTFSSoftmaxCrossEntropy``: ``CE(softmax(-t_first / tau_loss), label)``, batch mean.
-
-    ``dL/dt_first,bc = (softmax_bc - [c = label]) * (-1/tau_loss) / B`` (ms^-1): BATS's errors
-    ``(onehot - softmax)/tau``. Silent outputs count as firing at ``t_silent`` ms (BATS's
-    single-spike window) without gradient; BATS would give an infinite loss when the label
-    is silent. Computed in log space, so ``-t/tau_loss`` never underflows.
-    """
-    t = out_times[..., 0]
-    t = torch.where(torch.isfinite(t), t, torch.full_like(t, float(t_silent)))
-    return F.cross_entropy(-t / tau_loss, labels)
-
-
-def _lexi_argbest(primary: Tensor, secondary: Tensor) -> Tensor:
-    """Per row, the index minimising ``(primary, secondary, index)`` lexicographically."""
-    idx = torch.argsort(secondary, dim=1, stable=True)
-    idx2 = torch.argsort(primary.gather(1, idx), dim=1, stable=True)
-    return idx.gather(1, idx2[:, :1]).squeeze(1)
-
-
-def predict_by_count(out_times: Tensor) -> Tensor:
-    """Class with most spikes; ties: earliest first spike, then lowest index."""
-    n = spike_counts(out_times).to(torch.float64)
-    return _lexi_argbest(-n, out_times[..., 0].detach().to(torch.float64))
-
-
-def predict_by_first_spike(out_times: Tensor) -> Tensor:
-    """Class that spikes first; ties: more spikes, then lowest index (as
-    :func:`snnlib.losses.predict_by_first_spike`)."""
-    n = spike_counts(out_times).to(torch.float64)
-    return _lexi_argbest(out_times[..., 0].detach().to(torch.float64), -n)

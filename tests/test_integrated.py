@@ -267,7 +267,7 @@ def test_adjusted_training_follows_exact_and_coarse_piggyback_deviates():
     cross-entropy): at dt = 0.1 ms with PS(3) + newton the adjusted gradient reproduces the
     exact scheme's loss curve; at dt = 4 ms (Euler, linear) piggyback training does not."""
     from snnlib.network import EventNetwork
-    from snnlib.spiketime import first_spike_cross_entropy
+    from snnlib.losses import first_spike_cross_entropy
 
     g = torch.Generator().manual_seed(0)
     proto = torch.rand(3, 20, generator=g, dtype=F64) * 30

@@ -11,9 +11,11 @@ from snnlib.crossing import GRAZING_EPS
 from snnlib.discretization import Discretization as D
 from snnlib.events import simulate_layer
 from snnlib.neuron import NeuronParams, first_crossing
-from snnlib.spiketime import (BatsConfig, SpikeTimeNetwork, _SpikeLayer, first_spike_cross_entropy,
-                              predict_by_count, predict_by_first_spike, quantize_times, spike_count_loss,
-                              spike_layer)
+from snnlib.experiments.spiketime import BatsConfig, SpikeTimeNetwork
+from snnlib.losses import first_spike_cross_entropy, spike_count_loss
+from snnlib.losses import predict_events_by_count as predict_by_count
+from snnlib.losses import predict_events_by_first_spike as predict_by_first_spike
+from snnlib.spiketime import _SpikeLayer, quantize_times, spike_layer
 
 F64 = torch.float64
 TAU_S, TAU = 130.0, 260.0

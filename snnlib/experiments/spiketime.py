@@ -1,7 +1,7 @@
 """Exact spike-time training (BATS scheme) of event-driven CuBa-LIF networks on MNIST.
 
 Time-to-first-spike input (``t = t_in (1 - pixel/255)``, black pixels silent), BATS's
-hyper-parameters (:class:`snnlib.spiketime.BatsConfig`), trained by the one driver
+hyper-parameters (:class:`BatsConfig`), trained by the one driver
 (:mod:`snnlib.driver`; one seed per run). ``dt`` set: seed 000's discretized variant (every layer's input spike times
 delayed to the grid, straight-through backward); ``dt = None``: the continuous benchmark.
 """
@@ -9,17 +9,113 @@ delayed to the grid, straight-through backward); ``dt = None``: the continuous b
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import torch
 
 from .. import data, encoding
 from ..driver import TrainConfig, mnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
+from ..discretization import Discretization
+from ..losses import (first_spike_cross_entropy, predict_events_by_count, predict_events_by_first_spike,
+                      spike_count_loss)
+from ..network import EventNetwork
+from ..neuron import NeuronParams
 from ..runs import is_positive
-from ..spiketime import (BatsConfig, SpikeTimeNetwork, first_spike_cross_entropy, predict_by_count,
-                         predict_by_first_spike, spike_count_loss)
+from ..spiketime import BACKENDS
 
 NAME = "spiketime"
 DATASETS = ("mnist", "mnist-threshold")
+
+
+MS_PER_S = 1000.0
+
+
+@dataclasses.dataclass(frozen=True)
+class BatsConfig:
+    """BATS's MNIST hyper-parameters (``experiments/mnist/train_spike_count.py`` and
+    ``train_ttfs.py`` of github.com/Florian-BACHO/bats), times in ms.
+
+    Attributes:
+        sizes: layer sizes, input first. tau_s: synaptic time constant (``tau = 2 tau_s``).
+        theta_bats: per-layer thresholds in BATS's units (time in s; ours: ``1000 theta``).
+        max_spikes: per-layer spike buffer ``K``. t_max: simulation window.
+        init_low, init_high: per-layer ``U(low, high)`` weight initialisation.
+        lr, batch_size: Adam learning rate and batch size.
+        target_true, target_false: spike-count targets. tau_loss: first-spike CE temperature.
+        loss: ``"spike_count"`` or ``"first_spike_ce"``.
+
+    **Units and BATS.** One input spike of weight ``w`` gives ``V(s) = w tau (x - x^2)``,
+    ``x = exp(-s/tau)``. BATS writes the same model with time in *seconds* (``tau_s = 0.13``): its
+    threshold condition is ``sum w (x - x^2) = theta_BATS / tau[s]`` (``c = theta / tau`` in its
+    ``LIFLayer``). With time in ms the same weights give ``V`` 1000 times larger, so we keep BATS's
+    weights (and so its initialisations and Adam learning rates) and scale the thresholds:
+    ``theta_ours = theta_BATS * tau[ms] / tau[s] = 1000 theta_BATS`` (:class:`BatsConfig` holds
+    ``theta_BATS``; 200 / 1300 for BATS's multi-spike 0.2 / 1.3).
+    """
+
+    sizes: tuple = (784, 800, 10)
+    tau_s: float = 130.0
+    theta_bats: tuple = (0.2, 1.3)
+    max_spikes: tuple = (30, 30)
+    t_max: float = 200.0
+    init_low: tuple = (-1.0, -1.0)
+    init_high: tuple = (1.0, 1.0)
+    lr: float = 0.003
+    batch_size: int = 50
+    target_true: int = 15
+    target_false: int = 3
+    tau_loss: float = 5.0
+    loss: str = "spike_count"
+
+    def __post_init__(self) -> None:
+        L = len(self.sizes) - 1
+        for name in ("theta_bats", "max_spikes", "init_low", "init_high"):
+            if len(getattr(self, name)) != L:
+                raise ValueError(f"{name} needs one value per layer ({L}), got {getattr(self, name)!r}")
+        if self.loss not in ("spike_count", "first_spike_ce"):
+            raise ValueError(f"loss must be 'spike_count' or 'first_spike_ce', got {self.loss!r}")
+
+    @classmethod
+    def multi_spike(cls, **kw) -> "BatsConfig":
+        """Multi-spike MNIST (the defaults): 0.2 / 1.3, K = 30 / 30, 200 ms, counts 15 / 3."""
+        return cls(**kw)
+
+    @classmethod
+    def single_spike(cls, **kw) -> "BatsConfig":
+        """Single-spike MNIST: 0.7 / 2.0, K = 1, 1000 ms, U(0, 1), first-spike CE, Adam 0.002."""
+        base = dict(theta_bats=(0.7, 2.0), max_spikes=(1, 1), t_max=1000.0, init_low=(0.0, 0.0),
+                    init_high=(1.0, 1.0), lr=0.002, loss="first_spike_ce")
+        return cls(**{**base, **kw})
+
+    @property
+    def tau(self) -> float:
+        return 2.0 * self.tau_s
+
+    def params(self) -> list[NeuronParams]:
+        """Per-layer :class:`NeuronParams` with ``theta = MS_PER_S * theta_bats`` (BATS's time unit
+        is the second, ours the ms: see the module docstring)."""
+        return [NeuronParams(tau_s=self.tau_s, theta=MS_PER_S * th) for th in self.theta_bats]
+
+
+class SpikeTimeNetwork(EventNetwork):
+    """BATS's network from a :class:`BatsConfig`: an :class:`~snnlib.network.EventNetwork` with
+    the exact discretization, or with ``dt`` (ms) the discretized variant of seed 000: the
+    input spike times of every layer are delayed to the grid (``Discretization(input="grid",
+    dt=dt)``, straight-through backward) and the layer is simulated exactly on these. Weights
+    ``U(low, high)`` per layer from ``generator``. ``backend``: ``"auto"`` / ``"numba"``
+    (kernels) or ``"torch"`` (autograd through the reference)."""
+
+    def __init__(self, config: BatsConfig = BatsConfig(), *, dt: Optional[float] = None,
+                 backend: str = "auto", dtype: torch.dtype = torch.float32,
+                 generator: Optional[torch.Generator] = None):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        d = Discretization() if dt is None else Discretization(input="grid", dt=dt)
+        super().__init__(config.sizes, config.params(), max_spikes=list(config.max_spikes), t_max=config.t_max,
+                         discretization=d, init=list(zip(config.init_low, config.init_high)),
+                         backend="torch" if backend == "torch" else "numba", dtype=dtype, generator=generator)
+        self.config, self.dt = config, dt
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +200,7 @@ class SpikeTimeScheme:
         return lambda out, y: first_spike_cross_entropy(out, y, bc.tau_loss)
 
     def predict(self, cfg):
-        return predict_by_count if bats_config(cfg).loss == "spike_count" else predict_by_first_spike
+        return predict_events_by_count if bats_config(cfg).loss == "spike_count" else predict_events_by_first_spike
 
     def default_lr(self, cfg):
         return bats_config(cfg).lr
