@@ -78,11 +78,11 @@ SWEEPS: tuple[Sweep, ...] = (
           title="Transferring continuous-time weights to integrated networks", profiles={
               "quick": SweepProfile({"source_profile": "quick", "n_val": 500, "n_test": 2000},
                                     {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
-                                     "method": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"),
+                                     "integration": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"),
                                      "input": ("exact", "grid"), "seed": (0, 1, 2)}),
               "full": SweepProfile({"source_profile": "full", "n_val": 5000, "n_test": 10000},
                                    {"source": ("spiketime-mnist",),
-                                    "method": ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact"),
+                                    "integration": ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact"),
                                     "input": ("exact", "grid"), "seed": (0, 1, 2, 3, 4)})}),
     # BPTT (SLAYER scheme) on the same network and input: the other transfer source
     Sweep("bptt-mnist-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", keep_weights=True,

@@ -1,6 +1,6 @@
 """Performance appendix: the benchmark result files of ``make bench``, gathered into one run.
 
-Reads ``benchmarks/results/{bptt,events,spiketime}.json`` (whichever exist), so the book quotes
+Reads ``benchmarks/results/{bptt,events,spiketime,integrated}.json`` (whichever exist), so the book quotes
 measured numbers only. ``make bench`` rewrites those files and removes this run so that the next
 ``make runs`` gathers the new numbers.
 """
@@ -17,19 +17,19 @@ from ..paths import bench_results_root
 from ..runs import Config
 
 NAME = "performance"
+BENCHMARKS = ("bptt", "events", "spiketime", "integrated")
 
 
 @dataclasses.dataclass(frozen=True)
 class PerformanceConfig(Config):
     """Fields: ``benchmarks``: which result files to gather (names under ``benchmarks/results/``)."""
 
-    benchmarks: tuple = ("bptt", "events", "spiketime")
+    benchmarks: tuple = ("bptt", "events", "spiketime", "integrated")
 
     def validate(self) -> None:
         super().validate()
         self._check("benchmarks", isinstance(self.benchmarks, tuple) and len(self.benchmarks) > 0
-                    and all(b in ("bptt", "events", "spiketime") for b in self.benchmarks),
-                    "a tuple of 'bptt', 'events', 'spiketime'")
+                    and all(b in BENCHMARKS for b in self.benchmarks), "a tuple of " + ", ".join(map(repr, BENCHMARKS)))
 
 
 Config = PerformanceConfig
@@ -70,6 +70,15 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         ds.attrs["spiketime_speedup"] = float(doc["ratio_spiketime_over_snntorch"])
         ds.attrs["spiketime_finished"] = doc["machine"].get("finished", "")
         found.append("spiketime")
+    if "integrated" in cfg.benchmarks and (doc := _load("integrated")):
+        rows = doc["results"]
+        ds = ds.assign_coords(integrated_method=[r["method"] for r in rows])
+        ds["integrated_samples_per_s"] = ("integrated_method", np.array([float(r["samples_per_s"]) for r in rows]))
+        for k, v in doc["ratios"].items():
+            ds.attrs[f"integrated_{k}"] = float(v)
+        ds.attrs["integrated_train_peak_added_mib"] = float(doc["train_peak_added_mib"])
+        ds.attrs["integrated_finished"] = doc["finished"]
+        found.append("integrated")
     if not found:
         raise FileNotFoundError(f"no benchmark results in {bench_results_root()}: run `make bench` first.")
     ds.attrs["benchmarks"] = ",".join(found)
@@ -95,4 +104,27 @@ def summarize(ds: xr.Dataset) -> dict:
         for case in ds["events_case"].values:
             key = str(case).replace("(", "").replace(")", "").replace(" dt=", "_dt").replace(" ms", "").replace(".", "p")
             out[f"events_samples_per_s_{key}"] = float(ds["events_samples_per_s"].sel(events_case=case))
+    for k, v in ds.attrs.items():
+        if k.startswith("integrated_") and k != "integrated_finished":
+            out[k] = float(v)
     return out
+
+
+def integrated_table(ds: xr.Dataset):
+    """The integrated-network benchmark as a table: one row per (order, dt) with the forward and
+    the adjusted training samples/s (``ps3 dt=1`` is the headline configuration)."""
+    import pandas as pd
+
+    rates = dict(zip([str(m) for m in ds["integrated_method"].values], ds["integrated_samples_per_s"].values))
+    rows = {}
+    for name, v in rates.items():
+        kind, _, case = name.partition("/")
+        if case in ("integrated", "reference", "exact", "adjusted", "piggyback"):
+            continue
+        order, dt = case.split(" dt=")
+        rows.setdefault((int(order[2:]), float(dt)), {})[kind] = v
+    rows[(3, 1.0)] = {"forward": rates["forward/integrated"], "train": rates["train/adjusted"]}
+    df = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    df.index.names = ["order k", "dt (ms)"]
+    df.columns = [{"forward": "forward samples/s", "train": "adjusted training samples/s"}[c] for c in df.columns]
+    return df.round(0)

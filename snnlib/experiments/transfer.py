@@ -28,9 +28,9 @@ from ..discretization import SPIKE_RULES, Discretization
 from ..runs import Config, is_positive
 
 NAME = "transfer"
-#: ``method``: the integrator and its order; ``"exact"``: the exact flow stepped on the grid (the
+#: ``integration``: the integrator and its order; ``"exact"``: the exact flow stepped on the grid (the
 #: spike rule's error alone, the ablation seed 001 lacks)
-METHODS = ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact")
+INTEGRATIONS = ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class TransferConfig(Config):
 
     - ``source``, ``source_profile``, ``seed``: the training sweep point whose best-validation
       weights are transferred (``runs/<source>/<source_profile>/seed=<seed>``).
-    - ``method``: ``"euler"``, ``"ps2"`` .. ``"ps6"`` (Parker-Sochacki of that order) or ``"exact"``
+    - ``integration``: ``"euler"``, ``"ps2"`` .. ``"ps6"`` (Parker-Sochacki of that order) or ``"exact"``
       (the exact flow stepped on the grid: only the spike rule's error); ``input``: ``"exact"``
       (steps split at input times) or ``"grid"`` (inputs delivered at the next grid point).
     - ``rules``: spike rules evaluated (``newton`` is skipped for ``"exact"``: its root is the closed
@@ -51,7 +51,7 @@ class TransferConfig(Config):
     source: str = "spiketime-mnist"
     source_profile: str = "quick"
     seed: int = 0
-    method: str = "ps3"
+    integration: str = "ps3"
     input: str = "exact"
     rules: tuple = ("snap", "linear", "newton")
     dts: tuple = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -63,7 +63,7 @@ class TransferConfig(Config):
         super().validate()
         c = self._check
         c("source", isinstance(self.source, str) and bool(self.source), "the name of a training sweep")
-        c("method", self.method in METHODS, " or ".join(map(repr, METHODS)))
+        c("integration", self.integration in INTEGRATIONS, " or ".join(map(repr, INTEGRATIONS)))
         c("input", self.input in ("exact", "grid"), "'exact' or 'grid'")
         c("rules", isinstance(self.rules, tuple) and len(self.rules) > 0 and all(r in SPIKE_RULES for r in self.rules)
           and len(set(self.rules)) == len(self.rules), f"a tuple of distinct rules from {SPIKE_RULES}")
@@ -75,15 +75,15 @@ class TransferConfig(Config):
 
     @property
     def integrator(self) -> str:
-        return "ps" if self.method.startswith("ps") else self.method
+        return "ps" if self.integration.startswith("ps") else self.integration
 
     @property
     def order(self) -> int | None:
-        return int(self.method[2:]) if self.method.startswith("ps") else (1 if self.method == "euler" else None)
+        return int(self.integration[2:]) if self.integration.startswith("ps") else (1 if self.integration == "euler" else None)
 
     @property
     def rules_used(self) -> tuple:
-        return tuple(r for r in self.rules if not (self.method == "exact" and r == "newton"))
+        return tuple(r for r in self.rules if not (self.integration == "exact" and r == "newton"))
 
     def discretization(self, rule: str, dt: float) -> Discretization:
         return Discretization(self.integrator, self.order, dt, rule, self.input)
@@ -162,7 +162,7 @@ def run(cfg: TransferConfig, progress: bool = True) -> xr.Dataset:
                "first_spike_mismatch", "wall_ms_per_sample")
     vals = {m: np.full((len(rules), len(cfg.dts), len(splits)), np.nan) for m in metrics}
     exact = {m: np.full(len(splits), np.nan) for m in metrics}
-    bar = tqdm(total=len(rules) * len(cfg.dts) * len(splits), desc=f"transfer {cfg.method} input={cfg.input} "
+    bar = tqdm(total=len(rules) * len(cfg.dts) * len(splits), desc=f"transfer {cfg.integration} input={cfg.input} "
                f"seed={cfg.seed}", disable=not progress)
     for s, split in enumerate(splits):
         batches, labels = sets[split]
@@ -186,7 +186,7 @@ def run(cfg: TransferConfig, progress: bool = True) -> xr.Dataset:
             ds[name].attrs["units"] = units.get(m, "fraction")
     ds["dt"].attrs["units"] = "ms"
     ds.attrs.update(source=f"{cfg.source}/{cfg.source_profile}/seed={cfg.seed}", dataset=scfg.dataset,
-                    method=cfg.method, integrator=cfg.integrator,
+                    integration=cfg.integration, integrator=cfg.integrator,
                     order=cfg.order if cfg.order is not None else "none", input=cfg.input, time_unit="ms", threads=1)
     return ds
 
@@ -198,4 +198,124 @@ def summarize(ds: xr.Dataset) -> dict:
     for rule in ds["rule"].values:
         out[f"test_accuracy_{rule}_dt_min"] = float(test["accuracy"].sel(rule=rule).isel(dt=0))
         out[f"test_accuracy_{rule}_dt_max"] = float(test["accuracy"].sel(rule=rule).isel(dt=-1))
+    return out
+
+
+# ------------------------------------------------------------------ the chapter (the whole sweep)
+def with_drop(ds: xr.Dataset) -> xr.Dataset:
+    """The sweep (:func:`snnlib.runs.load_sweep`) with ``drop``: accuracy minus the analytic
+    network's accuracy, in points (percent), per point, rule, dt and split."""
+    ds = ds.copy()
+    ds["drop"] = 100.0 * (ds["accuracy"] - ds["exact_accuracy"])
+    ds["drop"].attrs.update(units="points", long_name="accuracy - analytic accuracy")
+    return ds
+
+
+def tolerable_step(ds: xr.Dataset, max_drop: float = 1.0, split: str = "test") -> xr.DataArray:
+    """Per point and rule, the largest ``dt`` up to which the mean accuracy drop over seeds stays
+    within ``max_drop`` points at every step (NaN: not even the smallest step)."""
+    drop = with_drop(ds)["drop"].sel(split=split).mean("seed")
+    ok = (drop >= -max_drop).cumprod("dt").astype(bool)  # true until the first step beyond the bound
+    dts = xr.DataArray(ds["dt"].values, dims="dt", coords={"dt": ds["dt"]})
+    return dts.where(ok).max("dt")
+
+
+def ci(da: xr.DataArray, dim: str = "seed", level: float = 0.95) -> tuple[xr.DataArray, xr.DataArray]:
+    """Mean and Student-t half-width over ``dim`` (:func:`snnlib.metrics.mean_ci`)."""
+    from ..metrics import mean_ci
+
+    out = xr.apply_ufunc(lambda v: np.array(mean_ci(v, level)), da, input_core_dims=[[dim]],
+                         output_core_dims=[["stat"]], vectorize=True)
+    return out.isel(stat=0), out.isel(stat=1)
+
+
+def _stat(da: xr.DataArray) -> tuple[float, float]:
+    """Mean and 95% Student-t half-width over seeds of a per-seed quantity."""
+    from ..metrics import mean_ci
+
+    return mean_ci(np.asarray(da.values, dtype=float).ravel())
+
+
+def claims(ds: xr.Dataset, small_dt: float = 1.0, large_dt: float = 5.0) -> dict:
+    """The numbers that decide seed 001's transfer claims: test split, inputs split at their
+    times, points of accuracy, each a mean over seeds with its 95% half-width (``*_ci``):
+
+    - *similar*: the worst accuracy drop against the analytic network at ``dt <= small_dt`` over
+      PS(k >= 2) with an interpolating rule (MNIST), and the worst at ``large_dt``;
+    - *interpolation stabilises*: Euler at ``large_dt``: the drop with snap and with linear
+      interpolation, their paired difference, and the hidden spikes per sample of each;
+    - *high orders robust*: the drop at ``large_dt`` with newton of Euler and of the highest order;
+    - *thresholding*: the gain of interpolation (linear minus snap, Euler, ``large_dt``) on MNIST
+      and on thresholded MNIST.
+    """
+    d = with_drop(ds).sel(split="test", input="exact")
+    drop = d["drop"]
+    srcs = [str(s) for s in ds["source"].values]
+    src = [s for s in srcs if "threshold" not in s][0]
+    thr = [s for s in srcs if "threshold" in s]
+    ints = [str(m) for m in ds["integration"].values]
+    pss = [m for m in ints if m.startswith("ps")]
+    top = max(pss, key=lambda m: int(m[2:]))
+    m = drop.sel({"source": src})
+    small = m.sel({"integration": pss, "rule": ["linear", "newton"]}).where(d["dt"] <= small_dt, drop=True)
+    large = m.sel({"integration": pss, "rule": ["linear", "newton"], "dt": large_dt})
+    e = m.sel({"integration": "euler", "dt": large_dt})
+    hid = d["hidden_spikes"].sel({"source": src, "integration": "euler", "dt": large_dt})
+    out = {"small_dt": small_dt, "large_dt": large_dt, "top_integration": top}
+
+    def put(name, da):
+        out[name], out[name + "_ci"] = _stat(da)
+
+    out["similar_worst_drop"] = float(small.mean("seed").min())
+    out["large_worst_drop"] = float(large.mean("seed").min())
+    put("euler_snap_drop", e.sel(rule="snap"))
+    put("euler_linear_drop", e.sel(rule="linear"))
+    put("interp_gain_mnist", e.sel(rule="linear") - e.sel(rule="snap"))
+    put("euler_snap_hidden", hid.sel(rule="snap"))
+    put("euler_linear_hidden", hid.sel(rule="linear"))
+    put("exact_hidden", d["exact_hidden_spikes"].sel({"source": src}).mean("integration"))
+    put("euler_newton_drop", e.sel(rule="newton"))
+    put("top_newton_drop", m.sel({"integration": top, "rule": "newton", "dt": large_dt}))
+    put("exact_accuracy", 100.0 * d["exact_accuracy"].sel({"source": src}).mean("integration"))
+    if thr:
+        t = drop.sel({"source": thr[0], "integration": "euler", "dt": large_dt})
+        put("interp_gain_threshold", t.sel(rule="linear") - t.sel(rule="snap"))
+        put("exact_accuracy_threshold", 100.0 * d["exact_accuracy"].sel({"source": thr[0]}).mean("integration"))
+    return out
+
+
+def verdicts(c: dict, tolerance: float = 1.0) -> dict:
+    """Seed 001's transfer claims, each ``(verdict, reason)`` from :func:`claims` (``tolerance``:
+    points of accuracy that count as "similar")."""
+    def beyond(mean, half, bound):  # the interval lies entirely above ``bound``
+        return mean - (half if np.isfinite(half) else 0.0) > bound
+
+    out = {}
+    if c["similar_worst_drop"] >= -tolerance:
+        out["similar"] = ("confirmed" if c["large_worst_drop"] >= -tolerance else "qualified",
+                          "within the tolerance up to the small step" +
+                          ("" if c["large_worst_drop"] >= -tolerance else ", not at the large one"))
+    else:
+        out["similar"] = ("refuted", "the drop exceeds the tolerance already at small steps")
+    g, h = c["interp_gain_mnist"], c["interp_gain_mnist_ci"]
+    more_spikes = c["euler_snap_hidden"] > c["euler_linear_hidden"]
+    if beyond(g, h, 0.0):
+        out["interpolation"] = ("confirmed" if more_spikes else "qualified",
+                                "interpolation raises accuracy" + ("" if more_spikes else
+                                                                   ", but snap does not raise the activity"))
+    elif beyond(-g, h, 0.0):
+        out["interpolation"] = ("refuted", "interpolation lowers accuracy")
+    else:
+        out["interpolation"] = ("qualified", "no significant difference at this step")
+    top_ok = c["top_newton_drop"] >= -tolerance
+    euler_bad = c["euler_newton_drop"] < -tolerance
+    out["high_order"] = ("confirmed" if top_ok and euler_bad else "qualified" if top_ok else "refuted",
+                         "high order within the tolerance" + (" where Euler is not" if euler_bad else
+                                                              ", but so is Euler") if top_ok else
+                         "the highest order loses more than the tolerance")
+    if "interp_gain_threshold" in c:
+        smaller = abs(c["interp_gain_threshold"]) < abs(c["interp_gain_mnist"])
+        out["threshold"] = ("confirmed" if smaller else "refuted",
+                            "interpolation matters less on thresholded MNIST" if smaller else
+                            "interpolation matters as much or more on thresholded MNIST")
     return out
