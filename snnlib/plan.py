@@ -69,12 +69,13 @@ SWEEPS: tuple[Sweep, ...] = (
                                     _SEEDS3),
               "full": SweepProfile({"variant": "multi", "hidden": [800], "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
     # the same training on thresholded MNIST (every input spike at t = 0): seed 001's second source
-    Sweep("spiketime-mnist-threshold", "train.ipynb", scheme="spiketime", keep_weights=True,
+    Sweep("spiketime-mnist-threshold", "train.ipynb", scheme="spiketime", keep_weights=True, in_progress=("quick",),
           title="Exact spike-time gradients (BATS) on thresholded MNIST, 784-800-10", profiles={
               "quick": SweepProfile({"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10,
                                      "dataset": "mnist-threshold"}, _SEEDS3)}),
     # seed 001, experiment 1: those weights simulated by integrated networks (nothing trained)
-    Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb",
+    Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb", experiment="transfer",
+          in_progress=("quick", "full"),
           title="Transferring continuous-time weights to integrated networks", profiles={
               "quick": SweepProfile({"source_profile": "quick", "n_val": 500, "n_test": 2000},
                                     {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
@@ -114,10 +115,12 @@ def planned(profile: str) -> list[PlannedRun]:
     return [r for r in PLAN if profile in r.profiles]
 
 
-def sweeps(profile: str) -> list[Sweep]:
+def sweeps(profile: str, in_progress: bool = False) -> list[Sweep]:
+    """The sweeps of ``profile`` that ``make runs`` makes and the book shows; with ``in_progress``
+    also those still being made point by point (:class:`snnlib.sweeps.Sweep`, ``in_progress``)."""
     if profile not in PROFILES:
         raise ValueError(f"profile = {profile!r}: expected one of {', '.join(PROFILES)}.")
-    return [s for s in SWEEPS if profile in s.profiles]
+    return [s for s in SWEEPS if profile in s.profiles and (in_progress or profile not in s.in_progress)]
 
 
 def sweep(name: str) -> Sweep:

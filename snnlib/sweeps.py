@@ -98,6 +98,13 @@ class Sweep:
       ``sweep``, ``profile``, ``title``), ``None`` for none; ``title``: its page title.
     - ``keep_weights``: commit the points' trained weights in their run folders (only for sweeps
       whose weights a later experiment consumes); otherwise they stay in ``$SNNLIB_ARTIFACTS``.
+    - ``in_progress``: profiles in which the sweep is still being made, point by point, across
+      sessions: its points are executed only when asked for by name (``python -m snnlib sweep
+      NAME``), never by ``make runs`` / ``make book``, and its chapter is not in the book yet. The
+      points already committed are ordinary complete runs. Remove the profile from this tuple once
+      every point is committed.
+    - ``experiment``: for a sweep that is not a training sweep, the module of
+      :mod:`snnlib.experiments` whose ``Config`` validates its points.
     """
 
     name: str
@@ -107,6 +114,8 @@ class Sweep:
     chapter: str | None = None
     title: str = ""
     keep_weights: bool = False
+    in_progress: tuple = ()
+    experiment: str | None = None
 
     def points(self, profile: str) -> list[SweepPoint]:
         """Every point of ``profile``, in grid order (the last grid key varies fastest)."""
@@ -148,13 +157,19 @@ def check_configs(points: list[SweepPoint]) -> list:
     a grid field no longer gives the point's id (e.g. a grid value the config class converts), so a
     point id always names the config its folder holds.
     """
+    import importlib
+
     from .driver import scheme_of
 
     configs = []
     for pt in points:
-        if pt.sweep.scheme is None:
+        if pt.sweep.scheme is not None:
+            cls = scheme_of(pt.sweep.scheme).config
+        elif pt.sweep.experiment is not None:
+            cls = importlib.import_module(f"snnlib.experiments.{pt.sweep.experiment}").Config
+        else:
             continue
-        cfg = scheme_of(pt.sweep.scheme).config.from_dict(pt.config)
+        cfg = cls.from_dict(pt.config)
         resolved = cfg.to_dict()
         again = point_id({k: _plain(resolved[k]) for k in pt.params})
         if again != pt.id:

@@ -34,6 +34,16 @@ def test_every_quick_run_is_committed_and_complete():
                 assert (path / "weights.npz").is_file(), f"{pt.key}: trained weights not committed"
         if s.chapter is not None:
             assert (ROOT / "runs" / s.name / "quick" / runs.NOTEBOOK).is_file(), f"{s.name}: chapter missing"
+    # sweeps still being made: every point folder committed so far is a complete run
+    done = {s.name for s in plan.sweeps("quick")}
+    for s in (s for s in plan.sweeps("quick", in_progress=True) if s.name not in done):
+        ids = {pt.id for pt in s.points("quick")}
+        folder = ROOT / "runs" / s.name / "quick"
+        for path in (p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else ():
+            assert path.name in ids, f"{path}: not a point of the sweep {s.name}"
+            if any(not f.name.startswith(".") for f in path.iterdir()):  # not just a point being made
+                assert runs.is_complete(path), f"{path}: results but not complete"
+        assert not (folder / runs.NOTEBOOK).exists(), f"{s.name}: a chapter of an unfinished sweep"
 
 
 def test_committed_runs_stay_small():
