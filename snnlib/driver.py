@@ -127,7 +127,7 @@ def scheme_of(cfg_or_name: TrainConfig | str) -> Scheme:
     name = cfg_or_name if isinstance(cfg_or_name, str) else type(cfg_or_name).SCHEME
     if name not in SCHEMES:
         # the built-in schemes register themselves when their modules are imported
-        from .experiments import bptt, spiketime  # noqa: F401
+        from .experiments import bptt, integrated_training, spiketime  # noqa: F401
     if name not in SCHEMES:
         raise KeyError(f"no training scheme {name!r}; registered: {', '.join(sorted(SCHEMES))}")
     return SCHEMES[name]

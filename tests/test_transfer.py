@@ -116,3 +116,4 @@ def test_chapter_figures_draw(tmp_path):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and any(line.get_linestyle() == "--" for line in ax.get_lines())
     fig.savefig(tmp_path / "lines.png")
+
