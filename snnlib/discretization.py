@@ -18,9 +18,10 @@ refused here, where the value is built, with a message that says what to change.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
+
+from .neuron import _positive_finite
 
 __all__ = ["Discretization", "INTEGRATORS", "SPIKE_RULES", "INPUTS"]
 
@@ -105,10 +106,4 @@ class Discretization:
 
 
 def _step(dt, why: str) -> float:
-    try:
-        v = float(dt)
-    except (TypeError, ValueError):
-        raise ValueError(f"dt must be a positive finite step in ms ({why}), got {dt!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"dt must be a positive finite step in ms ({why}), got {dt!r}")
-    return v
+    return _positive_finite("dt", dt, f"step in ms ({why})")

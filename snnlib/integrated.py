@@ -220,6 +220,17 @@ class _IntegratedLayer(torch.autograd.Function):
         return gi, dW, None, None, None, None, None, None
 
 
+def check_layer_args(in_times: Tensor, weights: Tensor, max_spikes, t_max) -> None:
+    """The shapes, spike buffer and window of one event layer (shared by every layer entry point)."""
+    if in_times.dim() != 3 or weights.dim() != 2 or in_times.shape[1] != weights.shape[1]:
+        raise ValueError(f"need in_times [B, N_in, K_in] and weights [N_out, N_in] with matching N_in, "
+                         f"got {tuple(in_times.shape)} and {tuple(weights.shape)}")
+    if not (isinstance(max_spikes, int) and max_spikes >= 1):
+        raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}")
+    if not (math.isfinite(t_max) and t_max > 0):
+        raise ValueError(f"t_max must be a positive finite time in ms, got {t_max!r}")
+
+
 def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, discretization: Discretization, *,
                      t_max: float, max_spikes: int, gradient: str = "adjusted",
                      in_counts: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
@@ -244,13 +255,7 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
     if not isinstance(d, Discretization):
         raise TypeError(f"discretization must be a Discretization, got {type(d).__name__}")
     check_gradient(d, gradient)
-    if in_times.dim() != 3 or weights.dim() != 2 or in_times.shape[1] != weights.shape[1]:
-        raise ValueError(f"need in_times [B, N_in, K_in] and weights [N_out, N_in] with matching N_in, "
-                         f"got {tuple(in_times.shape)} and {tuple(weights.shape)}")
-    if not (isinstance(max_spikes, int) and max_spikes >= 1):
-        raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}")
-    if not (math.isfinite(t_max) and t_max > 0):
-        raise ValueError(f"t_max must be a positive finite time in ms, got {t_max!r}")
+    check_layer_args(in_times, weights, max_spikes, t_max)
     dtype = torch.promote_types(in_times.dtype, weights.dtype)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"need float32 or float64 tensors, got {dtype}")

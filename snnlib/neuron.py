@@ -85,13 +85,13 @@ class NeuronParams:
         return math.isclose(self.tau, 2.0 * self.tau_s, rel_tol=1e-12)
 
 
-def _positive_finite(name: str, value) -> float:
+def _positive_finite(name: str, value, what: str = "number") -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}") from None
+        raise ValueError(f"{name} must be a positive finite {what}, got {value!r}") from None
     if not (math.isfinite(v) and v > 0.0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise ValueError(f"{name} must be a positive finite {what}, got {value!r}")
     return v
 
 

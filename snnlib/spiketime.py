@@ -42,7 +42,6 @@ spinning thread pools compete for the cores.
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numba
@@ -53,7 +52,7 @@ from torch import Tensor
 from . import spiketime_kernels as _k
 from .crossing import GRAZING_EPS
 from .events import simulate_layer
-from .integrated import quantize_times
+from .integrated import check_layer_args, quantize_times
 from .neuron import NeuronParams, check_closed_form
 
 __all__ = ["spike_layer", "quantize_times", "BACKENDS"]
@@ -122,13 +121,7 @@ def _layer(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     check_closed_form(params)
-    if in_times.dim() != 3 or weights.dim() != 2 or in_times.shape[1] != weights.shape[1]:
-        raise ValueError(f"need in_times [B, N_in, K_in] and weights [N_out, N_in] with matching N_in, "
-                         f"got {tuple(in_times.shape)} and {tuple(weights.shape)}")
-    if not (isinstance(max_spikes, int) and max_spikes >= 1):
-        raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}")
-    if not (math.isfinite(t_max) and t_max > 0):
-        raise ValueError(f"t_max must be a positive finite time in ms, got {t_max!r}")
+    check_layer_args(in_times, weights, max_spikes, t_max)
     dtype = torch.promote_types(in_times.dtype, weights.dtype)
     in_times, weights = in_times.to(dtype), weights.to(dtype)
     cpu = in_times.device.type == "cpu" and weights.device.type == "cpu"

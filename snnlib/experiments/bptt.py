@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import numpy as np
 import torch
-import xarray as xr
 
 from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
