@@ -47,6 +47,9 @@ runs: $(STAMP) ## execute every run of PROFILE that is missing (papermill; make 
 
 _runs: $(RUN_TARGETS)
 
+# seed 002: the time-to-first-spike page ranks the two codings, so it reads the rate run (order only)
+runs/seed002-ttfs/quick/notebook.ipynb: | runs/seed002-rate/quick/notebook.ipynb
+
 runs/%/notebook.ipynb: | $(STAMP)
 	OMP_NUM_THREADS=$(RUN_THREADS) MKL_NUM_THREADS=$(RUN_THREADS) NUMBA_NUM_THREADS=$(RUN_THREADS) \
 	  $(PY) -m snnlib execute $*

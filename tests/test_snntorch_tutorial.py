@@ -117,7 +117,7 @@ def test_too_few_training_digits_for_one_full_batch_is_refused(data_dir):
 def test_tiny_run_writes_a_loadable_run(data_dir, isolated_runs, tmp_path, monkeypatch, coding):
     monkeypatch.setattr(tut, "CHECKPOINTS", tmp_path / "ckpt")
     cfg = tut.Config(coding=coding, hidden=20, n_steps=6, n_train=200, n_val=40, n_test=50, batch_size=64,
-                     seeds=(0, 1))
+                     seeds=(0, 1), log_every=1)
     path = runs.run_dir("seed002-tiny", coding)
     runs.run_or_load(cfg, path, tut.run, tut.summarize)
     run = runs.load(path)

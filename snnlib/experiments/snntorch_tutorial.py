@@ -65,7 +65,8 @@ class TutorialConfig(Config):
       training batch), ``epochs`` (1).
     - ``n_train``, ``n_test``: first digits used (0: all); ``n_val``, ``val_seed``: validation digits
       held out of the official training set (the project's split); ``seeds``: one training per seed.
-    - ``log_every``: training batches per logged loss (1: every batch, as the tutorial's curve).
+    - ``log_every``: training batches per logged mean loss (the tutorial plots every batch; 5 keeps
+      the progress log short).
     """
 
     coding: str = "rate"
@@ -85,7 +86,7 @@ class TutorialConfig(Config):
     n_val: int = 5000
     val_seed: int = 0
     n_test: int = 0
-    log_every: int = 1
+    log_every: int = 5
     seeds: tuple = (0, 1, 2)
 
     def validate(self) -> None:
@@ -268,3 +269,150 @@ def summarize(ds: xr.Dataset) -> dict:
     out = summarize_curves(ds)
     out["published_test_accuracy"] = float(ds.attrs["published_test_accuracy"])
     return out
+
+
+# ------------------------------------------------------------------ the two setups, side by side
+#: the runs of each setup and coding: the tutorial's (this module) and this study's (snnlib's BPTT)
+SETUPS = {"tutorial": {"rate": "seed002-rate", "ttfs": "seed002-ttfs"},
+          "study": {"rate": "encoding-rate", "ttfs": "encoding-ttfs"}}
+SETUP_NAMES = {"tutorial": "snnTorch tutorial 5 (this chapter)", "study": "this study's encoding runs"}
+
+
+def ranking(diff: float, half: float) -> str:
+    """The ranking that the 95% interval ``diff ± half`` of TTFS − rate (accuracy) resolves."""
+    if not np.isfinite(half):
+        return "not resolved (one seed)"
+    return "TTFS above rate" if diff - half > 0 else "rate above TTFS" if diff + half < 0 else "not resolved"
+
+
+def prediction_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval in which one more run of the same recipe falls with probability ``level``:
+    ``mean ± t s sqrt(1 + 1/n)`` over the ``n`` seeds (the published numbers are single runs)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) * np.sqrt(1 + 1 / len(x))
+    return float(x.mean() - half), float(x.mean() + half)
+
+
+def compare(load, setups=("tutorial", "study")) -> dict:
+    """Test accuracy (final epoch, %) of each coding under each setup and, where both codings ran,
+    the ranking their difference resolves.
+
+    ``load(experiment)`` returns that experiment's :class:`~snnlib.runs.Run` or raises
+    :class:`FileNotFoundError`. Returns ``{setup: {"rate", "rate_ci", "epochs_rate", "ttfs", ...,
+    "diff", "diff_ci", "ranking"}}`` (a coding's keys only where its run is found).
+    """
+    from ..metrics import mean_diff_ci
+
+    out = {}
+    for setup in setups:
+        row, acc = {}, {}
+        for c in CODINGS:
+            try:
+                r = load(SETUPS[setup][c])
+            except FileNotFoundError:
+                continue
+            acc[c] = np.asarray(r.summary["final_test_accuracy_per_seed"], dtype=float)
+            row.update({c: 100 * r.summary["final_test_accuracy"], f"{c}_ci": 100 * r.summary["final_test_accuracy_ci95"],
+                        f"epochs_{c}": r.summary["epochs"]})
+        if len(acc) == len(CODINGS):
+            d, h = mean_diff_ci(acc["ttfs"], acc["rate"])
+            row.update(diff=100 * d, diff_ci=100 * h, ranking=ranking(d, h))
+        if row:
+            out[setup] = row
+    return out
+
+
+def loader(this, rate_run: str = ""):
+    """``load(experiment)`` for :func:`compare` on a page: ``this`` run (a :class:`~snnlib.runs.Run`
+    of this module), the rate run ``rate_run`` (``"experiment/run-id"``) when given, and this
+    study's quick encoding runs; any other run counts as missing, so a page never depends on which
+    runs happened to exist when it was executed."""
+    from .. import runs
+
+    own = SETUPS["tutorial"][this.config["coding"]]
+    study = set(SETUPS["study"].values())
+
+    def load(experiment: str):
+        if experiment == own:
+            return this
+        if rate_run and experiment == rate_run.split("/")[0]:
+            return runs.load(*rate_run.split("/"))
+        if experiment in study:
+            return runs.load(experiment, "quick")
+        raise FileNotFoundError(f"{experiment} is not among this page's runs")
+    return load
+
+
+def comparison_markdown(rows: dict) -> str:
+    """The rankings of :func:`compare` as a Markdown table and one sentence per setup (numbers
+    formatted from the runs, never typed); setups without both codings are left out."""
+    both = {k: v for k, v in rows.items() if "ranking" in v}
+    lines = ["| setup | rate coding (%) | TTFS coding (%) | TTFS − rate (points) | ranking (95% interval) |",
+             "|---|---|---|---|---|"]
+    for setup, r in both.items():
+        lines.append(f"| {SETUP_NAMES[setup]} | {r['rate']:.2f} ± {r['rate_ci']:.2f} | {r['ttfs']:.2f} ± "
+                     f"{r['ttfs_ci']:.2f} | {r['diff']:+.2f} ± {r['diff_ci']:.2f} | {r['ranking']} |")
+    seed = {"TTFS above rate": "holds", "rate above TTFS": "is reversed"}
+    said = [f"under {SETUP_NAMES[k]} the seed's ranking (TTFS above rate) {seed.get(r['ranking'], 'is not resolved')}"
+            for k, r in both.items()]
+    sentence = "; ".join(said)
+    return "\n".join(lines) + "\n\n" + (sentence[:1].upper() + sentence[1:] + "." if said else "") + "\n"
+
+
+def setup_markdown(tutorial: dict, study: dict) -> str:
+    """How this chapter's run (config ``tutorial``) and this study's run of the same coding (config
+    ``study``, a BPTT config) differ, as a Markdown table built from the two configs."""
+    coding = tutorial["coding"]
+    if coding == "rate":
+        ours = "the image as a constant current at every step (no input spikes)"
+        theirs = f"Bernoulli spikes, probability {study['rate_gain']:g} × pixel per step"
+        loss = ("cross-entropy of the output potential at every step, summed", "cross-entropy of output spike counts")
+        predict = ("most output spikes", "most output spikes")
+    else:
+        ours = (f"`spikegen.latency` (linear={tutorial['latency_linear']}, normalize={tutorial['latency_normalize']}, "
+                f"clip={tutorial['latency_clip']}, threshold={tutorial['latency_threshold']:g}): one spike at step "
+                f"round({tutorial['n_steps'] - 1}·(1 − p))")
+        theirs = f"one spike at step floor({study['t_in']:g}·(1 − p)) (snnlib's TTFS raster)"
+        loss = ("`ce_temporal_loss` on first-spike steps", "snnlib's `temporal_ce` (the same loss)")
+        predict = ("earliest first spike", "earliest first spike, ties by spike count")
+    neuron = f"`snn.Leaky(beta={tutorial['beta']:g})`"
+    study_beta = float(np.exp(-float(study["dt"]) / float(study["tau"])))
+    rows = [("input (pixel p in [0, 1])", ours, theirs), ("loss", *loss), ("prediction", *predict),
+            ("neuron", neuron, f"snnlib's clock layer, Leaky, β = {study_beta:.3f}"),
+            ("surrogate", "snnTorch's default arctan (α = 2)", f"`{study['surrogate']}`"),
+            ("initial weights", "`nn.Linear` default", f"Kaiming-uniform × {study['weight_scale']:g}"),
+            ("learning rate, epochs", f"{tutorial['lr']:g}, {tutorial['epochs']}", f"{study['lr']:g}, {study['epochs']}")]
+    lines = ["| | this chapter (snnTorch tutorial 5) | this study's encoding run |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines) + "\n"
+
+
+def glue_numbers(run, study) -> None:
+    """Glue this run's numbers (:func:`snnlib.report.glue_training` plus the published accuracy, the
+    prediction interval of one more run, its config) and those of this study's run ``study`` of the
+    same coding (prefixed ``study_``), for the page's prose."""
+    from myst_nb import glue
+
+    from ..metrics import mean_diff_ci
+    from ..report import glue_training
+
+    glue_training(run)
+    s, cfg = run.summary, run.config
+    lo, hi = prediction_interval(s["final_test_accuracy_per_seed"])
+    published = s["published_test_accuracy"]
+    numbers = {"published": 100 * published, "pi_lo": 100 * lo, "pi_hi": 100 * hi,
+               "n_val": int(run.results.attrs["n_val"]), "n_steps": cfg["n_steps"], "beta": cfg["beta"],
+               "hidden": cfg["hidden"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],
+               "study_acc": 100 * study.summary["final_test_accuracy"],
+               "study_ci": 100 * study.summary["final_test_accuracy_ci95"], "study_epochs": study.summary["epochs"]}
+    d, h = mean_diff_ci(s["final_test_accuracy_per_seed"], study.summary["final_test_accuracy_per_seed"])
+    numbers.update(tutorial_minus_study=100 * d, tutorial_minus_study_ci=100 * h)
+    texts = {"coding": {"rate": "rate (constant-current input)", "ttfs": "time-to-first-spike"}[cfg["coding"]],
+             "published_inside": "inside" if lo <= published <= hi else "outside",
+             "published_side": "above" if published > hi else "below" if published < lo else "within"}
+    for key, value in {**numbers, **texts}.items():
+        glue(key, value, display=False)
