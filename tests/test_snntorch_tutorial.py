@@ -130,3 +130,28 @@ def test_tiny_run_writes_a_loadable_run(data_dir, isolated_runs, tmp_path, monke
     assert run.summary["published_test_accuracy"] == tut.PUBLISHED[coding]
     assert run.config["coding"] == coding
     assert len(list((tmp_path / "ckpt" / tut.NAME).glob("*.pt"))) == 2
+
+
+def _run(coding_acc):
+    from snnlib import metrics
+
+    m, h = metrics.mean_ci(coding_acc)
+    return runs.Run(None, {}, None, {"final_test_accuracy_per_seed": coding_acc, "final_test_accuracy": m,
+                                     "final_test_accuracy_ci95": h, "epochs": 1}, {})
+
+
+def test_compare_ranks_only_where_both_codings_ran_and_the_interval_resolves_it():
+    found = {"seed002-rate": _run([0.93, 0.94, 0.935]), "seed002-ttfs": _run([0.95, 0.955, 0.96]),
+             "encoding-rate": _run([0.95, 0.96, 0.97])}
+
+    def load(experiment):
+        if experiment not in found:
+            raise FileNotFoundError(experiment)
+        return found[experiment]
+    rows = tut.compare(load)
+    assert rows["tutorial"]["ranking"] == "TTFS above rate"
+    assert rows["tutorial"]["diff"] == pytest.approx(2.0)
+    assert "ttfs" not in rows["study"] and "ranking" not in rows["study"]
+    text = tut.comparison_markdown(rows)
+    assert "+2.00" in text and tut.SETUP_NAMES["study"] not in text  # a setup with one coding is not ranked
+    assert tut.ranking(-0.02, 0.01) == "rate above TTFS" and tut.ranking(0.01, 0.02) == "not resolved"

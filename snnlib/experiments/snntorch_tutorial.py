@@ -285,18 +285,6 @@ def ranking(diff: float, half: float) -> str:
     return "TTFS above rate" if diff - half > 0 else "rate above TTFS" if diff + half < 0 else "not resolved"
 
 
-def prediction_interval(values, level: float = 0.95) -> tuple[float, float]:
-    """Student-t interval in which one more run of the same recipe falls with probability ``level``:
-    ``mean ± t s sqrt(1 + 1/n)`` over the ``n`` seeds (the published numbers are single runs)."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    if len(x) < 2:
-        return float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) * np.sqrt(1 + 1 / len(x))
-    return float(x.mean() - half), float(x.mean() + half)
-
-
 def compare(load, setups=("tutorial", "study")) -> dict:
     """Test accuracy (final epoch, %) of each coding under each setup and, where both codings ran,
     the ranking their difference resolves.
@@ -369,7 +357,7 @@ def setup_markdown(tutorial: dict, study: dict) -> str:
     coding = tutorial["coding"]
     if coding == "rate":
         ours = "the image as a constant current at every step (no input spikes)"
-        theirs = f"Bernoulli spikes, probability {study['rate_gain']:g} × pixel per step"
+        theirs = f"Bernoulli spikes, probability {study['rate_gain']:g}·p per step"
         loss = ("cross-entropy of the output potential at every step, summed", "cross-entropy of output spike counts")
         predict = ("most output spikes", "most output spikes")
     else:
@@ -397,7 +385,7 @@ def glue_numbers(run, study) -> None:
     same coding (prefixed ``study_``), for the page's prose."""
     from myst_nb import glue
 
-    from ..metrics import mean_diff_ci
+    from ..metrics import mean_diff_ci, prediction_interval
     from ..report import glue_training
 
     glue_training(run)
@@ -412,7 +400,6 @@ def glue_numbers(run, study) -> None:
     d, h = mean_diff_ci(s["final_test_accuracy_per_seed"], study.summary["final_test_accuracy_per_seed"])
     numbers.update(tutorial_minus_study=100 * d, tutorial_minus_study_ci=100 * h)
     texts = {"coding": {"rate": "rate (constant-current input)", "ttfs": "time-to-first-spike"}[cfg["coding"]],
-             "published_inside": "inside" if lo <= published <= hi else "outside",
-             "published_side": "above" if published > hi else "below" if published < lo else "within"}
+             "published_where": "above" if published > hi else "below" if published < lo else "inside"}
     for key, value in {**numbers, **texts}.items():
         glue(key, value, display=False)
