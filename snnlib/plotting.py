@@ -299,5 +299,5 @@ def coding_comparison(ax: plt.Axes, rows: dict, names: dict, published: dict | N
     ax.set_xticks(range(len(codings)), ["rate", "TTFS"])
     ax.set_xlim(-0.6, len(codings) - 0.4)
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12))  # below: never on the data
     return ax

@@ -344,9 +344,14 @@ def comparison_markdown(rows: dict) -> str:
     for setup, r in both.items():
         lines.append(f"| {SETUP_NAMES[setup]} | {r['rate']:.2f} ± {r['rate_ci']:.2f} | {r['ttfs']:.2f} ± "
                      f"{r['ttfs_ci']:.2f} | {r['diff']:+.2f} ± {r['diff_ci']:.2f} | {r['ranking']} |")
-    seed = {"TTFS above rate": "holds", "rate above TTFS": "is reversed"}
-    said = [f"under {SETUP_NAMES[k]} the seed's ranking (TTFS above rate) {seed.get(r['ranking'], 'is not resolved')}"
-            for k, r in both.items()]
+    def verdict(r):
+        favoured, gap = ("TTFS", r["diff"]) if r["diff"] > 0 else ("rate coding", -r["diff"])
+        if r["ranking"] in ("TTFS above rate", "rate above TTFS"):
+            how = "holds" if r["ranking"] == "TTFS above rate" else "is reversed"
+            return f"{how} ({favoured} ahead by {gap:.2f} ± {r['diff_ci']:.2f} points)"
+        return (f"is not resolved (the means favour {favoured} by {gap:.2f} points, but the 95% interval, "
+                f"± {r['diff_ci']:.2f}, includes no difference)")
+    said = [f"under {SETUP_NAMES[k]} the seed's ranking (TTFS above rate) {verdict(r)}" for k, r in both.items()]
     sentence = "; ".join(said)
     return "\n".join(lines) + "\n\n" + (sentence[:1].upper() + sentence[1:] + "." if said else "") + "\n"
 
