@@ -192,6 +192,8 @@ def make_rules(profile: str) -> str:
             points = " ".join(nb(s.name, profile, p.id) for p in s.points(profile))
             lines.append(f"{nb(s.name, profile)}: | {points}")
     for r in plan_.planned(profile):
+        if r.after:
+            lines.append(f"{nb(r.experiment, r.run_id)}: | " + " ".join(nb(*k.split("/")) for k in r.after))
         if r.reads_all:  # e.g. the findings chapter: after every other run of the profile
             others = " ".join(t for t in targets if t != nb(r.experiment, r.run_id))
             lines.append(f"{nb(r.experiment, r.run_id)}: | {others}")

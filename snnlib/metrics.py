@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["mean_ci", "mean_diff_ci"]
+__all__ = ["mean_ci", "mean_diff_ci", "prediction_interval"]
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
@@ -43,3 +43,17 @@ def mean_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) ->
         return d, 0.0
     df = se2 ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     return d, float(stats.t.ppf(0.5 + level / 2, df) * math.sqrt(se2))
+
+
+def prediction_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval in which one more independent run of the same recipe falls with
+    probability ``level``: ``mean ± t s sqrt(1 + 1/n)`` over the ``n`` runs (for comparing a
+    published single run with several seeds). NaN bounds with fewer than two runs."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / len(x))
+    return float(x.mean() - half), float(x.mean() + half)

@@ -29,6 +29,8 @@ class PlannedRun:
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: reads the other runs of its profile: made after all of them (``make -j``)
     reads_all: bool = False
+    #: planned runs (keys) it reads: made after them (``make -j``)
+    after: tuple = ()
 
     @property
     def key(self) -> str:
@@ -43,6 +45,15 @@ PLAN: tuple[PlannedRun, ...] = (
     # machine-dependent timings gathered from `make bench` (benchmarks/results/*.json)
     PlannedRun("performance", "quick", "performance.ipynb", ("quick", "full")),
     # the claims of the four sources with this study's verdicts, read from the other runs
+    # seed 002 as published: snnTorch's tutorial 5 (snnTorch's Leaky, full MNIST, one epoch: the same
+    # run in both profiles); the TTFS page ranks the two codings, so it reads the rate run
+    PlannedRun("seed002-rate", "quick", "snntorch_tutorial.ipynb", ("quick", "full"), {
+        "title": "Seed 002 as published: snnTorch tutorial 5, rate coding (constant current), 784-1000-10",
+        "config": {"coding": "rate", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]}}),
+    PlannedRun("seed002-ttfs", "quick", "snntorch_tutorial.ipynb", ("quick", "full"), {
+        "title": "Seed 002 as published: snnTorch tutorial 5, time-to-first-spike coding, 784-1000-10",
+        "config": {"coding": "ttfs", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]},
+        "rate_run": "seed002-rate/quick"}, after=("seed002-rate/quick",)),
     PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True),
     PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True),
 )

@@ -282,3 +282,22 @@ def training_figure(ds: xr.Dataset) -> plt.Figure:
     axes[2].set_ylabel("hidden spikes per sample")
     fig.tight_layout()
     return readable(fig)
+
+
+def coding_comparison(ax: plt.Axes, rows: dict, names: dict, published: dict | None = None) -> plt.Axes:
+    """Test accuracy (%) of rate and TTFS coding under each setup: means with 95% intervals over
+    seeds (``rows`` as :func:`snnlib.experiments.snntorch_tutorial.compare` returns them; a coding
+    absent from a row is not drawn; ``names``: their labels), and the published single-run numbers
+    (``published``, %) as crosses."""
+    codings = ("rate", "ttfs")
+    for i, (setup, r) in enumerate(rows.items()):
+        x = np.arange(len(codings)) + (i - (len(rows) - 1) / 2) * 0.2
+        ax.errorbar(x, [r.get(c, np.nan) for c in codings], yerr=[r.get(f"{c}_ci", np.nan) for c in codings],
+                    fmt="o", capsize=4, label=names[setup])
+    if published:
+        ax.plot(range(len(codings)), [published[c] for c in codings], "kx", ms=9, label="seed 002 (published)")
+    ax.set_xticks(range(len(codings)), ["rate", "TTFS"])
+    ax.set_xlim(-0.6, len(codings) - 0.4)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12))  # below: never on the data
+    return ax

@@ -46,23 +46,33 @@ def seed_everything(seed: int) -> torch.Generator:
 
 class Batches:
     """Mini-batches of ``(encode(x[idx]), labels[idx])``, reshuffled each epoch from ``(seed, epoch)``
-    so that a resumed run sees exactly the batches of an uninterrupted one."""
+    so that a resumed run sees exactly the batches of an uninterrupted one. ``drop_last``: leave out
+    the incomplete last batch (PyTorch ``DataLoader``'s option)."""
 
-    def __init__(self, x, y, batch_size: int, encode: Callable, shuffle: bool = False, seed: int = 0):
+    def __init__(self, x, y, batch_size: int, encode: Callable, shuffle: bool = False, seed: int = 0,
+                 drop_last: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size}: expected >= 1.")
         self.x, self.y = x, np.asarray(y)
         self.batch_size, self.encode, self.shuffle, self.seed = batch_size, encode, shuffle, seed
+        self.drop_last = drop_last
+        if drop_last and len(self.y) < batch_size:
+            raise ValueError(f"drop_last with {len(self.y)} samples and batch_size = {batch_size}: no batch left.")
         self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(len(self.y) / self.batch_size)
+        return len(self.y) // self.batch_size if self.drop_last else math.ceil(len(self.y) / self.batch_size)
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """Samples one pass yields (all of them unless ``drop_last``)."""
+        return len(self) * self.batch_size if self.drop_last else len(self.y)
 
     def __iter__(self) -> Iterator:
         n = len(self.y)
         order = (np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle
                  else np.arange(n))
-        for start in range(0, n, self.batch_size):
+        for start in range(0, self.samples_per_epoch, self.batch_size):
             idx = order[start : start + self.batch_size]
             yield self.encode(self.x, idx), torch.as_tensor(self.y[idx])
 
@@ -178,7 +188,7 @@ def fit(
         raise ValueError(f"epochs = {epochs}, lr = {lr}: expected epochs >= 1 and lr > 0.")
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'.")
-    n_samples = len(train.y)
+    n_samples = getattr(train, "samples_per_epoch", len(train.y))
     eval_at = _eval_batches(n_samples, train.batch_size, evals_per_epoch)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_batches = len(train)
