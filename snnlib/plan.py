@@ -88,7 +88,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb", experiment="transfer",
           in_progress=("quick", "full"),
           title="Transferring continuous-time weights to integrated networks", profiles={
-              "quick": SweepProfile({"source_profile": "quick", "n_val": 500, "n_test": 2000},
+              "quick": SweepProfile({"source_profile": "quick", "n_val": 250, "n_test": 2000},
                                     {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
                                      "integration": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"),
                                      "input": ("exact", "grid"), "seed": (0, 1, 2)}),
