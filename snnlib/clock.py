@@ -263,11 +263,19 @@ class ClockNetwork(torch.nn.Module):
     ``forward(raster [T, B, N_in])`` returns the output spikes ``[T, B, N_out]`` and the spike
     count of every hidden layer ``[B]`` (summed over neurons and time). The first projection is
     sparse when the input is binary and sparse (time-to-first-spike or event input).
+
+    Three separate axes: ``neurons`` (one per layer or shared), ``discretization``
+    (:class:`snnlib.timebins.ClockDiscretization`: ``"loihi"`` by default, seed 000's ``"skip"``,
+    or the ``"exact"`` grid, which takes :class:`snnlib.neuron.NeuronParams`) and ``surrogate``.
     """
 
-    def __init__(self, sizes, neurons: CubaDiscrete | list[CubaDiscrete], surrogate="slayer",
-                 weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32):
+    def __init__(self, sizes, neurons, surrogate="slayer",
+                 weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32,
+                 discretization=None):
         super().__init__()
+        from .timebins import ClockDiscretization, check_neuron
+
+        self.discretization = ClockDiscretization() if discretization is None else discretization
         if len(sizes) < 2:
             raise ValueError(f"sizes = {sizes}: need at least input and output sizes.")
         self.sizes = tuple(int(s) for s in sizes)
@@ -275,6 +283,8 @@ class ClockNetwork(torch.nn.Module):
         self.neurons = list(neurons) if isinstance(neurons, (list, tuple)) else [neurons] * n_layers
         if len(self.neurons) != n_layers:
             raise ValueError(f"{len(self.neurons)} neuron settings for {n_layers} layers.")
+        for p in self.neurons:
+            check_neuron(p, self.discretization)
         self.surrogate = get_surrogate(surrogate)
         self.weights = torch.nn.ParameterList()
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
@@ -287,11 +297,13 @@ class ClockNetwork(torch.nn.Module):
     def forward(self, raster: "Raster | Tensor"):
         """``raster``: a dense ``[T, B, N_in]`` tensor or a sparse :class:`Raster` (first layer
         through :func:`sparse_projection`)."""
+        from .timebins import clock_sequence
+
         x = raster
         hidden_counts = []
         for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
             cur = sparse_projection(x, w) if isinstance(x, Raster) else x @ w.t()
-            x, _ = cuba_sequence(cur, p, self.surrogate)
+            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate)
             if i < len(self.weights) - 1:
                 hidden_counts.append(x.detach().sum((0, 2)))
         return x, hidden_counts
