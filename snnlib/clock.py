@@ -32,7 +32,8 @@ from torch import Tensor
 
 from .surrogates import Surrogate, get_surrogate
 
-__all__ = ["CubaDiscrete", "Raster", "cuba_sequence", "sparse_projection", "rebin", "ClockNetwork"]
+__all__ = ["CubaDiscrete", "Raster", "cuba_sequence", "sparse_projection", "spike_projection", "rebin",
+           "ClockNetwork"]
 
 
 class Raster(NamedTuple):
@@ -237,6 +238,57 @@ def sparse_projection(raster: "Raster | Tensor", weight: Tensor) -> Tensor:
     return out.reshape(T, B, weight.shape[0])
 
 
+class _SpikeProjection(torch.autograd.Function):
+    """``x[t, b] = W s[t, b]`` for a dense binary spike raster ``s`` of a hidden layer, computed from its
+    spikes (forward and weight gradient: cost ~ spikes x N_out); the gradient into the spikes,
+    ``g_s = g_x W``, is a dense matmul (the surrogate makes every step's gradient count)."""
+
+    @staticmethod
+    def forward(ctx, weight, spikes):
+        T, B, N_in = spikes.shape
+        rows, cols = _nonzero(spikes.detach().reshape(T * B, N_in))
+        wt = weight.detach().t().contiguous()
+        out = weight.new_zeros(T * B, weight.shape[0])
+        _gather_add(out, rows, wt, cols)
+        ctx.save_for_backward(weight, rows, cols)
+        ctx.shape = spikes.shape
+        return out.reshape(T, B, weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        weight, rows, cols = ctx.saved_tensors
+        T, B, N_in = ctx.shape
+        g2 = g.reshape(T * B, -1).contiguous()
+        g_w = g_s = None
+        if ctx.needs_input_grad[0]:
+            gwt = g.new_zeros(N_in, g2.shape[1])
+            _gather_add(gwt, cols, g2, rows)
+            g_w = gwt.t()
+        if ctx.needs_input_grad[1]:
+            g_s = (g2 @ weight.detach()).reshape(T, B, N_in)
+        return g_w, g_s
+
+
+def _nonzero(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Row and column indices of the nonzero entries of a 2-d tensor (compiled loop on CPU)."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        from . import clock_kernels as K
+
+        rows, cols = K.binary_nonzero(x.contiguous().numpy())
+        return torch.from_numpy(rows), torch.from_numpy(cols)
+    return x.nonzero(as_tuple=True)
+
+
+def spike_projection(spikes: Tensor, weight: Tensor) -> Tensor:
+    """``spikes @ weight.T`` for a dense binary (0/1) raster ``[T, B, N_in]`` that may need a gradient
+    (a hidden layer's output), exploiting its sparsity in the forward pass and the weight gradient:
+    equal to the dense matmul, values and gradients. The caller guarantees 0/1 entries (a clock
+    layer's spikes); :func:`sparse_projection` checks its input."""
+    if spikes.dim() != 3 or spikes.shape[2] != weight.shape[1]:
+        raise ValueError(f"spikes must be [T, B, {weight.shape[1]}], got {tuple(spikes.shape)}.")
+    return _SpikeProjection.apply(weight, spikes)
+
+
 def rebin(raster: Tensor, k: int, mode: str = "or") -> Tensor:
     """Merge every ``k`` time bins of ``[T, B, N]`` into one (``T`` padded with empty bins).
 
@@ -267,12 +319,15 @@ class ClockNetwork(torch.nn.Module):
     Three separate axes: ``neurons`` (one per layer or shared), ``discretization``
     (:class:`snnlib.timebins.ClockDiscretization`: ``"loihi"`` by default, seed 000's ``"skip"``,
     or the ``"exact"`` grid, which takes :class:`snnlib.neuron.NeuronParams`) and ``surrogate``.
+    ``sparse_hidden``: project hidden spikes with :func:`spike_projection` (same values and
+    gradients as the dense matmul, faster at the usual few-percent spike densities).
     """
 
     def __init__(self, sizes, neurons, surrogate="slayer",
                  weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32,
-                 discretization=None):
+                 discretization=None, sparse_hidden: bool = True):
         super().__init__()
+        self.sparse_hidden = bool(sparse_hidden)
         from .timebins import ClockDiscretization, check_neuron
 
         self.discretization = ClockDiscretization() if discretization is None else discretization
@@ -302,7 +357,12 @@ class ClockNetwork(torch.nn.Module):
         x = raster
         hidden_counts = []
         for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
-            cur = sparse_projection(x, w) if isinstance(x, Raster) else x @ w.t()
+            if isinstance(x, Raster):
+                cur = sparse_projection(x, w)
+            elif i > 0 and self.sparse_hidden:  # hidden spikes: binary and mostly zero
+                cur = spike_projection(x, w)
+            else:
+                cur = x @ w.t()
             x, _ = clock_sequence(cur, p, self.discretization, self.surrogate)
             if i < len(self.weights) - 1:
                 hidden_counts.append(x.detach().sum((0, 2)))

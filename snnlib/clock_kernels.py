@@ -99,3 +99,25 @@ def gather_add(dst, dst_rows, src, src_rows):
         s = src[src_rows[k]]
         for j in range(d.shape[0]):
             d[j] += s[j]
+
+
+@nb.njit(cache=True)
+def binary_nonzero(x):
+    """``(rows, cols)`` of the nonzero entries of a 2-d array, row-major (as ``torch.nonzero``), in
+    two passes (count, fill) without the intermediate boolean array."""
+    R, C = x.shape
+    n = 0
+    for r in range(R):
+        for c in range(C):
+            if x[r, c] != 0:
+                n += 1
+    rows = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    k = 0
+    for r in range(R):
+        for c in range(C):
+            if x[r, c] != 0:
+                rows[k] = r
+                cols[k] = c
+                k += 1
+    return rows, cols
