@@ -19,6 +19,10 @@ is the surrogate plus two reverse-time filters, linear in ``T``::
 
     g_v[t] = g_s[t] sigma'(v[t] - theta) + beta r[t] g_v[t+1]      r = 1 ("subtract") or 1 - s ("zero")
     g_u[t] = g_v[t] + alpha g_u[t+1];     g_x[t] = g_u[t]
+
+Other time discretizations of the same layer (seed 000's step skipping, the continuous neuron
+integrated exactly on a grid of step ``h``) are in :mod:`snnlib.timebins`. Hidden layers read the
+previous layer's spikes through :func:`spike_projection` (sparse forward and weight gradient).
 """
 
 from __future__ import annotations
@@ -100,7 +104,13 @@ class CubaDiscrete:
         return cls(1.0 - current_decay, 1.0 - voltage_decay, theta, reset)
 
     def coarsen(self, k: int) -> "CubaDiscrete":
-        """The same neuron advanced ``k`` base steps per step: decays ``alpha**k``, ``beta**k``."""
+        """The same neuron advanced ``k`` base steps per step: decays ``alpha**k``, ``beta**k``.
+
+        The input term of the recurrence has no ``dt``, so this keeps a unit input gain per step: the
+        voltage a time ``t`` after one input is about ``k(t) / step`` (``k`` the continuous
+        response, :func:`snnlib.neuron.propagator_kernel`): it grows as the step shrinks.
+        For a model whose gain does not change with the step use the exact grid of
+        :mod:`snnlib.timebins` (``ClockDiscretization("exact", h=...)``)."""
         if not (isinstance(k, int) and k >= 1):
             raise ValueError(f"k = {k}: expected an integer >= 1.")
         return dataclasses.replace(self, alpha=self.alpha**k, beta=self.beta**k)

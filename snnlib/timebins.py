@@ -27,10 +27,10 @@ Grid point ``j`` (time ``j h``): the threshold is checked on ``V_j^-``, the rese
 With ``u_j = k(h) I_{j-1}^+`` this is the Loihi recurrence ``u_j = a u_{j-1} + x'_j``,
 ``v_j = b v_{j-1} + u_j`` driven by ``x'_j = k(h) x_{j-1}``: the input *delayed by one step and
 scaled by k(h)*. The gain ``k(h) = h + O(h^2)`` is what the Loihi recurrence lacks (its input term
-has no ``dt``): coarsening only its decays (``CubaDiscrete.coarsen``) leaves a unit input gain, so the
-voltage response to one input, ``sum_n b^n (...) ~ tau tau_s / h^2``, grows as the step shrinks,
-while here it tends to the continuous ``V(t)``; at grid points with inputs on grid points and no
-spikes it equals it exactly. Spike times converge at ``O(h)`` (inputs delayed by up to ``h``,
+has no ``dt``): coarsening only its decays (``CubaDiscrete.coarsen``) leaves a unit input gain, so
+its voltage ``t`` ms after one unit input is ``sum_{n <= t/h} b^{t/h - n} a^n ~ k(t) / h``, growing as
+the step shrinks, while here it is the continuous ``V(t) = k(t)``: at grid points, with inputs on
+grid points and no spikes, this recurrence equals the continuous flow exactly. Spike times converge at ``O(h)`` (inputs delayed by up to ``h``,
 spikes snapped to the next grid point). Backward: BPTT with the surrogate through this recurrence
 (:class:`snnlib.clock._CubaBPTT`), for every layer including the output.
 """

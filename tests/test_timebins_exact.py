@@ -155,3 +155,25 @@ def test_bad_arguments_are_refused():
         ClockNetwork((4, 2), CubaDiscrete(0.5, 0.5), discretization=ClockDiscretization("exact", h=1.0))
     with pytest.raises(TypeError, match="CubaDiscrete"):
         clock_sequence(torch.zeros(3, 1, 2), P, ClockDiscretization("skip", k=2))
+
+
+def test_encoders_deliver_on_the_grid_with_ceil_rounding():
+    import numpy as np
+
+    from snnlib import encoding
+
+    images = np.array([[[0, 255, 128, 51]]], dtype=np.uint8)  # t = 100 (1 - p/255): silent, 0, 49.8.., 80
+    h = 2.0
+    got = encoding.ttfs_raster(images, 60, h, rounding="ceil")
+    ref = grid_raster(encoding.ttfs(images), 60, h)
+    assert torch.equal(got.to_dense(F64), ref.to_dense(F64))
+    floor = encoding.ttfs_raster(images, 60, h)
+    # 0 ms is on the grid either way; 49.8 ms: bin 24 (floor) vs point 25 (ceil); 80 ms on the grid: 40
+    assert sorted(floor.t.tolist()) == [0, 24, 40] and sorted(got.t.tolist()) == [0, 25, 40]
+    ev = np.array([(1, 2, 1500, 1), (1, 2, 2000, 0), (0, 0, 0, 0)],
+                  dtype=[("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")])  # t in µs
+    ceil = encoding.events_raster([ev], 5, 1.0, rounding="ceil")
+    flo = encoding.events_raster([ev], 5, 1.0)
+    assert sorted(ceil.t.tolist()) == [0, 2, 2] and sorted(flo.t.tolist()) == [0, 1, 2]
+    with pytest.raises(ValueError, match="rounding"):
+        encoding.events_raster([ev], 5, 1.0, rounding="round")
