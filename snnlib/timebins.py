@@ -44,7 +44,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .clock import CubaDiscrete, Raster, cuba_sequence
+from .clock import CubaDiscrete, Raster, _use_kernels, cuba_sequence
 from .neuron import NeuronParams, propagator_kernel
 from .surrogates import Surrogate, get_surrogate
 
@@ -149,7 +149,17 @@ def _li_backward(g_out: Tensor, decay: float, k: int, variant: str) -> Tensor:
 
 class _SkipBPTT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, p: CubaDiscrete, k: int, surrogate: Surrogate, variant: str):
+    def forward(ctx, x, p: CubaDiscrete, k: int, surrogate: Surrogate, variant: str, backend: str = "auto"):
+        ctx.p, ctx.k, ctx.surrogate, ctx.variant = p, k, surrogate, variant
+        ctx.kernels = _use_kernels(x, backend)
+        if ctx.kernels:  # the same loops compiled (snnlib.clock_kernels.skip_forward)
+            from . import clock_kernels as K
+
+            s, vo = K.skip(x.detach().contiguous().reshape(x.shape[0], -1).numpy(), p.alpha, p.beta, p.theta,
+                           p.reset == "zero", k)
+            spikes, v_out = (torch.from_numpy(a).reshape(x.shape) for a in (s, vo))
+            ctx.save_for_backward(v_out)
+            return spikes
         T = x.shape[0]
         u = x.new_zeros(x.shape[1:])
         v = x.new_zeros(x.shape[1:])
@@ -165,21 +175,26 @@ class _SkipBPTT(torch.autograd.Function):
                 spikes[n] = s
                 v = v - p.theta * s if p.reset == "subtract" else v * (1 - s)
         ctx.save_for_backward(v_out)
-        ctx.p, ctx.k, ctx.surrogate, ctx.variant = p, k, surrogate, variant
         return spikes
 
     @staticmethod
     def backward(ctx, g_s):
         (v_out,) = ctx.saved_tensors
         p, k, variant = ctx.p, ctx.k, ctx.variant
+        if ctx.kernels:
+            from . import clock_kernels as K
+
+            flat = lambda t: t.detach().contiguous().reshape(t.shape[0], -1).numpy()  # noqa: E731
+            g_x = K.skip_grad(flat(g_s), flat(v_out), p.alpha, p.beta, p.theta, k, variant == "cpu", ctx.surrogate)
+            return torch.from_numpy(g_x).reshape(v_out.shape), None, None, None, None, None
         # Spike.backward: the surrogate at every step, also where the output was masked to 0
         g_v = g_s * ctx.surrogate.derivative(v_out - p.theta)
         g_u = _li_backward(g_v, p.beta, k, variant)   # through the voltage integrator (reset ignored)
-        return _li_backward(g_u, p.alpha, k, variant), None, None, None, None
+        return _li_backward(g_u, p.alpha, k, variant), None, None, None, None, None
 
 
 def skip_sequence(x: Tensor, p: CubaDiscrete, k: int, surrogate: Surrogate | str = "slayer",
-                  backward: str = "cuda") -> Tensor:
+                  backward: str = "cuda", backend: str = "auto") -> Tensor:
     """Seed 000's discretized SLAYER: lava-dl's CUBA neuron with every leaky integrator's output kept
     only at base steps ``n`` with ``n % k == 0``. ``x``: input current ``[T, B, N]`` per base step
     (decays of ``p`` per base step); returns spikes ``[T, B, N]``, zero off the kept steps.
@@ -210,6 +225,9 @@ def skip_sequence(x: Tensor, p: CubaDiscrete, k: int, surrogate: Surrogate | str
     * lava-dl computes in fixed point (``w_scale``, 12-bit decays, truncating shifts) and adds
       ``0.01 / s_scale`` to the threshold; this is the same recurrence in floating point
       (quantised decays: ``CubaDiscrete.from_loihi(..., quantize=True)``; pass the threshold).
+
+    ``backend``: ``"torch"`` (the reference loops above), ``"numba"`` (the same loops compiled,
+    :func:`snnlib.clock_kernels.skip_forward` / ``skip_backward``) or ``"auto"``.
     """
     if x.dim() != 3:
         raise ValueError(f"x must be time-major [T, B, N], got shape {tuple(x.shape)}.")
@@ -217,7 +235,7 @@ def skip_sequence(x: Tensor, p: CubaDiscrete, k: int, surrogate: Surrogate | str
         raise ValueError(f"k = {k!r}: expected an integer >= 1.")
     if backward not in SKIP_BACKWARDS:
         raise ValueError(f"backward = {backward!r}: expected 'cuda' or 'cpu'.")
-    return _SkipBPTT.apply(x, p, k, get_surrogate(surrogate), backward)
+    return _SkipBPTT.apply(x, p, k, get_surrogate(surrogate), backward, backend)
 
 
 # ----------------------------------------------------------------------------------------------

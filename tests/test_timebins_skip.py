@@ -155,3 +155,21 @@ def test_selectable_in_the_clock_network():
         clock_sequence(raster, p, ClockDiscretization("skip", k=2), state=(raster[0], raster[0]))
     with pytest.raises(ValueError, match="'cuda' or 'cpu'"):
         skip_sequence(raster, p, 2, backward="gpu")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("variant", ["cuda", "cpu"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_numba_kernels_equal_the_torch_reference(dtype, variant, reset):
+    g = torch.Generator().manual_seed(11)
+    p = CubaDiscrete.from_loihi(0.25, 0.03, theta=1.25, reset=reset)
+    x = (torch.rand(53, 4, 16, generator=g) < 0.3).to(dtype) * torch.randn(53, 4, 16, generator=g).to(dtype)
+    w = torch.randn(53, 4, 16, generator=g).to(dtype)
+    outs = {}
+    for backend in ("torch", "numba"):
+        xi = x.clone().requires_grad_()
+        s = skip_sequence(xi, p, 4, "slayer", variant, backend=backend)
+        outs[backend] = (s, *torch.autograd.grad((s * w).sum(), xi))
+    assert outs["torch"][0].sum() > 5 and torch.equal(outs["torch"][0], outs["numba"][0])
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(outs["numba"][1], outs["torch"][1], **tol)
