@@ -25,14 +25,16 @@ Grid point ``j`` (time ``j h``): the threshold is checked on ``V_j^-``, the rese
     V_j^- = b V_{j-1}^+ + k(h) I_{j-1}^+
 
 With ``u_j = k(h) I_{j-1}^+`` this is the Loihi recurrence ``u_j = a u_{j-1} + x'_j``,
-``v_j = b v_{j-1} + u_j`` driven by ``x'_j = k(h) x_{j-1}``: the input *delayed by one step and
-scaled by k(h)*. The gain ``k(h) = h + O(h^2)`` is what the Loihi recurrence lacks (its input term
-has no ``dt``): coarsening only its decays (``CubaDiscrete.coarsen``) leaves a unit input gain, so
-its voltage ``t`` ms after one unit input is ``sum_{n <= t/h} b^{t/h - n} a^n ~ k(t) / h``, growing as
-the step shrinks, while here it is the continuous ``V(t) = k(t)``: at grid points, with inputs on
-grid points and no spikes, this recurrence equals the continuous flow exactly. Spike times converge at ``O(h)`` (inputs delayed by up to ``h``,
-spikes snapped to the next grid point). Backward: BPTT with the surrogate through this recurrence
-(:class:`snnlib.clock._CubaBPTT`), for every layer including the output.
+``v_j = b v_{j-1}^+ + u_j`` driven by ``x'_j = k(h) x_{j-1}`` (all ``[B, N]`` per step): the input
+*delayed by one step and scaled by k(h)* (exact integration of a linear ODE on a grid: Rotter &
+Diesmann, Biol. Cybern. 81:381-402, 1999). The gain ``k(h) = h + O(h^2)`` is what the Loihi
+recurrence lacks (its input term has no ``dt``): coarsening only its decays
+(``CubaDiscrete.coarsen``) leaves a unit input gain, so its voltage ``t`` ms after one unit input
+is ``sum_{n <= t/h} b^{t/h - n} a^n ~ k(t) / h``, growing as the step shrinks, while here it is the
+continuous ``V(t) = k(t)``: at grid points, with inputs on grid points and no spikes, this
+recurrence equals the continuous flow exactly. Spike times converge at ``O(h)`` (inputs delayed by
+less than ``h``, crossings snapped to the next grid point). Backward: BPTT with the surrogate
+through this recurrence (:class:`snnlib.clock._CubaBPTT`), for every layer including the output.
 """
 
 from __future__ import annotations
@@ -118,10 +120,6 @@ def check_neuron(neuron, discretization: ClockDiscretization) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # seed 000's step skipping (LubovCh/Lava-dlSLayer, commit 7587024 "Final changes")
-
-def _kept(T: int, k: int, like: Tensor) -> Tensor:
-    return (torch.arange(T, device=like.device) % k == 0).to(like.dtype)
-
 
 def _li_backward(g_out: Tensor, decay: float, k: int, variant: str) -> Tensor:
     """One leaky integrator's backward, transcribed from the fork (time-major ``[T, ...]``).
@@ -225,6 +223,14 @@ def skip_sequence(x: Tensor, p: CubaDiscrete, k: int, surrogate: Surrogate | str
     * lava-dl computes in fixed point (``w_scale``, 12-bit decays, truncating shifts) and adds
       ``0.01 / s_scale`` to the threshold; this is the same recurrence in floating point
       (quantised decays: ``CubaDiscrete.from_loihi(..., quantize=True)``; pass the threshold).
+
+    The seed's training script (``tutorials/lava/lib/dl/slayer/nmnist/nmnist.py`` at 7587024) uses
+    this with more around it, which a reproduction must set up outside this layer: the events are
+    binned at ``dt`` ms (``sampling_time=dt``, 300 / dt bins, times rounded to the *nearest* bin,
+    OR binning), the skip is applied with ``k = dt`` on those already coarse bins, in training only
+    (``Assistant.test`` calls the network without ``dt``: no skipping at evaluation), with lava-dl's
+    N-MNIST neuron (threshold 1.25, decays 0.25 / 0.03, ``tau_grad`` 0.03, ``scale_grad`` 3), weight
+    normalisation and learnable axonal delays.
 
     ``backend``: ``"torch"`` (the reference loops above), ``"numba"`` (the same loops compiled,
     :func:`snnlib.clock_kernels.skip_forward` / ``skip_backward``) or ``"auto"``.
