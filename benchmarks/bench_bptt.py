@@ -6,6 +6,8 @@ machine's second core is shared), steps of 1 ms:
 * ``mnist-ttfs``: 784-800-10, B = 64, T = 100; real MNIST digits in time-to-first-spike code.
 * ``nmnist-like``: 784-800-10, B = 64, T = 100; Bernoulli spikes at the density of the real
   N-MNIST recordings in 1 ms bins (measured here from the development recordings).
+* ``nmnist-like-dense``: the same, the input given to snnlib as a dense tensor (the sparse path
+  then finds its spikes itself); ``snnlib-dense-hidden`` there is the all-dense-matmul path.
 * ``nmnist-2312-512-512-10``: lava-dl's N-MNIST network, B = 32, T = 300, real N-MNIST recordings
   (one event per bin, pixel and polarity). Its second projection reads the first hidden layer's
   spikes: snnlib's sparse path for hidden spikes (:func:`snnlib.clock.spike_projection`) is what
@@ -38,7 +40,9 @@ import _results
 ALPHA, BETA, THETA = 0.75, 0.97, 1.0  # lava-dl's NMNIST decays (current 0.25, voltage 0.03)
 #: case -> (layer sizes, batch size, time steps)
 CASES = {"mnist-ttfs": ((784, 800, 10), 64, 100), "nmnist-like": ((784, 800, 10), 64, 100),
-         "nmnist-2312-512-512-10": ((2312, 512, 512, 10), 32, 300)}
+         "nmnist-like-dense": ((784, 800, 10), 64, 100), "nmnist-2312-512-512-10": ((2312, 512, 512, 10), 32, 300)}
+#: cases whose input reaches snnlib as a dense tensor (as snnTorch always gets it)
+DENSE_INPUT = ("nmnist-like-dense",)
 
 
 def _inputs(kind: str, n_batches: int):
@@ -49,6 +53,8 @@ def _inputs(kind: str, n_batches: int):
     from snnlib.clock import Raster
 
     sizes, B, T = CASES[kind]
+    if kind in DENSE_INPUT:
+        kind = kind[: -len("-dense")]
     if kind == "mnist-ttfs":
         x, y = data.load_mnist("test")
         batches = [slice(i * B, (i + 1) * B) for i in range(n_batches)]
@@ -68,14 +74,14 @@ def _inputs(kind: str, n_batches: int):
     return [Raster.from_dense(r) for r in rasters], labels, {"nmnist_density": density}
 
 
-def _ours(sizes, sparse_hidden=True):
+def _ours(sizes, sparse_hidden=True, dense_input=False):
     import torch
 
     from snnlib.clock import ClockNetwork, CubaDiscrete
 
     net = ClockNetwork(sizes, CubaDiscrete(ALPHA, BETA, THETA), generator=torch.Generator().manual_seed(0),
                        sparse_hidden=sparse_hidden)
-    return net, (lambda r: net(r)[0])
+    return net, (lambda r: net(r.to_dense() if dense_input else r)[0])
 
 
 def _snntorch(sizes):
@@ -104,6 +110,8 @@ def _snntorch(sizes):
 
 
 IMPLS = {"snnlib": _ours, "snnlib-dense-hidden": lambda sizes: _ours(sizes, sparse_hidden=False),
+         "snnlib-dense-input": lambda sizes: _ours(sizes, dense_input=True),
+         "snnlib-dense-input-dense-hidden": lambda sizes: _ours(sizes, sparse_hidden=False, dense_input=True),
          "snntorch": _snntorch}
 
 
@@ -163,9 +171,15 @@ def _one(impl: str, kind: str, n_batches: int):
     torch.set_num_threads(1)
     numba.set_num_threads(1)
     rasters, labels, _ = _inputs(kind, n_batches)
-    step = _trainer(IMPLS[impl], CASES[kind][0])
-    step(rasters[0], labels[0])
-    peak, increase = _results.peak_increase_mib(lambda: [step(r, y) for r, y in zip(rasters, labels)])
+    sizes = CASES[kind][0]
+    _trainer(IMPLS[impl], sizes)(rasters[0], labels[0])  # compilation (numba) before the measurement
+
+    def train():  # a fresh network and optimiser, as a training run starts
+        step = _trainer(IMPLS[impl], sizes)
+        for r, y in zip(rasters, labels):
+            step(r, y)
+
+    peak, increase = _results.peak_increase_mib(train)
     return {"peak_rss_mib": peak, "training_peak_mib": increase}
 
 
@@ -192,17 +206,25 @@ def main():
             raise SystemExit(f"case {kind!r}: expected one of {', '.join(CASES)}.")
         sizes, B, T = CASES[kind]
         rasters, labels, extra = _inputs(kind, n_batches)
-        impls = ["snnlib", "snntorch"] + (["snnlib-dense-hidden"] if len(sizes) > 3 else [])
+        dense = kind in DENSE_INPUT
+        ours_name = "snnlib-dense-input" if dense else "snnlib"
+        # the dense path for comparison: dense hidden projections (and, for a dense input, the input's)
+        dense_name = "snnlib-dense-input-dense-hidden" if dense else "snnlib-dense-hidden"
+        impls = [ours_name, "snntorch"] + ([dense_name] if (len(sizes) > 3 or dense) else [])
         med = _interleaved(impls, sizes, rasters, labels, repeats)
+        med["snnlib"] = med.pop(ours_name)
+        if dense_name in med:
+            med["snnlib-dense-hidden"] = med.pop(dense_name)
         floor = _dense_floor(sizes, B, T)
         mem = {}
-        for impl in ("snnlib", "snntorch"):
+        for impl in (ours_name, "snntorch"):
             if a.no_memory:
-                mem[impl] = float("nan")
+                mem["snntorch" if impl == "snntorch" else "snnlib"] = float("nan")
                 continue
             out = subprocess.run([sys.executable, __file__, "--one", impl, kind] + (["--quick"] if a.quick else []),
                                  capture_output=True, text=True, check=True)
-            mem[impl] = json.loads(out.stdout.strip().splitlines()[-1])["training_peak_mib"]
+            mem["snntorch" if impl == "snntorch" else "snnlib"] = \
+                json.loads(out.stdout.strip().splitlines()[-1])["training_peak_mib"]
         ours, theirs = med["snnlib"], med["snntorch"]
         r = {"input": kind, "sizes": list(sizes), "batch": B, "steps": T,
              "snnlib_samples_per_s": B / ours, "snntorch_samples_per_s": B / theirs,

@@ -289,6 +289,10 @@ def _nonzero(x: Tensor) -> tuple[Tensor, Tensor]:
     return x.nonzero(as_tuple=True)
 
 
+def _is_binary(x: Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all())
+
+
 def spike_projection(spikes: Tensor, weight: Tensor) -> Tensor:
     """``spikes @ weight.T`` for a dense binary (0/1) raster ``[T, B, N_in]`` that may need a gradient
     (a hidden layer's output), exploiting its sparsity in the forward pass and the weight gradient:
@@ -329,8 +333,9 @@ class ClockNetwork(torch.nn.Module):
     Three separate axes: ``neurons`` (one per layer or shared), ``discretization``
     (:class:`snnlib.timebins.ClockDiscretization`: ``"loihi"`` by default, seed 000's ``"skip"``,
     or the ``"exact"`` grid, which takes :class:`snnlib.neuron.NeuronParams`) and ``surrogate``.
-    ``sparse_hidden``: project hidden spikes with :func:`spike_projection` (same values and
-    gradients as the dense matmul, faster at the usual few-percent spike densities).
+    ``sparse_hidden``: project hidden spikes, and a dense input raster that is binary, with
+    :func:`spike_projection` (same values and gradients as the dense matmul, faster at the usual
+    few-percent spike densities); a non-binary dense input (event counts) takes the dense matmul.
     """
 
     def __init__(self, sizes, neurons, surrogate="slayer",
@@ -369,7 +374,7 @@ class ClockNetwork(torch.nn.Module):
         for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
             if isinstance(x, Raster):
                 cur = sparse_projection(x, w)
-            elif i > 0 and self.sparse_hidden:  # hidden spikes: binary and mostly zero
+            elif self.sparse_hidden and (i > 0 or _is_binary(x)):  # spikes: binary and mostly zero
                 cur = spike_projection(x, w)
             else:
                 cur = x @ w.t()

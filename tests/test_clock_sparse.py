@@ -67,3 +67,28 @@ def test_network_sparse_hidden_path_equals_dense_path(sizes):
     for a, b in zip(*grads):
         assert a.abs().sum() > 0
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_dense_binary_input_takes_the_sparse_path_and_counts_the_dense_one(monkeypatch):
+    import snnlib.clock as C
+
+    calls = []
+    monkeypatch.setattr(C, "spike_projection", lambda s, w: calls.append(s.shape[2]) or C._SpikeProjection.apply(w, s))
+    g = torch.Generator().manual_seed(7)
+    p = CubaDiscrete(0.8, 0.95, 0.4)
+    nets = [ClockNetwork((30, 12, 4), p, generator=torch.Generator().manual_seed(8), dtype=F64, sparse_hidden=sh)
+            for sh in (True, False)]
+    binary = (torch.rand(40, 2, 30, generator=g) < 0.1).double()
+    counts = binary * torch.randint(1, 3, binary.shape, generator=g).double()  # event counts: not binary
+    for x in (binary, counts):
+        outs = []
+        for net in nets:
+            out, _ = net(x)
+            outs.append((out, *torch.autograd.grad(out.sum() + (out * torch.arange(4.0, dtype=F64)).sum(),
+                                                   list(net.parameters()))))
+        # sparse net: the input (30, if binary) and the hidden layer (12) projected from the spikes
+        assert calls == ([30, 12] if x is binary else [12])
+        calls.clear()
+        assert outs[0][0].sum() > 0 and torch.equal(outs[0][0], outs[1][0])
+        for a, b in zip(outs[0][1:], outs[1][1:]):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
