@@ -21,7 +21,8 @@ from typing import Mapping, NamedTuple, Sequence
 import numpy as np
 
 __all__ = ["mean_ci", "mean_diff_ci", "samples_to_reach", "convergence_rate", "ExponentialFit",
-           "ConvergenceFitError", "fit_exponential_error", "RelativeChange", "relative_change"]
+           "ConvergenceFitError", "fit_exponential_error", "RelativeChange", "relative_change",
+           "curve_convergence_rates", "curve_exponential_rates"]
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
@@ -230,3 +231,31 @@ def relative_change(cr: "Sequence[float] | Mapping", cr_bench: "Sequence[float] 
     means = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(1)
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return RelativeChange(float(d.mean()), float(lo), float(hi), len(d))
+
+
+def curve_convergence_rates(accuracy, reference, q: float = 0.9, dim: str = "samples_seen"):
+    """:func:`convergence_rate` of every learning curve in an ``xarray.DataArray`` of validation
+    accuracy along ``dim`` (the training samples seen, a coordinate), over all other dims (``seed``,
+    bin count, ...). ``reference``: a number or a DataArray that broadcasts (e.g. the benchmark's
+    final accuracy per seed). Returns a DataArray without ``dim`` (NaN: never reached)."""
+    import xarray as xr
+
+    n = accuracy[dim].values
+    return xr.apply_ufunc(lambda a, ref: convergence_rate(n, a, float(ref), q), accuracy, reference,
+                          input_core_dims=[[dim], []], vectorize=True)
+
+
+def curve_exponential_rates(error, dim: str = "samples_seen"):
+    """``1 / n_c`` of :func:`fit_exponential_error` for every curve of validation *error* along ``dim``
+    (NaN where the fit fails: :class:`ConvergenceFitError`)."""
+    import xarray as xr
+
+    n = error[dim].values
+
+    def rate(e):
+        try:
+            return fit_exponential_error(n, e).rate
+        except ConvergenceFitError:
+            return float("nan")
+
+    return xr.apply_ufunc(rate, error, input_core_dims=[[dim]], vectorize=True)

@@ -110,3 +110,25 @@ def test_relative_change_bootstrap_is_seeded_and_brackets_the_mean():
         relative_change([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="benchmark"):
         relative_change([1.0], [0.0])
+
+
+def test_rates_of_every_curve_of_a_dataarray():
+    import xarray as xr
+
+    from snnlib.metrics import curve_convergence_rates, curve_exponential_rates
+
+    n = np.linspace(0, 20000, 41)
+    n_c = np.array([2000.0, 4000.0])  # one curve per seed
+    acc = 0.95 - 0.85 * np.exp(-n[None, :] / n_c[:, None])
+    da = xr.DataArray(acc, dims=("seed", "samples_seen"), coords={"seed": [0, 1], "samples_seen": n})
+    cr = curve_convergence_rates(da, reference=0.95, q=0.9)
+    assert cr.dims == ("seed",)
+    for s in (0, 1):
+        assert float(cr.sel(seed=s)) == convergence_rate(n, acc[s], 0.95, 0.9)
+    rates = curve_exponential_rates(1 - da)
+    np.testing.assert_allclose(rates.values, 1 / n_c, rtol=1e-6)
+    flat = curve_exponential_rates(xr.full_like(da, 0.5))  # no decay: the fit fails, NaN
+    assert np.isnan(flat.values).all()
+    ref = xr.DataArray([0.95, 2.0], dims="seed", coords={"seed": [0, 1]})  # seed 1 never reaches 1.8
+    per_seed = curve_convergence_rates(da, ref)
+    assert np.isfinite(per_seed.sel(seed=0)) and np.isnan(per_seed.sel(seed=1))
