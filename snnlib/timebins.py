@@ -88,6 +88,13 @@ class ClockDiscretization:
         if self.skip_backward not in SKIP_BACKWARDS:
             raise ValueError(f"skip_backward = {self.skip_backward!r}: expected 'cuda' or 'cpu'.")
 
+    @property
+    def label(self) -> str:
+        """Short readable name: ``loihi``, ``skip-k10`` (``skip-k10-cpu``), ``exact-h2``."""
+        if self.scheme == "skip":
+            return f"skip-k{self.k}" + ("-cpu" if self.skip_backward == "cpu" else "")
+        return f"exact-h{self.h:g}" if self.scheme == "exact" else "loihi"
+
 
 def clock_sequence(x: Tensor, neuron, discretization: ClockDiscretization = ClockDiscretization(),
                    surrogate: Surrogate | str = "slayer", state=None):

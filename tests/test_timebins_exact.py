@@ -142,6 +142,13 @@ def test_grid_raster_delivers_at_the_next_grid_point():
     assert torch.equal(grid_raster(times, 5, 0.5).to_dense(F64), dense)
 
 
+def test_labels_name_the_discretization():
+    assert ClockDiscretization().label == "loihi"
+    assert ClockDiscretization("skip", k=10).label == "skip-k10"
+    assert ClockDiscretization("skip", k=3, skip_backward="cpu").label == "skip-k3-cpu"
+    assert ClockDiscretization("exact", h=2.0).label == "exact-h2"
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="h > 0"):
         ClockDiscretization("exact")
