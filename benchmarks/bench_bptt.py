@@ -1,23 +1,30 @@
 """BPTT training throughput and peak memory: snnlib's clock-driven CuBa-LIF vs snnTorch ``Synaptic``.
 
-Network 784-800-10, batch 64, T = 100 steps of 1 ms, CE loss on output spike counts, Adam; one
-thread (``torch.set_num_threads(1)``; the machine's second core is shared). Two inputs:
+Three cases, CE loss on output spike counts, Adam, one thread (``torch.set_num_threads(1)``; the
+machine's second core is shared), steps of 1 ms:
 
-* ``mnist-ttfs``: real MNIST digits in time-to-first-spike code (one spike per non-black pixel).
-* ``nmnist-like``: Bernoulli spikes at the density of the real N-MNIST recordings in 1 ms bins
-  (measured here from the development recordings), on the same 784 inputs.
+* ``mnist-ttfs``: 784-800-10, B = 64, T = 100; real MNIST digits in time-to-first-spike code.
+* ``nmnist-like``: 784-800-10, B = 64, T = 100; Bernoulli spikes at the density of the real
+  N-MNIST recordings in 1 ms bins (measured here from the development recordings).
+* ``nmnist-like-dense``: the same, the input given to snnlib as a dense tensor (the sparse path
+  then finds its spikes itself); ``snnlib-dense-hidden`` there is the all-dense-matmul path.
+* ``nmnist-2312-512-512-10``: lava-dl's N-MNIST network, B = 32, T = 300, real N-MNIST recordings
+  (one event per bin, pixel and polarity). Its second projection reads the first hidden layer's
+  spikes: snnlib's sparse path for hidden spikes (:func:`snnlib.clock.spike_projection`) is what
+  this case measures; ``snnlib-dense-hidden`` (a dense matmul there) is timed too.
 
-Both implementations train the same network on the same batches in the same process, alternating,
-so machine load affects both; the ratio is the result. Also reported: the share of the *dense
-matmul floor* reached, i.e. the time of the dense matmuls alone that a clock-driven layer stack
-must do (forward and backward of ``[T*B, 784] x [784, 800]`` and ``[T*B, 800] x [800, 10]``)
-divided by the measured step time (above 1 means sparsity beat the dense floor). Peak memory:
-each implementation also runs alone in a fresh subprocess; reported is its peak resident memory
-during training (``VmHWM``, reset through ``/proc/self/clear_refs`` once the data are loaded)
-minus the resident memory at that point, i.e. what training adds (Linux only).
+The implementations train the same network on the same batches in the same process, interleaved
+step by step (snnlib, snnTorch, snnlib, ...), so load on the shared machine hits all of them; the
+ratio of median step times is the result. Also reported: the share of the *dense matmul floor*
+reached, i.e. the time of the dense matmuls alone that a clock-driven layer stack must do (forward,
+weight gradient and, past the first layer, input gradient of every projection) divided by the
+measured step time (above 1 means sparsity beat the dense floor). Peak memory: each implementation
+also runs alone in a fresh subprocess; reported is its peak resident memory during training
+(``VmHWM``, reset through ``/proc/self/clear_refs`` once the data are loaded) minus the resident
+memory at that point, i.e. what training adds (Linux only).
 Writes ``benchmarks/results/bptt.json``.
 
-    .venv/bin/python benchmarks/bench_bptt.py [--quick]
+    .venv/bin/python benchmarks/bench_bptt.py [--quick] [--cases mnist-ttfs,...]
 """
 
 from __future__ import annotations
@@ -30,95 +37,129 @@ import time
 
 import _results
 
-B, T, SIZES = 64, 100, (784, 800, 10)
 ALPHA, BETA, THETA = 0.75, 0.97, 1.0  # lava-dl's NMNIST decays (current 0.25, voltage 0.03)
+#: case -> (layer sizes, batch size, time steps)
+CASES = {"mnist-ttfs": ((784, 800, 10), 64, 100), "nmnist-like": ((784, 800, 10), 64, 100),
+         "nmnist-like-dense": ((784, 800, 10), 64, 100), "nmnist-2312-512-512-10": ((2312, 512, 512, 10), 32, 300)}
+#: cases whose input reaches snnlib as a dense tensor (as snnTorch always gets it)
+DENSE_INPUT = ("nmnist-like-dense",)
 
 
 def _inputs(kind: str, n_batches: int):
+    """``(rasters, labels, extra)`` of ``n_batches`` batches of a case."""
     import torch
 
     from snnlib import data, encoding
+    from snnlib.clock import Raster
 
+    sizes, B, T = CASES[kind]
+    if kind in DENSE_INPUT:
+        kind = kind[: -len("-dense")]
     if kind == "mnist-ttfs":
         x, y = data.load_mnist("test")
         batches = [slice(i * B, (i + 1) * B) for i in range(n_batches)]
-        return [encoding.ttfs_raster(x[b], T, 1.0) for b in batches], [torch.as_tensor(y[b]) for b in batches]
+        return [encoding.ttfs_raster(x[b], T, 1.0) for b in batches], [torch.as_tensor(y[b]) for b in batches], {}
     ds = data.NMNIST("train")
+    if kind == "nmnist-2312-512-512-10":
+        if len(ds) < n_batches * B:
+            raise SystemExit(f"{len(ds)} N-MNIST recordings, {n_batches * B} needed: use fewer batches.")
+        idx = [list(range(i * B, (i + 1) * B)) for i in range(n_batches)]
+        rasters = [encoding.events_raster([ds[j][0] for j in b], T, 1.0) for b in idx]
+        return rasters, [torch.as_tensor(ds.targets[b]) for b in idx], {}
     recs = [ds[i][0] for i in range(50)]
     density = float(encoding.events_raster(recs, 300, 1.0).t.numel()) / (300 * 50 * 2312)
     g = torch.Generator().manual_seed(0)
-    rasters = [(torch.rand(T, B, SIZES[0], generator=g) < density).float() for _ in range(n_batches)]
+    rasters = [(torch.rand(T, B, sizes[0], generator=g) < density).float() for _ in range(n_batches)]
     labels = [torch.randint(0, 10, (B,), generator=g) for _ in range(n_batches)]
-    from snnlib.clock import Raster
-
-    return [Raster.from_dense(r) for r in rasters], labels, density
+    return [Raster.from_dense(r) for r in rasters], labels, {"nmnist_density": density}
 
 
-def _ours():
+def _ours(sizes, sparse_hidden=True, dense_input=False):
     import torch
 
     from snnlib.clock import ClockNetwork, CubaDiscrete
 
-    net = ClockNetwork(SIZES, CubaDiscrete(ALPHA, BETA, THETA), generator=torch.Generator().manual_seed(0))
-    return net, (lambda r: net(r)[0])
+    net = ClockNetwork(sizes, CubaDiscrete(ALPHA, BETA, THETA), generator=torch.Generator().manual_seed(0),
+                       sparse_hidden=sparse_hidden)
+    return net, (lambda r: net(r.to_dense() if dense_input else r)[0])
 
 
-def _snntorch():
+def _snntorch(sizes):
     import snntorch as snn
     import torch
 
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.fc1, self.fc2 = torch.nn.Linear(784, 800), torch.nn.Linear(800, 10)
-            self.l1 = snn.Synaptic(alpha=ALPHA, beta=BETA, threshold=THETA)
-            self.l2 = snn.Synaptic(alpha=ALPHA, beta=BETA, threshold=THETA)
+            self.fc = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.lif = torch.nn.ModuleList(snn.Synaptic(alpha=ALPHA, beta=BETA, threshold=THETA) for _ in self.fc)
 
         def forward(self, x):
-            syn1, mem1 = self.l1.init_synaptic()
-            syn2, mem2 = self.l2.init_synaptic()
+            state = [lif.init_synaptic() for lif in self.lif]
             out = []
             for t in range(x.shape[0]):
-                s1, syn1, mem1 = self.l1(self.fc1(x[t]), syn1, mem1)
-                s2, syn2, mem2 = self.l2(self.fc2(s1), syn2, mem2)
-                out.append(s2)
+                s = x[t]
+                for i, (fc, lif) in enumerate(zip(self.fc, self.lif)):
+                    s, syn, mem = lif(fc(s), *state[i])
+                    state[i] = (syn, mem)
+                out.append(s)
             return torch.stack(out)
 
     net = Net()
     return net, (lambda r: net(r.to_dense()))
 
 
-def _step_time(make, rasters, labels, repeats):
+IMPLS = {"snnlib": _ours, "snnlib-dense-hidden": lambda sizes: _ours(sizes, sparse_hidden=False),
+         "snnlib-dense-input": lambda sizes: _ours(sizes, dense_input=True),
+         "snnlib-dense-input-dense-hidden": lambda sizes: _ours(sizes, sparse_hidden=False, dense_input=True),
+         "snntorch": _snntorch}
+
+
+def _trainer(make, sizes):
+    """A closure that runs one training step on ``(raster, labels)`` and returns its wall time."""
     import torch
 
     from snnlib.losses import count_cross_entropy
 
-    net, forward = make()
+    net, forward = make(sizes)
     opt = torch.optim.Adam(net.parameters(), 1e-3)
-    times = []
+
+    def step(r, y):
+        t0 = time.perf_counter()
+        loss = count_cross_entropy(forward(r), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return time.perf_counter() - t0
+
+    return step
+
+
+def _interleaved(impls, sizes, rasters, labels, repeats):
+    """Median step time of each implementation, the steps interleaved (one of each in turn)."""
+    steps = {name: _trainer(IMPLS[name], sizes) for name in impls}
+    for name in impls:  # one step first: compilation (numba) and one-off allocations not counted
+        steps[name](rasters[0], labels[0])
+    times = {name: [] for name in impls}
     for _ in range(repeats):
         for r, y in zip(rasters, labels):
-            t0 = time.perf_counter()
-            loss = count_cross_entropy(forward(r), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]  # median step
+            for name in impls:
+                times[name].append(steps[name](r, y))
+    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
-def _dense_floor(repeats=5):
+def _dense_floor(sizes, B, T, repeats=3):
+    """Time of the dense matmuls of a clock-driven layer stack (forward and weight gradient of every
+    projection, input gradient of those past the first)."""
     import torch
 
-    x = torch.rand(T * B, 784)
-    w1, w2 = torch.rand(800, 784, requires_grad=True), torch.rand(10, 800, requires_grad=True)
-    s = torch.rand(T * B, 800)
     best = float("inf")
+    xs = [torch.rand(T * B, n) for n in sizes[:-1]]
+    ws = [torch.rand(b, a, requires_grad=True) for a, b in zip(sizes[:-1], sizes[1:])]
     for _ in range(repeats):
         t0 = time.perf_counter()
-        (x @ w1.t()).sum().backward()
-        (s.requires_grad_() @ w2.t()).sum().backward()
+        for i, (x, w) in enumerate(zip(xs, ws)):
+            (x.requires_grad_(i > 0) @ w.t()).sum().backward()
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -129,12 +170,16 @@ def _one(impl: str, kind: str, n_batches: int):
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
-    got = _inputs(kind, n_batches)
-    rasters, labels = got[0], got[1]
-    # one step first, so that compilation (numba) and one-off allocations are not counted
-    make = _ours if impl == "snnlib" else _snntorch
-    _step_time(make, rasters[:1], labels[:1], 1)
-    peak, increase = _results.peak_increase_mib(lambda: _step_time(make, rasters, labels, 1))
+    rasters, labels, _ = _inputs(kind, n_batches)
+    sizes = CASES[kind][0]
+    _trainer(IMPLS[impl], sizes)(rasters[0], labels[0])  # compilation (numba) before the measurement
+
+    def train():  # a fresh network and optimiser, as a training run starts
+        step = _trainer(IMPLS[impl], sizes)
+        for r, y in zip(rasters, labels):
+            step(r, y)
+
+    peak, increase = _results.peak_increase_mib(train)
     return {"peak_rss_mib": peak, "training_peak_mib": increase}
 
 
@@ -144,6 +189,8 @@ def main():
     numba.set_num_threads(1)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few batches (smoke test)")
+    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated cases (default: all)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     n_batches, repeats = (2, 1) if a.quick else (4, 3)
@@ -153,33 +200,49 @@ def main():
     import torch
 
     torch.set_num_threads(1)
-    floor = _dense_floor()
     results = []
-    for kind in ("mnist-ttfs", "nmnist-like"):
-        got = _inputs(kind, n_batches)
-        rasters, labels = got[0], got[1]
-        ours = theirs = float("inf")
-        for _ in range(2):  # alternate, so slow phases of the shared machine hit both
-            ours = min(ours, _step_time(_ours, rasters, labels, repeats))
-            theirs = min(theirs, _step_time(_snntorch, rasters, labels, repeats))
+    for kind in a.cases.split(","):
+        if kind not in CASES:
+            raise SystemExit(f"case {kind!r}: expected one of {', '.join(CASES)}.")
+        sizes, B, T = CASES[kind]
+        rasters, labels, extra = _inputs(kind, n_batches)
+        dense = kind in DENSE_INPUT
+        ours_name = "snnlib-dense-input" if dense else "snnlib"
+        # the dense path for comparison: dense hidden projections (and, for a dense input, the input's)
+        dense_name = "snnlib-dense-input-dense-hidden" if dense else "snnlib-dense-hidden"
+        impls = [ours_name, "snntorch"] + ([dense_name] if (len(sizes) > 3 or dense) else [])
+        med = _interleaved(impls, sizes, rasters, labels, repeats)
+        med["snnlib"] = med.pop(ours_name)
+        if dense_name in med:
+            med["snnlib-dense-hidden"] = med.pop(dense_name)
+        floor = _dense_floor(sizes, B, T)
         mem = {}
-        for impl in ("snnlib", "snntorch"):
+        for impl in (ours_name, "snntorch"):
+            if a.no_memory:
+                mem["snntorch" if impl == "snntorch" else "snnlib"] = float("nan")
+                continue
             out = subprocess.run([sys.executable, __file__, "--one", impl, kind] + (["--quick"] if a.quick else []),
                                  capture_output=True, text=True, check=True)
-            mem[impl] = json.loads(out.stdout.strip().splitlines()[-1])["training_peak_mib"]
-        r = {"input": kind, "snnlib_samples_per_s": B / ours, "snntorch_samples_per_s": B / theirs,
-             "speedup": theirs / ours, "dense_floor_share_snnlib": floor / ours,
+            mem["snntorch" if impl == "snntorch" else "snnlib"] = \
+                json.loads(out.stdout.strip().splitlines()[-1])["training_peak_mib"]
+        ours, theirs = med["snnlib"], med["snntorch"]
+        r = {"input": kind, "sizes": list(sizes), "batch": B, "steps": T,
+             "snnlib_samples_per_s": B / ours, "snntorch_samples_per_s": B / theirs,
+             "speedup": theirs / ours, "dense_floor_s": floor, "dense_floor_share_snnlib": floor / ours,
              "dense_floor_share_snntorch": floor / theirs,
              "input_spikes_per_sample": float(sum(r.t.numel() for r in rasters)) / (B * len(rasters)),
-             "training_peak_mib_snnlib": mem["snnlib"], "training_peak_mib_snntorch": mem["snntorch"]}
-        if len(got) > 2:
-            r["nmnist_density"] = got[2]
+             "training_peak_mib_snnlib": mem["snnlib"], "training_peak_mib_snntorch": mem["snntorch"], **extra}
+        if "snnlib-dense-hidden" in med:
+            r["speedup_dense_hidden"] = theirs / med["snnlib-dense-hidden"]
         results.append(r)
-        print(f"{kind:12s} snnlib {r['snnlib_samples_per_s']:7.1f}/s  snnTorch {r['snntorch_samples_per_s']:6.1f}/s  "
-              f"speedup {r['speedup']:5.2f}x  dense-floor share {r['dense_floor_share_snnlib']:.2f}  "
+        print(f"{kind:24s} snnlib {r['snnlib_samples_per_s']:7.1f}/s  snnTorch {r['snntorch_samples_per_s']:6.1f}/s  "
+              f"speedup {r['speedup']:5.2f}x" + (f" (dense hidden {r['speedup_dense_hidden']:.2f}x)"
+                                                  if "speedup_dense_hidden" in r else "") +
+              f"  dense-floor share {r['dense_floor_share_snnlib']:.2f}  "
               f"training peak MiB {mem['snnlib']:.0f} vs {mem['snntorch']:.0f}")
-    _results.write("bptt", "BPTT training step, 784-800-10, B=64, T=100, 1 thread", results, a.quick,
-                   dense_floor_s=floor)
+    _results.write("bptt", "BPTT training step vs snnTorch: 784-800-10 (B=64, T=100) and 2312-512-512-10 "
+                   "(B=32, T=300), 1 thread, interleaved", results, a.quick)
+
 
 if __name__ == "__main__":
     main()

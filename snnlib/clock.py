@@ -19,6 +19,10 @@ is the surrogate plus two reverse-time filters, linear in ``T``::
 
     g_v[t] = g_s[t] sigma'(v[t] - theta) + beta r[t] g_v[t+1]      r = 1 ("subtract") or 1 - s ("zero")
     g_u[t] = g_v[t] + alpha g_u[t+1];     g_x[t] = g_u[t]
+
+Other time discretizations of the same layer (seed 000's step skipping, the continuous neuron
+integrated exactly on a grid of step ``h``) are in :mod:`snnlib.timebins`. Hidden layers read the
+previous layer's spikes through :func:`spike_projection` (sparse forward and weight gradient).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from torch import Tensor
 
 from .surrogates import Surrogate, get_surrogate
 
-__all__ = ["CubaDiscrete", "Raster", "cuba_sequence", "sparse_projection", "rebin", "ClockNetwork"]
+__all__ = ["CubaDiscrete", "Raster", "cuba_sequence", "sparse_projection", "spike_projection", "rebin",
+           "ClockNetwork"]
 
 
 class Raster(NamedTuple):
@@ -99,7 +104,13 @@ class CubaDiscrete:
         return cls(1.0 - current_decay, 1.0 - voltage_decay, theta, reset)
 
     def coarsen(self, k: int) -> "CubaDiscrete":
-        """The same neuron advanced ``k`` base steps per step: decays ``alpha**k``, ``beta**k``."""
+        """The same neuron advanced ``k`` base steps per step: decays ``alpha**k``, ``beta**k``.
+
+        The input term of the recurrence has no ``dt``, so this keeps a unit input gain per step: the
+        voltage a time ``t`` after one input is about ``k(t) / step`` (``k`` the continuous
+        response, :func:`snnlib.neuron.propagator_kernel`): it grows as the step shrinks.
+        For a model whose gain does not change with the step use the exact grid of
+        :mod:`snnlib.timebins` (``ClockDiscretization("exact", h=...)``)."""
         if not (isinstance(k, int) and k >= 1):
             raise ValueError(f"k = {k}: expected an integer >= 1.")
         return dataclasses.replace(self, alpha=self.alpha**k, beta=self.beta**k)
@@ -237,6 +248,61 @@ def sparse_projection(raster: "Raster | Tensor", weight: Tensor) -> Tensor:
     return out.reshape(T, B, weight.shape[0])
 
 
+class _SpikeProjection(torch.autograd.Function):
+    """``x[t, b] = W s[t, b]`` for a dense binary spike raster ``s`` of a hidden layer, computed from its
+    spikes (forward and weight gradient: cost ~ spikes x N_out); the gradient into the spikes,
+    ``g_s = g_x W``, is a dense matmul (the surrogate makes every step's gradient count)."""
+
+    @staticmethod
+    def forward(ctx, weight, spikes):
+        T, B, N_in = spikes.shape
+        rows, cols = _nonzero(spikes.detach().reshape(T * B, N_in))
+        wt = weight.detach().t().contiguous()
+        out = weight.new_zeros(T * B, weight.shape[0])
+        _gather_add(out, rows, wt, cols)
+        ctx.save_for_backward(weight, rows, cols)
+        ctx.shape = spikes.shape
+        return out.reshape(T, B, weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        weight, rows, cols = ctx.saved_tensors
+        T, B, N_in = ctx.shape
+        g2 = g.reshape(T * B, -1).contiguous()
+        g_w = g_s = None
+        if ctx.needs_input_grad[0]:
+            gwt = g.new_zeros(N_in, g2.shape[1])
+            _gather_add(gwt, cols, g2, rows)
+            g_w = gwt.t()
+        if ctx.needs_input_grad[1]:
+            g_s = (g2 @ weight.detach()).reshape(T, B, N_in)
+        return g_w, g_s
+
+
+def _nonzero(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Row and column indices of the nonzero entries of a 2-d tensor (compiled loop on CPU)."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        from . import clock_kernels as K
+
+        rows, cols = K.binary_nonzero(x.contiguous().numpy())
+        return torch.from_numpy(rows), torch.from_numpy(cols)
+    return x.nonzero(as_tuple=True)
+
+
+def _is_binary(x: Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all())
+
+
+def spike_projection(spikes: Tensor, weight: Tensor) -> Tensor:
+    """``spikes @ weight.T`` for a dense binary (0/1) raster ``[T, B, N_in]`` that may need a gradient
+    (a hidden layer's output), exploiting its sparsity in the forward pass and the weight gradient:
+    equal to the dense matmul, values and gradients. The caller guarantees 0/1 entries (a clock
+    layer's spikes); :func:`sparse_projection` checks its input."""
+    if spikes.dim() != 3 or spikes.shape[2] != weight.shape[1]:
+        raise ValueError(f"spikes must be [T, B, {weight.shape[1]}], got {tuple(spikes.shape)}.")
+    return _SpikeProjection.apply(weight, spikes)
+
+
 def rebin(raster: Tensor, k: int, mode: str = "or") -> Tensor:
     """Merge every ``k`` time bins of ``[T, B, N]`` into one (``T`` padded with empty bins).
 
@@ -263,11 +329,23 @@ class ClockNetwork(torch.nn.Module):
     ``forward(raster [T, B, N_in])`` returns the output spikes ``[T, B, N_out]`` and the spike
     count of every hidden layer ``[B]`` (summed over neurons and time). The first projection is
     sparse when the input is binary and sparse (time-to-first-spike or event input).
+
+    Three separate axes: ``neurons`` (one per layer or shared), ``discretization``
+    (:class:`snnlib.timebins.ClockDiscretization`: ``"loihi"`` by default, seed 000's ``"skip"``,
+    or the ``"exact"`` grid, which takes :class:`snnlib.neuron.NeuronParams`) and ``surrogate``.
+    ``sparse_hidden``: project hidden spikes, and a dense input raster that is binary, with
+    :func:`spike_projection` (same values and gradients as the dense matmul, faster at the usual
+    few-percent spike densities); a non-binary dense input (event counts) takes the dense matmul.
     """
 
-    def __init__(self, sizes, neurons: CubaDiscrete | list[CubaDiscrete], surrogate="slayer",
-                 weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32):
+    def __init__(self, sizes, neurons, surrogate="slayer",
+                 weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32,
+                 discretization=None, sparse_hidden: bool = True):
         super().__init__()
+        self.sparse_hidden = bool(sparse_hidden)
+        from .timebins import ClockDiscretization, check_neuron
+
+        self.discretization = ClockDiscretization() if discretization is None else discretization
         if len(sizes) < 2:
             raise ValueError(f"sizes = {sizes}: need at least input and output sizes.")
         self.sizes = tuple(int(s) for s in sizes)
@@ -275,6 +353,8 @@ class ClockNetwork(torch.nn.Module):
         self.neurons = list(neurons) if isinstance(neurons, (list, tuple)) else [neurons] * n_layers
         if len(self.neurons) != n_layers:
             raise ValueError(f"{len(self.neurons)} neuron settings for {n_layers} layers.")
+        for p in self.neurons:
+            check_neuron(p, self.discretization)
         self.surrogate = get_surrogate(surrogate)
         self.weights = torch.nn.ParameterList()
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
@@ -287,11 +367,18 @@ class ClockNetwork(torch.nn.Module):
     def forward(self, raster: "Raster | Tensor"):
         """``raster``: a dense ``[T, B, N_in]`` tensor or a sparse :class:`Raster` (first layer
         through :func:`sparse_projection`)."""
+        from .timebins import clock_sequence
+
         x = raster
         hidden_counts = []
         for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
-            cur = sparse_projection(x, w) if isinstance(x, Raster) else x @ w.t()
-            x, _ = cuba_sequence(cur, p, self.surrogate)
+            if isinstance(x, Raster):
+                cur = sparse_projection(x, w)
+            elif self.sparse_hidden and (i > 0 or _is_binary(x)):  # spikes: binary and mostly zero
+                cur = spike_projection(x, w)
+            else:
+                cur = x @ w.t()
+            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate)
             if i < len(self.weights) - 1:
                 hidden_counts.append(x.detach().sum((0, 2)))
         return x, hidden_counts

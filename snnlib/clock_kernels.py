@@ -99,3 +99,94 @@ def gather_add(dst, dst_rows, src, src_rows):
         s = src[src_rows[k]]
         for j in range(d.shape[0]):
             d[j] += s[j]
+
+
+@nb.njit(cache=True)
+def binary_nonzero(x):
+    """``(rows, cols)`` of the nonzero entries of a 2-d array, row-major (as ``torch.nonzero``), in
+    two passes (count, fill) without the intermediate boolean array."""
+    R, C = x.shape
+    n = 0
+    for r in range(R):
+        for c in range(C):
+            if x[r, c] != 0:
+                n += 1
+    rows = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    k = 0
+    for r in range(R):
+        for c in range(C):
+            if x[r, c] != 0:
+                rows[k] = r
+                cols[k] = c
+                k += 1
+    return rows, cols
+
+
+@nb.njit(parallel=True, cache=True, fastmath=False)
+def skip_forward(x, alpha, beta, theta, reset_zero, k, spikes, v_out):
+    """Seed 000's step skipping (:func:`snnlib.timebins.skip_sequence`), from rest: the current runs
+    every step, the voltage integrates it at kept steps (``n % k == 0``) only, spikes there."""
+    T, M = x.shape
+    u = np.zeros(M, dtype=x.dtype)
+    v = np.zeros(M, dtype=x.dtype)
+    for n in range(T):
+        kept = n % k == 0
+        for m in nb.prange(M):
+            um = alpha * u[m] + x[n, m]
+            u[m] = um
+            if kept:
+                vm = beta * v[m] + um
+                v_out[n, m] = vm
+                if vm >= theta:
+                    spikes[n, m] = 1.0
+                    vm = 0.0 if reset_zero else vm - theta
+                else:
+                    spikes[n, m] = 0.0
+                v[m] = vm
+            else:
+                v[m] = beta * v[m] + 0.0  # the kept-only current is 0 here (same rounding as the reference)
+                v_out[n, m] = 0.0
+                spikes[n, m] = 0.0
+
+
+@nb.njit(parallel=True, cache=True, fastmath=False)
+def skip_backward(g_s, v_out, alpha, beta, theta, k, cpu, code, width, scale, g_x):
+    """Both leaky integrators' backward of the fork in one reverse sweep (``cpu``: the CPU kernel,
+    else the CUDA kernel; :func:`snnlib.timebins._li_backward`)."""
+    T, M = g_s.shape
+    gv_next = np.zeros(M, dtype=g_s.dtype)  # voltage integrator's g_in[n+1]
+    gu_next = np.zeros(M, dtype=g_s.dtype)  # current integrator's g_in[n+1]
+    for n in range(T - 1, -1, -1):
+        kept = n % k == 0
+        last = n == T - 1
+        for m in nb.prange(M):
+            g_out = g_s[n, m] * _surrogate(v_out[n, m] - theta, code, width, scale)
+            if kept:
+                gv = g_out if (cpu or last) else g_out + beta * gv_next[m]
+                gu = gv if (cpu or last) else gv + alpha * gu_next[m]
+            elif not last:
+                gv = gv_next[m] * beta if cpu else gv_next[m]
+                gu = gu_next[m] * alpha if cpu else gu_next[m]
+            else:
+                gv = g_out if cpu else g_out * 0.0
+                gu = gv if cpu else gv * 0.0
+            g_x[n, m] = gu
+            gv_next[m] = gv
+            gu_next[m] = gu
+
+
+def skip(x, alpha, beta, theta, reset_zero, k):
+    spikes = np.empty_like(x)
+    v_out = np.empty_like(x)
+    t = x.dtype.type
+    skip_forward(x, t(alpha), t(beta), t(theta), reset_zero, k, spikes, v_out)
+    return spikes, v_out
+
+
+def skip_grad(g_s, v_out, alpha, beta, theta, k, cpu, surrogate):
+    g_x = np.empty_like(g_s)
+    t = g_s.dtype.type
+    skip_backward(g_s, v_out, t(alpha), t(beta), t(theta), k, cpu, SURROGATE_CODES[surrogate.name],
+                  t(surrogate.resolved_width), t(surrogate.scale), g_x)
+    return g_x

@@ -87,8 +87,20 @@ def events_to_bins(events: np.ndarray, sensor_size=(34, 34, 2), n_bins: int | No
     return np.asarray(frames)
 
 
-def ttfs_raster(images, n_steps: int, dt: float = 1.0, t_in: float = 100.0):
-    """Time-to-first-spike code on a clock: the spike of :func:`ttfs` falls in bin ``floor(t / dt)``.
+def _step_index(t, dt: float, rounding: str):
+    """Bin of times ``t`` (ms): ``floor(t / dt)`` (the bin that contains it) or ``ceil(t / dt)`` (the
+    next grid point, where the exact grid of :mod:`snnlib.timebins` delivers it; a time on the
+    grid up to rounding stays on its point)."""
+    if rounding == "floor":
+        return np.floor(t / dt) if isinstance(t, np.ndarray) else torch.floor(t / dt)
+    if rounding == "ceil":
+        return np.ceil(t / dt - 1e-9) if isinstance(t, np.ndarray) else torch.ceil(t / dt - 1e-9)
+    raise ValueError(f"rounding = {rounding!r}: expected 'floor' or 'ceil'.")
+
+
+def ttfs_raster(images, n_steps: int, dt: float = 1.0, t_in: float = 100.0, rounding: str = "floor"):
+    """Time-to-first-spike code on a clock: the spike of :func:`ttfs` falls in bin ``floor(t / dt)``
+    (``rounding="ceil"``: at grid point ``ceil(t / dt)``, for the exact grid).
 
     Returns a sparse :class:`snnlib.clock.Raster` ``[n_steps, B, H*W]``; spikes past the window
     are dropped (none when ``n_steps * dt > t_in``).
@@ -99,25 +111,27 @@ def ttfs_raster(images, n_steps: int, dt: float = 1.0, t_in: float = 100.0):
         raise ValueError(f"n_steps = {n_steps}, dt = {dt}: expected n_steps >= 1 and dt > 0 (ms).")
     t = ttfs(images, t_in).squeeze(-1)
     b, n = torch.isfinite(t).nonzero(as_tuple=True)
-    step = torch.floor(t[b, n] / dt).long()
+    step = _step_index(t[b, n], dt, rounding).long().clamp_min(0)
     keep = step < n_steps
     return Raster((n_steps, t.shape[0], t.shape[1]), step[keep], b[keep], n[keep])
 
 
-def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34, 2)):
+def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34, 2), rounding: str = "floor"):
     """Event-camera recordings (tonic structured arrays, ``t`` in µs) binned into ``dt``-ms bins,
-    one spike per (bin, pixel, polarity) at most (OR binning). Neuron index
+    one spike per (bin, pixel, polarity) at most (OR binning); ``rounding="ceil"``: an event goes to
+    grid point ``ceil(t / dt)`` instead of bin ``floor(t / dt)`` (the exact grid's delivery). Neuron index
     ``p * H * W + y * W + x`` (the order of tonic's ``ToFrame``). Events past the window are
     dropped. Returns a sparse :class:`snnlib.clock.Raster` ``[n_steps, B, 2 H W]``."""
     from .clock import Raster
 
     if n_steps < 1 or not (dt > 0):
         raise ValueError(f"n_steps = {n_steps}, dt = {dt}: expected n_steps >= 1 and dt > 0 (ms).")
+    _step_index(np.zeros(0), dt, rounding)  # refuses an unknown rounding before any work
     W, H, P = sensor_size
     n_in = W * H * P
     keys = []
     for b, ev in enumerate(recordings):
-        step = (np.asarray(ev["t"], dtype=np.float64) / (1000.0 * dt)).astype(np.int64)
+        step = _step_index(np.asarray(ev["t"], dtype=np.float64) / 1000.0, dt, rounding).astype(np.int64)
         keep = step < n_steps
         n = ev["p"][keep].astype(np.int64) * (H * W) + ev["y"][keep].astype(np.int64) * W + ev["x"][keep]
         keys.append(np.unique((step[keep] * len(recordings) + b) * n_in + n))
