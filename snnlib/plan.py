@@ -108,7 +108,7 @@ SWEEPS: tuple[Sweep, ...] = (
                                      "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100}, _SEEDS3),
               "full": SweepProfile({**_LAVA, "nmnist_subset": "full", "epochs": 100, "n_val": 5000}, _SEEDS3)}),
     Sweep("bptt-nmnist-lava", "train.ipynb", scheme="bptt", chapter="bptt.ipynb",
-          title="BPTT on N-MNIST (1,000 / 100 recordings), lava-dl recipe 2312-512-512-10", profiles={
+          title="BPTT on N-MNIST (1,000 / 100 recordings), 2312-512-512-10 with lava-dl's decays and loss", profiles={
               "quick": SweepProfile({**_LAVA, "epochs": 20, "n_val": 100}, _SEEDS3)}),
     Sweep("encoding-rate", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Rate coding: Leaky 784-1000-10 (BPTT)", profiles={
         "quick": SweepProfile({**_LEAKY, "encoding": "rate", "rate_gain": 1.0, "weight_scale": 0.41,

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import xarray as xr
 
-__all__ = ["glue_training", "small_test_caveat", "clock_neuron_text"]
+__all__ = ["glue_training", "small_test_caveat", "clock_neuron_text", "recipe_note", "RECIPE_NOTES"]
 
 
 def glue_training(ds: xr.Dataset, summary: dict) -> None:
@@ -61,3 +61,21 @@ def clock_neuron_text(config: Mapping[str, Any]) -> str:
             "$u[t] = \\alpha\\, u[t-1] + W x[t]$, $v[t] = \\beta\\, v[t-1] + u[t]$, $s[t] = H(v[t] - \\theta)$, "
             f"with $\\alpha = e^{{-\\Delta t/\\tau_s}} = {alpha:.3f}$ ($\\tau_s = {float(config['tau_s']):g}$ ms) and "
             f"$\\beta = e^{{-\\Delta t/\\tau}} = {beta:.3f}$ ($\\tau = {float(config['tau']):g}$ ms), " + common)
+
+
+#: what a run named after a published recipe does differently (shown on its page)
+RECIPE_NOTES = {
+    "bptt-nmnist-lava": (
+        "**Not lava-dl's full recipe.** This run takes lava-dl's N-MNIST example network (2312-512-512-10), "
+        "its neuron decays (current 0.25, voltage 0.03 per 1 ms bin), threshold 1.25, spike-rate loss "
+        "(0.2 / 0.03), Adam 1e-3 and batch 32, and differs from it in: reset by subtraction (lava-dl's CUBA "
+        "neuron resets to zero), this library's SLAYER surrogate of width 1 (not lava-dl's own gradient "
+        "scale), no weight normalisation, no learnable axonal delays, no fixed-point arithmetic, and "
+        "1,000 / 100 recordings for 20 epochs instead of the full data set."),
+}
+
+
+def recipe_note(sweep: str) -> str | None:
+    """How the run ``sweep`` departs from the published recipe it is compared with, if any."""
+    return RECIPE_NOTES.get(sweep)
+

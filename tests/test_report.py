@@ -20,3 +20,12 @@ def test_clock_neuron_text_follows_the_config_of_the_simulated_neuron():
     assert "u[t]" in text and "Leaky" not in text
     assert f"{neuron.alpha:.3f}" in text and f"{neuron.beta:.3f}" in text  # decays of a k-bin step
     assert "\\Delta t = 2$ ms" in text and "reset to zero" in text
+
+
+def test_runs_named_after_a_recipe_state_how_they_differ():
+    from snnlib import plan
+
+    note = report.recipe_note("bptt-nmnist-lava")
+    assert "resets to zero" in note and "delays" in note and "weight normalisation" in note
+    assert "recipe" not in plan.sweep("bptt-nmnist-lava").title  # named for what it is
+    assert report.recipe_note("bptt-mnist-ttfs") is None
