@@ -20,7 +20,7 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["mean_ci", "mean_diff_ci", "prediction_interval", "samples_to_reach", "convergence_rate",
+__all__ = ["mean_ci", "mean_diff_ci", "prediction_interval", "wilson_interval", "samples_to_reach", "convergence_rate",
            "ExponentialFit", "ConvergenceFitError", "fit_exponential_error", "RelativeChange", "relative_change",
            "curve_convergence_rates", "curve_exponential_rates"]
 
@@ -273,3 +273,18 @@ def curve_exponential_rates(error, dim: str = "samples_seen"):
             return float("nan")
 
     return xr.apply_ufunc(rate, error, input_core_dims=[[dim]], vectorize=True)
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (``successes`` of ``n``), e.g. an accuracy
+    on ``n`` test samples: ``(p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``."""
+    from scipy import stats
+
+    if not (isinstance(n, (int, np.integer)) and n >= 1 and 0 <= successes <= n):
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+

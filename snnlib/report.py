@@ -31,13 +31,23 @@ def glue_training(ds: xr.Dataset, summary: dict) -> None:
 
 
 def small_test_caveat(ds: xr.Dataset, below: int = 1000) -> str:
-    """A Markdown caveat when the test set is small (empty string otherwise)."""
+    """A Markdown caveat when the test set is small (empty string otherwise): the Wilson 95%
+    interval of the mean final test accuracy as a binomial proportion over the ``n_test`` samples
+    (:func:`snnlib.metrics.wilson_interval`) beside the spread over seeds, and which to trust."""
+    from .metrics import mean_ci, wilson_interval
+
     n = int(ds.attrs["n_test"])
     if n >= below:
         return ""
+    acc = ds["test_accuracy"].isel(epoch=-1)
+    mean, half = mean_ci(acc.values.ravel())
+    lo, hi = wilson_interval(round(mean * n), n)
     return (f"**Caveat.** The test set of this run has {n} samples: one sample is {100 / n:.1f} "
-            "percentage points of accuracy, and the confidence interval above covers the spread over "
-            "seeds only, not the sampling error of so small a test set.")
+            f"percentage points of accuracy. The interval over seeds (±{100 * half:.1f} points) measures how "
+            f"much training varies; it does not include the sampling error of so small a test set, which "
+            f"the Wilson 95% interval of the accuracy as a proportion of {n} samples gives: "
+            f"{100 * lo:.1f} to {100 * hi:.1f} %. Trust the wider of the two: a difference between two runs "
+            "smaller than it is not resolved by this test set.")
 
 
 def clock_neuron_text(config: Mapping[str, Any]) -> str:

@@ -132,3 +132,16 @@ def test_rates_of_every_curve_of_a_dataarray():
     ref = xr.DataArray([0.95, 2.0], dims="seed", coords={"seed": [0, 1]})  # seed 1 never reaches 1.8
     per_seed = curve_convergence_rates(da, ref)
     assert np.isfinite(per_seed.sel(seed=0)) and np.isnan(per_seed.sel(seed=1))
+
+
+def test_wilson_interval_matches_statsmodels_formula_values():
+    """Reference values of the Wilson 95% interval (Newcombe 1998, Table I: 81 of 263 gives
+    0.2553 to 0.3662; 0 of 10 gives 0 to 0.2775)."""
+    from snnlib.metrics import wilson_interval
+
+    lo, hi = wilson_interval(81, 263)
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and round(hi, 4) == 0.2775
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)

@@ -29,3 +29,13 @@ def test_runs_named_after_a_recipe_state_how_they_differ():
     assert "resets to zero" in note and "delays" in note and "weight normalisation" in note
     assert "recipe" not in plan.sweep("bptt-nmnist-lava").title  # named for what it is
     assert report.recipe_note("bptt-mnist-ttfs") is None
+
+
+def test_small_test_caveat_gives_the_binomial_interval_beside_the_seed_spread():
+    import xarray as xr
+
+    ds = xr.Dataset({"test_accuracy": (("seed", "epoch"), [[0.5, 0.90], [0.5, 0.92], [0.5, 0.94]])},
+                    attrs={"n_test": 100})
+    text = report.small_test_caveat(ds)
+    assert "Wilson 95% interval" in text and "85.0 to 95.9 %" in text  # 92 of 100: (0.9045 -+ 0.0544)
+    assert report.small_test_caveat(ds.assign_attrs(n_test=10000)) == ""
