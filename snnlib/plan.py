@@ -80,7 +80,7 @@ SWEEPS: tuple[Sweep, ...] = (
                                     _SEEDS3),
               "full": SweepProfile({"variant": "multi", "hidden": [800], "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
     # the same training on thresholded MNIST (every input spike at t = 0): seed 001's second source
-    Sweep("spiketime-mnist-threshold", "train.ipynb", scheme="spiketime", keep_weights=True, in_progress=("quick",),
+    Sweep("spiketime-mnist-threshold", "train.ipynb", scheme="spiketime", keep_weights=True,
           title="Exact spike-time gradients (BATS) on thresholded MNIST, 784-800-10", profiles={
               "quick": SweepProfile({"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10,
                                      "dataset": "mnist-threshold"}, _SEEDS3)}),
