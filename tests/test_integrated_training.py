@@ -33,3 +33,25 @@ def test_integrated_config_refuses_what_the_integration_cannot_do():
         integrated_training.Config(gradient="exact")
     with pytest.raises(ValueError, match="dt"):
         integrated_training.Config(dt=None)
+
+
+def test_gradient_alignment_is_one_at_fine_steps_and_lower_for_coarse_piggyback():
+    import torch
+
+    from snnlib.discretization import Discretization as D
+    from snnlib.experiments.integrated_training import gradient_alignment
+    from snnlib.losses import first_spike_cross_entropy
+    from snnlib.network import EventNetwork
+    from snnlib.neuron import NeuronParams
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 20, 1, generator=g, dtype=torch.float64) * 30
+    y = torch.randint(0, 3, (16,), generator=g)
+    net = EventNetwork((20, 16, 3), NeuronParams(tau_s=10.0), max_spikes=[4, 1], t_max=60.0,
+                       init=[(-0.1, 0.3), (-0.1, 0.3)], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    loss = lambda out, lab: first_spike_cross_entropy(out, lab, 5.0, t_silent=60.0)  # noqa: E731
+    fine = gradient_alignment(net.with_(D("ps", 3, 0.05, "newton"), "adjusted"), x, y, loss)
+    coarse = gradient_alignment(net.with_(D("euler", None, 4.0, "linear"), "piggyback"), x, y, loss)
+    assert fine["cosine"] > 0.9999 and abs(fine["norm_ratio"] - 1) < 1e-3
+    assert coarse["cosine"] < fine["cosine"] - 0.01
+    assert len(fine["cosine_per_layer"]) == 2 and all(p.grad is None for p in net.parameters())
