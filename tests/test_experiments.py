@@ -69,3 +69,31 @@ def test_spiketime_config_maps_bats_settings():
         spiketime.Config(dt=0.0)
     with pytest.raises(runs.ConfigError, match="lr = 0 .*None"):
         spiketime.Config(lr=0)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("clock,dataset", [("skip", "mnist"), ("exact", "mnist"), ("exact", "nmnist")])
+def test_bptt_trains_with_seed000s_skip_and_on_the_exact_grid(data_dir, isolated_runs, clock, dataset):
+    """The two discretizations of the time-bin chapter through the one driver: seed 000's step
+    skipping (base bins in, every k-th step kept) and the exact grid of h = k dt (ceil delivery)."""
+    from snnlib import driver
+
+    extra = dict(n_steps=60, t_in=60.0) if dataset == "mnist" else dict(n_steps=100, loss="rate")
+    cfg = bptt.Config(dataset=dataset, hidden=(16,), n_train=64, n_test=32, n_val=32, epochs=1, batch_size=32,
+                      k=5, clock=clock, log_every=1, **extra)
+    x, y = driver.scheme_of(cfg).data(cfg)["train"]
+    inp = bptt.encoder(cfg, 0, "train")(x, np.arange(2))
+    steps = cfg.n_steps if clock == "skip" else -(-cfg.n_steps // cfg.k)
+    assert inp.shape[0] == steps
+    ds = driver.run(cfg, progress=False)
+    assert ds.attrs["clock"] == ("skip-k5" if clock == "skip" else "exact-h5")
+    assert np.isfinite(ds["train_loss"].values).all()
+
+
+def test_bptt_clock_options_are_checked():
+    with pytest.raises(ValueError, match="tau_s"):
+        bptt.Config(clock="exact", tau_s=0.0)
+    with pytest.raises(ValueError, match="encoding"):
+        bptt.Config(clock="exact", encoding="rate")
+    with pytest.raises(ValueError, match="clock"):
+        bptt.Config(clock="euler")

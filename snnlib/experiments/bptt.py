@@ -14,11 +14,14 @@ import torch
 
 from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
+from ..neuron import NeuronParams
+from ..timebins import ClockDiscretization
 from ..driver import TrainConfig, mnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
 from ..runs import ConfigError, is_positive
 from ..surrogates import SURROGATES, get_surrogate
 
 NAME = "bptt"
+CLOCKS = ("loihi", "skip", "exact")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +42,12 @@ class BPTTConfig(TrainConfig):
     - ``loss``: ``"rate"`` (lava-dl spike rate, ``true_rate``/``false_rate``), ``"count_ce"``
       or ``"temporal_ce"`` (cross-entropy of first-spike steps, prediction by first spike).
     - ``weight_scale``: factor on the Kaiming-uniform initial weights.
+    - ``clock``: how the layers step through time (:class:`snnlib.timebins.ClockDiscretization`):
+      ``"loihi"`` (the recurrence with the decays of one step of ``k`` base bins, inputs merged
+      into the coarse bins), ``"skip"`` (seed 000's step skipping: the base recurrence keeps
+      running and only every ``k``-th step is kept; ``skip_backward``: the seed's ``"cuda"`` or
+      ``"cpu"`` backward kernel) or ``"exact"`` (the continuous CuBa-LIF integrated exactly on a grid
+      of ``h = k dt``, inputs delivered at the next grid point; needs ``tau_s > 0``).
     """
 
     dataset: str = "mnist"
@@ -62,6 +71,8 @@ class BPTTConfig(TrainConfig):
     false_rate: float = 0.03
     weight_scale: float = 1.0
     nmnist_subset: str = "quick"
+    clock: str = "loihi"
+    skip_backward: str = "cuda"
 
     def validate(self) -> None:
         super().validate()
@@ -87,19 +98,40 @@ class BPTTConfig(TrainConfig):
         c("false_rate", 0 <= self.false_rate <= 1, "a rate in [0, 1]")
         c("weight_scale", is_positive(self.weight_scale), "a positive number")
         c("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
+        c("clock", self.clock in CLOCKS, " or ".join(map(repr, CLOCKS)))
+        c("skip_backward", self.skip_backward in ("cuda", "cpu"), "'cuda' or 'cpu'")
+        if self.clock != "loihi":
+            c("quantize", not self.quantize, "False (Loihi's 12-bit decays belong to clock='loihi')")
+            c("binning", self.binning == "or", "'or' (binary input) with clock='skip' or 'exact'")
+        if self.clock == "exact":
+            c("tau_s", self.tau_s > 0, "a positive number of ms: the exact grid integrates the CuBa-LIF")
+            c("encoding", self.dataset == "nmnist" or self.encoding == "ttfs",
+              "'ttfs' with clock='exact' (the rate code draws spikes per base bin)")
 
 
 Config = BPTTConfig
 
 
-def neuron(cfg: BPTTConfig) -> CubaDiscrete:
-    """The discrete neuron of one simulation step (``k`` base bins)."""
-    step = cfg.dt * cfg.k
+def neuron(cfg: BPTTConfig):
+    """The neuron: the continuous CuBa-LIF (``clock="exact"``) or the discrete neuron of one
+    simulation step (``k`` base bins; one base bin with ``clock="skip"``, whose layer keeps every
+    ``k``-th step)."""
+    if cfg.clock == "exact":
+        return NeuronParams(tau_s=cfg.tau_s, tau=cfg.tau, theta=cfg.theta, reset=cfg.reset)
+    step = cfg.dt * (1 if cfg.clock == "skip" else cfg.k)
     alpha = 0.0 if cfg.tau_s == 0 else float(np.exp(-step / cfg.tau_s))
     beta = float(np.exp(-step / cfg.tau))
     if cfg.quantize:
         return CubaDiscrete.from_loihi(1 - alpha, 1 - beta, cfg.theta, cfg.reset, quantize=True)
     return CubaDiscrete(alpha, beta, cfg.theta, cfg.reset)
+
+
+def clock_discretization(cfg: BPTTConfig) -> ClockDiscretization:
+    if cfg.clock == "skip":
+        return ClockDiscretization("skip", k=cfg.k, skip_backward=cfg.skip_backward)
+    if cfg.clock == "exact":
+        return ClockDiscretization("exact", h=cfg.dt * cfg.k)
+    return ClockDiscretization()
 
 
 def _coarsen(r: Raster, k: int, binning: str) -> Raster:
@@ -126,6 +158,13 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
     """
     if split not in _STREAMS:
         raise ValueError(f"split = {split!r}: expected one of {', '.join(_STREAMS)}.")
+    if cfg.clock == "exact":  # on the grid of h = k dt, an input at t arrives at ceil(t / h) h
+        h, steps = cfg.dt * cfg.k, -(-cfg.n_steps // cfg.k)
+        if cfg.dataset == "mnist":
+            return lambda x, idx: encoding.ttfs_raster(x[idx], steps, h, cfg.t_in, rounding="ceil")
+        return lambda x, idx: encoding.events_raster([x[i][0] for i in idx], steps, h, rounding="ceil")
+    if cfg.clock == "skip":  # base bins: the layer itself keeps every k-th step
+        cfg = dataclasses.replace(cfg, k=1, clock="loihi")
     if cfg.dataset == "mnist" and cfg.encoding == "ttfs":
         def encode(x, idx):
             return _coarsen(encoding.ttfs_raster(x[idx], cfg.n_steps, cfg.dt, cfg.t_in), cfg.k, cfg.binning)
@@ -203,7 +242,8 @@ class BPTTScheme:
 
     def build(self, cfg, generator):
         return ClockNetwork(sizes(cfg), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
-                            weight_scale=cfg.weight_scale, generator=generator)
+                            weight_scale=cfg.weight_scale, generator=generator,
+                            discretization=clock_discretization(cfg))
 
     def loss(self, cfg):
         return _loss_and_predict(cfg)[0]
@@ -215,7 +255,8 @@ class BPTTScheme:
         return 1e-3
 
     def attrs(self, cfg):
-        return dict(dataset=cfg.dataset, sizes=str(sizes(cfg)), step_ms=cfg.dt * cfg.k)
+        return dict(dataset=cfg.dataset, sizes=str(sizes(cfg)), step_ms=cfg.dt * cfg.k,
+                    clock=clock_discretization(cfg).label)
 
 
 SCHEME = register(BPTTScheme())
