@@ -100,6 +100,8 @@ def summarize(ds: xr.Dataset) -> dict:
         for impl in ds["spiketime_impl"].values:
             out[f"spiketime_samples_per_s_{impl}"] = float(ds["spiketime_samples_per_s"].sel(spiketime_impl=impl))
             out[f"spiketime_training_peak_mib_{impl}"] = float(ds["spiketime_training_peak_mib"].sel(spiketime_impl=impl))
+            out[f"spiketime_hidden_spikes_per_sample_{impl}"] = float(
+                ds["spiketime_hidden_spikes_per_sample"].sel(spiketime_impl=impl))
     if "events_samples_per_s" in ds:
         for case in ds["events_case"].values:
             key = str(case).replace("(", "").replace(")", "").replace(" dt=", "_dt").replace(" ms", "").replace(".", "p")
