@@ -79,6 +79,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import integrated_backward as _ib
 from . import integrated_kernels as _ik
 from . import spiketime_kernels as _sk
 from .crossing import GRAZING_EPS
@@ -204,7 +205,7 @@ class _IntegratedLayer(torch.autograd.Function):
         dWt = np.zeros((n_chunks,) + Wt.shape)
         g_in = np.zeros((B, N_in * K_in) if need_in else (1, 1))
         if gradient == "adjusted":
-            _ik.adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero, params.theta, params.tau_s,
+            _ib.adjusted_backward(g, ev_src, ev_flat, grid, Wt, K, rule, zero, params.theta, params.tau_s,
                                   *coef, GRAZING_EPS, need_in and full, n_chunks, *rec, dWt, g_in)
         else:
             L = log_j.shape[1]
