@@ -70,6 +70,8 @@ _LAVA = {"dataset": "nmnist", "hidden": [512, 512], "n_steps": 300, "dt": 1.0, "
 _LEAKY = {"dataset": "mnist", "hidden": [1000], "tau_s": 0.0, "tau": 19.5, "n_steps": 25, "theta": 1.0,
           "lr": 2e-3, "batch_size": 128, "epochs": 2}
 _SEEDS3 = {"seed": (0, 1, 2)}
+_DIRECT = {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 5, "evals_per_epoch": 4,
+           "n_train": 10000, "n_val": 2000, "n_test": 2000, "spike_rule": "linear"}
 
 SWEEPS: tuple[Sweep, ...] = (
     # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
@@ -96,6 +98,21 @@ SWEEPS: tuple[Sweep, ...] = (
                                    {"source": ("spiketime-mnist",),
                                     "integration": ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact"),
                                     "input": ("exact", "grid"), "seed": (0, 1, 2, 3, 4)})}),
+    # seed 001, experiment 2: integrated networks trained directly (piggyback vs adjusted), with the
+    # exact scheme on the same subset as benchmark; sized for ~2 h of two workers (issue 12)
+    Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("quick",),
+          title="Training integrated networks directly: piggyback vs adjusted", profiles={
+              "quick": SweepProfile(_DIRECT, {"gradient": ("piggyback", "adjusted"),
+                                              "integration": ("euler", "ps2", "ps3", "ps5"),
+                                              "dt": (0.25, 1.0, 4.0), "seed": (0, 1, 2)})}),
+    Sweep("direct-newton", "train.ipynb", scheme="integrated", in_progress=("quick",),
+          title="Training integrated networks directly: Newton's spike rule at 1 ms", profiles={
+              "quick": SweepProfile({**_DIRECT, "spike_rule": "newton", "dt": 1.0},
+                                    {"gradient": ("piggyback", "adjusted"),
+                                     "integration": ("euler", "ps2", "ps3", "ps5"), "seed": (0, 1, 2)})}),
+    Sweep("direct-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+          title="Training integrated networks directly: the exact benchmark", profiles={
+              "quick": SweepProfile({k: v for k, v in _DIRECT.items() if k != "spike_rule"}, _SEEDS3)}),
     # BPTT (SLAYER scheme) on the same network and input: the other transfer source
     Sweep("bptt-mnist-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", keep_weights=True,
           title="BPTT on MNIST (time-to-first-spike), 784-800-10", profiles={
