@@ -196,6 +196,24 @@ def _bptt_on_events(load: Loader) -> Verdict:
                    "BPTT on the N-MNIST event streams: test accuracy {acc:.1f} ± {acc_ci:.1f} % (chance {chance:.0f} %)")
 
 
+def _transfer(load: Loader, which: str) -> Verdict:
+    """Seed 001's transfer claims from the transfer sweep (:mod:`snnlib.experiments.transfer`)."""
+    from .experiments import transfer
+
+    c = transfer.claims(load("transfer").results)
+    verdict, reason = transfer.verdicts(c)[which]
+    if which == "similar":
+        n = {k: c[k] for k in ("small_dt", "large_dt", "similar_worst_drop", "large_worst_drop", "exact_accuracy")}
+        return Verdict(verdict, n, reason + ": the worst mean drop of PS(k ≥ 2) with interpolation against the "
+                       "analytic network ({exact_accuracy:.2f} %) is {similar_worst_drop:+.2f} points up to "
+                       "{small_dt:g} ms and {large_worst_drop:+.2f} at {large_dt:g} ms (MNIST)")
+    n = {k: c[k] for k in ("large_dt", "interp_gain_mnist", "interp_gain_mnist_ci", "euler_snap_hidden",
+                           "euler_linear_hidden", "exact_hidden")}
+    return Verdict(verdict, n, reason + ": Euler at {large_dt:g} ms, linear minus snap {interp_gain_mnist:+.2f} ± "
+                   "{interp_gain_mnist_ci:.2f} points; hidden spikes per digit {euler_snap_hidden:.0f} (snap), "
+                   "{euler_linear_hidden:.0f} (linear), {exact_hidden:.0f} (analytic)")
+
+
 # ---------------------------------------------------------------------------------- the claims
 CLAIMS: tuple[Claim, ...] = (
     Claim("s000_hypothesis", "000", "The convergence rate will decrease in both models as the timestep size "
@@ -218,9 +236,9 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("s001_order", "001", "Previous work finds increased simulation accuracy with higher order "
           "integrations.", "single-neuron", _higher_order_more_accurate),
     Claim("s001_similar", "001", "Numerically integrated networks perform similarly to their analytical "
-          "counterpart.", "transfer"),
+          "counterpart.", "transfer", lambda load: _transfer(load, "similar")),
     Claim("s001_interpolation", "001", "Spike time interpolation helps stabilize networks with high activity.",
-          "transfer"),
+          "transfer", lambda load: _transfer(load, "interpolation")),
     Claim("s001_high_order", "001", "High order integrations work robustly over large time delta choices. They "
           "find sparser solutions, converge faster and have higher accuracies in general.", "direct"),
     Claim("s001_euler_time", "001", "First order (forward-Euler) integrations benefit from lower training "

@@ -316,8 +316,15 @@ def verdicts(c: dict, tolerance: float = 1.0) -> dict:
                                                               ", but so is Euler") if top_ok else
                          "the highest order loses more than the tolerance")
     if "interp_gain_threshold" in c:
-        smaller = abs(c["interp_gain_threshold"]) < abs(c["interp_gain_mnist"])
-        out["threshold"] = ("confirmed" if smaller else "refuted",
-                            "interpolation matters less on thresholded MNIST" if smaller else
-                            "interpolation matters as much or more on thresholded MNIST")
+        gm, hm = c["interp_gain_mnist"], c["interp_gain_mnist_ci"]
+        gt, ht = c["interp_gain_threshold"], c["interp_gain_threshold_ci"]
+        effect_mnist = beyond(gm, hm, 0.0) or beyond(-gm, hm, 0.0)
+        effect_thr = beyond(gt, ht, 0.0) or beyond(-gt, ht, 0.0)
+        if not effect_mnist and not effect_thr:
+            out["threshold"] = ("qualified", "interpolation has no measurable effect on either data set, so "
+                                "thresholding has nothing to suppress here")
+        elif effect_mnist and not effect_thr:
+            out["threshold"] = ("confirmed", "interpolation matters on MNIST and not on thresholded MNIST")
+        else:
+            out["threshold"] = ("refuted", "interpolation matters on thresholded MNIST too")
     return out
