@@ -19,15 +19,17 @@ _PERCENT = ("accuracy", "agreement")
 
 
 def transfer_heatmaps(ds: xr.Dataset, source: str, input: str = "exact", split: str = "test",
-                      limit: float = 10.0) -> plt.Figure:
+                      limit: float | None = None) -> plt.Figure:
     """Mean accuracy drop against the analytic network (points, over seeds) per integration (rows) and
-    step (columns), one panel per spike rule; colours saturate at ``+-limit`` points, the numbers
-    are written in the cells."""
+    step (columns), one panel per spike rule; colours saturate at ``+-limit`` points (default: the
+    largest drop, at least 1), the numbers are written in the cells."""
     import seaborn as sns
 
     from .experiments.transfer import with_drop
 
     d = with_drop(ds)["drop"].sel(source=source, input=input, split=split).mean("seed")
+    if limit is None:
+        limit = max(1.0, float(np.ceil(np.nanmax(np.abs(d.values))))) if bool(np.isfinite(d).any()) else 1.0
     rules = [str(r) for r in d["rule"].values]
     fig, axes = panel_grid(len(rules), panel=(6.0, 3.6))
     for ax, rule in zip(axes, rules):
@@ -37,7 +39,7 @@ def transfer_heatmaps(ds: xr.Dataset, source: str, input: str = "exact", split: 
                     vmin=-limit, vmax=limit, cbar_kws={"label": "points vs analytic"})
         ax.set_title(f"spike rule: {rule}")
         ax.set_xlabel("dt (ms)")
-        ax.set_ylabel("integrator")
+        ax.set_ylabel("integration")
     fig.suptitle(f"{source}, input={input}: accuracy - analytic accuracy ({split})")
     fig.tight_layout()
     return readable(fig)
@@ -49,7 +51,8 @@ def transfer_lines(ds: xr.Dataset, var: str, source: str, input: str = "exact", 
     per spike rule; the analytic network's mean as a dashed line."""
     from .experiments.transfer import ci
 
-    sel = ds.sel(source=source, input=input, split=split)
+    rules_in = [r for r in ("snap", "linear", "newton") if r in ds["rule"].values]
+    sel = ds.sel(source=source, input=input, split=split).reindex(rule=rules_in)
     scale = 100.0 if var in _PERCENT else 1.0
     mean, half = ci(sel[var] * scale)
     rules = [str(r) for r in sel["rule"].values]
