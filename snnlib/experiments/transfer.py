@@ -329,3 +329,16 @@ def verdicts(c: dict, tolerance: float = 1.0) -> dict:
         else:
             out["threshold"] = ("refuted", "interpolation matters on thresholded MNIST too")
     return out
+
+
+def wall_minutes(sweep: str = "transfer", profile: str = "quick") -> float:
+    """Minutes of one core that the complete points of the sweep took (their ``meta.json``)."""
+    from .. import plan
+    from ..runs import is_complete, load, point_dir
+
+    total = 0.0
+    for p in plan.sweep(sweep).points(profile):
+        d = point_dir(sweep, profile, p.id)
+        if is_complete(d):
+            total += float(load(d).meta.get("wall_time_s", 0.0))
+    return total / 60.0
