@@ -315,7 +315,8 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
             ds = runs.load_sweep(experiment, cfg.profile)
             metas = [json.loads(p["attrs"].get("meta", "{}")) if isinstance(p.get("attrs"), dict) else {}
                      for p in json.loads(ds.attrs.get("points", "{}")).values()]
-            r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds), {})
+            training = plan.sweep(experiment).scheme is not None  # else its chapter summarises it
+            r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds) if training else {}, {})
             used[experiment] = ",".join(sorted({m.get("git_commit", "") for m in metas} - {""}))
             return r
         r = runs.load(experiment, run_ids[experiment])

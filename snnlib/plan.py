@@ -88,7 +88,7 @@ SWEEPS: tuple[Sweep, ...] = (
                                      "dataset": "mnist-threshold"}, _SEEDS3)}),
     # seed 001, experiment 1: those weights simulated by integrated networks (nothing trained)
     Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb", experiment="transfer",
-          in_progress=("quick", "full"),
+          in_progress=("full",),
           title="Transferring continuous-time weights to integrated networks", profiles={
               "quick": SweepProfile({"source_profile": "quick", "n_val": 250, "n_test": 2000},
                                     {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
