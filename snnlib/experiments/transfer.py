@@ -270,6 +270,11 @@ def claims(ds: xr.Dataset, small_dt: float = 1.0, large_dt: float = 5.0) -> dict
         out[name], out[name + "_ci"] = _stat(da)
 
     out["similar_worst_drop"] = float(small.mean("seed").min())
+    # the finest step, PS(k >= 3) + newton, every seed and source: the analytic network reproduced?
+    hi = [m for m in pss if int(m[2:]) >= 3]
+    fine = with_drop(ds)["drop"].sel({"split": "test", "integration": hi, "rule": "newton"}).isel(dt=0)
+    out["fine_dt"] = float(ds["dt"].values[0])
+    out["fine_max_abs_diff"] = float(np.abs(fine).max())
     out["large_worst_drop"] = float(large.mean("seed").min())
     put("euler_snap_drop", e.sel(rule="snap"))
     put("euler_linear_drop", e.sel(rule="linear"))
