@@ -133,19 +133,20 @@ def scheme_of(cfg_or_name: TrainConfig | str) -> Scheme:
     return SCHEMES[name]
 
 
-def _digest(config: Mapping[str, Any]) -> str:
+def config_digest(config: Mapping[str, Any]) -> str:
+    """Short stable key of a config (its sorted YAML), for checkpoint and weight files."""
     return hashlib.sha1(yaml.safe_dump(dict(config), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def checkpoint_file(cfg: TrainConfig) -> Path:
     """Per-epoch checkpoint, keyed by the scheme and the config (not by the run folder), so rerunning
     the same config resumes wherever it was started from."""
-    return checkpoints_root() / type(cfg).SCHEME / f"{_digest(cfg.to_dict())}.pt"
+    return checkpoints_root() / type(cfg).SCHEME / f"{config_digest(cfg.to_dict())}.pt"
 
 
 def weights_file(scheme: str, config: Mapping[str, Any]) -> Path:
     """The best-validation weights of the run of ``config`` in the artifacts folder."""
-    return artifacts_root() / "weights" / scheme / f"{_digest(config)}.npz"
+    return artifacts_root() / "weights" / scheme / f"{config_digest(config)}.npz"
 
 
 def mnist_splits(cfg: TrainConfig) -> dict:

@@ -218,12 +218,9 @@ def load(cfg: TutorialConfig) -> dict:
 
 def _checkpoint(cfg, seed: int) -> Path:
     """Per-epoch checkpoint of one seed, keyed by the config (``$SNNLIB_CHECKPOINTS/snntorch_tutorial``)."""
-    import hashlib
+    from ..driver import config_digest
 
-    import yaml
-
-    digest = hashlib.sha1(yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    return checkpoints_root() / NAME / f"{digest}-seed{seed}.pt"
+    return checkpoints_root() / NAME / f"{config_digest(cfg.to_dict())}-seed{seed}.pt"
 
 
 def run_seed(cfg: TutorialConfig, seed: int, sets=None, progress: bool = True) -> xr.Dataset:
