@@ -20,6 +20,9 @@ which every scheme's config extends with its own model fields. A scheme is an ob
 ``step``
     optional: one forward and backward pass (:func:`snnlib.train.default_step` otherwise), for a
     scheme whose gradient is not autograd through the forward;
+``probe(cfg, batches)``
+    optional: ``probe(model) -> dict`` of scalars measured before training and after every epoch
+    (``probe`` of :func:`snnlib.train.fit`; ``batches``: the split's :class:`~snnlib.train.Batches`);
 ``attrs(cfg)``
     descriptive attributes of the results (sizes, step, ...).
 
@@ -169,6 +172,8 @@ def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
     batches = split_batches(sets, cfg.batch_size, lambda s: scheme.encoder(cfg, s), cfg.seed)
     lr = cfg.lr if cfg.lr is not None else scheme.default_lr(cfg)
     extra = {"step": scheme.step} if hasattr(scheme, "step") else {}
+    if hasattr(scheme, "probe"):
+        extra["probe"] = scheme.probe(cfg, batches)
     ds = fit(model, scheme.loss(cfg), scheme.predict(cfg), batches["train"], batches["val"], batches["test"],
              epochs=cfg.epochs, lr=lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
              evals_per_epoch=cfg.evals_per_epoch, checkpoint=checkpoint_file(cfg),

@@ -173,6 +173,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     weights: str | os.PathLike | None = None,
     step: Callable = default_step,
+    probe: Callable[[torch.nn.Module], dict] | None = None,
     progress: bool = True,
     description: str = "train",
 ) -> xr.Dataset:
@@ -182,7 +183,10 @@ def fit(
     ``epochs``; a resumed run continues the same schedule). ``evals_per_epoch``: validation
     evaluations per epoch (dim ``samples_seen``; the last at the epoch's end). ``weights``: where the
     best-validation weights (model selection at epoch ends, where the test set is evaluated too) are
-    written as float32 ``.npz`` when training ends.
+    written as float32 ``.npz`` when training ends. ``probe(model)``: a dict of scalar measurements
+    taken before training and after every epoch (after its evaluation), recorded as ``probe_<key>``
+    along the dim ``checkpoint`` (epochs finished: 0 .. ``epochs``); it must leave the model's
+    weights and gradients as it found them.
     """
     if epochs < 1 or not (lr > 0):
         raise ValueError(f"epochs = {epochs}, lr = {lr}: expected epochs >= 1 and lr > 0.")
@@ -199,6 +203,7 @@ def fit(
     batch_loss = np.full((epochs, n_chunks), np.nan)
     curve = {k: np.full((epochs, evals_per_epoch), np.nan) for k in ("val_accuracy", "val_loss", "samples_seen")}
     best = {"epoch": 0, "val_accuracy": -1.0, "state": None}
+    probes: list[dict] = []  # probes[c]: after c finished epochs
     start_epoch = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
@@ -212,8 +217,11 @@ def fit(
         for k, v in state["curve"].items():
             curve[k][: len(v)] = v[:epochs]
         best = state["best"]
+        probes = list(state.get("probes", []))
         print(f"resuming after epoch {start_epoch} from {ckpt}", file=sys.stderr)
 
+    if probe is not None and not probes:
+        probes.append(dict(probe(model)))
     for epoch in range(start_epoch, epochs):
         train.epoch = epoch
         if lr_schedule == "cosine":
@@ -260,6 +268,8 @@ def fit(
         curve["val_loss"][epoch, -1], curve["val_accuracy"][epoch, -1] = v.loss, v.accuracy
         if v.accuracy > best["val_accuracy"]:
             best = {"epoch": epoch + 1, "val_accuracy": v.accuracy, "state": state_arrays(model)}
+        if probe is not None:
+            probes[epoch + 1:] = [dict(probe(model))]
         print(f"{description} epoch {epoch + 1}: train loss {loss_sum / seen:.4f}, "
               f"val acc {v.accuracy:.4f}, test acc {t.accuracy:.4f}, "
               f"{hist['epoch_time'][epoch]:.0f} s", file=sys.stderr)
@@ -268,7 +278,8 @@ def fit(
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                           "history": {k: h[: epoch + 1] for k, h in hist.items()},
                           "batch_loss": batch_loss[: epoch + 1],
-                          "curve": {k: c[: epoch + 1] for k, c in curve.items()}, "best": best}, ckpt)
+                          "curve": {k: c[: epoch + 1] for k, c in curve.items()}, "best": best,
+                          "probes": probes}, ckpt)
 
     if weights is not None:
         save_weights(weights, best["state"], epoch=best["epoch"], val_accuracy=best["val_accuracy"])
@@ -282,6 +293,10 @@ def fit(
     coords = {"epoch": np.arange(1, epochs + 1),
               "samples_seen": ("samples_seen", curve["samples_seen"].ravel().astype(np.int64),
                                {"units": "training samples"})}
+    if probe is not None:
+        coords["checkpoint"] = ("checkpoint", np.arange(epochs + 1), {"long_name": "epochs finished"})
+        for k in dict.fromkeys(k for p in probes for k in p):
+            data[f"probe_{k}"] = (("checkpoint",), np.array([p.get(k, np.nan) for p in probes], dtype=float))
     ds = xr.Dataset(data, coords=coords)
     ds.attrs["best_epoch"] = int(best["epoch"])
     return ds

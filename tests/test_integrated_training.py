@@ -9,16 +9,25 @@ from snnlib import driver, runs
 @pytest.mark.data
 @pytest.mark.parametrize("gradient", ["adjusted", "piggyback"])
 def test_integrated_networks_train_through_the_driver(data_dir, isolated_runs, gradient):
-    """Seed 001's experiment 2: the integrated network (Euler, linear, 2 ms) trained directly; its
+    """Seed 001's experiment 2: the integrated network (Euler, linear, 2 ms) trained directly (100
+    hidden neurons: fewer leave the output silent and every gradient zero); its
     stored weights load into the same integrated network and reproduce its test accuracy."""
     from snnlib.experiments import integrated_training
 
-    cfg = integrated_training.Config(hidden=(30,), n_train=300, n_test=100, n_val=50, epochs=2, batch_size=50,
+    cfg = integrated_training.Config(hidden=(100,), n_train=300, n_test=100, n_val=50, epochs=2, batch_size=50,
                                      integration="euler", dt=2.0, spike_rule="linear", gradient=gradient)
     path = runs.point_dir("integrated-tiny", "quick", f"gradient={gradient}")
     run = runs.run_or_load(cfg, path, lambda c: driver.run(c, progress=False), driver.summarize)
     assert run.results.attrs["discretization"] == "euler-linear-dt2-input=exact"
     assert np.isfinite(run.results["train_loss"].values).all()
+    # the probe: alignment with the exact gradient and the reference timing, before training and
+    # after each epoch; the reference workload (initial weights, fixed batch) is the same per seed
+    res = run.results
+    assert list(res["checkpoint"].values) == [0, 1, 2]
+    cos = res["probe_cosine"].values
+    assert np.isfinite(cos).all() and (np.abs(cos) <= 1 + 1e-12).all()
+    assert {"probe_cosine_layer1", "probe_cosine_layer2", "probe_norm_ratio"} <= set(res.data_vars)
+    assert (res["probe_ref_step_s"].values > 0).all()
     model, _ = driver.load_model(path)
     assert model.discretization == cfg.discretization() and model.gradient == gradient
     assert driver.evaluate_run(path) == run.summary["test_accuracy_at_best_val"]

@@ -30,7 +30,7 @@ def _model(seed=0):
     return ClockNetwork((20, 16, 2), CubaDiscrete(0.5, 0.8, 1.0), generator=torch.Generator().manual_seed(seed))
 
 
-def _fit(tmp_path, epochs, ckpt="c.pt", model=None, evals_per_epoch=1, weights=None):
+def _fit(tmp_path, epochs, ckpt="c.pt", model=None, evals_per_epoch=1, weights=None, probe=None):
     x, y = _toy_problem()
     train = Batches(x[:64], y[:64], 16, _encode, shuffle=True, seed=0)
     val = Batches(x[64:80], y[64:80], 16, _encode)
@@ -38,7 +38,7 @@ def _fit(tmp_path, epochs, ckpt="c.pt", model=None, evals_per_epoch=1, weights=N
     torch.manual_seed(0)
     return fit(model or _model(), losses.count_cross_entropy, losses.predict_by_count, train, val, test,
                epochs=epochs, lr=5e-2, log_every=2, checkpoint=tmp_path / ckpt, progress=False,
-               evals_per_epoch=evals_per_epoch, weights=weights)
+               evals_per_epoch=evals_per_epoch, weights=weights, probe=probe)
 
 
 def test_training_lowers_the_loss_and_records_curves(tmp_path):
@@ -65,6 +65,21 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     a, info_a = load_weights(tmp_path / "whole.npz")
     b, info_b = load_weights(tmp_path / "resumed.npz")
     assert info_a == info_b and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _weight_norm_probe(model):
+    return {"norm": float(sum(p.detach().double().norm() ** 2 for p in model.parameters()) ** 0.5)}
+
+
+def test_probe_is_measured_before_training_and_after_each_epoch_and_survives_resuming(tmp_path):
+    init = _weight_norm_probe(_model())["norm"]
+    whole = _fit(tmp_path, epochs=3, ckpt="whole.pt", probe=_weight_norm_probe)
+    assert whole["checkpoint"].values.tolist() == [0, 1, 2, 3]
+    assert whole["probe_norm"].values[0] == pytest.approx(init) and len(set(whole["probe_norm"].values)) == 4
+    _fit(tmp_path, epochs=1, ckpt="resumed.pt", probe=_weight_norm_probe)
+    resumed = _fit(tmp_path, epochs=3, ckpt="resumed.pt", model=_model(seed=99), probe=_weight_norm_probe)
+    np.testing.assert_allclose(resumed["probe_norm"].values, whole["probe_norm"].values, rtol=1e-6)
+    assert "probe_norm" not in _fit(tmp_path, epochs=1, ckpt="none.pt")
 
 
 def test_validation_is_evaluated_at_fixed_numbers_of_training_samples(tmp_path):

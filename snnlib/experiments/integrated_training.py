@@ -12,6 +12,7 @@ import dataclasses
 
 from ..discretization import SPIKE_RULES, Discretization
 from ..driver import register, run, summarize  # noqa: F401  (run, summarize: this family's)
+from ..probes import TrainingProbe, fixed_batch, gradient_alignment  # noqa: F401  (gradient_alignment: re-exported)
 from .spiketime import SpikeTimeConfig, SpikeTimeNetwork, SpikeTimeScheme, bats_config
 
 NAME = "integrated"
@@ -67,32 +68,13 @@ class IntegratedScheme(SpikeTimeScheme):
         net = SpikeTimeNetwork(bats_config(cfg), generator=generator)  # the same initial weights
         return net.with_(cfg.discretization(), cfg.gradient)
 
+    def probe(self, cfg, batches):
+        """Gradient alignment with the exact gradient and the reference timing
+        (:class:`snnlib.probes.TrainingProbe`) on the first 256 validation samples."""
+        return TrainingProbe(*fixed_batch(batches["val"], 256), self.loss(cfg), alignment=True)
+
     def attrs(self, cfg):
         return {**super().attrs(cfg), "discretization": cfg.discretization().label, "gradient": cfg.gradient}
 
 
 SCHEME = register(IntegratedScheme())
-
-
-def gradient_alignment(net, inputs, labels, loss) -> dict:
-    """How well the gradient of ``net`` (its discretization and gradient scheme) points along the
-    exact scheme's gradient of the same weights on the same batch (the "noise" seed 001 blames for
-    piggyback's slow training, measured directly): the cosine similarity of the two gradients per
-    layer and over all weights, and the ratio of their norms. The network's own gradients are left
-    untouched."""
-    import torch
-
-    from ..discretization import Discretization
-
-    def grads(model):
-        params = list(model.parameters())
-        out, _ = model(inputs)
-        return torch.autograd.grad(loss(out, labels), params, allow_unused=True)
-
-    ref = net.with_(Discretization())
-    g, g0 = grads(net), grads(ref)
-    flat = lambda gs: torch.cat([(x if x is not None else torch.zeros(0)).reshape(-1) for x in gs]).double()  # noqa: E731
-    a, b = flat(g), flat(g0)
-    cos = lambda u, v: float(u @ v / (u.norm() * v.norm())) if float(u.norm() * v.norm()) > 0 else float("nan")  # noqa: E731
-    return {"cosine": cos(a, b), "norm_ratio": float(a.norm() / b.norm()) if float(b.norm()) > 0 else float("nan"),
-            "cosine_per_layer": [cos(u.reshape(-1).double(), v.reshape(-1).double()) for u, v in zip(g, g0)]}

@@ -205,6 +205,13 @@ class SpikeTimeScheme:
     def default_lr(self, cfg):
         return bats_config(cfg).lr
 
+    def probe(self, cfg, batches):
+        """The reference timing of :class:`snnlib.probes.TrainingProbe` (first 256 validation
+        samples), which makes epoch times of runs made at different moments comparable."""
+        from ..probes import TrainingProbe, fixed_batch
+
+        return TrainingProbe(*fixed_batch(batches["val"], 256), self.loss(cfg), alignment=False)
+
     def attrs(self, cfg):
         bc = bats_config(cfg)
         return dict(variant=cfg.variant, sizes=str(bc.sizes), thresholds=str(tuple(p.theta for p in bc.params())),
