@@ -37,7 +37,7 @@ class Task(NamedTuple):
     folder: str  # relative to the runs folder: "<experiment>/<run-id>" or "<sweep>/<profile>/<point-id>"
     parameters: dict
     keep_weights: bool = False
-    chapter: bool = False  # a sweep point: its new results make its sweep's chapter stale
+    stale: tuple = ()  # a sweep point: the chapters ("<sweep>/<profile>") its new results make stale
     root: str | None = None
 
     @property
@@ -52,12 +52,13 @@ def task(key: str, root: str | None = None) -> Task:
     run = plan_.find(key)
     if isinstance(run, SweepPoint):
         point_dir(run.sweep.name, run.profile, run.id)  # validates the names
-        folder, keep, chapter = run.key, run.sweep.keep_weights, run.sweep.chapter is not None
+        folder, keep = run.key, run.sweep.keep_weights
+        stale = tuple(f"{s.name}/{run.profile}" for s in plan_.chapters_reading(run.sweep.name, run.profile))
     else:
         run_dir(run.experiment, run.run_id)
-        folder, keep, chapter = run.key, False, False
+        folder, keep, stale = run.key, False, ()
     nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
-    return Task(key, nb, folder, dict(run.parameters), keep, chapter, None if root is None else str(Path(root).resolve()))
+    return Task(key, nb, folder, dict(run.parameters), keep, stale, None if root is None else str(Path(root).resolve()))
 
 
 def execute(key: str, root: str | None = None) -> Path:
@@ -120,9 +121,9 @@ def execute_task(t: Task) -> Path:
             _retitle(partial, t.parameters["title"])
         move_stderr_to_log(partial, out_dir / RUN_LOG)
         os.replace(partial, out_dir / NOTEBOOK)
-    if t.chapter:
-        # the chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
-        (out_dir.parent / NOTEBOOK).unlink(missing_ok=True)
+    for chapter in t.stale:
+        # a chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
+        (runs_root(t.root).joinpath(*chapter.split("/")) / NOTEBOOK).unlink(missing_ok=True)
     return out_dir / NOTEBOOK
 
 
@@ -189,7 +190,7 @@ def make_rules(profile: str) -> str:
     lines.append("RUN_TARGETS := " + " \\\n  ".join(targets))
     for s in plan_.sweeps(profile):
         if s.chapter is not None:
-            points = " ".join(nb(s.name, profile, p.id) for p in s.points(profile))
+            points = " ".join(nb(r.name, profile, p.id) for r in plan_.read_by(s) for p in r.points(profile))
             lines.append(f"{nb(s.name, profile)}: | {points}")
     for r in plan_.planned(profile):
         if r.after:

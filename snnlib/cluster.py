@@ -127,7 +127,8 @@ def run_sweeps(names: Iterable[str], profile: str = "quick", *, scheduler: str |
         print(f"sweep: all {total} points of {', '.join(names)} ({profile}) are complete", file=sys.stderr)
     done = run_tasks(tasks, total=total, scheduler=scheduler, n_workers=n_workers, threads=threads,
                      progress=progress)
-    for name in names:
+    chapters = dict.fromkeys(c.name for name in names for c in plan_.chapters_reading(name, profile))
+    for name in chapters:
         if plan_.chapter(f"{name}/{profile}") is not None:
             t = task(f"{name}/{profile}", root)
             if done or not (t.out_dir / NOTEBOOK).is_file():

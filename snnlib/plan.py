@@ -158,6 +158,17 @@ def sweep(name: str) -> Sweep:
     raise KeyError(f"no sweep {name!r}; sweeps: {', '.join(s.name for s in SWEEPS)}")
 
 
+def read_by(s: Sweep) -> list[Sweep]:
+    """The sweeps whose points the chapter of ``s`` aggregates: ``s`` and its ``reads``."""
+    return [s] + [sweep(n) for n in s.reads]
+
+
+def chapters_reading(name: str, profile: str) -> list[Sweep]:
+    """The sweeps with a chapter of ``profile`` that aggregates points of the sweep ``name``."""
+    return [s for s in SWEEPS if s.chapter is not None and profile in s.profiles
+            and name in (r.name for r in read_by(s))]
+
+
 def chapter(key: str) -> PlannedRun | None:
     """The chapter of ``<sweep>/<profile>`` as a planned run, or ``None`` if ``key`` is not one."""
     name, _, profile = key.partition("/")

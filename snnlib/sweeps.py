@@ -105,6 +105,8 @@ class Sweep:
       every point is committed.
     - ``experiment``: for a sweep that is not a training sweep, the module of
       :mod:`snnlib.experiments` whose ``Config`` validates its points.
+    - ``reads``: names of other sweeps whose points the chapter aggregates too (it is made after
+      them, and a new point of theirs makes it stale); they have no chapter of their own.
     """
 
     name: str
@@ -116,6 +118,7 @@ class Sweep:
     keep_weights: bool = False
     in_progress: tuple = ()
     experiment: str | None = None
+    reads: tuple = ()
 
     def points(self, profile: str) -> list[SweepPoint]:
         """Every point of ``profile``, in grid order (the last grid key varies fastest)."""

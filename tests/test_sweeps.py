@@ -140,3 +140,26 @@ def test_sweep_command_refuses_unknown_sweeps_and_profiles(capsys):
     with pytest.raises(SystemExit):
         cli.main(["sweep"])
     assert "name one or more sweeps, or --all" in capsys.readouterr().err
+
+
+def test_a_chapter_reading_other_sweeps_is_made_after_and_made_stale_by_their_points(monkeypatch):
+    from snnlib import cli
+
+    a = Sweep("toy-a", "train.ipynb", {"quick": SweepProfile({}, {"seed": [0, 1]})}, scheme="bptt",
+              chapter="bptt.ipynb", reads=("toy-b",))
+    b = Sweep("toy-b", "train.ipynb", {"quick": SweepProfile({"epochs": 2}, {"seed": [0]})}, scheme="bptt")
+    monkeypatch.setattr(plan, "SWEEPS", (a, b))
+    monkeypatch.setattr(plan, "PLAN", ())
+    assert [s.name for s in plan.chapters_reading("toy-b", "quick")] == ["toy-a"]
+    assert cli.task("toy-b/quick/seed=0").stale == ("toy-a/quick",)
+    assert cli.task("toy-a/quick/seed=1").stale == ("toy-a/quick",)
+    rule = next(ln for ln in cli.make_rules("quick").splitlines() if ln.startswith("runs/toy-a/quick/notebook.ipynb:"))
+    assert "runs/toy-b/quick/seed$(EQ)0/notebook.ipynb" in rule and "runs/toy-a/quick/seed$(EQ)1/notebook.ipynb" in rule
+
+
+def test_planned_chapters_read_planned_sweeps_without_their_own_chapter():
+    for s in plan.SWEEPS:
+        for name in s.reads:
+            other = plan.sweep(name)
+            assert other.chapter is None, f"{s.name} reads {name}, which has its own chapter"
+            assert set(s.profiles) <= set(other.profiles), f"{s.name} reads {name} in profiles it lacks"
