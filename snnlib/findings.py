@@ -196,6 +196,36 @@ def _bptt_on_events(load: Loader) -> Verdict:
                    "BPTT on the N-MNIST event streams: test accuracy {acc:.1f} ± {acc_ci:.1f} % (chance {chance:.0f} %)")
 
 
+def _direct(load: Loader, which: str) -> Verdict:
+    """Seed 001's claims on direct training from the three direct sweeps
+    (:mod:`snnlib.experiments.direct`)."""
+    from .experiments import direct
+
+    c = direct.claims(direct.metrics({name: load(name).results for name in direct.SWEEPS}))
+    verdict, reason = direct.verdicts(c)[which]
+    if which == "piggyback":
+        keys = ("pig_minus_adj_test", "pig_minus_adj_test_ci", "pig_over_adj_n_q", "pig_over_adj_epoch",
+                "pig_over_adj_time_to_q", "pig_over_adj_time_to_q_lo", "pig_over_adj_time_to_q_hi",
+                "large_dt", "pig_cosine_large", "adj_cosine_large")
+        text = (": piggyback minus adjusted test accuracy {pig_minus_adj_test:+.2f} ± {pig_minus_adj_test_ci:.2f} "
+                "points; piggyback / adjusted: {pig_over_adj_n_q:.2f} x the samples and {pig_over_adj_epoch:.2f} x "
+                "the time per epoch, {pig_over_adj_time_to_q:.2f} x ({pig_over_adj_time_to_q_lo:.2f}-"
+                "{pig_over_adj_time_to_q_hi:.2f}) the wall time to the target; gradient cosine with the exact one "
+                "at {large_dt:g} ms: {pig_cosine_large:.3f} (piggyback), {adj_cosine_large:.3f} (adjusted)")
+    elif which == "high_order":
+        keys = ("large_dt", "high_minus_euler_test", "high_minus_euler_test_ci", "high_drop_large",
+                "high_over_euler_spikes", "high_over_euler_n_q")
+        text = (": adjusted at {large_dt:g} ms, highest order minus Euler {high_minus_euler_test:+.2f} ± "
+                "{high_minus_euler_test_ci:.2f} points, {high_drop_large:+.2f} against the exact scheme; "
+                "{high_over_euler_spikes:.2f} x Euler's hidden spikes, {high_over_euler_n_q:.2f} x its samples "
+                "to the target")
+    else:
+        keys = ("euler_over_high_epoch", "euler_over_high_epoch_lo", "euler_over_high_epoch_hi")
+        text = (": Euler's wall time per epoch is {euler_over_high_epoch:.2f} x the highest order's "
+                "({euler_over_high_epoch_lo:.2f}-{euler_over_high_epoch_hi:.2f}, both gradients, every step)")
+    return Verdict(verdict, {k: c[k] for k in keys}, reason + text)
+
+
 def _transfer(load: Loader, which: str) -> Verdict:
     """Seed 001's transfer claims from the transfer sweep (:mod:`snnlib.experiments.transfer`)."""
     from .experiments import transfer
@@ -240,11 +270,12 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("s001_interpolation", "001", "Spike time interpolation helps stabilize networks with high activity.",
           "transfer", lambda load: _transfer(load, "interpolation")),
     Claim("s001_high_order", "001", "High order integrations work robustly over large time delta choices. They "
-          "find sparser solutions, converge faster and have higher accuracies in general.", "direct"),
+          "find sparser solutions, converge faster and have higher accuracies in general.", "direct",
+          lambda load: _direct(load, "high_order")),
     Claim("s001_euler_time", "001", "First order (forward-Euler) integrations benefit from lower training "
-          "times.", "direct"),
+          "times.", "direct", lambda load: _direct(load, "euler_time")),
     Claim("s001_piggyback", "001", "Piggybacking backpropagation has un-favourable training times, despite "
-          "similar accuracy results.", "direct"),
+          "similar accuracy results.", "direct", lambda load: _direct(load, "piggyback")),
     Claim("s002_rate", "002", "The authors of the tutorial got 93.87% test accuracy (with their rate "
           "encoding).", "seed002-rate", _seed002_rate),
     Claim("s002_ttfs", "002", "We got 95.35% test accuracy (with TTFS encoding). [above the tutorial's rate "
@@ -315,7 +346,8 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
             ds = runs.load_sweep(experiment, cfg.profile)
             metas = [json.loads(p["attrs"].get("meta", "{}")) if isinstance(p.get("attrs"), dict) else {}
                      for p in json.loads(ds.attrs.get("points", "{}")).values()]
-            training = plan.sweep(experiment).scheme is not None  # else its chapter summarises it
+            # a training sweep over seeds only; else its chapter summarises it
+            training = plan.sweep(experiment).scheme is not None and set(json.loads(ds.attrs["grid"])) == {"seed"}
             r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds) if training else {}, {})
             used[experiment] = ",".join(sorted({m.get("git_commit", "") for m in metas} - {""}))
             return r

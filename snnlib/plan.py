@@ -100,7 +100,8 @@ SWEEPS: tuple[Sweep, ...] = (
                                     "input": ("exact", "grid"), "seed": (0, 1, 2, 3, 4)})}),
     # seed 001, experiment 2: integrated networks trained directly (piggyback vs adjusted), with the
     # exact scheme on the same subset as benchmark; sized for ~2 h of two workers (issue 12)
-    Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("quick",),
+    Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("quick",), chapter="direct.ipynb",
+          reads=("direct-newton", "direct-exact"),
           title="Training integrated networks directly: piggyback vs adjusted", profiles={
               "quick": SweepProfile(_DIRECT, {"gradient": ("piggyback", "adjusted"),
                                               "integration": ("euler", "ps2", "ps3", "ps5"),

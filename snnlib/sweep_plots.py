@@ -7,10 +7,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+import yaml
 
 from .plotting import panel_grid, readable, value_bounds
 
-__all__ = ["transfer_heatmaps", "transfer_lines"]
+__all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
            "first_spike_error": "first output spike error (ms)", "agreement": "agreement with analytic (%)",
@@ -78,5 +79,163 @@ def transfer_lines(ds: xr.Dataset, var: str, source: str, input: str = "exact", 
         ax.set_title(f"spike rule: {rule}")
     axes[0].legend(ncol=2)
     fig.suptitle(f"{source}, input={input} ({split}; mean and 95% interval over seeds)")
+    fig.tight_layout()
+    return readable(fig)
+
+
+# ------------------------------------------------------------- direct training (seed 001, exp. 2)
+_DIRECT_LABELS = {"final_test": "test accuracy (%)", "best_test": "test accuracy at best validation (%)",
+                  "spikes": "hidden spikes / digit", "time_ratio": "time per epoch / exact scheme's",
+                  "n_q": "training samples to the target", "time_to_q_ratio": "time to the target / exact scheme's",
+                  "cosine": "cosine with the exact gradient", "test_drop": "points vs exact scheme"}
+_GRADIENT_STYLE = {"adjusted": "-", "piggyback": "--"}
+
+
+def _band(ax, x, mu, half, lo=-np.inf, hi=np.inf, **kw):
+    line, = ax.plot(x, mu, **kw)
+    ax.fill_between(x, np.clip(mu - half, lo, hi), np.clip(mu + half, lo, hi), alpha=0.15, color=line.get_color())
+    return line
+
+
+def _bench_line(ax, m: dict, var: str):
+    if var in m["direct-exact"]:
+        ax.axhline(float(m["direct-exact"][var].mean()), color="k", ls=":", lw=1.2, label="exact scheme")
+
+
+def direct_lines(m: dict, var: str, gradients=("piggyback", "adjusted"), integrations=None,
+                 log_y: bool = False) -> plt.Figure:
+    """``var`` of :func:`snnlib.experiments.direct.point_metrics` against dt (log axis), one panel
+    per gradient, a line per integration (mean and 95% interval over seeds); Newton's rule at its
+    one step as diamonds; the exact scheme's mean as a dotted line."""
+    from .experiments.direct import ci
+
+    d = m["direct"]
+    mean, half = ci(d[var])
+    integrations = [str(i) for i in (integrations or d["integration"].values)]
+    lo = 0.0 if var not in ("test_drop", "cosine") else -np.inf
+    if log_y:
+        pos = d[var].values[np.isfinite(d[var].values) & (d[var].values > 0)]
+        log_y, lo = len(pos) > 0, float(pos.min()) / 2 if len(pos) else lo
+    hi = 100.0 if var in ("final_test", "best_test") else 1.0 if var == "cosine" else np.inf
+    fig, axes = panel_grid(len(gradients), panel=(5.5, 3.8), sharey=True)
+    colors = dict(zip(integrations, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for ax, g in zip(axes, gradients):
+        for i in integrations:
+            mu, h = mean.sel(gradient=g, integration=i), half.sel(gradient=g, integration=i)
+            if bool(np.isfinite(mu).any()):
+                _band(ax, d["dt"].values, mu.values, np.nan_to_num(h.values), lo, hi, marker="o", ms=3,
+                      color=colors[i], label=i)
+        if "direct-newton" in m and var in m["direct-newton"]:
+            nm, nh = ci(m["direct-newton"][var])
+            dt_n = float(yaml.safe_load(m["direct-newton"].attrs["config"])["dt"])
+            for i in integrations:
+                if i in nm["integration"].values and bool(np.isfinite(nm.sel(gradient=g, integration=i))):
+                    ax.errorbar(dt_n * 1.08, float(nm.sel(gradient=g, integration=i)),
+                                yerr=np.nan_to_num(float(nh.sel(gradient=g, integration=i))),
+                                fmt="D", ms=4, color=colors[i], mfc="none")
+        _bench_line(ax, m, var)
+        ax.set_xscale("log")
+        ax.set_xlim(d["dt"].values.min() / 1.4, d["dt"].values.max() * 1.4)
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xticks(d["dt"].values, [f"{v:g}" for v in d["dt"].values])
+        ax.set_xlabel("dt (ms)")
+        ax.set_ylabel(_DIRECT_LABELS.get(var, var))
+        ax.set_title(f"{g} gradient")
+    axes[0].legend(ncol=2, fontsize="small")
+    fig.suptitle("mean and 95% interval over seeds; open diamonds: Newton's spike rule")
+    fig.tight_layout()
+    return readable(fig)
+
+
+def direct_fig4(m: dict) -> plt.Figure:
+    """Seed 001's Fig. 4: hidden spikes per digit (solid, left axis) and training time per epoch
+    relative to the exact scheme (dashed, right axis) against dt, per integration; one panel per
+    gradient (mean over seeds, 95% intervals as bars)."""
+    from .experiments.direct import ci
+
+    d = m["direct"]
+    s_mu, s_h = ci(d["spikes"])
+    t_mu, t_h = ci(d["time_ratio"])
+    fig, axes = panel_grid(2, panel=(5.8, 4.0))
+    colors = dict(zip([str(i) for i in d["integration"].values], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    x = d["dt"].values
+    for ax, g in zip(axes, ("piggyback", "adjusted")):
+        tw = ax.twinx()
+        for i, c in colors.items():
+            sel = {"gradient": g, "integration": i}
+            ax.errorbar(x, s_mu.sel(sel), yerr=np.nan_to_num(s_h.sel(sel).values), fmt="o-", ms=3, color=c, label=i,
+                        capsize=2)
+            tw.errorbar(x * 1.04, t_mu.sel(sel), yerr=np.nan_to_num(t_h.sel(sel).values), fmt="s--", ms=3, color=c,
+                        capsize=2, alpha=0.8)
+        ax.axhline(float(m["direct-exact"]["spikes"].mean()), color="k", ls=":", lw=1.2, label="exact scheme")
+        tw.axhline(1.0, color="grey", ls="-.", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlim(x.min() / 1.4, x.max() * 1.4)
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.set_xlabel("dt (ms)")
+        ax.set_ylabel("hidden spikes / digit (solid)")
+        tw.set_ylabel("time per epoch / exact's (dashed)")
+        tw.set_ylim(0, max(2.0, float(np.nanmax(t_mu.values + np.nan_to_num(t_h.values), initial=0)) * 1.1))
+        ax.set_ylim(0, max(float(m["direct-exact"]["spikes"].max()),
+                           float(np.nanmax(s_mu.values + np.nan_to_num(s_h.values), initial=0))) * 1.1)
+        ax.set_title(f"{g} gradient")
+    axes[0].legend(fontsize="small", loc="lower left")
+    fig.tight_layout()
+    return readable(fig)
+
+
+def direct_curves(sweeps: dict, dts=None, integrations=None) -> plt.Figure:
+    """Validation accuracy against training samples seen, one panel per dt, a colour per
+    integration, solid adjusted and dashed piggyback (means over seeds); the exact scheme in black."""
+    d = sweeps["direct"]
+    dts = [float(v) for v in (dts or d["dt"].values)]
+    integrations = [str(i) for i in (integrations or d["integration"].values)]
+    colors = dict(zip(integrations, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    fig, axes = panel_grid(len(dts), panel=(5.5, 3.8), sharey=True)
+    ex = 100 * sweeps["direct-exact"]["val_accuracy_curve"].mean("seed")
+    n = d["samples_seen"].values
+    for ax, dt in zip(axes, dts):
+        for i in integrations:
+            for g, ls in _GRADIENT_STYLE.items():
+                y = 100 * d["val_accuracy_curve"].sel(dt=dt, integration=i, gradient=g).mean("seed")
+                if bool(np.isfinite(y).any()):
+                    ax.plot(n, y, ls=ls, color=colors[i], label=f"{i}" if g == "adjusted" else None)
+        ax.plot(ex["samples_seen"], ex, color="k", lw=1.5, label="exact scheme")
+        ax.set_xlabel("training samples seen")
+        ax.set_ylabel("validation accuracy (%)")
+        ax.set_title(f"dt = {dt:g} ms (solid adjusted, dashed piggyback)")
+        lo = float(np.nanmin(100 * d["val_accuracy_curve"].sel(dt=dt).mean("seed")))
+        ax.set_ylim(max(0.0, min(lo, float(ex.min())) - 1), 100)
+    axes[0].legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return readable(fig)
+
+
+def direct_alignment(m: dict) -> plt.Figure:
+    """Cosine similarity of each scheme's gradient with the exact gradient of the same weights on a
+    fixed batch, against epochs finished (0: the initial weights); one panel per dt, a colour per
+    integration, solid adjusted, dashed piggyback (mean and 95% interval over seeds)."""
+    from .experiments.direct import ci
+
+    d = m["direct"]
+    mean, half = ci(d["cosine"])
+    integrations = [str(i) for i in d["integration"].values]
+    colors = dict(zip(integrations, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    dts = [float(v) for v in d["dt"].values]
+    fig, axes = panel_grid(len(dts), panel=(5.5, 3.6), sharey=True)
+    x = d["checkpoint"].values
+    for ax, dt in zip(axes, dts):
+        for i in integrations:
+            for g, ls in _GRADIENT_STYLE.items():
+                sel = {"dt": dt, "integration": i, "gradient": g}
+                if bool(np.isfinite(mean.sel(sel)).any()):
+                    _band(ax, x, mean.sel(sel).values, np.nan_to_num(half.sel(sel).values), -1, 1, ls=ls,
+                          color=colors[i], label=i if g == "adjusted" else None)
+        ax.set_xlabel("epochs finished")
+        ax.set_ylabel("cosine with exact gradient")
+        ax.set_title(f"dt = {dt:g} ms (solid adjusted, dashed piggyback)")
+        ax.set_ylim(top=1.005)
+    axes[0].legend(fontsize="small", ncol=2)
     fig.tight_layout()
     return readable(fig)
