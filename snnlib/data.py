@@ -194,12 +194,18 @@ def _mnist_file(folder: Path, stem: str, download_: bool, mirrors: Sequence[str]
     return _mnist_file(folder, stem, False, mirrors)
 
 
-def split_indices(n_train: int = 60000, n_val: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic train/validation split of the official training set: sorted index arrays."""
-    if not 0 <= n_val < n_train:
-        raise ValueError(f"n_val = {n_val} must be in [0, {n_train}).")
+def split_indices(n_train: int = 60000, n_val: int = 5000, seed: int = 0, n_extra: int = 0):
+    """Deterministic train/validation split of the official training set: sorted index arrays
+    ``(train, val)``; with ``n_extra > 0`` also ``extra``, ``n_extra`` more samples held out of
+    training (disjoint from validation, which does not change with ``n_extra``): ``(train, val, extra)``."""
+    if n_extra < 0 or not 0 <= n_val + n_extra < n_train:
+        raise ValueError(f"n_val = {n_val}, n_extra = {n_extra}: expected n_val, n_extra >= 0 and "
+                         f"n_val + n_extra < {n_train} (the training samples available).")
     perm = np.random.default_rng(seed).permutation(n_train)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    held = n_val + n_extra
+    if n_extra == 0:
+        return np.sort(perm[held:]), np.sort(perm[:n_val])
+    return np.sort(perm[held:]), np.sort(perm[:n_val]), np.sort(perm[n_val:held])
 
 
 def load_mnist(

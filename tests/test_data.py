@@ -294,3 +294,29 @@ def test_corrupt_nmnist_recording_says_how_to_restore(tmp_path):
     with pytest.raises(data.DataError, match="corrupted") as e:
         data.read_nmnist_events(path, hashlib.sha256(b"the intact recording").hexdigest())
     _assert_says_how_to_restore(str(e.value), path, "nmnist")
+
+
+def test_split_indices_with_extra_held_out_samples_keeps_validation_and_partitions():
+    tr, va = data.split_indices(1000, 100, 0)
+    tr2, va2, ex = data.split_indices(1000, 100, 0, n_extra=200)
+    np.testing.assert_array_equal(va, va2)  # the validation split does not move
+    assert len(ex) == 200 and len(tr2) == 700
+    assert np.array_equal(np.sort(np.concatenate([tr2, va2, ex])), np.arange(1000))
+    with pytest.raises(ValueError, match="n_extra"):
+        data.split_indices(1000, 100, 0, n_extra=900)
+
+
+@pytest.mark.data
+def test_nmnist_test_split_enlarged_from_held_out_training_recordings(data_dir):
+    from snnlib.experiments import bptt
+
+    base = bptt.load(bptt.Config(dataset="nmnist", n_val=100, hidden=(4,), n_steps=300))
+    cfg = bptt.Config(dataset="nmnist", n_val=100, hidden=(4,), n_steps=300, test_from_train=200)
+    sets = bptt.load(cfg)
+    assert [len(sets[s][1]) for s in ("train", "val", "test")] == [700, 100, 300]
+    np.testing.assert_array_equal(sets["val"][1], base["val"][1])
+    np.testing.assert_array_equal(sets["test"][1][:100], base["test"][1])  # the official ones first
+    ev, label = sets["test"][0][150]
+    assert label == sets["test"][1][150] and len(ev) > 0
+    with pytest.raises(ValueError, match="test_from_train"):
+        bptt.Config(dataset="mnist", test_from_train=10)

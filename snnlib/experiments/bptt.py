@@ -30,7 +30,9 @@ class BPTTConfig(TrainConfig):
     N-MNIST recordings are held out of the training recordings) and (time in ms):
 
     - ``dataset``: ``"mnist"`` or ``"nmnist"``; ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only);
-      ``nmnist_subset``: ``"quick"`` or ``"full"``.
+      ``nmnist_subset``: ``"quick"`` or ``"full"``; ``test_from_train``: N-MNIST training
+      recordings held out (seeded by ``val_seed``, disjoint from validation) and added to the test
+      split after the official test recordings (the quick subset has only 100 of those).
     - ``hidden``: hidden layer sizes, e.g. ``(800,)`` for 784-800-10, ``(512, 512)`` for lava-dl's recipe.
     - ``dt``: base bin (ms); ``n_steps``: base bins simulated (window ``n_steps * dt``);
       ``k``: simulate with steps of ``k`` base bins; ``binning``: ``"or"`` or ``"count"`` merging.
@@ -71,6 +73,7 @@ class BPTTConfig(TrainConfig):
     false_rate: float = 0.03
     weight_scale: float = 1.0
     nmnist_subset: str = "quick"
+    test_from_train: int = 0
     clock: str = "loihi"
     skip_backward: str = "cuda"
 
@@ -98,6 +101,9 @@ class BPTTConfig(TrainConfig):
         c("false_rate", 0 <= self.false_rate <= 1, "a rate in [0, 1]")
         c("weight_scale", is_positive(self.weight_scale), "a positive number")
         c("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
+        c("test_from_train", isinstance(self.test_from_train, int) and self.test_from_train >= 0
+          and (self.test_from_train == 0 or self.dataset == "nmnist"),
+          "a number of training recordings >= 0 (N-MNIST only; MNIST has a 10,000-digit test set)")
         c("clock", self.clock in CLOCKS, " or ".join(map(repr, CLOCKS)))
         c("skip_backward", self.skip_backward in ("cuda", "cpu"), "'cuda' or 'cpu'")
         if self.clock != "loihi":
@@ -191,17 +197,34 @@ def load(cfg: BPTTConfig):
     if cfg.dataset == "mnist":
         return mnist_splits(cfg)
     train, test = data.NMNIST("train", subset=cfg.nmnist_subset), data.NMNIST("test", subset=cfg.nmnist_subset)
-    if cfg.n_val >= len(train):
-        raise ConfigError(f"BPTTConfig.n_val = {cfg.n_val}: N-MNIST ({cfg.nmnist_subset}) has only "
-                          f"{len(train)} training recordings to hold validation recordings out of.")
-    tr, va = data.split_indices(len(train), cfg.n_val, cfg.val_seed)
+    if cfg.n_val + cfg.test_from_train >= len(train):
+        raise ConfigError(f"BPTTConfig.n_val = {cfg.n_val}, test_from_train = {cfg.test_from_train}: N-MNIST "
+                          f"({cfg.nmnist_subset}) has only {len(train)} training recordings to hold them out of.")
+    tr, va, *extra = data.split_indices(len(train), cfg.n_val, cfg.val_seed, cfg.test_from_train)
     sets = {"train": (_Subset(train, tr), train.targets[tr]), "val": (_Subset(train, va), train.targets[va]),
             "test": (test, test.targets)}
+    if extra:  # the official test recordings, then the held-out training recordings
+        ex = extra[0]
+        sets["test"] = (_Concat(test, _Subset(train, ex)), np.concatenate([test.targets, train.targets[ex]]))
     for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
         if n is not None:
             x, y = sets[split]
             sets[split] = (_Subset(x, np.arange(min(n, len(y)))), y[:n])
     return sets
+
+
+class _Concat:
+    """Two datasets one after the other."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __len__(self):
+        return len(self.a) + len(self.b)
+
+    def __getitem__(self, i):
+        i = int(i)
+        return self.a[i] if i < len(self.a) else self.b[i - len(self.a)]
 
 
 class _Subset:
