@@ -9,6 +9,17 @@ kernels) vs snnTorch BPTT, MNIST 784-800-10, batch 50, one thread.
   1-ms steps for tau_s = 130 ms, tau = 260 ms), the same TTFS spikes binned into T = 100 steps of
   1 ms (dense raster), BPTT, ``snntorch.functional.ce_count_loss``, Adam.
 
+**Like for like** (``snntorch_matched``, ``snnlib_matched``): the two computations above differ in
+activity (the snnTorch network at its default initialisation fires about 30 times more hidden spikes
+than the spike-time network). These two BPTT methods train the same 784-800-10 spike-count network
+with its first-layer weights (and snnTorch's bias) scaled, before timing, so that its hidden layer fires as many spikes
+per digit on the first warm-up batch as the spike-time network measured in the same repeat
+(bisection on the scale), and every timed step starts from these weights (restored outside the
+timer; the step itself, Adam included, is unchanged), because BPTT training would otherwise raise
+the activity several-fold within a few batches. The methods: snnTorch's ``Synaptic`` layers (dense, its cost does not depend on the
+activity) and snnlib's clock-driven layers with sparse input and sparse hidden projections
+(:class:`snnlib.clock.ClockNetwork`, whose cost does).
+
 A step is forward + backward + Adam on a batch of real training digits (encoding, and for
 snnTorch making the raster dense, done before the step's timer starts).
 ``torch.set_num_threads(1)`` and ``numba.set_num_threads(1)``. Each measurement runs
@@ -38,6 +49,7 @@ from pathlib import Path
 from snnlib.paths import bench_results_root
 
 B, T_STEPS, SIZES = 50, 100, (784, 800, 10)
+METHODS = ("spiketime", "snntorch", "snntorch_matched", "snnlib_matched")
 OUT = bench_results_root() / "spiketime.json"
 
 
@@ -45,7 +57,22 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _worker(method: str, n_batches: int, warmup: int) -> dict:
+def _match_activity(hidden_per_sample, scale_weights, target: float, tol: float = 0.03) -> float:
+    """Bisect (on a log scale) the factor ``g`` given to ``scale_weights(g)`` until
+    ``hidden_per_sample()`` is within ``tol`` (relative) of ``target``; returns ``g``."""
+    lo, hi = 1e-3, 1e2
+    g = 1.0
+    for _ in range(40):
+        g = math.sqrt(lo * hi)
+        scale_weights(g)
+        h = hidden_per_sample()
+        if abs(h - target) <= tol * target:
+            return g
+        lo, hi = (g, hi) if h < target else (lo, g)
+    raise RuntimeError(f"no weight scale gives {target:.0f} hidden spikes per sample (last {h:.0f} at {g:.3g})")
+
+
+def _worker(method: str, n_batches: int, warmup: int, target: float | None = None) -> dict:
     import numba
     import numpy as np
     import torch
@@ -74,7 +101,7 @@ def _worker(method: str, n_batches: int, warmup: int) -> dict:
             return float(hidden[0].float().mean())
 
         lr = cfg.lr
-    elif method == "snntorch":
+    elif method in ("snntorch", "snntorch_matched"):
         import snntorch as snn
         import snntorch.functional as SF
 
@@ -113,20 +140,60 @@ def _worker(method: str, n_batches: int, warmup: int) -> dict:
             return float(count.mean())
 
         lr = 1e-3
+    elif method == "snnlib_matched":
+        from snnlib.clock import ClockNetwork, CubaDiscrete
+        from snnlib.losses import count_cross_entropy
+
+        net = ClockNetwork(SIZES, CubaDiscrete(math.exp(-1.0 / 130.0), math.exp(-1.0 / 260.0), 1.0),
+                           generator=torch.Generator().manual_seed(0), sparse_hidden=True)
+        xs = [encoding.ttfs_raster(images[i:i + B], T_STEPS, 1.0) for i in range(0, n, B)]
+
+        def step(x, y):
+            out, hidden = net(x)  # x: sparse Raster
+            loss = count_cross_entropy(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return float(hidden[0].float().mean())
+
+        lr = 1e-3
     else:
         raise ValueError(method)
+    scale = None
+    if method.endswith("_matched"):
+        if target is None:
+            raise ValueError(f"{method}: the target hidden activity (--target) is required")
+        # snnTorch's first Linear has a bias, which alone drives its neurons: scaled with the weights
+        w1 = [net.fc1.weight, net.fc1.bias] if method == "snntorch_matched" else [net.weights[0]]
+        w0 = [w.detach().clone() for w in w1]
+        x0 = xs[0].to_dense() if method == "snntorch_matched" else xs[0]
+
+        def hidden_per_sample():
+            with torch.no_grad():
+                return float(net(x0)[1].mean() if method == "snntorch_matched" else net(x0)[1][0].float().mean())
+
+        def scale_weights(g):
+            with torch.no_grad():
+                for w, v in zip(w1, w0):
+                    w.copy_(v * g)
+
+        scale = _match_activity(hidden_per_sample, scale_weights, target)
+        matched = {k: v.detach().clone() for k, v in net.state_dict().items()}
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     rss_setup = _maxrss_mib()
-    dense = (lambda r: r.to_dense()) if method == "snntorch" else (lambda x: x)
+    dense = (lambda r: r.to_dense()) if method.startswith("snntorch") else (lambda x: x)
     for i in range(warmup):  # includes loading (or compiling) the numba kernels
         step(dense(xs[i]), ys[i])
     times, cpus, spikes = [], [], []
     for i in range(warmup, warmup + n_batches):
+        if scale is not None:  # the matched weights again, outside the timer: the activity stays matched
+            net.load_state_dict(matched)
         x = dense(xs[i])
         c0, t0 = time.process_time(), time.perf_counter()
         spikes.append(step(x, ys[i]))
         times.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
+
         del x
     cpu = sum(cpus)
     return {
@@ -138,12 +205,15 @@ def _worker(method: str, n_batches: int, warmup: int) -> dict:
         "hidden_spikes_per_sample": float(np.mean(spikes)),
         "peak_rss_mib": _maxrss_mib(),
         "setup_peak_rss_mib": rss_setup,
+        **({"first_layer_scale": scale, "target_hidden_spikes": target} if scale is not None else {}),
     }
 
 
-def _run(method: str, n_batches: int, warmup: int) -> dict:
+def _run(method: str, n_batches: int, warmup: int, target: float | None = None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--worker", method, "--batches", str(n_batches), "--warmup", str(warmup)]
+    if target is not None:
+        cmd += ["--target", str(target)]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"{method} worker failed:\n{res.stderr[-3000:]}")
@@ -190,20 +260,26 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None,
                     help=f"result file (default {OUT.name}; with --quick spiketime_quick.json, not committed)")
-    ap.add_argument("--worker", choices=["spiketime", "snntorch"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=list(METHODS), help=argparse.SUPPRESS)
+    ap.add_argument("--target", type=float, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
-        print(json.dumps(_worker(a.worker, a.batches, a.warmup)))
+        print(json.dumps(_worker(a.worker, a.batches, a.warmup, a.target)))
         return {}
     n_batches = a.batches or (4 if a.quick else 30)
     repeats = a.repeats or (1 if a.quick else 2)
     machine = _machine()
-    runs = {"spiketime": [], "snntorch": []}
+    runs = {m: [] for m in METHODS}
     t0 = time.time()
     for r in range(repeats):
-        order = ("spiketime", "snntorch") if r % 2 == 0 else ("snntorch", "spiketime")
-        for m in order:
-            runs[m].append(_run(m, n_batches, a.warmup))
+        # the spike-time network first (its activity is the matched methods' target), the others
+        # in alternating order
+        runs["spiketime"].append(_run("spiketime", n_batches, a.warmup))
+        target = runs["spiketime"][-1]["hidden_spikes_per_sample"]
+        others = METHODS[1:] if r % 2 == 0 else METHODS[:0:-1]
+        for m in others:
+            runs[m].append(_run(m, n_batches, a.warmup, target if m.endswith("_matched") else None))
+        for m in METHODS:
             print(f"{m}: {runs[m][-1]['samples_per_s']:.1f} samples/s", file=sys.stderr)
     machine["load_average_end"] = list(os.getloadavg())
     summary = {m: {
@@ -221,10 +297,14 @@ def main(argv=None) -> dict:
         "config": {"sizes": SIZES, "batch_size": B, "threads": 1, "batches": n_batches, "warmup": a.warmup,
                    "repeats": repeats, "input": "MNIST train digits, ttfs(100 ms); snnTorch: 100 bins of 1 ms",
                    "spiketime": "BatsConfig() multi-spike, float32, spike-count loss",
-                   "snntorch": "Synaptic(alpha=exp(-1/130), beta=exp(-1/260)), ce_count_loss"},
+                   "snntorch": "Synaptic(alpha=exp(-1/130), beta=exp(-1/260)), ce_count_loss",
+                   "matched": "first-layer weights scaled to the spike-time network's hidden spikes per digit "
+                              "(first warm-up batch, within 3%)"},
         "machine": machine,
         "summary": summary,
         "ratio_spiketime_over_snntorch": ratio,
+        **{f"ratio_spiketime_over_{m}": summary["spiketime"]["samples_per_s"] / summary[m]["samples_per_s"]
+           for m in METHODS[2:]},
         "cpu_time_ratio": summary["spiketime"]["cpu_samples_per_s"] / summary["snntorch"]["cpu_samples_per_s"],
         "target_ratio": 10.0,
         "runs": runs,
