@@ -62,8 +62,9 @@ class TrainConfig(Config):
       or ``cosine`` (per epoch, to 0).
     - ``batch_size``, ``epochs``; ``evals_per_epoch``: validation evaluations per epoch (recorded
       along ``samples_seen``; 8 gives every 1/8 epoch).
-    - ``n_train``, ``n_test``: first samples used, ``None`` for all; ``n_val`` samples held out of
-      the training set (seeded by ``val_seed``) for model selection.
+    - ``n_train``, ``n_test``: first samples used, ``None`` for all (``n_test = 0``: no test
+      evaluation at all, e.g. a hyper-parameter search); ``n_val`` samples held out of the training
+      set (seeded by ``val_seed``) for model selection.
     - ``seed``: initial weights and batch order; ``log_every``: batches per logged training loss.
     """
 
@@ -89,10 +90,10 @@ class TrainConfig(Config):
         for f in ("batch_size", "epochs", "evals_per_epoch", "log_every"):
             v = getattr(self, f)
             c(f, isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1")
-        for f in ("n_train", "n_test"):
+        for f, least in (("n_train", 1), ("n_test", 0)):
             v = getattr(self, f)
-            c(f, v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
-              "None (all samples) or an integer >= 1")
+            c(f, v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= least),
+              f"None (all samples) or an integer >= {least}")
         self._check_non_negative_int("n_val", "val_seed", "seed")
 
 

@@ -91,7 +91,8 @@ class _Eval(NamedTuple):
 
 @torch.no_grad()
 def evaluate(model, batches: Iterable, loss, predict) -> _Eval:
-    """Mean loss, accuracy and hidden spikes per sample over ``batches``."""
+    """Mean loss, accuracy and hidden spikes per sample over ``batches`` (NaN when there are none:
+    a split left out, e.g. the test split of a hyper-parameter search)."""
     model.eval()
     total = correct = 0
     loss_sum = spikes = 0.0
@@ -103,6 +104,8 @@ def evaluate(model, batches: Iterable, loss, predict) -> _Eval:
         spikes += float(sum(h.sum() for h in hidden)) if hidden else 0.0
         total += n
     model.train()
+    if total == 0:
+        return _Eval(math.nan, math.nan, math.nan)
     return _Eval(loss_sum / total, correct / total, spikes / total)
 
 
