@@ -54,13 +54,25 @@ PLAN: tuple[PlannedRun, ...] = (
         "title": "Seed 002 as published: snnTorch tutorial 5, time-to-first-spike coding, 784-1000-10",
         "config": {"coding": "ttfs", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]},
         "rate_run": "seed002-rate/quick"}, after=("seed002-rate/quick",)),
+    # how the free settings of the BPTT quick sweeps were chosen: validation accuracy only (the
+    # sweeps use the choice; a test checks it). lava-dl's network keeps lava-dl's recipe.
+    PlannedRun("hpsearch", "bptt-mnist-ttfs", "hpsearch.ipynb", ("quick",), {
+        "title": "Hyper-parameter search: BPTT on MNIST (time-to-first-spike), 784-800-10",
+        "config": {"sweep": "bptt-mnist-ttfs", "profile": "quick", "epochs": 1, "n_train": 10000,
+                   "grid": {"theta": [1.0, 2.0, 4.0], "weight_scale": [0.25, 0.5, 1.0], "lr": [1e-3, 2e-3]}}}),
+    PlannedRun("hpsearch", "bptt-nmnist", "hpsearch.ipynb", ("quick",), {
+        "title": "Hyper-parameter search: BPTT on N-MNIST, 2312-500-10",
+        "config": {"sweep": "bptt-nmnist", "profile": "quick", "epochs": 5,
+                   "grid": {"theta": [1.0, 1.25, 1.5], "weight_scale": [0.2, 0.3, 0.5], "lr": [1e-3, 2e-3]}}}),
     PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True),
     PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True),
 )
 
 # --- training sweeps (one seed per point; the chapter aggregates the seeds) ----------------------
+# theta, weight_scale and lr of the BPTT quick sweeps: chosen on the validation split by the
+# searches hpsearch/<sweep> (see PLAN; a test checks that the sweeps use the choice)
 _BPTT_MNIST = {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
-               "theta": 2.0, "weight_scale": 0.5, "loss": "count_ce", "lr": 2e-3, "lr_schedule": "cosine",
+               "theta": 4.0, "weight_scale": 1.0, "loss": "count_ce", "lr": 2e-3, "lr_schedule": "cosine",
                "batch_size": 64}
 _LAVA = {"dataset": "nmnist", "hidden": [512, 512], "n_steps": 300, "dt": 1.0, "theta": 1.25, "weight_scale": 0.1,
          "loss": "rate", "true_rate": 0.2, "false_rate": 0.03, "lr": 1e-3, "batch_size": 32}
@@ -70,6 +82,9 @@ _LAVA = {"dataset": "nmnist", "hidden": [512, 512], "n_steps": 300, "dt": 1.0, "
 _LEAKY = {"dataset": "mnist", "hidden": [1000], "tau_s": 0.0, "tau": 19.5, "n_steps": 25, "theta": 1.0,
           "lr": 2e-3, "batch_size": 128, "epochs": 2}
 _SEEDS3 = {"seed": (0, 1, 2)}
+# the 1,000 + 100 development recordings of N-MNIST: 700 train, 100 validation, and 200 training
+# recordings added to the 100 official test ones (300 test recordings)
+_NMNIST_QUICK_SPLIT = {"n_val": 100, "test_from_train": 200}
 _DIRECT = {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 5, "evals_per_epoch": 4,
            "n_train": 10000, "n_val": 2000, "n_test": 2000, "spike_rule": "linear"}
 
@@ -120,14 +135,14 @@ SWEEPS: tuple[Sweep, ...] = (
               "quick": SweepProfile({**_BPTT_MNIST, "epochs": 10}, _SEEDS3),
               "full": SweepProfile({**_BPTT_MNIST, "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
     Sweep("bptt-nmnist", "train.ipynb", scheme="bptt", chapter="bptt.ipynb",
-          title="BPTT on N-MNIST (1,000 / 100 recordings), 2312-500-10", profiles={
-              "quick": SweepProfile({"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.25,
+          title="BPTT on N-MNIST (700 / 100 / 300 recordings), 2312-500-10", profiles={
+              "quick": SweepProfile({"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.0,
                                      "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
-                                     "lr": 1e-3, "batch_size": 32, "epochs": 20, "n_val": 100}, _SEEDS3),
+                                     "lr": 2e-3, "batch_size": 32, "epochs": 20, **_NMNIST_QUICK_SPLIT}, _SEEDS3),
               "full": SweepProfile({**_LAVA, "nmnist_subset": "full", "epochs": 100, "n_val": 5000}, _SEEDS3)}),
     Sweep("bptt-nmnist-lava", "train.ipynb", scheme="bptt", chapter="bptt.ipynb",
-          title="BPTT on N-MNIST (1,000 / 100 recordings), 2312-512-512-10 with lava-dl's decays and loss", profiles={
-              "quick": SweepProfile({**_LAVA, "epochs": 20, "n_val": 100}, _SEEDS3)}),
+          title="BPTT on N-MNIST (700 / 100 / 300 recordings), 2312-512-512-10 with lava-dl's decays and loss", profiles={
+              "quick": SweepProfile({**_LAVA, "epochs": 20, **_NMNIST_QUICK_SPLIT}, _SEEDS3)}),
     Sweep("encoding-rate", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Rate coding: Leaky 784-1000-10 (BPTT)", profiles={
         "quick": SweepProfile({**_LEAKY, "encoding": "rate", "rate_gain": 1.0, "weight_scale": 0.41,
                                "loss": "count_ce"}, _SEEDS3)}),

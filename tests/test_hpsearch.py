@@ -55,3 +55,9 @@ def test_every_searched_sweep_uses_its_recorded_choice():
         summary = json.loads((path / "summary.json").read_text())
         cfg = r.parameters["config"]
         assert hpsearch.matches_sweep(summary, cfg["sweep"], cfg["profile"]) == {}, r.key
+
+
+def test_a_choice_at_the_edge_of_a_numeric_range_is_named():
+    grid = {"theta": [1.0, 2.0, 4.0], "lr": [1e-3, 2e-3], "surrogate": ["a", "b", "c"]}
+    assert hpsearch.at_edge({"chosen": {"theta": 4.0, "lr": 2e-3, "surrogate": "c"}}, grid) == ["theta"]
+    assert hpsearch.at_edge({"chosen": {"theta": 2.0, "lr": 1e-3, "surrogate": "a"}}, grid) == []

@@ -39,3 +39,6 @@ def test_small_test_caveat_gives_the_binomial_interval_beside_the_seed_spread():
     text = report.small_test_caveat(ds)
     assert "Wilson 95% interval" in text and "85.0 to 95.9 %" in text  # 92 of 100: (0.9045 -+ 0.0544)
     assert report.small_test_caveat(ds.assign_attrs(n_test=10000)) == ""
+    # an N-MNIST test split enlarged with held-out training recordings says how it is made
+    text = report.small_test_caveat(ds.assign_attrs(n_test=300, config="test_from_train: 200\n"))
+    assert "300 samples (100 official test recordings and 200 training recordings held out" in text

@@ -155,3 +155,13 @@ def matches_sweep(summary: dict, sweep: str, profile: str) -> dict:
 
 def _norm(v):
     return list(v) if isinstance(v, tuple) else v
+
+
+def at_edge(summary: dict, grid: dict) -> list[str]:
+    """The numeric fields whose chosen value is the smallest or largest of more than two candidates."""
+    out = []
+    for k, vals in grid.items():
+        nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(nums) == len(vals) > 2 and summary["chosen"][k] in (min(nums), max(nums)):
+            out.append(k)
+    return out
