@@ -39,13 +39,14 @@ import os
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Protocol
 
+import numpy as np
 import torch
 import xarray as xr
 import yaml
 
 from . import data as data_
 from .paths import artifacts_root, checkpoints_root
-from .runs import Config, Run, is_positive, load
+from .runs import Config, ConfigError, Run, is_positive, load
 from .train import evaluate, fit, load_weights, seed_everything, split_batches, summarize_curves
 
 __all__ = ["TrainConfig", "Scheme", "register", "scheme_of", "SCHEMES", "run", "summarize",
@@ -162,6 +163,51 @@ def mnist_splits(cfg: TrainConfig) -> dict:
             sets[split] = (sets[split][0][:n], sets[split][1][:n])
     return sets
 
+
+def nmnist_splits(cfg) -> dict:
+    """N-MNIST train / val / test of ``cfg.nmnist_subset``: ``n_val`` recordings and ``test_from_train``
+    more held out of the training recordings (seeded by ``val_seed``; the latter appended to the
+    official test recordings), then the first ``n_train`` / ``n_test`` of each kept."""
+    train, test = data_.NMNIST("train", subset=cfg.nmnist_subset), data_.NMNIST("test", subset=cfg.nmnist_subset)
+    if cfg.n_val + cfg.test_from_train >= len(train):
+        raise ConfigError(f"{type(cfg).__name__}.n_val = {cfg.n_val}, test_from_train = {cfg.test_from_train}: N-MNIST "
+                          f"({cfg.nmnist_subset}) has only {len(train)} training recordings to hold them out of.")
+    tr, va, *extra = data_.split_indices(len(train), cfg.n_val, cfg.val_seed, cfg.test_from_train)
+    sets = {"train": (_Subset(train, tr), train.targets[tr]), "val": (_Subset(train, va), train.targets[va]),
+            "test": (test, test.targets)}
+    if extra:  # the official test recordings, then the held-out training recordings
+        ex = extra[0]
+        sets["test"] = (_Concat(test, _Subset(train, ex)), np.concatenate([test.targets, train.targets[ex]]))
+    for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
+        if n is not None:
+            x, y = sets[split]
+            sets[split] = (_Subset(x, np.arange(min(n, len(y)))), y[:n])
+    return sets
+
+
+class _Concat:
+    """Two datasets one after the other."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __len__(self):
+        return len(self.a) + len(self.b)
+
+    def __getitem__(self, i):
+        i = int(i)
+        return self.a[i] if i < len(self.a) else self.b[i - len(self.a)]
+
+
+class _Subset:
+    def __init__(self, base, idx):
+        self.base, self.idx = base, np.asarray(idx)
+
+    def __len__(self):
+        return len(self.idx)
+
+    def __getitem__(self, i):
+        return self.base[int(self.idx[i])]
 
 def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
     """Train the network of ``cfg`` (one seed) with its scheme; the learning curves with the scheme,

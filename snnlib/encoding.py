@@ -139,3 +139,36 @@ def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34
     n = key % n_in
     tb = key // n_in
     return Raster((n_steps, len(recordings), n_in), tb // len(recordings), tb % len(recordings), n)
+
+
+def event_times(recordings, t_max: float, sensor_size=(34, 34, 2), max_per_input: int | None = None,
+                dtype=torch.float32) -> torch.Tensor:
+    """Event-camera recordings (tonic structured arrays, ``t`` in µs) as multi-spike input times in
+    ms for an event-driven network: ``[B, 2 H W, K]``, each input's events in time order, ``inf``
+    padding, ``K`` the most events of one input in the batch (at most ``max_per_input``: later
+    events of a busier input are dropped). Input index ``p * H * W + y * W + x`` (as
+    :func:`events_raster`); events at or after ``t_max`` are dropped."""
+    if not (t_max > 0):
+        raise ValueError(f"t_max = {t_max}: expected a positive window (ms).")
+    if max_per_input is not None and max_per_input < 1:
+        raise ValueError(f"max_per_input = {max_per_input}: expected >= 1 or None.")
+    W, H, P = sensor_size
+    n_in = W * H * P
+    per = []
+    for ev in recordings:
+        t = np.asarray(ev["t"], dtype=np.float64) / 1000.0
+        keep = t < t_max
+        n = (ev["p"][keep].astype(np.int64) * (H * W) + ev["y"][keep].astype(np.int64) * W
+             + ev["x"][keep].astype(np.int64))
+        order = np.lexsort((t[keep], n))  # by input, then time
+        n, t = n[order], t[keep][order]
+        rank = np.arange(len(n)) - np.searchsorted(n, n, side="left")  # index among the input's events
+        per.append((n, t, rank))
+    k = max((int(r.max()) + 1 for _, _, r in per if len(r)), default=1)
+    if max_per_input is not None:
+        k = min(k, max_per_input)
+    out = np.full((len(recordings), n_in, k), np.inf)
+    for b, (n, t, r) in enumerate(per):
+        m = r < k
+        out[b, n[m], r[m]] = t[m]
+    return torch.as_tensor(out, dtype=dtype)

@@ -88,6 +88,50 @@ _NMNIST_QUICK_SPLIT = {"n_val": 100, "test_from_train": 200}
 _DIRECT = {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 5, "evals_per_epoch": 4,
            "n_train": 10000, "n_val": 2000, "n_test": 2000, "spike_rule": "linear"}
 
+# seed 000: time bins. One window per dataset, shared by both schemes (150 ms MNIST, 300 ms N-MNIST),
+# cut into 9 log-spaced bin counts from the 1 ms base grid down to 3 bins, 75 and 150 among them; the
+# step is window / bins (k base bins of 1 ms). Both schemes train the same network on the same data
+# with the same optimiser settings (Adam 2e-3, cosine, same batches, epochs and subsets) and a
+# spike-count loss, in two discretizations each: as in seed 000 and one shared model (issue 13).
+_TB_MNIST_K = (1, 2, 3, 5, 6, 10, 15, 25, 50)  # 150 ms: 150, 75, 50, 30, 25, 15, 10, 6, 3 bins
+_TB_NMNIST_K = (1, 2, 4, 5, 10, 15, 25, 50, 100)  # 300 ms: 300, 150, 75, 60, 30, 20, 12, 6, 3 bins
+_TB_COMMON = {"lr": 2e-3, "lr_schedule": "cosine", "evals_per_epoch": 8}
+_TB_MNIST = {**_TB_COMMON, "hidden": [800], "n_train": 10000, "n_val": 2000, "n_test": 2000, "epochs": 3,
+             "batch_size": 50}
+_TB_NMNIST = {**_TB_COMMON, "hidden": [500], **_NMNIST_QUICK_SPLIT, "epochs": 8, "batch_size": 32}
+_TB_BPTT_MNIST = {**{k: v for k, v in _BPTT_MNIST.items() if k not in ("lr", "batch_size")}, **_TB_MNIST,
+                  "n_steps": 150}
+_TB_BPTT_NMNIST = {"dataset": "nmnist", "n_steps": 300, "dt": 1.0, "theta": 1.0, "weight_scale": 0.3, "loss": "rate",
+                   "true_rate": 0.2, "false_rate": 0.03, **_TB_NMNIST}
+_TB_ST_MNIST = {"variant": "multi", "t_max": 150.0, **_TB_MNIST}
+_TB_ST_NMNIST = {"variant": "multi", "dataset": "nmnist", "t_max": 300.0, **_TB_NMNIST}
+#: the spike-time scheme on the shared model: the exact flow on the grid, inputs delivered and
+#: threshold checked at grid points, BATS's gradients through the grid rounding (straight through)
+_TB_SHARED = {"integration": "exact", "spike_rule": "snap", "input": "grid", "gradient": "piggyback"}
+
+
+def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, dt: float = 1.0) -> tuple[Sweep, ...]:
+    hs = tuple(float(k * dt) for k in ks)
+    w = f"{int(bptt['n_steps'] * dt)} ms"
+    return (
+        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",),
+              title=f"Time bins, {dataset}, BPTT: seed 000's step skipping and the exact grid ({w})", profiles={
+                  "quick": SweepProfile(bptt, {"clock": ("skip", "exact"), "k": ks, "seed": (0, 1, 2)})}),
+        Sweep(f"timebins-{dataset}-spiketime", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+              title=f"Time bins, {dataset}, spike-time scheme as in seed 000: inputs delayed to the grid ({w})",
+              profiles={"quick": SweepProfile(st, {"dt": hs, "seed": (0, 1, 2)})}),
+        Sweep(f"timebins-{dataset}-spiketime-shared", "train.ipynb", scheme="integrated", in_progress=("quick",),
+              title=f"Time bins, {dataset}, spike-time scheme on the exact grid ({w})",
+              profiles={"quick": SweepProfile({**st, **_TB_SHARED}, {"dt": hs, "seed": (0, 1, 2)})}),
+        Sweep(f"timebins-{dataset}-spiketime-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+              title=f"Time bins, {dataset}: the continuous spike-time benchmark ({w})",
+              profiles={"quick": SweepProfile(st, _SEEDS3)}),
+    )
+
+
+_TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST)
+             + _timebins("nmnist", _TB_NMNIST_K, _TB_BPTT_NMNIST, _TB_ST_NMNIST))
+
 SWEEPS: tuple[Sweep, ...] = (
     # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
     # committed: the transfer experiment evaluates them under discretization
@@ -149,7 +193,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-)
+) + _TIMEBINS
 
 
 def planned(profile: str) -> list[PlannedRun]:

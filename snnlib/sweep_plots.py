@@ -11,7 +11,8 @@ import yaml
 
 from .plotting import panel_grid, readable, value_bounds
 
-__all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment"]
+__all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment",
+           "timebins_dcr", "timebins_lines", "timebins_curves"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
            "first_spike_error": "first output spike error (ms)", "agreement": "agreement with analytic (%)",
@@ -237,5 +238,97 @@ def direct_alignment(m: dict) -> plt.Figure:
         ax.set_title(f"dt = {dt:g} ms (solid adjusted, dashed piggyback)")
         ax.set_ylim(top=1.005)
     axes[0].legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    return readable(fig)
+
+
+# ------------------------------------------------------------------------- time bins (seed 000)
+_SCHEME_COLOR = {"spiketime": "C0", "bptt": "C3"}
+_DISC_STYLE = {"seed000": "-", "shared": "--"}
+_SCHEME_NAME = {"spiketime": "spike-time", "bptt": "BPTT"}
+
+
+def _bins_axis(ax, bins):
+    ax.set_xscale("log")
+    ax.set_xticks(bins, [str(int(b)) for b in bins])
+    ax.minorticks_off()
+    ax.set_xlim(max(bins) * 1.3, min(bins) / 1.3)  # fewer bins (coarser steps) to the right
+    ax.set_xlabel("time bins (window / step)")
+
+
+def timebins_dcr(by_dataset: dict, q: float | str = 0.9) -> plt.Figure:
+    """dCR against the number of bins (coarser to the right), one panel per dataset, a colour per
+    scheme, solid seed 000's discretization and dashed the shared model; bands: bootstrap 95%
+    intervals over seeds. ``by_dataset``: ``{dataset: rates}`` (:func:`snnlib.experiments.timebins.rates`)."""
+    from .experiments.timebins import dcr
+
+    fig, axes = panel_grid(len(by_dataset), panel=(5.6, 3.9), sharey=True)
+    for ax, (name, r) in zip(axes, by_dataset.items()):
+        d = dcr(r, q)
+        bins = d["bins"].values
+        for s, color in _SCHEME_COLOR.items():
+            for disc, ls in _DISC_STYLE.items():
+                x = d.sel(scheme=s, discretization=disc)
+                if not bool(x["mean"].notnull().any()):
+                    continue
+                ax.plot(bins, x["mean"], ls=ls, marker="o", ms=3, color=color, label=f"{_SCHEME_NAME[s]}, {disc}")
+                ax.fill_between(bins, x["lo"], x["hi"], color=color, alpha=0.12)
+        ax.axhline(0.0, color="k", lw=0.8)
+        _bins_axis(ax, bins)
+        ax.set_ylabel("dCR" if q != "exp" else "dCR (exponential fit)")
+        ax.set_title(name)
+    axes[0].legend(fontsize="small")
+    fig.tight_layout()
+    return readable(fig)
+
+
+def timebins_lines(by_dataset: dict, var: str = "final_test") -> plt.Figure:
+    """``var`` of :func:`snnlib.experiments.timebins.rates` (final test accuracy, spikes) against
+    the number of bins, as :func:`timebins_dcr`; dotted: each scheme's benchmark (accuracy)."""
+    from .experiments.direct import ci
+
+    labels = {"final_test": "test accuracy (%)", "spikes": "hidden spikes / sample", "final_val": "validation accuracy (%)"}
+    fig, axes = panel_grid(len(by_dataset), panel=(5.6, 3.9))
+    for ax, (name, r) in zip(axes, by_dataset.items()):
+        mean, half = ci(r[var])
+        bins = r["bins"].values
+        for s, color in _SCHEME_COLOR.items():
+            for disc, ls in _DISC_STYLE.items():
+                mu, h = mean.sel(scheme=s, discretization=disc), half.sel(scheme=s, discretization=disc)
+                if not bool(mu.notnull().any()):
+                    continue
+                _band(ax, bins, mu.values, np.nan_to_num(h.values), 0.0, 100.0 if "test" in var or "val" in var
+                      else np.inf, ls=ls, marker="o", ms=3, color=color, label=f"{_SCHEME_NAME[s]}, {disc}")
+            if var == "final_test":
+                ax.axhline(float(r["bench_test"].sel(scheme=s).mean()), color=color, ls=":", lw=1)
+        _bins_axis(ax, bins)
+        ax.set_ylabel(labels.get(var, var))
+        ax.set_title(name)
+    axes[0].legend(fontsize="small")
+    fig.tight_layout()
+    return readable(fig)
+
+
+def timebins_curves(curves: xr.Dataset, bench: xr.Dataset, discretization: str = "seed000",
+                    title: str = "") -> plt.Figure:
+    """Validation accuracy against training samples, one panel per scheme, a colour per bin count
+    (dark: fine), the benchmark in black (means over seeds)."""
+    fig, axes = panel_grid(2, panel=(5.6, 3.9), sharey=True)
+    bins = list(curves["bins"].values)
+    cmap = plt.get_cmap("viridis")
+    for ax, s in zip(axes, ("spiketime", "bptt")):
+        for i, b in enumerate(bins):
+            y = 100 * curves["val_accuracy_curve"].sel(scheme=s, discretization=discretization, bins=b).mean("seed")
+            if bool(y.notnull().any()):
+                ax.plot(curves["samples_seen"], y, color=cmap(i / max(1, len(bins) - 1)), label=f"{int(b)} bins")
+        yb = 100 * bench["val_accuracy_curve"].sel(scheme=s).mean("seed")
+        ax.plot(bench["samples_seen"], yb, color="k", lw=1.5, ls=":", label="benchmark")
+        ax.set_xlabel("training samples seen")
+        ax.set_ylabel("validation accuracy (%)")
+        ax.set_title(f"{_SCHEME_NAME[s]}, {discretization}")
+        ax.set_ylim(0, 100)
+    axes[0].legend(fontsize="x-small", ncol=2)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return readable(fig)

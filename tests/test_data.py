@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from snnlib import data, encoding
 
@@ -320,3 +321,31 @@ def test_nmnist_test_split_enlarged_from_held_out_training_recordings(data_dir):
     assert label == sets["test"][1][150] and len(ev) > 0
     with pytest.raises(ValueError, match="test_from_train"):
         bptt.Config(dataset="mnist", test_from_train=10)
+
+
+def test_event_times_keep_each_inputs_events_in_order_and_pad_with_inf():
+    from snnlib import encoding
+
+    ev = np.zeros(5, dtype=[("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
+    ev["x"], ev["y"], ev["p"] = [1, 1, 0, 1, 3], [0, 0, 2, 0, 3], [0, 0, 1, 0, 1]
+    ev["t"] = [3000, 1000, 500, 2000, 400000]  # µs; the last is past a 300 ms window
+    x = encoding.event_times([ev], t_max=300.0, sensor_size=(34, 34, 2))
+    assert x.shape == (1, 2312, 3)
+    np.testing.assert_array_equal(x[0, 1].numpy(), [1.0, 2.0, 3.0])  # input p*H*W + y*W + x = 1
+    assert x[0, 34 * 34 + 2 * 34, 0] == 0.5 and torch.isinf(x[0, 34 * 34 + 2 * 34, 1:]).all()
+    assert int(torch.isfinite(x).sum()) == 4
+    assert encoding.event_times([ev], 300.0, max_per_input=2).shape[-1] == 2
+
+
+@pytest.mark.data
+def test_spike_time_scheme_trains_on_nmnist_event_streams(data_dir, isolated_runs):
+    from snnlib import driver
+    from snnlib.experiments import spiketime
+
+    cfg = spiketime.Config(dataset="nmnist", hidden=(20,), n_train=40, n_val=20, n_test=20, epochs=1,
+                           batch_size=20, t_max=300.0, theta_bats=(1.0, 1.3), test_from_train=10)
+    ds = driver.run(cfg, progress=False)
+    assert ds.attrs["sizes"] == "(2312, 20, 10)" and ds.attrs["n_test"] == 20
+    assert np.isfinite(ds["train_loss"].values).all()
+    with pytest.raises(ValueError, match="test_from_train"):
+        spiketime.Config(dataset="mnist", test_from_train=5)

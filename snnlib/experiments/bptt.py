@@ -16,7 +16,7 @@ from .. import data, encoding, losses
 from ..clock import ClockNetwork, CubaDiscrete, Raster, rebin
 from ..neuron import NeuronParams
 from ..timebins import ClockDiscretization
-from ..driver import TrainConfig, mnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
+from ..driver import TrainConfig, mnist_splits, nmnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
 from ..runs import ConfigError, is_positive
 from ..surrogates import SURROGATES, get_surrogate
 
@@ -192,50 +192,12 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
 
 
 def load(cfg: BPTTConfig):
-    """``(x, y)`` for train / val / test; N-MNIST has no validation split of its own: ``n_val``
-    recordings are held out of the training recordings (seeded)."""
+    """``(x, y)`` for train / val / test (:func:`snnlib.driver.mnist_splits` or
+    :func:`snnlib.driver.nmnist_splits`: N-MNIST's validation recordings, and ``test_from_train``
+    more, are held out of the training recordings, seeded)."""
     if cfg.dataset == "mnist":
         return mnist_splits(cfg)
-    train, test = data.NMNIST("train", subset=cfg.nmnist_subset), data.NMNIST("test", subset=cfg.nmnist_subset)
-    if cfg.n_val + cfg.test_from_train >= len(train):
-        raise ConfigError(f"BPTTConfig.n_val = {cfg.n_val}, test_from_train = {cfg.test_from_train}: N-MNIST "
-                          f"({cfg.nmnist_subset}) has only {len(train)} training recordings to hold them out of.")
-    tr, va, *extra = data.split_indices(len(train), cfg.n_val, cfg.val_seed, cfg.test_from_train)
-    sets = {"train": (_Subset(train, tr), train.targets[tr]), "val": (_Subset(train, va), train.targets[va]),
-            "test": (test, test.targets)}
-    if extra:  # the official test recordings, then the held-out training recordings
-        ex = extra[0]
-        sets["test"] = (_Concat(test, _Subset(train, ex)), np.concatenate([test.targets, train.targets[ex]]))
-    for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
-        if n is not None:
-            x, y = sets[split]
-            sets[split] = (_Subset(x, np.arange(min(n, len(y)))), y[:n])
-    return sets
-
-
-class _Concat:
-    """Two datasets one after the other."""
-
-    def __init__(self, a, b):
-        self.a, self.b = a, b
-
-    def __len__(self):
-        return len(self.a) + len(self.b)
-
-    def __getitem__(self, i):
-        i = int(i)
-        return self.a[i] if i < len(self.a) else self.b[i - len(self.a)]
-
-
-class _Subset:
-    def __init__(self, base, idx):
-        self.base, self.idx = base, np.asarray(idx)
-
-    def __len__(self):
-        return len(self.idx)
-
-    def __getitem__(self, i):
-        return self.base[int(self.idx[i])]
+    return nmnist_splits(cfg)
 
 
 def _loss_and_predict(cfg: BPTTConfig):

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 
 from .. import data, encoding
-from ..driver import TrainConfig, mnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
+from ..driver import TrainConfig, mnist_splits, nmnist_splits, register, run, summarize  # noqa: F401  (run, summarize: this family's)
 from ..discretization import Discretization
 from ..losses import (first_spike_cross_entropy, predict_events_by_count, predict_events_by_first_spike,
                       spike_count_loss)
@@ -24,7 +24,7 @@ from ..runs import is_positive
 from ..spiketime import BACKENDS
 
 NAME = "spiketime"
-DATASETS = ("mnist", "mnist-threshold")
+DATASETS = ("mnist", "mnist-threshold", "nmnist")
 
 
 MS_PER_S = 1000.0
@@ -129,8 +129,15 @@ class SpikeTimeConfig(TrainConfig):
     - ``hidden``: hidden layer sizes (BATS: ``(800,)``).
     - ``dt``: grid of the discretized variant (ms), or ``None`` (continuous benchmark).
     - ``t_in``: time-to-first-spike window of the input (ms).
-    - ``dataset``: ``"mnist"`` or ``"mnist-threshold"`` (pixels binarised at 128,
-      :func:`snnlib.data.threshold_images`: every input spike at ``t = 0``; seed 001).
+    - ``dataset``: ``"mnist"``, ``"mnist-threshold"`` (pixels binarised at 128,
+      :func:`snnlib.data.threshold_images`: every input spike at ``t = 0``; seed 001) or
+      ``"nmnist"`` (the event streams as multi-spike input, 2312 inputs,
+      :func:`snnlib.encoding.event_times`; ``nmnist_subset``, ``test_from_train`` as in
+      :func:`snnlib.driver.nmnist_splits`).
+    - ``t_max``: simulation window (ms), ``None`` for the variant's (BATS: 200 ms multi-spike);
+      N-MNIST events after it are dropped.
+    - ``theta_bats``: thresholds (hidden, output) in BATS's units, ``None`` for the variant's;
+      ``weight_scale``: factor on the variant's initial weight bounds.
     """
 
     variant: str = "multi"
@@ -138,6 +145,11 @@ class SpikeTimeConfig(TrainConfig):
     dt: float | None = None
     t_in: float = 100.0
     dataset: str = "mnist"
+    nmnist_subset: str = "quick"
+    test_from_train: int = 0
+    t_max: float | None = None
+    theta_bats: tuple | None = None
+    weight_scale: float = 1.0
     batch_size: int = 50
     log_every: int = 100
 
@@ -150,6 +162,15 @@ class SpikeTimeConfig(TrainConfig):
         c("dt", self.dt is None or is_positive(self.dt), "None (continuous) or a positive number of ms")
         c("t_in", is_positive(self.t_in), "a positive number of ms")
         c("dataset", self.dataset in DATASETS, " or ".join(map(repr, DATASETS)))
+        c("nmnist_subset", self.nmnist_subset in ("quick", "full"), "'quick' or 'full'")
+        c("test_from_train", isinstance(self.test_from_train, int) and self.test_from_train >= 0
+          and (self.test_from_train == 0 or self.dataset == "nmnist"),
+          "a number of training recordings >= 0 (N-MNIST only)")
+        c("t_max", self.t_max is None or is_positive(self.t_max), "None (the variant's window) or a positive number of ms")
+        c("theta_bats", self.theta_bats is None or (isinstance(self.theta_bats, tuple) and len(self.theta_bats) == 2
+                                                    and all(is_positive(v) for v in self.theta_bats)),
+          "None (the variant's) or two positive thresholds (hidden, output) in BATS's units")
+        c("weight_scale", is_positive(self.weight_scale), "a positive factor")
 
 
 Config = SpikeTimeConfig
@@ -161,9 +182,14 @@ def bats_config(cfg: SpikeTimeConfig) -> BatsConfig:
     base = make()
     n = len(cfg.hidden) + 1
     per_layer = lambda v: tuple(v[:1]) * (n - 1) + tuple(v[-1:])  # noqa: E731  hidden value(s), output value
-    overrides = dict(sizes=(784, *cfg.hidden, 10), batch_size=cfg.batch_size,
-                     theta_bats=per_layer(base.theta_bats), max_spikes=per_layer(base.max_spikes),
-                     init_low=per_layer(base.init_low), init_high=per_layer(base.init_high))
+    n_in = 2 * 34 * 34 if cfg.dataset == "nmnist" else 784
+    ws = cfg.weight_scale
+    overrides = dict(sizes=(n_in, *cfg.hidden, 10), batch_size=cfg.batch_size,
+                     theta_bats=per_layer(cfg.theta_bats or base.theta_bats), max_spikes=per_layer(base.max_spikes),
+                     init_low=per_layer(tuple(ws * v for v in base.init_low)),
+                     init_high=per_layer(tuple(ws * v for v in base.init_high)))
+    if cfg.t_max is not None:
+        overrides["t_max"] = cfg.t_max
     if cfg.lr is not None:
         overrides["lr"] = cfg.lr
     return make(**overrides)
@@ -171,7 +197,15 @@ def bats_config(cfg: SpikeTimeConfig) -> BatsConfig:
 
 def ttfs_encoder(cfg: SpikeTimeConfig):
     """``encode(x, idx)``: time-to-first-spike input of the digits ``idx`` (thresholded first for
-    ``dataset = "mnist-threshold"``)."""
+    ``dataset = "mnist-threshold"``); for N-MNIST the recordings' events as input times
+    (:func:`snnlib.encoding.event_times`, within the window)."""
+    if cfg.dataset == "nmnist":
+        t_max = bats_config(cfg).t_max
+
+        def encode_events(x, idx):
+            return encoding.event_times([x[int(i)][0] for i in idx], t_max, dtype=torch.float32)
+        return encode_events
+
     def encode(x, idx):
         images = x[idx] if cfg.dataset == "mnist" else data.threshold_images(x[idx])
         return encoding.ttfs(images, cfg.t_in, dtype=torch.float32)
@@ -185,7 +219,7 @@ class SpikeTimeScheme:
     config = SpikeTimeConfig
 
     def data(self, cfg):
-        return mnist_splits(cfg)
+        return nmnist_splits(cfg) if cfg.dataset == "nmnist" else mnist_splits(cfg)
 
     def encoder(self, cfg, split):
         return ttfs_encoder(cfg)

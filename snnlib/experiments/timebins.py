@@ -1,0 +1,249 @@
+"""Seed 000: time bins and convergence rate, spike-time scheme vs BPTT on the same data.
+
+The aggregation behind the chapter ``notebooks/timebins.ipynb`` and the findings' verdicts. Per
+dataset (``mnist``, ``nmnist``) it reads four training sweeps of one profile (:mod:`snnlib.plan`,
+``timebins-<dataset>-*``):
+
+- ``-bptt``: BPTT, ``clock`` = ``skip`` (seed 000's step skipping, the *seed000* discretization)
+  or ``exact`` (the exact grid, the *shared* one), ``k`` base bins of 1 ms per step;
+- ``-spiketime``: the spike-time scheme with inputs delayed to a grid of step ``dt`` (seed 000);
+- ``-spiketime-shared``: the spike-time scheme on the exact grid (the shared model);
+- ``-spiketime-exact``: the continuous spike-time network (its benchmark).
+
+Every arm becomes a curve over the number of bins ``window / step``. The benchmark of the
+spike-time scheme is the continuous network; that of BPTT the 1 ms base grid (``skip``, ``k = 1``,
+the same as Loihi's recurrence at 1 ms), for both discretizations.
+
+Convergence rate (the chapter writes the definitions out): ``CR_q = 1 / n_q``, ``n_q`` the training
+samples at which the validation accuracy first reaches ``q`` times the benchmark's final
+validation accuracy of the same seed (:func:`snnlib.metrics.samples_to_reach`); a run that never
+reaches it has ``CR = 0`` (so ``dCR = -1``: collapse counts). ``dCR = (CR - CR_bench) / CR_bench``
+paired by seed, mean with a bootstrap interval over seeds (:func:`snnlib.metrics.relative_change`).
+Secondary: the rate ``1 / n_c`` of an exponential fit of the validation error
+(:func:`snnlib.metrics.fit_exponential_error`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+import yaml
+
+from ..metrics import mean_ci, relative_change, samples_to_reach
+
+DATASETS = ("mnist", "nmnist")
+SCHEMES = ("spiketime", "bptt")
+DISCRETIZATIONS = ("seed000", "shared")
+QS = (0.9, 0.95)
+
+
+def sweep_names(dataset: str) -> dict[str, str]:
+    return {"bptt": f"timebins-{dataset}-bptt", "spiketime": f"timebins-{dataset}-spiketime",
+            "shared": f"timebins-{dataset}-spiketime-shared", "exact": f"timebins-{dataset}-spiketime-exact"}
+
+
+def _config(ds: xr.Dataset) -> dict:
+    return yaml.safe_load(ds.attrs["config"])
+
+
+def window(sweeps: dict[str, xr.Dataset]) -> float:
+    """The dataset's window (ms), shared by the schemes (checked)."""
+    b = _config(sweeps["bptt"])
+    w_bptt = float(b["n_steps"]) * float(b["dt"])
+    w_st = float(_config(sweeps["exact"])["t_max"])
+    if not math.isclose(w_bptt, w_st):
+        raise ValueError(f"the schemes' windows differ: BPTT {w_bptt} ms, spike-time {w_st} ms.")
+    return w_bptt
+
+
+def load(dataset: str, profile: str = "quick", allow_missing: bool = True) -> dict[str, xr.Dataset]:
+    """The four sweeps of ``dataset`` (keys ``bptt``, ``spiketime``, ``shared``, ``exact``)."""
+    from ..runs import load_sweep
+
+    return {k: load_sweep(name, profile, allow_missing=allow_missing) for k, name in sweep_names(dataset).items()}
+
+
+_CURVES = ("val_accuracy_curve", "val_accuracy", "test_accuracy", "hidden_spikes")
+
+
+def arms(sweeps: dict[str, xr.Dataset]) -> tuple[xr.Dataset, xr.Dataset]:
+    """``(curves, bench)``: the learning curves of every arm along ``scheme`` x ``discretization``
+    x ``bins`` x ``seed``, and the benchmarks' along ``scheme`` x ``seed``."""
+    w = window(sweeps)
+    b = sweeps["bptt"]
+    dt = float(_config(b)["dt"])
+
+    def by_bins(ds, step_dim, step_ms):
+        ds = ds[list(_CURVES)].assign_coords(bins=(step_dim, [int(round(w / h)) for h in step_ms]))
+        return ds.swap_dims({step_dim: "bins"}).drop_vars(step_dim)
+
+    bptt = {d: by_bins(b.sel(clock=c).drop_vars("clock"), "k", [k * dt for k in b["k"].values])
+            for d, c in (("seed000", "skip"), ("shared", "exact"))}
+    st = {d: by_bins(sweeps[key], "dt", [float(h) for h in sweeps[key]["dt"].values])
+          for d, key in (("seed000", "spiketime"), ("shared", "shared"))}
+    curves = xr.concat([xr.concat([arm[d] for d in DISCRETIZATIONS], dim="discretization", join="outer")
+                        for arm in (st, bptt)], dim="scheme", join="outer")
+    curves = curves.assign_coords(scheme=list(SCHEMES), discretization=list(DISCRETIZATIONS))
+    base_bins = int(round(w / dt))
+    bench = xr.concat([sweeps["exact"][list(_CURVES)], bptt["seed000"].sel(bins=base_bins, drop=True)],
+                      dim="scheme", join="outer").assign_coords(scheme=list(SCHEMES))
+    curves.attrs.update(window_ms=w, base_bins=base_bins)
+    return curves, bench
+
+
+def rates(curves: xr.Dataset, bench: xr.Dataset, qs=QS) -> xr.Dataset:
+    """Per point: ``cr_<q>`` (per training sample; 0 where never reached), ``cr_exp`` (the rate of
+    an exponential fit of the validation error, NaN where it fails), ``final_test``,
+    ``final_val`` (%), ``spikes`` (hidden spikes per validation sample after the last epoch) and
+    the benchmark's ``bench_cr_<q>`` (same scheme and seed)."""
+    n = curves["samples_seen"].values
+    ref = bench["val_accuracy"].isel(epoch=-1, drop=True)
+
+    def cr(a, r, q):
+        if not (np.isfinite(r) and np.isfinite(a).any()):
+            return math.nan
+        n_q = samples_to_reach(n, a, q * r)
+        return 0.0 if math.isnan(n_q) else 1.0 / n_q
+
+    out = xr.Dataset({
+        "final_test": 100 * curves["test_accuracy"].isel(epoch=-1, drop=True),
+        "final_val": 100 * curves["val_accuracy"].isel(epoch=-1, drop=True),
+        "spikes": curves["hidden_spikes"].isel(epoch=-1, drop=True),
+        "bench_test": 100 * bench["test_accuracy"].isel(epoch=-1, drop=True),
+    })
+    from ..metrics import curve_exponential_rates
+
+    out["cr_exp"] = curve_exponential_rates(1 - curves["val_accuracy_curve"])
+    out["bench_cr_exp"] = curve_exponential_rates(1 - bench["val_accuracy_curve"])
+    for q in qs:
+        key = f"cr_{round(100 * q)}"
+        out[key] = xr.apply_ufunc(lambda a, r: cr(a, r, q), curves["val_accuracy_curve"], ref,
+                                  input_core_dims=[["samples_seen"], []], vectorize=True)
+        out[f"bench_{key}"] = xr.apply_ufunc(lambda a, r: cr(a, r, q), bench["val_accuracy_curve"], ref,
+                                             input_core_dims=[["samples_seen"], []], vectorize=True)
+    out.attrs.update(curves.attrs)
+    return out
+
+
+def dcr(r: xr.Dataset, q: float | str = 0.9) -> xr.Dataset:
+    """``dCR`` against the benchmark, paired by seed: ``mean``, bootstrap ``lo`` / ``hi`` (95%) and
+    ``n_pairs`` per scheme x discretization x bins; ``q = "exp"``: of the exponential-fit rate
+    (NaN where a fit failed, left out)."""
+    key = "cr_exp" if q == "exp" else f"cr_{round(100 * q)}"
+    dims = [d for d in r[key].dims if d != "seed"]
+    stacked = r[key].stack(point=dims)
+    bench = r[f"bench_{key}"]
+    rows = []
+    for p in stacked["point"].values:
+        sel = dict(zip(dims, p))
+        cr = r[key].sel(sel)
+        bc = bench.sel(scheme=sel["scheme"])
+        if not bool(np.isfinite(cr).any()):
+            rows.append((math.nan, math.nan, math.nan, 0))
+            continue
+        rc = relative_change({int(s): float(cr.sel(seed=s)) for s in cr["seed"].values},
+                             {int(s): float(bc.sel(seed=s)) for s in bc["seed"].values})
+        rows.append((rc.estimate, rc.low, rc.high, rc.n_pairs))
+    arr = np.array(rows, dtype=float).reshape([r.sizes[d] for d in dims] + [4])
+    coords = {d: r[d].values for d in dims}
+    return xr.Dataset({name: (dims, arr[..., i]) for i, name in enumerate(("mean", "lo", "hi", "n_pairs"))},
+                      coords=coords)
+
+
+def _paired(a: xr.DataArray, b: xr.DataArray) -> tuple[float, float]:
+    """Mean and 95% half-width over seeds of ``a - b`` (paired)."""
+    return mean_ci(np.asarray((a - b).values, dtype=float).ravel())
+
+
+def claims(r: xr.Dataset, q: float = 0.9, small_bins: int = 75, tolerance: float = 0.2) -> dict:
+    """The numbers behind seed 000's claims for one dataset (``r``: :func:`rates`):
+
+    - ``<scheme>_<disc>_dcr_coarse`` (+ ``_lo``, ``_hi``): dCR at the fewest bins;
+      ``<scheme>_<disc>_dcr_worst``: the most negative mean dCR over the bins;
+      ``<scheme>_<disc>_dcr_small``: the worst mean dCR at ``small_bins`` bins or more;
+    - ``<scheme>_<disc>_acc_coarse``: final test accuracy (%) at the fewest bins, and the
+      benchmark's ``<scheme>_bench_acc``; ``<scheme>_<disc>_slope``: the mean over seeds of the
+      rank correlation of final accuracy with the number of bins (positive: fewer bins, lower);
+    - ``spiketime_<disc>_gain_<b>`` (+ ``_ci``): final test accuracy minus the continuous
+      benchmark's at ``b`` = 75 and 150 bins (paired by seed);
+    - ``tolerance``: the |dCR| that counts as "minimal".
+    """
+    from scipy import stats
+
+    d = dcr(r, q)
+    out: dict = {"q": q, "tolerance": tolerance, "coarse_bins": int(r["bins"].min()),
+                 "base_bins": int(r.attrs.get("base_bins", r["bins"].max()))}
+    for s in SCHEMES:
+        out[f"{s}_bench_acc"], out[f"{s}_bench_acc_ci"] = mean_ci(r["bench_test"].sel(scheme=s).values)
+        for disc in DISCRETIZATIONS:
+            key = f"{s}_{disc}"
+            dd = d.sel(scheme=s, discretization=disc)
+            coarse = dd.sel(bins=int(r["bins"].min()))
+            out[f"{key}_dcr_coarse"] = float(coarse["mean"])
+            out[f"{key}_dcr_coarse_lo"], out[f"{key}_dcr_coarse_hi"] = float(coarse["lo"]), float(coarse["hi"])
+            out[f"{key}_dcr_worst"] = float(dd["mean"].min()) if bool(dd["mean"].notnull().any()) else math.nan
+            small = dd["mean"].where(dd["bins"] >= small_bins)
+            out[f"{key}_dcr_small"] = float(small.min()) if bool(small.notnull().any()) else math.nan
+            acc = r["final_test"].sel(scheme=s, discretization=disc)
+            out[f"{key}_acc_coarse"], out[f"{key}_acc_coarse_ci"] = mean_ci(
+                acc.sel(bins=int(r["bins"].min())).values)
+            rho = [stats.spearmanr(acc["bins"].values, acc.sel(seed=sd).values, nan_policy="omit").statistic
+                   for sd in acc["seed"].values if np.isfinite(acc.sel(seed=sd).values).sum() > 2]
+            out[f"{key}_slope"], out[f"{key}_slope_ci"] = mean_ci(rho)
+            if s == "spiketime":
+                for b in (75, 150):
+                    if b in r["bins"].values:
+                        bench = r["bench_test"].sel(scheme=s)
+                        out[f"{key}_gain_{b}"], out[f"{key}_gain_{b}_ci"] = _paired(acc.sel(bins=b), bench)
+    return out
+
+
+def _below(mean: float, hi: float, bound: float = 0.0) -> bool:
+    """The interval's upper end ``hi`` lies below ``bound``."""
+    return bool(np.isfinite(hi) and hi < bound)
+
+
+def verdicts(c: dict) -> dict:
+    """``{claim: (verdict, reason)}`` for one dataset's :func:`claims`, on the seed 000
+    discretization (the reproduction); the chapter shows the shared model beside it."""
+    tol = c["tolerance"]
+    out = {}
+    st, bp = "spiketime_seed000", "bptt_seed000"
+    st_down = _below(c[f"{st}_dcr_coarse"], c[f"{st}_dcr_coarse_hi"])
+    bp_down = _below(c[f"{bp}_dcr_coarse"], c[f"{bp}_dcr_coarse_hi"])
+    st_more = c[f"{st}_dcr_worst"] < c[f"{bp}_dcr_worst"]
+    if st_down and bp_down:
+        out["hypothesis"] = ("confirmed" if st_more else "qualified",
+                             "both rates fall at the coarsest step, " + ("the spike-time scheme's more" if st_more
+                                                                         else "BPTT's more"))
+    elif bp_down or st_down:
+        out["hypothesis"] = ("qualified", f"only {'BPTT' if bp_down else 'the spike-time scheme'}'s rate falls "
+                             "significantly at the coarsest step")
+    else:
+        out["hypothesis"] = ("refuted", "neither rate falls significantly at the coarsest step")
+    # rank correlation of accuracy with the bin count, significantly positive: fewer bins, lower accuracy
+    falls = {s: bool(np.isfinite(c[f"{s}_slope_ci"]) and c[f"{s}_slope"] - c[f"{s}_slope_ci"] > 0) for s in (st, bp)}
+    n = sum(falls.values()) + st_down + bp_down
+    out["decrease"] = ("confirmed" if n == 4 else "refuted" if n == 0 else "qualified",
+                       f"accuracy falls with fewer bins: spike-time {'yes' if falls[st] else 'no'}, BPTT "
+                       f"{'yes' if falls[bp] else 'no'}; rate falls at the coarsest step: spike-time "
+                       f"{'yes' if st_down else 'no'}, BPTT {'yes' if bp_down else 'no'}")
+    gains = [(b, c.get(f"{st}_gain_{b}"), c.get(f"{st}_gain_{b}_ci")) for b in (75, 150) if f"{st}_gain_{b}" in c]
+    above = [b for b, g, h in gains if np.isfinite(h) and g - h > 0]
+    below = [b for b, g, h in gains if np.isfinite(h) and g + h < 0]
+    out["bats_baseline"] = ("confirmed" if len(above) == len(gains) and gains else
+                            "refuted" if not above else "qualified",
+                            "better than the continuous benchmark at " + (", ".join(map(str, above)) or "neither") +
+                            " bins" + (f"; worse at {', '.join(map(str, below))}" if below else ""))
+    worst = c[f"{st}_dcr_worst"]
+    out["bats_minimal"] = ("confirmed" if worst >= -tol else "refuted" if c[f"{st}_dcr_coarse_hi"] < -tol
+                           else "qualified",
+                           f"the spike-time scheme's worst mean dCR is {worst:+.2f} (tolerance ±{tol:g})")
+    small_ok = c[f"{bp}_dcr_small"] >= -tol
+    collapse = c[f"{bp}_dcr_coarse"] <= -0.5 or c[f"{bp}_acc_coarse"] < 0.5 * c["bptt_bench_acc"]
+    out["slayer"] = ("confirmed" if small_ok and collapse else "qualified" if small_ok or collapse else "refuted",
+                     f"BPTT within ±{tol:g} of its benchmark's rate at {75} bins or more: "
+                     f"{'yes' if small_ok else 'no'}; collapses at the coarsest step: {'yes' if collapse else 'no'}")
+    return out

@@ -1,0 +1,106 @@
+"""The aggregation of seed 000's time-bin sweeps (snnlib.experiments.timebins) on synthetic sweeps
+with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from snnlib.experiments import timebins as tb
+
+SEEDS = [0, 1, 2]
+N = np.arange(1, 9) * 1000.0  # samples seen at 8 records
+KS = [1, 2, 5, 10, 50]  # window 150 ms, 1 ms base: 150, 75, 30, 15, 3 bins
+
+
+def _curve(final, rise):
+    return final * (1 - np.exp(-N / rise)) / (1 - np.exp(-N[-1] / rise))
+
+
+def _ds(shape: dict, final, rise, config: str, noise=0.0) -> xr.Dataset:
+    """Curves per point; ``final`` and ``rise`` are callables of the point's coordinates."""
+    dims = list(shape) + ["seed"]
+    coords = {**shape, "seed": SEEDS}
+    sizes = [len(v) for v in coords.values()]
+    cur = np.zeros(sizes + [len(N)])
+    rng = np.random.default_rng(0)
+    for idx in np.ndindex(*sizes):
+        point = {d: coords[d][i] for d, i in zip(dims, idx)}
+        cur[idx] = _curve(final(point) + noise * rng.standard_normal(), rise(point))
+    return xr.Dataset({
+        "val_accuracy_curve": (dims + ["samples_seen"], cur),
+        "val_accuracy": (dims + ["epoch"], cur[..., -1:]),
+        "test_accuracy": (dims + ["epoch"], cur[..., -1:] - 0.005),
+        "hidden_spikes": (dims + ["epoch"], np.full(sizes + [1], 300.0)),
+    }, coords={**coords, "samples_seen": N, "epoch": [1]}, attrs={"config": config})
+
+
+def _sweeps():
+    """The spike-time scheme is unaffected by the step; BPTT learns slower as the step grows and
+    collapses at 50 ms (3 bins)."""
+    bptt = _ds({"clock": ["skip", "exact"], "k": KS},
+               final=lambda p: 0.15 if p["k"] == 50 else 0.95, rise=lambda p: 1000.0 * p["k"] ** 0.5,
+               config="n_steps: 150\ndt: 1.0\n")
+    hs = [float(k) for k in KS]
+    st = _ds({"dt": hs}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001)
+    shared = _ds({"dt": hs}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001)
+    exact = _ds({}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001)
+    return {"bptt": bptt, "spiketime": st, "shared": shared, "exact": exact}
+
+
+def test_arms_put_every_discretization_on_bins():
+    curves, bench = tb.arms(_sweeps())
+    assert list(curves["bins"].values) == [150, 75, 30, 15, 3]
+    assert dict(curves.sizes)["scheme"] == 2 and dict(curves.sizes)["discretization"] == 2
+    assert curves.attrs["window_ms"] == 150.0 and curves.attrs["base_bins"] == 150
+    # BPTT's benchmark is its 1 ms base grid (skip, k = 1)
+    np.testing.assert_array_equal(bench["val_accuracy_curve"].sel(scheme="bptt").values,
+                                  curves["val_accuracy_curve"].sel(scheme="bptt", discretization="seed000", bins=150).values)
+
+
+def test_rates_and_dcr_on_known_curves():
+    r = tb.rates(*tb.arms(_sweeps()))
+    # BPTT's benchmark point has dCR 0 exactly; 3 bins never reach the target: CR 0, dCR -1
+    d = tb.dcr(r, 0.9)
+    assert float(d["mean"].sel(scheme="bptt", discretization="seed000", bins=150)) == pytest.approx(0.0)
+    assert float(d["mean"].sel(scheme="bptt", discretization="seed000", bins=3)) == pytest.approx(-1.0)
+    assert float(r["cr_90"].sel(scheme="bptt", discretization="seed000", bins=3).max()) == 0.0
+    # slower rise, lower rate: monotone in the step for BPTT
+    m = d["mean"].sel(scheme="bptt", discretization="seed000").values
+    assert np.all(np.diff(m) <= 1e-12)
+    # the spike-time scheme: within a few percent everywhere
+    assert float(abs(d["mean"].sel(scheme="spiketime")).max()) < 0.05
+
+
+def test_verdicts_follow_the_synthetic_answer():
+    c = tb.claims(tb.rates(*tb.arms(_sweeps())))
+    v = tb.verdicts(c)
+    assert v["bats_minimal"][0] == "confirmed"
+    assert v["slayer"][0] in ("confirmed", "qualified") and "collapses at the coarsest step: yes" in v["slayer"][1]
+    assert v["hypothesis"][0] in ("qualified", "refuted")  # the spike-time rate does not fall
+    assert c["bptt_seed000_acc_coarse"] < 20 and c["spiketime_bench_acc"] == pytest.approx(94.5, abs=0.5)
+    assert "spiketime_seed000_gain_75" in c and "spiketime_seed000_gain_150" in c
+
+
+def test_windows_that_differ_between_schemes_are_refused():
+    s = _sweeps()
+    s["exact"].attrs["config"] = "t_max: 200.0\n"
+    with pytest.raises(ValueError, match="windows differ"):
+        tb.arms(s)
+
+
+def test_chapter_figures_draw(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from snnlib import sweep_plots
+
+    curves, bench = tb.arms(_sweeps())
+    r = tb.rates(curves, bench)
+    for fig in (sweep_plots.timebins_dcr({"mnist": r, "nmnist": r}),
+                sweep_plots.timebins_dcr({"mnist": r}, "exp"),
+                sweep_plots.timebins_lines({"mnist": r, "nmnist": r}),
+                sweep_plots.timebins_lines({"mnist": r}, "spikes"),
+                sweep_plots.timebins_curves(curves, bench)):
+        fig.savefig(tmp_path / "f.png")
