@@ -30,7 +30,7 @@ VERDICTS = ("confirmed", "refuted", "qualified", "not yet tested")
 SOURCES = {"000": "Chalakova 2024 (poster)", "001": "Guichard 2024 (poster)",
            "002": "Gusev & Abramov 2023 (slides)", "003": "Nguyen 2023 (survey slides)"}
 #: chapters that do not exist yet, by the name the table gives them
-PLANNED = {"timebins": "time-bin sweep", "transfer": "transfer of weights",
+PLANNED = {"timebins-mnist-bptt": "time bins and convergence rate", "transfer": "transfer of weights",
            "direct": "direct training of integrated networks"}
 
 Loader = Callable[[str], Run]  # experiment name -> its run of the profile
@@ -196,6 +196,26 @@ def _bptt_on_events(load: Loader) -> Verdict:
                    "BPTT on the N-MNIST event streams: test accuracy {acc:.1f} ± {acc_ci:.1f} % (chance {chance:.0f} %)")
 
 
+def _timebins(load: Loader, which: str) -> Verdict:
+    """Seed 000's claims from the eight time-bin sweeps (:mod:`snnlib.experiments.timebins`): the
+    verdict of each dataset, the same on both or *qualified*."""
+    from .experiments import timebins as tb
+
+    keys = {"hypothesis": ("spiketime_seed000_dcr_coarse", "bptt_seed000_dcr_coarse"),
+            "decrease": ("spiketime_seed000_slope", "bptt_seed000_slope"),
+            "bats_baseline": ("spiketime_seed000_gain_75", "spiketime_seed000_gain_150"),
+            "bats_minimal": ("spiketime_seed000_dcr_worst",),
+            "slayer": ("bptt_seed000_dcr_small", "bptt_seed000_acc_coarse", "bptt_bench_acc")}[which]
+    numbers, parts, verdicts = {}, [], []
+    for d in tb.DATASETS:
+        c = tb.claims(tb.rates(*tb.arms({k: load(name).results for k, name in tb.sweep_names(d).items()})))
+        verdict, reason = tb.verdicts(c)[which]
+        verdicts.append(verdict)
+        numbers.update({f"{d}_{k}": c[k] for k in keys if k in c})
+        parts.append(f"{d}: {verdict}, " + reason.replace("{", "{{").replace("}", "}}"))
+    return Verdict(verdicts[0] if len(set(verdicts)) == 1 else "qualified", numbers, "; ".join(parts))
+
+
 def _direct(load: Loader, which: str) -> Verdict:
     """Seed 001's claims on direct training from the three direct sweeps
     (:mod:`snnlib.experiments.direct`)."""
@@ -248,15 +268,20 @@ def _transfer(load: Loader, which: str) -> Verdict:
 CLAIMS: tuple[Claim, ...] = (
     Claim("s000_hypothesis", "000", "The convergence rate will decrease in both models as the timestep size "
           "grows, but it will be more noticeable in spike-based models as they depend on exact spiking times.",
-          "timebins"),
+          "timebins-mnist-bptt",
+          lambda load: _timebins(load, "hypothesis")),
     Claim("s000_decrease", "000", "The accuracy and convergence rate decrease with timebins. [BATS and SLAYER]",
-          "timebins"),
+          "timebins-mnist-bptt",
+          lambda load: _timebins(load, "decrease")),
     Claim("s000_bats_baseline", "000", "The model performs better than baseline for timebins 75 and 150 "
-          "[BATS].", "timebins"),
+          "[BATS].", "timebins-mnist-bptt",
+          lambda load: _timebins(load, "bats_baseline")),
     Claim("s000_bats_minimal", "000", "Time-discretization minimally affects the convergence rate of the "
-          "spike-based BATS model for any timebin size.", "timebins"),
+          "spike-based BATS model for any timebin size.", "timebins-mnist-bptt",
+          lambda load: _timebins(load, "bats_minimal")),
     Claim("s000_slayer", "000", "The BPTT SLAYER model is unaffected for small timesteps, but appears to "
-          "self-destruct for large ones.", "timebins"),
+          "self-destruct for large ones.", "timebins-mnist-bptt",
+          lambda load: _timebins(load, "slayer")),
     Claim("s001_fig1", "001", "With interpolation, the potential never goes above the threshold. [Fig. 1]",
           "single-neuron", _interpolation_below_threshold),
     Claim("s001_fig2", "001", "Order 5 integration with Parker-Sochacki for a single neuron. No inputs or "
@@ -293,8 +318,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("s003_dynamic", "003", "Spatiotemporal approaches are compatible with dynamic input data.",
           "bptt-nmnist", _bptt_on_events),
     Claim("s003_single_spike", "003", "[Single-spike approach] Fewer spike => Slow backpropagation => Slow "
-          "convergence in loss minimization.", "timebins"),
-    Claim("s003_latency", "003", "BPTT reduce number of timestep => reduce latency & energy.", "timebins"),
+          "convergence in loss minimization.", "timebins-mnist-bptt"),
+    Claim("s003_latency", "003", "BPTT reduce number of timestep => reduce latency & energy.", "timebins-mnist-bptt"),
 )
 
 

@@ -110,11 +110,14 @@ _TB_ST_NMNIST = {"variant": "multi", "dataset": "nmnist", "t_max": 300.0, **_TB_
 _TB_SHARED = {"integration": "exact", "spike_rule": "snap", "input": "grid", "gradient": "piggyback"}
 
 
-def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, dt: float = 1.0) -> tuple[Sweep, ...]:
+def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, dt: float = 1.0, chapter: dict | None = None
+              ) -> tuple[Sweep, ...]:
+    """The four sweeps of one dataset; ``chapter``: the chapter's fields, given to the BPTT sweep."""
     hs = tuple(float(k * dt) for k in ks)
     w = f"{int(bptt['n_steps'] * dt)} ms"
+    chapter = chapter or {}
     return (
-        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",),
+        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",), **chapter,
               title=f"Time bins, {dataset}, BPTT: seed 000's step skipping and the exact grid ({w})", profiles={
                   "quick": SweepProfile(bptt, {"clock": ("skip", "exact"), "k": ks, "seed": (0, 1, 2)})}),
         Sweep(f"timebins-{dataset}-spiketime", "train.ipynb", scheme="spiketime", in_progress=("quick",),
@@ -129,7 +132,11 @@ def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, dt: float = 1.0) ->
     )
 
 
-_TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST)
+#: the chapter (on the MNIST BPTT sweep) reads all eight
+_TB_CHAPTER = {"chapter": "timebins.ipynb", "chapter_title": "Time bins and convergence rate: spike-time scheme vs BPTT",
+               "reads": tuple(f"timebins-{d}-{arm}" for d in ("mnist", "nmnist")
+                              for arm in ("bptt", "spiketime", "spiketime-shared", "spiketime-exact"))[1:]}
+_TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST, chapter=_TB_CHAPTER)
              + _timebins("nmnist", _TB_NMNIST_K, _TB_BPTT_NMNIST, _TB_ST_NMNIST))
 
 SWEEPS: tuple[Sweep, ...] = (
@@ -235,7 +242,8 @@ def chapter(key: str) -> PlannedRun | None:
     s = next((s for s in SWEEPS if s.name == name), None)
     if s is None or profile not in s.profiles or s.chapter is None:
         return None
-    return PlannedRun(name, profile, s.chapter, (profile,), {"sweep": name, "profile": profile, "title": s.title})
+    return PlannedRun(name, profile, s.chapter, (profile,),
+                      {"sweep": name, "profile": profile, "title": s.chapter_title or s.title})
 
 
 def find(key: str) -> PlannedRun | SweepPoint:

@@ -107,6 +107,8 @@ class Sweep:
       :mod:`snnlib.experiments` whose ``Config`` validates its points.
     - ``reads``: names of other sweeps whose points the chapter aggregates too (it is made after
       them, and a new point of theirs makes it stale); they have no chapter of their own.
+    - ``chapter_title``: the chapter's page title when it is not ``title`` (a chapter that
+      aggregates several sweeps).
     """
 
     name: str
@@ -119,6 +121,7 @@ class Sweep:
     in_progress: tuple = ()
     experiment: str | None = None
     reads: tuple = ()
+    chapter_title: str = ""
 
     def points(self, profile: str) -> list[SweepPoint]:
         """Every point of ``profile``, in grid order (the last grid key varies fastest)."""

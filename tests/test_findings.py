@@ -94,7 +94,7 @@ def test_a_missing_run_or_chapter_is_not_yet_tested():
     assert findings.assess(CLAIM["s000_slayer"], missing).verdict == "not yet tested"
     row = [r for r in findings.markdown_table(findings.run(findings.Config(), missing)).splitlines()
            if "self-destruct" in r][0]
-    assert "not yet tested" in row and "time-bin sweep (planned)" in row
+    assert "not yet tested" in row and "time bins and convergence rate (planned)" in row
 
 
 def test_run_on_the_committed_runs_reads_their_numbers():

@@ -104,3 +104,22 @@ def test_chapter_figures_draw(tmp_path):
                 sweep_plots.timebins_lines({"mnist": r}, "spikes"),
                 sweep_plots.timebins_curves(curves, bench)):
         fig.savefig(tmp_path / "f.png")
+
+
+def test_findings_decide_seed_000_from_both_datasets():
+    from types import SimpleNamespace
+
+    from snnlib import findings
+
+    synthetic = _sweeps()
+    names = {name: key for d in tb.DATASETS for key, name in tb.sweep_names(d).items()}
+
+    def load(experiment):
+        return SimpleNamespace(results=synthetic[names[experiment]])
+
+    claim = {c.id: c for c in findings.CLAIMS}
+    v = findings.assess(claim["s000_bats_minimal"], load)
+    assert v.verdict == "confirmed" and "mnist: confirmed" in v.evidence and "nmnist: confirmed" in v.evidence
+    assert set(v.numbers) == {"mnist_spiketime_seed000_dcr_worst", "nmnist_spiketime_seed000_dcr_worst"}
+    slayer = findings.assess(claim["s000_slayer"], load)
+    assert slayer.verdict in ("confirmed", "qualified") and slayer.numbers["mnist_bptt_seed000_acc_coarse"] < 20
