@@ -289,4 +289,14 @@ def book_toc(toc: str, profile: str) -> str:
                 continue
             line = line.replace(f"runs/{exp}/quick/", f"runs/{exp}/{runs[exp]}/")
         lines.append(line)
-    return "\n".join(lines) + "\n"
+    # a part left without chapters (its caption and "chapters:" lines only) is dropped
+    kept = []
+    for i, line in enumerate(lines):
+        if line.strip().startswith("- caption:"):
+            nxt = lines[i + 2] if i + 2 < len(lines) else ""
+            if lines[i + 1].strip() == "chapters:" and "file:" not in nxt:
+                continue
+        if line.strip() == "chapters:" and kept and not kept[-1].strip().startswith("- caption:"):
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"

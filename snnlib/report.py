@@ -95,3 +95,19 @@ def recipe_note(sweep: str) -> str | None:
     """How the run ``sweep`` departs from the published recipe it is compared with, if any."""
     return RECIPE_NOTES.get(sweep)
 
+
+
+def search_note(sweep: str, profile: str) -> str | None:
+    """Where the settings of ``sweep`` were chosen, if a validation-only search
+    (:mod:`snnlib.experiments.hpsearch`) of that profile chose them: a Markdown sentence linking
+    its page, else ``None``."""
+    from . import plan
+
+    for r in plan.PLAN:
+        cfg = r.parameters.get("config", {}) if r.experiment == "hpsearch" else {}
+        if cfg.get("sweep") == sweep and cfg.get("profile") == profile:
+            fields = ", ".join(f"`{k}`" for k in cfg["grid"])
+            return (f"The settings {fields} of this sweep were chosen on the validation split only, by the "
+                    f"search on the page [{r.parameters.get('title', r.key)}](../../{r.experiment}/{r.run_id}/notebook.ipynb) "
+                    "(no test accuracy was read to choose them).")
+    return None

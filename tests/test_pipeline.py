@@ -190,3 +190,10 @@ def test_each_profile_book_names_only_that_profiles_runs():
         entries = [line.split("file: runs/")[1].rsplit("/notebook", 1)[0]
                    for line in plan.book_toc(toc, profile).splitlines() if "file: runs/" in line]
         assert entries and set(entries) <= keys, (profile, set(entries) - keys)
+
+
+def test_a_part_left_without_chapters_in_a_profile_is_dropped_from_its_toc():
+    toc = ("format: jb-book\nroot: intro\nparts:\n  - caption: A\n    chapters:\n      - file: runs/nothing-here/quick/notebook\n"
+           "  - caption: B\n    chapters:\n      - file: background\n")
+    out = plan.book_toc(toc, "full")
+    assert "caption: A" not in out and "caption: B" in out and "file: background" in out

@@ -42,3 +42,9 @@ def test_small_test_caveat_gives_the_binomial_interval_beside_the_seed_spread():
     # an N-MNIST test split enlarged with held-out training recordings says how it is made
     text = report.small_test_caveat(ds.assign_attrs(n_test=300, config="test_from_train: 200\n"))
     assert "300 samples (100 official test recordings and 200 training recordings held out" in text
+
+
+def test_search_note_links_the_search_that_chose_a_sweeps_settings():
+    note = report.search_note("bptt-nmnist", "quick")
+    assert "validation split only" in note and "../../hpsearch/bptt-nmnist/notebook.ipynb" in note
+    assert report.search_note("bptt-nmnist-lava", "quick") is None
