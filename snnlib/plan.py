@@ -64,6 +64,12 @@ PLAN: tuple[PlannedRun, ...] = (
         "title": "Hyper-parameter search: BPTT on N-MNIST, 2312-500-10",
         "config": {"sweep": "bptt-nmnist", "profile": "quick", "epochs": 5,
                    "grid": {"theta": [1.0, 1.25, 1.5], "weight_scale": [0.2, 0.3, 0.5], "lr": [1e-3, 2e-3]}}}),
+    # BATS's thresholds and initial weights are MNIST's: on N-MNIST's event streams (about 3,900
+    # input events per recording) the hidden threshold and weight scale are searched (issue 13)
+    PlannedRun("hpsearch", "timebins-nmnist-spiketime-exact", "hpsearch.ipynb", ("quick",), {
+        "title": "Hyper-parameter search: the spike-time scheme on N-MNIST, 2312-500-10",
+        "config": {"sweep": "timebins-nmnist-spiketime-exact", "profile": "quick", "epochs": 3,
+                   "grid": {"theta_bats": [[0.5, 1.3], [1.0, 1.3], [2.0, 1.3]], "weight_scale": [0.5, 1.0]}}}),
     PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True),
     PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True),
 )
@@ -87,6 +93,8 @@ _SEEDS3 = {"seed": (0, 1, 2)}
 _NMNIST_QUICK_SPLIT = {"n_val": 100, "test_from_train": 200}
 _DIRECT = {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 5, "evals_per_epoch": 4,
            "n_train": 10000, "n_val": 2000, "n_test": 2000, "spike_rule": "linear"}
+#: the full profile: all of MNIST (55,000 training digits, 5,000 validation, 10,000 test)
+_DIRECT_FULL = {**_DIRECT, "epochs": 20, "n_train": None, "n_val": 5000, "n_test": None}
 
 # seed 000: time bins. One window per dataset, shared by both schemes (150 ms MNIST, 300 ms N-MNIST),
 # cut into 9 log-spaced bin counts from the 1 ms base grid down to 3 bins, 75 and 150 among them; the
@@ -110,25 +118,31 @@ _TB_ST_NMNIST = {"variant": "multi", "dataset": "nmnist", "t_max": 300.0, **_TB_
 _TB_SHARED = {"integration": "exact", "spike_rule": "snap", "input": "grid", "gradient": "piggyback"}
 
 
-def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, dt: float = 1.0, chapter: dict | None = None
-              ) -> tuple[Sweep, ...]:
-    """The four sweeps of one dataset; ``chapter``: the chapter's fields, given to the BPTT sweep."""
+def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, full: dict, dt: float = 1.0,
+              chapter: dict | None = None) -> tuple[Sweep, ...]:
+    """The four sweeps of one dataset (quick and, with ``full`` over the bases, full profiles);
+    ``chapter``: the chapter's fields, given to the BPTT sweep."""
     hs = tuple(float(k * dt) for k in ks)
     w = f"{int(bptt['n_steps'] * dt)} ms"
     chapter = chapter or {}
+    seeds = {"quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
+
+    def profiles(base, grid):
+        return {p: SweepProfile(base if p == "quick" else {**base, **full}, {**grid, "seed": s})
+                for p, s in seeds.items()}
+
     return (
-        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",), **chapter,
-              title=f"Time bins, {dataset}, BPTT: seed 000's step skipping and the exact grid ({w})", profiles={
-                  "quick": SweepProfile(bptt, {"clock": ("skip", "exact"), "k": ks, "seed": (0, 1, 2)})}),
-        Sweep(f"timebins-{dataset}-spiketime", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=tuple(seeds), **chapter,
+              title=f"Time bins, {dataset}, BPTT: seed 000's step skipping and the exact grid ({w})",
+              profiles=profiles(bptt, {"clock": ("skip", "exact"), "k": ks})),
+        Sweep(f"timebins-{dataset}-spiketime", "train.ipynb", scheme="spiketime", in_progress=tuple(seeds),
               title=f"Time bins, {dataset}, spike-time scheme as in seed 000: inputs delayed to the grid ({w})",
-              profiles={"quick": SweepProfile(st, {"dt": hs, "seed": (0, 1, 2)})}),
-        Sweep(f"timebins-{dataset}-spiketime-shared", "train.ipynb", scheme="integrated", in_progress=("quick",),
+              profiles=profiles(st, {"dt": hs})),
+        Sweep(f"timebins-{dataset}-spiketime-shared", "train.ipynb", scheme="integrated", in_progress=tuple(seeds),
               title=f"Time bins, {dataset}, spike-time scheme on the exact grid ({w})",
-              profiles={"quick": SweepProfile({**st, **_TB_SHARED}, {"dt": hs, "seed": (0, 1, 2)})}),
-        Sweep(f"timebins-{dataset}-spiketime-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
-              title=f"Time bins, {dataset}: the continuous spike-time benchmark ({w})",
-              profiles={"quick": SweepProfile(st, _SEEDS3)}),
+              profiles=profiles({**st, **_TB_SHARED}, {"dt": hs})),
+        Sweep(f"timebins-{dataset}-spiketime-exact", "train.ipynb", scheme="spiketime", in_progress=tuple(seeds),
+              title=f"Time bins, {dataset}: the continuous spike-time benchmark ({w})", profiles=profiles(st, {})),
     )
 
 
@@ -136,8 +150,11 @@ def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, dt: float = 1.0, ch
 _TB_CHAPTER = {"chapter": "timebins.ipynb", "chapter_title": "Time bins and convergence rate: spike-time scheme vs BPTT",
                "reads": tuple(f"timebins-{d}-{arm}" for d in ("mnist", "nmnist")
                               for arm in ("bptt", "spiketime", "spiketime-shared", "spiketime-exact"))[1:]}
-_TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST, chapter=_TB_CHAPTER)
-             + _timebins("nmnist", _TB_NMNIST_K, _TB_BPTT_NMNIST, _TB_ST_NMNIST))
+#: full profiles: all of MNIST / N-MNIST, 20 epochs, five seeds
+_TB_FULL_MNIST = {"n_train": None, "n_val": 5000, "n_test": None, "epochs": 20}
+_TB_FULL_NMNIST = {"nmnist_subset": "full", "test_from_train": 0, "n_val": 5000, "epochs": 20}
+_TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST, _TB_FULL_MNIST, chapter=_TB_CHAPTER)
+             + _timebins("nmnist", _TB_NMNIST_K, _TB_BPTT_NMNIST, _TB_ST_NMNIST, _TB_FULL_NMNIST))
 
 SWEEPS: tuple[Sweep, ...] = (
     # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
@@ -166,20 +183,22 @@ SWEEPS: tuple[Sweep, ...] = (
                                     "input": ("exact", "grid"), "seed": (0, 1, 2, 3, 4)})}),
     # seed 001, experiment 2: integrated networks trained directly (piggyback vs adjusted), with the
     # exact scheme on the same subset as benchmark; sized for ~2 h of two workers (issue 12)
-    Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("quick",), chapter="direct.ipynb",
+    Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("quick", "full"), chapter="direct.ipynb",
           reads=("direct-newton", "direct-exact"),
           title="Training integrated networks directly: piggyback vs adjusted", profiles={
-              "quick": SweepProfile(_DIRECT, {"gradient": ("piggyback", "adjusted"),
-                                              "integration": ("euler", "ps2", "ps3", "ps5"),
-                                              "dt": (0.25, 1.0, 4.0), "seed": (0, 1, 2)})}),
-    Sweep("direct-newton", "train.ipynb", scheme="integrated", in_progress=("quick",),
+              p: SweepProfile(base, {"gradient": ("piggyback", "adjusted"), "integration": ("euler", "ps2", "ps3", "ps5"),
+                                     "dt": (0.25, 1.0, 4.0), "seed": seeds})
+              for p, base, seeds in (("quick", _DIRECT, (0, 1, 2)), ("full", _DIRECT_FULL, (0, 1, 2, 3, 4)))}),
+    Sweep("direct-newton", "train.ipynb", scheme="integrated", in_progress=("quick", "full"),
           title="Training integrated networks directly: Newton's spike rule at 1 ms", profiles={
-              "quick": SweepProfile({**_DIRECT, "spike_rule": "newton", "dt": 1.0},
-                                    {"gradient": ("piggyback", "adjusted"),
-                                     "integration": ("euler", "ps2", "ps3", "ps5"), "seed": (0, 1, 2)})}),
-    Sweep("direct-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+              p: SweepProfile({**base, "spike_rule": "newton", "dt": 1.0},
+                              {"gradient": ("piggyback", "adjusted"), "integration": ("euler", "ps2", "ps3", "ps5"),
+                               "seed": seeds})
+              for p, base, seeds in (("quick", _DIRECT, (0, 1, 2)), ("full", _DIRECT_FULL, (0, 1, 2, 3, 4)))}),
+    Sweep("direct-exact", "train.ipynb", scheme="spiketime", in_progress=("quick", "full"),
           title="Training integrated networks directly: the exact benchmark", profiles={
-              "quick": SweepProfile({k: v for k, v in _DIRECT.items() if k != "spike_rule"}, _SEEDS3)}),
+              p: SweepProfile({k: v for k, v in base.items() if k != "spike_rule"}, {"seed": seeds})
+              for p, base, seeds in (("quick", _DIRECT, (0, 1, 2)), ("full", _DIRECT_FULL, (0, 1, 2, 3, 4)))}),
     # BPTT (SLAYER scheme) on the same network and input: the other transfer source
     Sweep("bptt-mnist-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", keep_weights=True,
           title="BPTT on MNIST (time-to-first-spike), 784-800-10", profiles={
