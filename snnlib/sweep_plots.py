@@ -140,6 +140,7 @@ def direct_lines(m: dict, var: str, gradients=("piggyback", "adjusted"), integra
         if log_y:
             ax.set_yscale("log")
         ax.set_xticks(d["dt"].values, [f"{v:g}" for v in d["dt"].values])
+        ax.minorticks_off()
         ax.set_xlabel("dt (ms)")
         ax.set_ylabel(_DIRECT_LABELS.get(var, var))
         ax.set_title(f"{g} gradient")
@@ -158,7 +159,7 @@ def direct_fig4(m: dict) -> plt.Figure:
     d = m["direct"]
     s_mu, s_h = ci(d["spikes"])
     t_mu, t_h = ci(d["time_ratio"])
-    fig, axes = panel_grid(2, panel=(5.8, 4.0))
+    fig, axes = panel_grid(2, panel=(6.4, 4.0))
     colors = dict(zip([str(i) for i in d["integration"].values], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     x = d["dt"].values
     for ax, g in zip(axes, ("piggyback", "adjusted")):
@@ -174,6 +175,7 @@ def direct_fig4(m: dict) -> plt.Figure:
         ax.set_xscale("log")
         ax.set_xlim(x.min() / 1.4, x.max() * 1.4)
         ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.minorticks_off()
         ax.set_xlabel("dt (ms)")
         ax.set_ylabel("hidden spikes / digit (solid)")
         tw.set_ylabel("time per epoch / exact's (dashed)")
@@ -182,7 +184,7 @@ def direct_fig4(m: dict) -> plt.Figure:
                            float(np.nanmax(s_mu.values + np.nan_to_num(s_h.values), initial=0))) * 1.1)
         ax.set_title(f"{g} gradient")
     axes[0].legend(fontsize="small", loc="lower left")
-    fig.tight_layout()
+    fig.tight_layout(w_pad=3.0)
     return readable(fig)
 
 
