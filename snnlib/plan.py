@@ -69,7 +69,8 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("hpsearch", "timebins-nmnist-spiketime-exact", "hpsearch.ipynb", ("quick",), {
         "title": "Hyper-parameter search: the spike-time scheme on N-MNIST, 2312-500-10",
         "config": {"sweep": "timebins-nmnist-spiketime-exact", "profile": "quick", "epochs": 3,
-                   "grid": {"theta_bats": [[0.5, 1.3], [1.0, 1.3], [2.0, 1.3]], "weight_scale": [0.5, 1.0]}}}),
+                   "grid": {"theta_bats": [[0.25, 1.3], [0.5, 1.3], [1.0, 1.3], [2.0, 1.3], [0.5, 0.65], [0.5, 2.6]],
+                            "weight_scale": [0.25, 0.5, 1.0]}}}),
     PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True),
     PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True),
 )
@@ -112,7 +113,9 @@ _TB_BPTT_MNIST = {**{k: v for k, v in _BPTT_MNIST.items() if k not in ("lr", "ba
 _TB_BPTT_NMNIST = {"dataset": "nmnist", "n_steps": 300, "dt": 1.0, "theta": 1.0, "weight_scale": 0.3, "loss": "rate",
                    "true_rate": 0.2, "false_rate": 0.03, **_TB_NMNIST}
 _TB_ST_MNIST = {"variant": "multi", "t_max": 150.0, **_TB_MNIST}
-_TB_ST_NMNIST = {"variant": "multi", "dataset": "nmnist", "t_max": 300.0, **_TB_NMNIST}
+# thresholds and initial weight scale chosen on the validation split (hpsearch/timebins-nmnist-spiketime-exact)
+_TB_ST_NMNIST = {"variant": "multi", "dataset": "nmnist", "t_max": 300.0, "theta_bats": (0.5, 0.65),
+                 "weight_scale": 0.5, **_TB_NMNIST}
 #: the spike-time scheme on the shared model: the exact flow on the grid, inputs delivered and
 #: threshold checked at grid points, BATS's gradients through the grid rounding (straight through)
 _TB_SHARED = {"integration": "exact", "spike_rule": "snap", "input": "grid", "gradient": "piggyback"}
