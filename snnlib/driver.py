@@ -20,9 +20,10 @@ which every scheme's config extends with its own model fields. A scheme is an ob
 ``step``
     optional: one forward and backward pass (:func:`snnlib.train.default_step` otherwise), for a
     scheme whose gradient is not autograd through the forward;
-``probe(cfg, batches)``
+``probe(cfg, batches, model)``
     optional: ``probe(model) -> dict`` of scalars measured before training and after every epoch
-    (``probe`` of :func:`snnlib.train.fit`; ``batches``: the split's :class:`~snnlib.train.Batches`);
+    (``probe`` of :func:`snnlib.train.fit`; ``batches``: the splits' :class:`~snnlib.train.Batches`;
+    ``model``: the freshly built network, before a checkpoint is loaded into it);
 ``attrs(cfg)``
     descriptive attributes of the results (sizes, step, ...).
 
@@ -220,7 +221,7 @@ def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
     lr = cfg.lr if cfg.lr is not None else scheme.default_lr(cfg)
     extra = {"step": scheme.step} if hasattr(scheme, "step") else {}
     if hasattr(scheme, "probe"):
-        extra["probe"] = scheme.probe(cfg, batches)
+        extra["probe"] = scheme.probe(cfg, batches, model)  # before any checkpoint is loaded
     ds = fit(model, scheme.loss(cfg), scheme.predict(cfg), batches["train"], batches["val"], batches["test"],
              epochs=cfg.epochs, lr=lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
              evals_per_epoch=cfg.evals_per_epoch, checkpoint=checkpoint_file(cfg),

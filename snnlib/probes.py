@@ -38,8 +38,13 @@ def gradient_alignment(net, inputs, labels, loss) -> dict:
 
     g, g0 = _grads(net, inputs, labels, loss), _grads(net.with_(Discretization()), inputs, labels, loss)
 
+    params = list(net.parameters())
+
+    def vec(x, p):  # a parameter without gradient (unused by a silent layer) counts as zeros
+        return (x if x is not None else torch.zeros_like(p)).reshape(-1).double()
+
     def flat(gs):
-        return torch.cat([(x if x is not None else torch.zeros(0)).reshape(-1) for x in gs]).double()
+        return torch.cat([vec(x, p) for x, p in zip(gs, params)])
 
     def cos(u, v):
         n = float(u.norm() * v.norm())
@@ -47,7 +52,7 @@ def gradient_alignment(net, inputs, labels, loss) -> dict:
 
     a, b = flat(g), flat(g0)
     return {"cosine": cos(a, b), "norm_ratio": float(a.norm() / b.norm()) if float(b.norm()) > 0 else float("nan"),
-            "cosine_per_layer": [cos(u.reshape(-1).double(), v.reshape(-1).double()) for u, v in zip(g, g0)]}
+            "cosine_per_layer": [cos(vec(u, p), vec(v, p)) for u, v, p in zip(g, g0, params)]}
 
 
 def fixed_batch(batches, n: int):
@@ -64,17 +69,20 @@ class TrainingProbe:
     """``probe(model) -> dict`` for :func:`snnlib.train.fit` on an :class:`snnlib.network.EventNetwork`.
 
     ``ref_step_s``: seconds per sample of a forward and backward pass of the exact network at the
-    weights the probe first saw (the initial ones; frozen copy) on ``(inputs, labels)``, median of
-    ``repeats``. With ``alignment``: :func:`gradient_alignment` of the current model on the same
-    batch, as ``cosine``, ``norm_ratio`` and ``cosine_layer<l>`` (1-based).
+    weights of ``initial`` (the freshly built model of the run, before training or resuming: a
+    frozen copy is taken here) on ``(inputs, labels)``, median of ``repeats``. With ``alignment``:
+    :func:`gradient_alignment` of the current model on the same batch, as ``cosine``,
+    ``norm_ratio`` and ``cosine_layer<l>`` (1-based).
     """
 
-    def __init__(self, inputs, labels, loss, alignment: bool = True, repeats: int = 5):
+    def __init__(self, inputs, labels, loss, initial, alignment: bool = True, repeats: int = 5):
+        from .discretization import Discretization
+
         if repeats < 1:
             raise ValueError(f"repeats = {repeats}: expected >= 1.")
         self.inputs, self.labels, self.loss = inputs, labels, loss
         self.alignment, self.repeats = alignment, repeats
-        self._reference = None
+        self._reference = copy.deepcopy(initial).with_(Discretization())
 
     def _time_reference(self) -> float:
         times = []
@@ -85,10 +93,6 @@ class TrainingProbe:
         return statistics.median(times) / len(self.labels)
 
     def __call__(self, model) -> dict:
-        from .discretization import Discretization
-
-        if self._reference is None:
-            self._reference = copy.deepcopy(model).with_(Discretization())
         out = {"ref_step_s": self._time_reference()}
         if self.alignment:
             a = gradient_alignment(model, self.inputs, self.labels, self.loss)

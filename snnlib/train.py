@@ -223,8 +223,11 @@ def fit(
         probes = list(state.get("probes", []))
         print(f"resuming after epoch {start_epoch} from {ckpt}", file=sys.stderr)
 
-    if probe is not None and not probes:
-        probes.append(dict(probe(model)))
+    if probe is not None:
+        if start_epoch == 0 and not probes:
+            probes.append(dict(probe(model)))
+        else:  # a checkpoint from before the probe (or without it): those checkpoints stay NaN
+            probes += [{}] * max(0, start_epoch + 1 - len(probes))
     for epoch in range(start_epoch, epochs):
         train.epoch = epoch
         if lr_schedule == "cosine":

@@ -64,3 +64,34 @@ def test_gradient_alignment_is_one_at_fine_steps_and_lower_for_coarse_piggyback(
     assert fine["cosine"] > 0.9999 and abs(fine["norm_ratio"] - 1) < 1e-3
     assert coarse["cosine"] < fine["cosine"] - 0.01
     assert len(fine["cosine_per_layer"]) == 2 and all(p.grad is None for p in net.parameters())
+
+
+def test_probe_reference_is_the_initial_network_and_silent_layers_count_as_zero_gradients():
+    import torch
+
+    from snnlib.discretization import Discretization as D
+    from snnlib.losses import spike_count_loss
+    from snnlib.network import EventNetwork
+    from snnlib.neuron import NeuronParams
+    from snnlib.probes import TrainingProbe, gradient_alignment
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 20, 1, generator=g, dtype=torch.float64) * 30
+    y = torch.randint(0, 3, (8,), generator=g)
+    net = EventNetwork((20, 16, 3), NeuronParams(tau_s=10.0), max_spikes=[4, 4], t_max=60.0,
+                       init=[(-0.1, 0.3), (-0.1, 0.3)], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    loss = lambda out, lab: spike_count_loss(out, lab, 3, 1)  # noqa: E731
+    probe = TrainingProbe(x, y, loss, net.with_(D("euler", None, 1.0, "linear"), "adjusted"))
+    initial = [w.detach().clone() for w in probe._reference.parameters()]
+    with torch.no_grad():  # training moves the run's weights; the reference keeps the initial ones
+        for w in net.parameters():
+            w.mul_(3.0)
+    assert all(torch.equal(a, b) for a, b in zip(initial, probe._reference.parameters()))
+    out = probe(net.with_(D("euler", None, 1.0, "linear"), "adjusted"))
+    assert out["ref_step_s"] > 0 and -1 <= out["cosine"] <= 1
+    # a network whose hidden layer is silent: no gradient anywhere, cosines NaN rather than a crash
+    with torch.no_grad():
+        for w in net.parameters():
+            w.zero_()
+    a = gradient_alignment(net.with_(D("euler", None, 1.0, "linear"), "adjusted"), x, y, loss)
+    assert len(a["cosine_per_layer"]) == 2

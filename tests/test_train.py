@@ -153,3 +153,10 @@ def test_mean_ci_is_the_student_t_interval():
     # sample sd 1, n = 3: half-width t_{0.975, 2} / sqrt(3) = 4.3027 / 1.7321
     assert mean == 2.0 and half == pytest.approx(4.302653 / 3**0.5, rel=1e-6)
     assert np.isnan(mean_ci([0.5])[1])  # one run has no spread to report
+
+
+def test_a_checkpoint_without_probes_resumes_with_nan_for_the_epochs_it_lacks(tmp_path):
+    _fit(tmp_path, epochs=1, ckpt="old.pt")  # made without a probe
+    ds = _fit(tmp_path, epochs=3, ckpt="old.pt", probe=_weight_norm_probe)
+    assert ds["checkpoint"].values.tolist() == [0, 1, 2, 3]
+    assert np.isnan(ds["probe_norm"].values[:2]).all() and np.isfinite(ds["probe_norm"].values[2:]).all()

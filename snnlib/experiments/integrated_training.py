@@ -68,10 +68,11 @@ class IntegratedScheme(SpikeTimeScheme):
         net = SpikeTimeNetwork(bats_config(cfg), generator=generator)  # the same initial weights
         return net.with_(cfg.discretization(), cfg.gradient)
 
-    def probe(self, cfg, batches):
+    def probe(self, cfg, batches, model):
         """Gradient alignment with the exact gradient and the reference timing
-        (:class:`snnlib.probes.TrainingProbe`) on the first 256 validation samples."""
-        return TrainingProbe(*fixed_batch(batches["val"], 256), self.loss(cfg), alignment=True)
+        (:class:`snnlib.probes.TrainingProbe`, at ``model``'s initial weights) on the first 256
+        validation samples."""
+        return TrainingProbe(*fixed_batch(batches["val"], 256), self.loss(cfg), model, alignment=True)
 
     def attrs(self, cfg):
         return {**super().attrs(cfg), "discretization": cfg.discretization().label, "gradient": cfg.gradient}

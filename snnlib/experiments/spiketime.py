@@ -239,12 +239,13 @@ class SpikeTimeScheme:
     def default_lr(self, cfg):
         return bats_config(cfg).lr
 
-    def probe(self, cfg, batches):
+    def probe(self, cfg, batches, model):
         """The reference timing of :class:`snnlib.probes.TrainingProbe` (first 256 validation
-        samples), which makes epoch times of runs made at different moments comparable."""
+        samples, the exact network at ``model``'s initial weights), which makes epoch times of
+        runs made at different moments comparable."""
         from ..probes import TrainingProbe, fixed_batch
 
-        return TrainingProbe(*fixed_batch(batches["val"], 256), self.loss(cfg), alignment=False)
+        return TrainingProbe(*fixed_batch(batches["val"], 256), self.loss(cfg), model, alignment=False)
 
     def attrs(self, cfg):
         bc = bats_config(cfg)
