@@ -198,7 +198,7 @@ def split_indices(n_train: int = 60000, n_val: int = 5000, seed: int = 0, n_extr
     """Deterministic train/validation split of the official training set: sorted index arrays
     ``(train, val)``; with ``n_extra > 0`` also ``extra``, ``n_extra`` more samples held out of
     training (disjoint from validation, which does not change with ``n_extra``): ``(train, val, extra)``."""
-    if n_extra < 0 or not 0 <= n_val + n_extra < n_train:
+    if n_val < 0 or n_extra < 0 or not n_val + n_extra < n_train:
         raise ValueError(f"n_val = {n_val}, n_extra = {n_extra}: expected n_val, n_extra >= 0 and "
                          f"n_val + n_extra < {n_train} (the training samples available).")
     perm = np.random.default_rng(seed).permutation(n_train)

@@ -261,12 +261,14 @@ def curve_convergence_rates(accuracy, reference, q: float = 0.9, dim: str = "sam
 
 def curve_exponential_rates(error, dim: str = "samples_seen"):
     """``1 / n_c`` of :func:`fit_exponential_error` for every curve of validation *error* along ``dim``
-    (NaN where the fit fails: :class:`ConvergenceFitError`)."""
+    (NaN where the fit fails, :class:`ConvergenceFitError`, or fewer than 4 records are finite)."""
     import xarray as xr
 
     n = error[dim].values
 
     def rate(e):
+        if np.isfinite(e).sum() < 4:  # a missing run (all NaN) or too few records to fit
+            return float("nan")
         try:
             return fit_exponential_error(n, e).rate
         except ConvergenceFitError:

@@ -260,7 +260,7 @@ def _bins_axis(ax, bins):
 
 def timebins_dcr(by_dataset: dict, q: float | str = 0.9) -> plt.Figure:
     """dCR against the number of bins (coarser to the right), one panel per dataset, a colour per
-    scheme, solid seed 000's discretization and dashed the shared model; bands: bootstrap 95%
+    scheme, solid seed 000's discretization and dashed the shared model; bands: Student-t 95%
     intervals over seeds. ``by_dataset``: ``{dataset: rates}`` (:func:`snnlib.experiments.timebins.rates`)."""
     from .experiments.timebins import dcr
 
@@ -286,7 +286,8 @@ def timebins_dcr(by_dataset: dict, q: float | str = 0.9) -> plt.Figure:
 
 def timebins_lines(by_dataset: dict, var: str = "final_test") -> plt.Figure:
     """``var`` of :func:`snnlib.experiments.timebins.rates` (final test accuracy, spikes) against
-    the number of bins, as :func:`timebins_dcr`; dotted: each scheme's benchmark (accuracy)."""
+    the number of bins, as :func:`timebins_dcr`; for the accuracy, each arm's benchmark as a thin
+    line (dotted: seed 000's discretization, dash-dotted: the shared model)."""
     from .experiments.direct import ci
 
     labels = {"final_test": "test accuracy (%)", "spikes": "hidden spikes / sample", "final_val": "validation accuracy (%)"}
@@ -301,8 +302,10 @@ def timebins_lines(by_dataset: dict, var: str = "final_test") -> plt.Figure:
                     continue
                 _band(ax, bins, mu.values, np.nan_to_num(h.values), 0.0, 100.0 if "test" in var or "val" in var
                       else np.inf, ls=ls, marker="o", ms=3, color=color, label=f"{_SCHEME_NAME[s]}, {disc}")
-            if var == "final_test":
-                ax.axhline(float(r["bench_test"].sel(scheme=s).mean()), color=color, ls=":", lw=1)
+            if var == "final_test":  # each arm's benchmark: dotted (seed 000's), dash-dotted (shared)
+                for disc, bls in (("seed000", ":"), ("shared", "-.")):
+                    ax.axhline(float(r["bench_test"].sel(scheme=s, discretization=disc).mean()), color=color,
+                               ls=bls, lw=0.8)
         _bins_axis(ax, bins)
         ax.set_ylabel(labels.get(var, var))
         ax.set_title(name)
@@ -323,7 +326,7 @@ def timebins_curves(curves: xr.Dataset, bench: xr.Dataset, discretization: str =
             y = 100 * curves["val_accuracy_curve"].sel(scheme=s, discretization=discretization, bins=b).mean("seed")
             if bool(y.notnull().any()):
                 ax.plot(curves["samples_seen"], y, color=cmap(i / max(1, len(bins) - 1)), label=f"{int(b)} bins")
-        yb = 100 * bench["val_accuracy_curve"].sel(scheme=s).mean("seed")
+        yb = 100 * bench["val_accuracy_curve"].sel(scheme=s, discretization=discretization).mean("seed")
         ax.plot(bench["samples_seen"], yb, color="k", lw=1.5, ls=":", label="benchmark")
         ax.set_xlabel("training samples seen")
         ax.set_ylabel("validation accuracy (%)")
