@@ -316,7 +316,8 @@ def run_or_load(
     """Return the run in ``path``: computed now if absent, loaded if already there.
 
     A folder that holds results of a *different* config is never overwritten (results are never
-    lost): a :class:`ConfigError` says which fields differ. ``path=None`` (interactive
+    lost): a :class:`ConfigError` says which fields differ. A field the stored config lacks counts
+    as equal when the config holds its default (a field added to the class since). ``path=None`` (interactive
     exploration) computes and returns the run without writing anything.
     """
     if path is None:
@@ -328,8 +329,12 @@ def run_or_load(
     if _has_results(path):
         stored = yaml.safe_load((path / "config.yaml").read_text())
         wanted = config.to_dict()
-        if stored != wanted:
-            diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        # fields added to the config class after these results were made, at their default: the
+        # same config (the default is what the code did before the field existed)
+        added = {f.name for f in dataclasses.fields(config) if f.name not in stored
+                 and f.default is not dataclasses.MISSING and _plain(f.default) == wanted.get(f.name)}
+        diff = sorted(k for k in set(stored) | set(wanted) if k not in added and stored.get(k) != wanted.get(k))
+        if diff:
             raise ConfigError(
                 f"{path} already holds results for another config (fields differ: "
                 f"{', '.join(diff)}). Delete that folder or choose another run id."

@@ -96,6 +96,25 @@ def test_results_of_another_config_are_never_overwritten(isolated_runs):
     assert (path / "results.nc").read_bytes() == before
 
 
+def test_a_field_added_since_at_its_default_is_the_same_config(isolated_runs):
+    """Results made before ``scale`` existed (their config.yaml lacks it) load for the default
+    scale, and are refused for another one."""
+    import yaml
+
+    path = runs.run_dir("toy", "e")
+    runs.run_or_load(ToyConfig(n=3), path, toy_run, toy_summary)
+    stored = yaml.safe_load((path / "config.yaml").read_text())
+    del stored["scale"]
+    (path / "config.yaml").write_text(yaml.safe_dump(stored))
+
+    def must_not_run(cfg):
+        raise AssertionError("recomputed a run that was complete")
+
+    assert runs.run_or_load(ToyConfig(n=3), path, must_not_run, toy_summary).summary["total"] == 5.0
+    with pytest.raises(runs.ConfigError, match="fields differ: scale"):
+        runs.run_or_load(ToyConfig(n=3, scale=2.0), path, must_not_run, toy_summary)
+
+
 def test_interrupted_run_leaves_nothing_that_looks_complete(isolated_runs):
     path = runs.run_dir("toy", "d")
 
