@@ -44,20 +44,27 @@ def test_integrated_config_refuses_what_the_integration_cannot_do():
         integrated_training.Config(dt=None)
 
 
-def test_gradient_alignment_is_one_at_fine_steps_and_lower_for_coarse_piggyback():
+def _tiny(n: int, out_spikes: int):
+    """A 20-16-3 event network (float64) and ``n`` random single-spike inputs with labels."""
     import torch
 
-    from snnlib.discretization import Discretization as D
-    from snnlib.experiments.integrated_training import gradient_alignment
-    from snnlib.losses import first_spike_cross_entropy
     from snnlib.network import EventNetwork
     from snnlib.neuron import NeuronParams
 
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(16, 20, 1, generator=g, dtype=torch.float64) * 30
-    y = torch.randint(0, 3, (16,), generator=g)
-    net = EventNetwork((20, 16, 3), NeuronParams(tau_s=10.0), max_spikes=[4, 1], t_max=60.0,
+    x = torch.rand(n, 20, 1, generator=g, dtype=torch.float64) * 30
+    y = torch.randint(0, 3, (n,), generator=g)
+    net = EventNetwork((20, 16, 3), NeuronParams(tau_s=10.0), max_spikes=[4, out_spikes], t_max=60.0,
                        init=[(-0.1, 0.3), (-0.1, 0.3)], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    return net, x, y
+
+
+def test_gradient_alignment_is_one_at_fine_steps_and_lower_for_coarse_piggyback():
+    from snnlib.discretization import Discretization as D
+    from snnlib.experiments.integrated_training import gradient_alignment
+    from snnlib.losses import first_spike_cross_entropy
+
+    net, x, y = _tiny(16, 1)
     loss = lambda out, lab: first_spike_cross_entropy(out, lab, 5.0, t_silent=60.0)  # noqa: E731
     fine = gradient_alignment(net.with_(D("ps", 3, 0.05, "newton"), "adjusted"), x, y, loss)
     coarse = gradient_alignment(net.with_(D("euler", None, 4.0, "linear"), "piggyback"), x, y, loss)
@@ -71,15 +78,9 @@ def test_probe_reference_is_the_initial_network_and_silent_layers_count_as_zero_
 
     from snnlib.discretization import Discretization as D
     from snnlib.losses import spike_count_loss
-    from snnlib.network import EventNetwork
-    from snnlib.neuron import NeuronParams
     from snnlib.probes import TrainingProbe, gradient_alignment
 
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(8, 20, 1, generator=g, dtype=torch.float64) * 30
-    y = torch.randint(0, 3, (8,), generator=g)
-    net = EventNetwork((20, 16, 3), NeuronParams(tau_s=10.0), max_spikes=[4, 4], t_max=60.0,
-                       init=[(-0.1, 0.3), (-0.1, 0.3)], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    net, x, y = _tiny(8, 4)
     loss = lambda out, lab: spike_count_loss(out, lab, 3, 1)  # noqa: E731
     probe = TrainingProbe(x, y, loss, net.with_(D("euler", None, 1.0, "linear"), "adjusted"))
     initial = [w.detach().clone() for w in probe._reference.parameters()]
