@@ -41,6 +41,16 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
 
 
 
+def mean_ci_along(da, dim: str = "seed", level: float = 0.95):
+    """:func:`mean_ci` of an ``xarray.DataArray`` along ``dim`` (e.g. the seeds), for every other
+    coordinate: ``(mean, half_width)`` as two DataArrays without ``dim``."""
+    import xarray as xr
+
+    out = xr.apply_ufunc(lambda v: np.array(mean_ci(v, level)), da, input_core_dims=[[dim]],
+                         output_core_dims=[["stat"]], vectorize=True)
+    return out.isel(stat=0, drop=True), out.isel(stat=1, drop=True)
+
+
 def mean_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float]:
     """Difference of means ``mean(a) - mean(b)`` of two independent groups of runs and the
     half-width of its Welch confidence interval (unequal variances, Welch-Satterthwaite degrees of

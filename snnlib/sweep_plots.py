@@ -51,7 +51,7 @@ def transfer_lines(ds: xr.Dataset, var: str, source: str, input: str = "exact", 
                    integrations=None) -> plt.Figure:
     """``var`` against ``dt`` (log axis) per integration, mean and 95% interval over seeds, one panel
     per spike rule; the analytic network's mean as a dashed line."""
-    from .experiments.transfer import ci
+    from .metrics import mean_ci_along as ci
 
     rules_in = [r for r in ("snap", "linear", "newton") if r in ds["rule"].values]
     sel = ds.sel(source=source, input=input, split=split).reindex(rule=rules_in)
@@ -108,7 +108,7 @@ def direct_lines(m: dict, var: str, gradients=("piggyback", "adjusted"), integra
     """``var`` of :func:`snnlib.experiments.direct.point_metrics` against dt (log axis), one panel
     per gradient, a line per integration (mean and 95% interval over seeds); Newton's rule at its
     one step as diamonds; the exact scheme's mean as a dotted line."""
-    from .experiments.direct import ci
+    from .metrics import mean_ci_along as ci
 
     d = m["direct"]
     mean, half = ci(d[var])
@@ -154,7 +154,7 @@ def direct_fig4(m: dict) -> plt.Figure:
     """Seed 001's Fig. 4: hidden spikes per digit (solid, left axis) and training time per epoch
     relative to the exact scheme (dashed, right axis) against dt, per integration; one panel per
     gradient (mean over seeds, 95% intervals as bars)."""
-    from .experiments.direct import ci
+    from .metrics import mean_ci_along as ci
 
     d = m["direct"]
     s_mu, s_h = ci(d["spikes"])
@@ -219,7 +219,7 @@ def direct_alignment(m: dict) -> plt.Figure:
     """Cosine similarity of each scheme's gradient with the exact gradient of the same weights on a
     fixed batch, against epochs finished (0: the initial weights); one panel per dt, a colour per
     integration, solid adjusted, dashed piggyback (mean and 95% interval over seeds)."""
-    from .experiments.direct import ci
+    from .metrics import mean_ci_along as ci
 
     d = m["direct"]
     mean, half = ci(d["cosine"])
@@ -288,7 +288,7 @@ def timebins_lines(by_dataset: dict, var: str = "final_test") -> plt.Figure:
     """``var`` of :func:`snnlib.experiments.timebins.rates` (final test accuracy, spikes) against
     the number of bins, as :func:`timebins_dcr`; for the accuracy, each arm's benchmark as a thin
     line (dotted: seed 000's discretization, dash-dotted: the shared model)."""
-    from .experiments.direct import ci
+    from .metrics import mean_ci_along as ci
 
     labels = {"final_test": "test accuracy (%)", "spikes": "hidden spikes / sample", "final_val": "validation accuracy (%)"}
     fig, axes = panel_grid(len(by_dataset), panel=(5.6, 3.9))

@@ -102,13 +102,6 @@ def point_metrics(ds: xr.Dataset, bench: xr.Dataset | None = None, q: float = Q)
     return out
 
 
-def ci(da: xr.DataArray, dim: str = "seed", level: float = 0.95) -> tuple[xr.DataArray, xr.DataArray]:
-    """Mean and Student-t half-width over ``dim`` (NaN seeds left out)."""
-    out = xr.apply_ufunc(lambda v: np.array(mean_ci(v, level)), da, input_core_dims=[[dim]],
-                         output_core_dims=[["stat"]], vectorize=True)
-    return out.isel(stat=0), out.isel(stat=1)
-
-
 def _stat(da: xr.DataArray) -> tuple[float, float]:
     """Mean and 95% half-width over seeds of a quantity averaged over every other dim first."""
     other = [d for d in da.dims if d != "seed"]

@@ -70,8 +70,7 @@ class HPSearchConfig(Config):
         return dict(plan.sweep(self.sweep).profiles[self.profile].base)
 
     def candidates(self) -> list[dict]:
-        keys = list(self.grid)
-        return [dict(zip(keys, vals)) for vals in itertools.product(*(self.grid[k] for k in keys))]
+        return _combinations(self.grid)
 
     def training_config(self, candidate: dict):
         from .. import driver, plan
@@ -84,6 +83,11 @@ class HPSearchConfig(Config):
 
 
 Config = HPSearchConfig
+
+
+def _combinations(grid: dict) -> list[dict]:
+    """Every combination of the grid's values, the last field varying fastest."""
+    return [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
 
 
 def run(cfg: HPSearchConfig, progress: bool = True) -> xr.Dataset:
@@ -117,22 +121,10 @@ def _plain(v: Any):
 
 
 def chosen(ds: xr.Dataset) -> dict:
-    """The candidate with the best validation accuracy (the first of equals), ``{field: value}``."""
-    acc = np.nan_to_num(ds["best_val_accuracy"].values, nan=-math.inf)
-    i = int(np.argmax(acc))
-    grid = json.loads(ds.attrs["grid"])
-    return {k: grid[k][[json.dumps(v) for v in grid[k]].index(json.dumps(_value(ds[k].values[i])))]
-            for k in grid}
-
-
-def _value(v):
-    v = v.item() if hasattr(v, "item") else v
-    if isinstance(v, str):
-        try:
-            return json.loads(v)
-        except ValueError:
-            return v
-    return v
+    """The candidate with the best validation accuracy (the first of equals), ``{field: value}``:
+    the candidates are the grid's combinations in :meth:`HPSearchConfig.candidates`' order."""
+    cands = _combinations(json.loads(ds.attrs["grid"]))
+    return cands[int(np.argmax(np.nan_to_num(ds["best_val_accuracy"].values, nan=-math.inf)))]
 
 
 def summarize(ds: xr.Dataset) -> dict:

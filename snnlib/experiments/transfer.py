@@ -223,15 +223,6 @@ def tolerable_step(ds: xr.Dataset, max_drop: float = 1.0, split: str = "test") -
     return dts.where(ok).max("dt")
 
 
-def ci(da: xr.DataArray, dim: str = "seed", level: float = 0.95) -> tuple[xr.DataArray, xr.DataArray]:
-    """Mean and Student-t half-width over ``dim`` (:func:`snnlib.metrics.mean_ci`)."""
-    from ..metrics import mean_ci
-
-    out = xr.apply_ufunc(lambda v: np.array(mean_ci(v, level)), da, input_core_dims=[[dim]],
-                         output_core_dims=[["stat"]], vectorize=True)
-    return out.isel(stat=0), out.isel(stat=1)
-
-
 def _stat(da: xr.DataArray) -> tuple[float, float]:
     """Mean and 95% Student-t half-width over seeds of a per-seed quantity."""
     from ..metrics import mean_ci
