@@ -60,7 +60,7 @@ class Raster(NamedTuple):
         return cls(tuple(raster.shape), t, b, n)
 
     def to_dense(self, dtype=torch.float32) -> Tensor:
-        out = torch.zeros(self.shape, dtype=dtype)
+        out = torch.zeros(self.shape, dtype=dtype, device=self.t.device)
         out[self.t, self.b, self.n] = 1
         return out
 

@@ -46,6 +46,7 @@ import xarray as xr
 import yaml
 
 from . import data as data_
+from .device import device_name, resolve_device, valid_device
 from .paths import artifacts_root, checkpoints_root
 from .runs import Config, ConfigError, Run, is_positive, load
 from .train import evaluate, fit, load_weights, seed_everything, split_batches, summarize_curves
@@ -68,9 +69,12 @@ class TrainConfig(Config):
       evaluation at all, e.g. a hyper-parameter search); ``n_val`` samples held out of the training
       set (seeded by ``val_seed``) for model selection.
     - ``seed``: initial weights and batch order; ``log_every``: batches per logged training loss.
+    - ``device``: ``auto`` (a GPU when one is visible), ``cpu``, ``cuda`` or ``cuda:<index>``
+      (:mod:`snnlib.device`); where the run executes, not part of its identity.
     """
 
     SCHEME: ClassVar[str] = ""
+    EXECUTION: ClassVar[tuple[str, ...]] = ("device",)
 
     lr: float | None = None
     lr_schedule: str = "constant"
@@ -83,6 +87,7 @@ class TrainConfig(Config):
     n_test: int | None = None
     seed: int = 0
     log_every: int = 50
+    device: str = "auto"
 
     def validate(self) -> None:
         super().validate()
@@ -97,6 +102,7 @@ class TrainConfig(Config):
             c(f, v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= least),
               f"None (all samples) or an integer >= {least}")
         self._check_non_negative_int("n_val", "val_seed", "seed")
+        c("device", valid_device(self.device), "'auto', 'cpu', 'cuda' or 'cuda:<index>'")
 
 
 class Scheme(Protocol):
@@ -140,8 +146,10 @@ def scheme_of(cfg_or_name: TrainConfig | str) -> Scheme:
 
 
 def config_digest(config: Mapping[str, Any]) -> str:
-    """Short stable key of a config (its sorted YAML), for checkpoint and weight files."""
-    return hashlib.sha1(yaml.safe_dump(dict(config), sort_keys=True).encode()).hexdigest()[:12]
+    """Short stable key of a config (its sorted YAML), for checkpoint and weight files; execution
+    fields (the device) are left out, so a run resumes or finds its weights wherever it executes."""
+    kept = {k: v for k, v in config.items() if k not in TrainConfig.EXECUTION}
+    return hashlib.sha1(yaml.safe_dump(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def checkpoint_file(cfg: TrainConfig) -> Path:
@@ -214,10 +222,11 @@ def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
     """Train the network of ``cfg`` (one seed) with its scheme; the learning curves with the scheme,
     seed, sample counts and the scheme's attributes in ``attrs``."""
     scheme = scheme_of(cfg)
+    dev = resolve_device(cfg.device)
     gen = seed_everything(cfg.seed)
     sets = scheme.data(cfg)
-    model = scheme.build(cfg, gen)
-    batches = split_batches(sets, cfg.batch_size, lambda s: scheme.encoder(cfg, s), cfg.seed)
+    model = scheme.build(cfg, gen).to(dev)  # built on the CPU: the same initial weights everywhere
+    batches = split_batches(sets, cfg.batch_size, lambda s: scheme.encoder(cfg, s), cfg.seed, device=dev)
     lr = cfg.lr if cfg.lr is not None else scheme.default_lr(cfg)
     extra = {"step": scheme.step} if hasattr(scheme, "step") else {}
     if hasattr(scheme, "probe"):
@@ -228,7 +237,7 @@ def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
              weights=weights_file(scheme.name, cfg.to_dict()), progress=progress,
              description=f"{scheme.name} seed={cfg.seed}", **extra)
     ds.attrs.update({f"n_{split}": len(y) for split, (_, y) in sets.items()})
-    ds.attrs.update(scheme=scheme.name, seed=cfg.seed, lr=lr, **scheme.attrs(cfg))
+    ds.attrs.update(scheme=scheme.name, seed=cfg.seed, lr=lr, device=device_name(dev), **scheme.attrs(cfg))
     return ds
 
 
@@ -258,7 +267,7 @@ def run_weights(run_or_path: Run | str | os.PathLike) -> Path:
 
 
 def load_model(run_or_path: Run | str | os.PathLike) -> tuple[torch.nn.Module, TrainConfig]:
-    """The network of a training run with its best-validation weights, and its config."""
+    """The network of a training run with its best-validation weights (on the CPU), and its config."""
     run = _run_of(run_or_path)
     scheme = scheme_of(run.results.attrs["scheme"])
     cfg = scheme.config.from_dict(run.config)
@@ -273,7 +282,10 @@ def evaluate_run(run_or_path: Run | str | os.PathLike, split: str = "test") -> f
     """Accuracy of a training run's stored weights on ``split`` of its own data (exactly the recorded
     one for deterministic encodings; rate coding draws new input spikes)."""
     model, cfg = load_model(run_or_path)
+    dev = resolve_device(cfg.device)
     scheme = scheme_of(cfg)
     sets = scheme.data(cfg)
-    batches = split_batches({split: sets[split]}, cfg.batch_size, lambda s: scheme.encoder(cfg, s), cfg.seed)
+    batches = split_batches({split: sets[split]}, cfg.batch_size, lambda s: scheme.encoder(cfg, s), cfg.seed,
+                            device=dev)
+    model = model.to(dev)
     return evaluate(model, batches[split], scheme.loss(cfg), scheme.predict(cfg)).accuracy

@@ -238,7 +238,10 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
     """``(times [B, N_out, K], counts [B, N_out])`` of one layer over ``[0, t_max]`` (ms).
 
     Args:
-        in_times: ``[B, N_in, K_in]`` input spike times (ms), ``+inf`` padded, no NaN; CPU.
+        in_times: ``[B, N_in, K_in]`` input spike times (ms), ``+inf`` padded, no NaN. On a
+            GPU the exact discretization runs on :mod:`snnlib.spiketime_cuda`; grid integrators
+            have CPU kernels only, so their tensors make a round trip to the CPU (correct, with
+            the transfer's cost; the result and gradients come back on the input's device).
         weights: ``[N_out, N_in]``, finite; the output dtype is the promotion of both
             (float32 or float64; the kernels compute in float64).
         params: neuron parameters (any ``tau``, ``tau_s`` for ``"adjusted"``; ``tau = 2 tau_s``
@@ -260,14 +263,20 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
     dtype = torch.promote_types(in_times.dtype, weights.dtype)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"need float32 or float64 tensors, got {dtype}")
-    if in_times.device.type != "cpu" or weights.device.type != "cpu":
-        raise ValueError("the integrated-layer kernels run on CPU tensors")
+    if in_times.device != weights.device:
+        raise ValueError(f"in_times are on {in_times.device} but weights on {weights.device}")
     in_times, weights = in_times.to(dtype), weights.to(dtype)
     if d.is_exact:
         from .spiketime import _layer
 
         x = quantize_times(in_times, d.dt) if d.input == "grid" else in_times
-        return _layer(x, weights, params, float(t_max), max_spikes, "numba", in_counts)
+        return _layer(x, weights, params, float(t_max), max_spikes, "auto", in_counts)
+    if in_times.device.type != "cpu":  # no GPU kernels for grid integrators: a differentiable round trip
+        dev = in_times.device
+        times, counts = integrated_layer(in_times.cpu(), weights.cpu(), params, d, t_max=t_max,
+                                         max_spikes=max_spikes, gradient=gradient,
+                                         in_counts=None if in_counts is None else in_counts.cpu())
+        return times.to(dev), counts.to(dev)
     if gradient == "piggyback":
         check_closed_form(params)
     row_len = None if in_counts is None else in_counts.detach().cpu().numpy().astype(np.int64)

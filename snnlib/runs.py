@@ -34,7 +34,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
 import xarray as xr
 import yaml
@@ -77,8 +77,12 @@ class Config:
     Subclasses declare their fields (each documented in the class docstring; a ``seed`` or
     ``seeds`` field where results depend on randomness) and extend :meth:`validate`, calling
     :meth:`_check` for each rule. Unknown keys are refused by :meth:`from_dict` so a typo in a
-    papermill parameter never silently falls back to a default.
+    papermill parameter never silently falls back to a default. ``EXECUTION``: fields that say
+    how a run is executed, not what it computes (a training config's ``device``); a run's identity
+    ignores them.
     """
+
+    EXECUTION: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         self.validate()
@@ -317,7 +321,8 @@ def run_or_load(
 
     A folder that holds results of a *different* config is never overwritten (results are never
     lost): a :class:`ConfigError` says which fields differ. A field the stored config lacks counts
-    as equal when the config holds its default (a field added to the class since). ``path=None`` (interactive
+    as equal when the config holds its default (a field added to the class since); execution fields
+    (``Config.EXECUTION``, e.g. the device) are not compared. ``path=None`` (interactive
     exploration) computes and returns the run without writing anything.
     """
     if path is None:
@@ -333,6 +338,7 @@ def run_or_load(
         # same config (the default is what the code did before the field existed)
         added = {f.name for f in dataclasses.fields(config) if f.name not in stored
                  and f.default is not dataclasses.MISSING and _plain(f.default) == wanted.get(f.name)}
+        added |= set(type(config).EXECUTION)  # where it ran does not make it another run
         diff = sorted(k for k in set(stored) | set(wanted) if k not in added and stored.get(k) != wanted.get(k))
         if diff:
             raise ConfigError(

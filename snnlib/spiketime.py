@@ -33,8 +33,9 @@ reverse-time sweep. ``|Vdot|`` is clamped by the library's one grazing guard (th
 :func:`snnlib.crossing.safe_slope` with ``GRAZING_EPS``). Padding slots get no gradient.
 
 Backends: ``"numba"`` (CPU tensors; computes in float64 whatever the storage dtype),
-``"torch"`` (autograd through :func:`snnlib.events.simulate_layer`: the independent
-reference, any device, slow), ``"auto"`` (numba on CPU). The numba kernels run samples in
+``"cuda"`` (CUDA tensors, :mod:`snnlib.spiketime_cuda`; float64 too), ``"torch"`` (autograd
+through :func:`snnlib.events.simulate_layer`: the independent reference, any device, slow),
+``"auto"`` (numba on CPU, the CUDA kernels on a GPU, else torch). The numba kernels run samples in
 parallel on ``numba.get_num_threads()`` threads; on a shared or small machine
 ``numba.set_num_threads(1)`` (and ``torch.set_num_threads(1)``) is often faster, since
 spinning thread pools compete for the cores.
@@ -49,6 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import spiketime_cuda
 from . import spiketime_kernels as _k
 from .crossing import GRAZING_EPS
 from .events import simulate_layer
@@ -57,7 +59,7 @@ from .neuron import NeuronParams, check_closed_form
 
 __all__ = ["spike_layer", "quantize_times", "BACKENDS"]
 
-BACKENDS = ("auto", "numba", "torch")
+BACKENDS = ("auto", "numba", "cuda", "torch")
 
 
 class _SpikeLayer(torch.autograd.Function):
@@ -113,6 +115,13 @@ class _SpikeLayer(torch.autograd.Function):
         return gi, dW, None, None, None, None, None
 
 
+def _check_finite(in_times: Tensor, weights: Tensor) -> None:
+    if not bool(torch.isfinite(weights).all()):
+        raise ValueError("weights contain NaN or inf")
+    if bool(torch.isnan(in_times).any()):
+        raise ValueError("in_times contain NaN entries (use +inf for padding)")
+
+
 def _layer(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float, max_spikes: int,
            backend: str, in_counts: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """``(times [B, N_out, K], counts [B, N_out])``; see :func:`spike_layer`. ``in_counts
@@ -124,14 +133,24 @@ def _layer(in_times: Tensor, weights: Tensor, params: NeuronParams, t_max: float
     check_layer_args(in_times, weights, max_spikes, t_max)
     dtype = torch.promote_types(in_times.dtype, weights.dtype)
     in_times, weights = in_times.to(dtype), weights.to(dtype)
-    cpu = in_times.device.type == "cpu" and weights.device.type == "cpu"
+    if in_times.device != weights.device:
+        raise ValueError(f"in_times are on {in_times.device} but weights on {weights.device}")
+    cpu = in_times.device.type == "cpu"
     if backend == "numba" and not cpu:
-        raise ValueError("backend='numba' needs CPU tensors; use 'torch' or 'auto' on other devices")
-    if backend == "torch" or (backend == "auto" and not cpu):
-        if not bool(torch.isfinite(weights).all()):
-            raise ValueError("weights contain NaN or inf")
-        if bool(torch.isnan(in_times).any()):
-            raise ValueError("in_times contain NaN entries (use +inf for padding)")
+        raise ValueError("backend='numba' needs CPU tensors; use 'cuda', 'torch' or 'auto' on other devices")
+    if backend == "auto" and not cpu:
+        backend = "cuda" if spiketime_cuda.supports(in_times) else "torch"
+    if backend == "cuda":
+        if not spiketime_cuda.supports(in_times):
+            raise ValueError("backend='cuda' needs CUDA tensors and a GPU that numba can use (numba-cuda, "
+                             "`pip install .[gpu]`), or CPU tensors under NUMBA_ENABLE_CUDASIM=1")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"the CUDA kernels need float32 or float64 tensors, got {dtype}")
+        _check_finite(in_times, weights)
+        return spiketime_cuda.spike_layer_cuda(in_times, weights, float(params.theta), float(params.tau),
+                                               t_max, max_spikes, in_counts)
+    if backend == "torch":
+        _check_finite(in_times, weights)
         res = simulate_layer(in_times, weights, params, t_max=t_max, max_spikes=max_spikes)
         return res.times, res.counts
     if dtype not in (torch.float32, torch.float64):
@@ -149,8 +168,9 @@ def spike_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, *, t_ma
         weights: ``[N_out, N_in]``, finite. The computation dtype is the promotion of both.
         params: neuron parameters; ``tau`` must equal ``2 tau_s`` (closed form).
         t_max: window ``[0, t_max]`` (ms). max_spikes: ``K`` spikes kept per neuron.
-        backend: ``"numba"`` (CPU only), ``"torch"`` (autograd through
-            :func:`snnlib.events.simulate_layer`), ``"auto"`` (numba on CPU, else torch).
+        backend: ``"numba"`` (CPU only), ``"cuda"`` (CUDA tensors), ``"torch"`` (autograd through
+            :func:`snnlib.events.simulate_layer`), ``"auto"`` (numba on CPU, the CUDA kernels on a
+            GPU when numba sees it, else torch).
     Differentiable with respect to ``in_times`` and ``weights`` (module docstring).
     """
     return _layer(in_times, weights, params, float(t_max), max_spikes, backend)[0]

@@ -29,6 +29,8 @@ import torch
 import xarray as xr
 from tqdm.std import tqdm
 
+from .device import to_device
+
 __all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError", "split_batches",
            "summarize_curves", "default_step", "state_arrays", "save_weights", "load_weights"]
 
@@ -47,15 +49,17 @@ def seed_everything(seed: int) -> torch.Generator:
 class Batches:
     """Mini-batches of ``(encode(x[idx]), labels[idx])``, reshuffled each epoch from ``(seed, epoch)``
     so that a resumed run sees exactly the batches of an uninterrupted one. ``drop_last``: leave out
-    the incomplete last batch (PyTorch ``DataLoader``'s option)."""
+    the incomplete last batch (PyTorch ``DataLoader``'s option). ``device``: where the batches go
+    (encoded on the CPU, copied through pinned memory to a GPU; :func:`snnlib.device.to_device`)."""
 
     def __init__(self, x, y, batch_size: int, encode: Callable, shuffle: bool = False, seed: int = 0,
-                 drop_last: bool = False):
+                 drop_last: bool = False, device: torch.device | str | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size}: expected >= 1.")
         self.x, self.y = x, np.asarray(y)
         self.batch_size, self.encode, self.shuffle, self.seed = batch_size, encode, shuffle, seed
         self.drop_last = drop_last
+        self.device = torch.device(device) if device is not None else None
         if drop_last and len(self.y) < batch_size:
             raise ValueError(f"drop_last with {len(self.y)} samples and batch_size = {batch_size}: no batch left.")
         self.epoch = 0
@@ -74,13 +78,15 @@ class Batches:
                  else np.arange(n))
         for start in range(0, self.samples_per_epoch, self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield self.encode(self.x, idx), torch.as_tensor(self.y[idx])
+            batch = self.encode(self.x, idx), torch.as_tensor(self.y[idx])
+            yield batch if self.device is None else to_device(batch, self.device)
 
 
-def split_batches(sets: dict, batch_size: int, encoder: Callable, seed: int) -> dict:
+def split_batches(sets: dict, batch_size: int, encoder: Callable, seed: int, device=None) -> dict:
     """:class:`Batches` of every split of ``sets`` (``{"train": (x, y), "val": ..., "test": ...}``),
-    each with its own ``encoder(split)``; only the training split is shuffled."""
-    return {s: Batches(*xy, batch_size, encoder(s), shuffle=(s == "train"), seed=seed) for s, xy in sets.items()}
+    each with its own ``encoder(split)``, on ``device``; only the training split is shuffled."""
+    return {s: Batches(*xy, batch_size, encoder(s), shuffle=(s == "train"), seed=seed, device=device)
+            for s, xy in sets.items()}
 
 
 class _Eval(NamedTuple):
@@ -210,7 +216,9 @@ def fit(
     start_epoch = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        # a checkpoint written on another device loads onto this model's
+        where = next(iter(model.parameters()), torch.empty(0)).device
+        state = torch.load(ckpt, weights_only=False, map_location=where)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1

@@ -51,6 +51,7 @@ def test_each_scheme_trains_through_the_one_driver(data_dir, isolated_runs, name
     cfg = TINY[name](seed=1, evals_per_epoch=2)
     ds = driver.run(cfg, progress=False)
     assert ds.attrs["scheme"] == name.split("-")[0] and ds.attrs["seed"] == 1
+    assert ds.attrs["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name())
     assert ds.attrs["n_train"] == cfg.n_train and ds.attrs["n_test"] == cfg.n_test
     assert np.isfinite(ds["train_loss"].values).all() and ds.sizes["epoch"] == 2
     # two validation evaluations per epoch: after 50 and 100 samples of each epoch (batches of 32 / 50)

@@ -426,6 +426,8 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="max_spikes"):
         spike_layer(x, W, P, t_max=T_MAX, max_spikes=0)
     with pytest.raises(ValueError, match="backend"):
+        spike_layer(x, W, P, t_max=T_MAX, max_spikes=2, backend="gpu")
+    with pytest.raises(ValueError, match="backend='cuda' needs CUDA tensors"):
         spike_layer(x, W, P, t_max=T_MAX, max_spikes=2, backend="cuda")
     with pytest.raises(ValueError, match="per layer"):
         BatsConfig(sizes=(4, 3, 2), max_spikes=(1,))

@@ -1,0 +1,28 @@
+"""Tests of the CUDA kernels. They run on a GPU, or on the CPU through numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported; ``tests/test_spiketime_cuda.py`` runs
+this folder that way); otherwise they skip."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnlib import spiketime_cuda
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    # a session-wide hook: it sees every collected test, so it marks only this folder's
+    if not spiketime_cuda.available():
+        skip = pytest.mark.skip(reason="no CUDA GPU for numba and NUMBA_ENABLE_CUDASIM is not set")
+        for item in items:
+            if HERE in Path(str(item.fspath)).resolve().parents:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def dev() -> torch.device:
+    """Where the kernels take their tensors: the CPU under the simulator, else the GPU."""
+    return torch.device("cpu" if spiketime_cuda.simulated() else "cuda")
