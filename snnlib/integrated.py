@@ -80,6 +80,7 @@ import torch
 from torch import Tensor
 
 from . import integrated_backward as _ib
+from . import integrated_cuda, spiketime_cuda
 from . import integrated_kernels as _ik
 from . import spiketime_kernels as _sk
 from .crossing import GRAZING_EPS
@@ -234,14 +235,11 @@ def check_layer_args(in_times: Tensor, weights: Tensor, max_spikes, t_max) -> No
 
 def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, discretization: Discretization, *,
                      t_max: float, max_spikes: int, gradient: str = "adjusted",
-                     in_counts: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+                     in_counts: Optional[Tensor] = None, backend: str = "auto") -> tuple[Tensor, Tensor]:
     """``(times [B, N_out, K], counts [B, N_out])`` of one layer over ``[0, t_max]`` (ms).
 
     Args:
-        in_times: ``[B, N_in, K_in]`` input spike times (ms), ``+inf`` padded, no NaN. On a
-            GPU the exact discretization runs on :mod:`snnlib.spiketime_cuda`; grid integrators
-            have CPU kernels only, so their tensors make a round trip to the CPU (correct, with
-            the transfer's cost; the result and gradients come back on the input's device).
+        in_times: ``[B, N_in, K_in]`` input spike times (ms), ``+inf`` padded, no NaN.
         weights: ``[N_out, N_in]``, finite; the output dtype is the promotion of both
             (float32 or float64; the kernels compute in float64).
         params: neuron parameters (any ``tau``, ``tau_s`` for ``"adjusted"``; ``tau = 2 tau_s``
@@ -254,6 +252,11 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
             ``"adjusted"`` (grid integrators); see the module docstring.
         in_counts: ``[B, N_in]`` spikes per input train when ``in_times`` is a layer's output
             (entries past the count are padding and are skipped).
+        backend: ``"numba"`` (the CPU kernels; tensors on another device make a differentiable
+            round trip to the CPU), ``"cuda"`` (the GPU kernels of :mod:`snnlib.spiketime_cuda`
+            and :mod:`snnlib.integrated_cuda`: every forward, the exact and piggyback gradients,
+            not the adjusted one) or ``"auto"`` (the GPU kernels for CUDA tensors where they
+            apply, else numba).
     """
     d = discretization
     if not isinstance(d, Discretization):
@@ -265,19 +268,35 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
         raise ValueError(f"need float32 or float64 tensors, got {dtype}")
     if in_times.device != weights.device:
         raise ValueError(f"in_times are on {in_times.device} but weights on {weights.device}")
+    if backend not in ("auto", "numba", "cuda"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'cuda', got {backend!r}")
     in_times, weights = in_times.to(dtype), weights.to(dtype)
+    # the adjusted backward has CPU kernels only
+    adjusted_grad = (gradient == "adjusted" and torch.is_grad_enabled()
+                     and (in_times.requires_grad or weights.requires_grad))
+    if backend == "auto":
+        on_gpu = in_times.device.type == "cuda" and spiketime_cuda.supports(in_times)
+        backend = "cuda" if on_gpu and not adjusted_grad else "numba"
+    elif backend == "cuda" and adjusted_grad:
+        raise ValueError("backend='cuda' has no adjusted backward (CPU kernels only): use 'numba' or 'auto'")
+    if backend == "numba" and in_times.device.type != "cpu":  # a differentiable round trip to the CPU
+        dev = in_times.device
+        times, counts = integrated_layer(in_times.cpu(), weights.cpu(), params, d, t_max=t_max,
+                                         max_spikes=max_spikes, gradient=gradient, backend="numba",
+                                         in_counts=None if in_counts is None else in_counts.cpu())
+        return times.to(dev), counts.to(dev)
+    if backend == "cuda" and not spiketime_cuda.supports(in_times):
+        raise ValueError("backend='cuda' needs CUDA tensors and a GPU that numba can use, "
+                         "or CPU tensors under NUMBA_ENABLE_CUDASIM=1")
     if d.is_exact:
         from .spiketime import _layer
 
         x = quantize_times(in_times, d.dt) if d.input == "grid" else in_times
-        return _layer(x, weights, params, float(t_max), max_spikes, "auto", in_counts)
-    if in_times.device.type != "cpu":  # no GPU kernels for grid integrators: a differentiable round trip
-        dev = in_times.device
-        times, counts = integrated_layer(in_times.cpu(), weights.cpu(), params, d, t_max=t_max,
-                                         max_spikes=max_spikes, gradient=gradient,
-                                         in_counts=None if in_counts is None else in_counts.cpu())
-        return times.to(dev), counts.to(dev)
+        return _layer(x, weights, params, float(t_max), max_spikes, backend, in_counts)
     if gradient == "piggyback":
         check_closed_form(params)
+    if backend == "cuda":
+        return integrated_cuda.integrated_layer_cuda(in_times, weights, params, d, float(t_max), max_spikes,
+                                                     in_counts, grid_points(t_max, d.dt))
     row_len = None if in_counts is None else in_counts.detach().cpu().numpy().astype(np.int64)
     return _IntegratedLayer.apply(in_times, weights, params, d, float(t_max), max_spikes, gradient, row_len)

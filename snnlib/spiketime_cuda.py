@@ -20,8 +20,8 @@ BATS's own CUDA kernels:
 Everything is computed in float64, like the CPU kernels, so the two agree to rounding.
 
 Tested without a GPU through numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set before numba
-is imported): the kernels then take CPU tensors. ``tests/cuda/`` compares them with the CPU
-kernels; ``tests/test_spiketime_cuda.py`` runs that folder under the simulator.
+is imported): the kernels then take CPU tensors. ``tests/gpu/`` compares them with the CPU
+kernels; ``tests/test_gpu_kernels_simulated.py`` runs that folder under the simulator.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Tests of the CUDA kernels. They run on a GPU, or on the CPU through numba's CUDA simulator
-(``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported; ``tests/test_spiketime_cuda.py`` runs
+(``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported; ``tests/test_gpu_kernels_simulated.py`` runs
 this folder that way); otherwise they skip."""
 
 from pathlib import Path

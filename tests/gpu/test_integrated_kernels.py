@@ -1,0 +1,88 @@
+"""The CUDA kernels of the integrated layer against the CPU kernels: every integrator, spike rule,
+input delivery and reset (forward, spike for spike), and the piggyback gradient."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from snnlib.discretization import Discretization as D
+from snnlib.integrated import integrated_layer
+from snnlib.neuron import NeuronParams
+
+F64 = torch.float64
+T = 60.0
+P = NeuronParams(tau_s=20.0)  # tau = 40 ms: closed form, so the piggyback gradient exists
+
+GRIDS = [D(i, o, 0.7, r, inp) for (i, o), r, inp in itertools.product(
+    (("euler", None), ("ps", 2), ("ps", 5)), ("snap", "linear", "newton"), ("exact", "grid"))]
+GRIDS += [D("exact", None, 0.7, "linear", "exact")]  # the exact flow stepped on a grid
+
+
+def problem(seed=3, B=3, N_in=10, N_out=5, K_in=2, scale=10.0):
+    """As tests/test_integrated.py: random input times off the grid, weights that make most
+    neurons spike several times."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(B, N_in, K_in, generator=g, dtype=F64) * T
+    W = (torch.randn(N_out, N_in, generator=g, dtype=F64) * 0.08 + 0.03) * scale
+    return x, W
+
+
+def run(x, W, p, d, K, gradient, backend, dev, c=None, in_counts=None):
+    x = x.to(dev).clone().requires_grad_(c is not None)
+    W = W.to(dev).clone().requires_grad_(c is not None)
+    t, n = integrated_layer(x, W, p, d, t_max=T, max_spikes=K, gradient=gradient, backend=backend,
+                            in_counts=in_counts)
+    if c is None:
+        return t.detach().cpu(), n.cpu(), None, None
+    (torch.where(torch.isfinite(t), t, torch.zeros_like(t)) * c.to(dev)).sum().backward()
+    return t.detach().cpu(), n.cpu(), W.grad.cpu(), x.grad.cpu()
+
+
+def same_spikes(a, b):
+    assert torch.equal(a[1], b[1])
+    fin = torch.isfinite(a[0])
+    assert torch.equal(torch.isfinite(b[0]), fin)
+    torch.testing.assert_close(b[0][fin], a[0][fin], rtol=0, atol=1e-9)
+
+
+# every discretization with reset by subtraction, a few with reset to zero (the simulator is slow)
+CASES = [(d, "subtract") for d in GRIDS] + [(d, "zero") for d in GRIDS[::5]]
+
+
+@pytest.mark.parametrize("d,reset", CASES, ids=lambda v: v.label if isinstance(v, D) else v)
+def test_forward_equals_cpu_kernels(d, reset, dev):
+    p = NeuronParams(tau_s=20.0, reset=reset)
+    x, W = problem(B=3, N_in=12, N_out=6, K_in=3, scale=12.0)
+    x[0, :3, 0] = 0.0  # inputs at t = 0 (the first integration point)
+    x[1, 4:6, 0] = x[1, 3, 0]  # coincident inputs share a point
+    with torch.no_grad():
+        cpu = run(x, W, p, d, 5, "adjusted", "numba", "cpu")
+        gpu = run(x, W, p, d, 5, "adjusted", "cuda", dev)
+    same_spikes(cpu, gpu)
+    assert int((cpu[1] >= 3).sum()) >= 3 and int((cpu[1] == 5).sum()) >= 1  # resets, and the cap
+
+
+@pytest.mark.parametrize("d", [D("euler", None, 0.7, "linear"), D("ps", 3, 1.3, "newton", "grid"),
+                               D("ps", 2, 0.5, "snap")], ids=lambda d: d.label)
+def test_piggyback_gradient_equals_cpu_kernels(d, dev):
+    x, W = problem(seed=5)
+    counts = torch.isfinite(x).sum(-1)
+    c = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(5), dtype=F64)
+    cpu = run(x, W, P, d, 4, "piggyback", "numba", "cpu", c, counts)
+    gpu = run(x, W, P, d, 4, "piggyback", "cuda", dev, c, counts.to(dev))
+    same_spikes(cpu, gpu)
+    assert cpu[2].abs().sum() > 0 and cpu[3].abs().sum() > 0
+    torch.testing.assert_close(gpu[2], cpu[2], rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(gpu[3], cpu[3], rtol=1e-8, atol=1e-10)
+
+
+def test_the_adjusted_gradient_is_not_asked_of_the_gpu_kernels(dev):
+    x, W = problem()
+    d = D("euler", None, 0.7, "linear")
+    with pytest.raises(ValueError, match="no adjusted backward"):
+        run(x, W, P, d, 4, "adjusted", "cuda", dev, torch.ones(3, 5, 4, dtype=F64))
+    # auto: the CPU kernels (a round trip from a GPU) give it
+    t, n, gW, _ = run(x, W, P, d, 4, "adjusted", "auto", dev, torch.ones(3, 5, 4, dtype=F64))
+    assert gW.abs().sum() > 0 and math.isfinite(float(gW.sum()))
