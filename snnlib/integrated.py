@@ -254,9 +254,8 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
             (entries past the count are padding and are skipped).
         backend: ``"numba"`` (the CPU kernels; tensors on another device make a differentiable
             round trip to the CPU), ``"cuda"`` (the GPU kernels of :mod:`snnlib.spiketime_cuda`
-            and :mod:`snnlib.integrated_cuda`: every forward, the exact and piggyback gradients,
-            not the adjusted one) or ``"auto"`` (the GPU kernels for CUDA tensors where they
-            apply, else numba).
+            and :mod:`snnlib.integrated_cuda`) or ``"auto"`` (the GPU kernels for CUDA tensors
+            when numba can use the GPU, else numba).
     """
     d = discretization
     if not isinstance(d, Discretization):
@@ -271,14 +270,8 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
     if backend not in ("auto", "numba", "cuda"):
         raise ValueError(f"backend must be 'auto', 'numba' or 'cuda', got {backend!r}")
     in_times, weights = in_times.to(dtype), weights.to(dtype)
-    # the adjusted backward has CPU kernels only
-    adjusted_grad = (gradient == "adjusted" and torch.is_grad_enabled()
-                     and (in_times.requires_grad or weights.requires_grad))
     if backend == "auto":
-        on_gpu = in_times.device.type == "cuda" and spiketime_cuda.supports(in_times)
-        backend = "cuda" if on_gpu and not adjusted_grad else "numba"
-    elif backend == "cuda" and adjusted_grad:
-        raise ValueError("backend='cuda' has no adjusted backward (CPU kernels only): use 'numba' or 'auto'")
+        backend = "cuda" if in_times.device.type == "cuda" and spiketime_cuda.supports(in_times) else "numba"
     if backend == "numba" and in_times.device.type != "cpu":  # a differentiable round trip to the CPU
         dev = in_times.device
         times, counts = integrated_layer(in_times.cpu(), weights.cpu(), params, d, t_max=t_max,
@@ -297,6 +290,6 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
         check_closed_form(params)
     if backend == "cuda":
         return integrated_cuda.integrated_layer_cuda(in_times, weights, params, d, float(t_max), max_spikes,
-                                                     in_counts, grid_points(t_max, d.dt))
+                                                     gradient, in_counts, grid_points(t_max, d.dt))
     row_len = None if in_counts is None else in_counts.detach().cpu().numpy().astype(np.int64)
     return _IntegratedLayer.apply(in_times, weights, params, d, float(t_max), max_spikes, gradient, row_len)

@@ -1,5 +1,5 @@
 """CUDA kernels of the numerically integrated layer (:mod:`snnlib.integrated`): the forward of
-every grid integrator and spike rule, and the ``piggyback`` backward.
+every grid integrator and spike rule, and both backward passes (``piggyback``, ``adjusted``).
 
 One thread per ``(sample, neuron)``, as :mod:`snnlib.spiketime_cuda` (the neurons of a layer do not
 interact). Each thread walks its sample's integration points (the grid ``dt, 2 dt, ..., t_max``
@@ -12,9 +12,13 @@ point. Float64 throughout, so the kernels agree with the CPU ones to rounding.
 
 The ``piggyback`` backward is BATS's (:mod:`snnlib.spiketime_cuda`'s backward kernel) at the
 integrated forward's spike times, with the analytic current at each spike computed per neuron as
-:func:`snnlib.integrated_kernels.piggyback_log` does. The ``adjusted`` backward re-runs the
-forward's steps with its records and has CPU kernels only: :func:`snnlib.integrated.integrated_layer`
-sends a layer that needs it on a round trip to the CPU.
+:func:`snnlib.integrated_kernels.piggyback_log` does. The ``adjusted`` backward is
+:func:`snnlib.integrated_backward.adjusted_backward` per neuron: the forward records the points,
+each neuron's steps with spikes (start state) and, when the input times need a gradient, every
+neuron's state at every point; the reverse sweep re-runs the steps with spikes with the same device
+function as the forward. The sums over neurons it needs (weight gradients, and for input-time
+gradients each input's exact-flow part and each point's time gradient) are block reductions and
+atomic adds; :func:`_input_gradients` then shares each point's gradient among its inputs.
 """
 
 from __future__ import annotations
@@ -24,17 +28,14 @@ import math
 
 import numpy as np
 import torch
-from numba import cuda
 from torch import Tensor
 
 from . import integrated_kernels as _ik
 from . import spiketime_cuda as _sc
 from .crossing import GRAZING_EPS
+from .integrated_cuda_kernels import _kernels, _piggyback_log
 
 __all__ = ["delivered_times", "integrated_layer_cuda"]
-
-SNAP, LINEAR, NEWTON = _ik.SNAP, _ik.LINEAR, _ik.NEWTON
-_EPS = _ik._EPS
 
 
 def delivered_times(x: Tensor, grid: Tensor, dt: float, on_grid: bool, t_max: float) -> Tensor:
@@ -50,220 +51,121 @@ def delivered_times(x: Tensor, grid: Tensor, dt: float, on_grid: bool, t_max: fl
     return torch.where(ok, grid[torch.where(ok, n, torch.zeros_like(n)).to(torch.int64)], inf)
 
 
-@cuda.jit(device=True, inline=True)
-def _horner(cf, r, x):
-    m = cf.shape[1]
-    out = cf[r, m - 1]
-    for j in range(m - 2, -1, -1):
-        out = out * x + cf[r, j]
-    return out
-
-
-@cuda.jit(device=True, inline=True)
-def _A(cf, pr, x):
-    return math.exp(-x / pr[1]) if pr[0] else _horner(cf, 0, x)
-
-
-@cuda.jit(device=True, inline=True)
-def _B(cf, pr, x):
-    if pr[0]:
-        d = pr[3]
-        e = math.exp(-x / pr[1])
-        return x * e if d == 0.0 else e * (-math.expm1(-x * d)) / d
-    return _horner(cf, 1, x)
-
-
-@cuda.jit(device=True, inline=True)
-def _C(cf, pr, x):
-    return math.exp(-x / pr[2]) if pr[0] else _horner(cf, 2, x)
-
-
-@cuda.jit(device=True, inline=True)
-def _dA(cf, pr, x):
-    return -math.exp(-x / pr[1]) / pr[1] if pr[0] else _horner(cf, 3, x)
-
-
-@cuda.jit(device=True, inline=True)
-def _dB(cf, pr, x):
-    return -_B(cf, pr, x) / pr[1] + _C(cf, pr, x) if pr[0] else _horner(cf, 4, x)
-
-
-@cuda.jit(device=True)
-def _newton(v, i, rem, f0, fh, theta, cf, pr):
-    """As :func:`snnlib.integrated_kernels._newton`."""
-    tol = 16.0 * _EPS * rem
-    lo, hi = 0.0, rem
-    x = rem * (-f0) / (fh - f0)
-    for _ in range(60):
-        f = _A(cf, pr, x) * v + _B(cf, pr, x) * i - theta
-        fp = _dA(cf, pr, x) * v + _dB(cf, pr, x) * i
-        if f < 0.0:
-            lo = x
-        else:
-            hi = x
-        xn = 0.5 * (lo + hi)
-        if fp > 0.0:
-            nt = x - f / fp
-            if nt >= lo and nt <= hi:
-                xn = nt
-        done = abs(xn - x) <= tol
-        x = xn
-        if done:
-            break
-    return x
-
-
-@cuda.jit
-def _forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, cf, pr, out_t, cnt, log_j, log_t):
-    n = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    b = cuda.blockIdx.y
-    if n >= Wt.shape[1]:
-        return
-    E = n_ev[b]
-    G = grid.shape[0]
-    interp = rule != SNAP
-    v = 0.0
-    i = 0.0
-    k = 0
-    t_prev = 0.0
-    ie = 0
-    ig = 0
-    while True:
-        tg = grid[ig]
-        te = ev_t[b, ie] if ie < E else math.inf
-        is_grid = tg <= te
-        tp = tg if is_grid else te
-        h = tp - t_prev
-        j0 = ie
-        row = 0.0  # the inputs delivered at tp, summed in event order as on the CPU
-        while ie < E and ev_t[b, ie] == tp:
-            row += Wt[ev_src[b, ie], n]
-            ie += 1
-        v1 = _A(cf, pr, h) * v + _B(cf, pr, h) * i
-        hpos = interp or h > 0.0
-        if ((v1 >= theta and hpos) or (v >= theta and interp)) and k < K:
-            # the rounds of integrated_kernels._neuron_step: locate, move, reset, go on
-            e = 0.0
-            while k < K:
-                rem = h - e
-                s = math.inf
-                if interp and v >= theta:
-                    s = 0.0
-                elif interp or rem > 0.0:
-                    vr = _A(cf, pr, rem) * v + _B(cf, pr, rem) * i
-                    if vr >= theta:
-                        if rule == SNAP:
-                            s = rem
-                        elif rule == LINEAR:
-                            s = rem * (theta - v) / (vr - v)
-                        else:
-                            s = _newton(v, i, rem, v - theta, vr - theta, theta, cf, pr)
-                if not (s <= rem):
-                    break
-                vs = _A(cf, pr, s) * v + _B(cf, pr, s) * i
-                i = _C(cf, pr, s) * i
-                v = 0.0 if zero_reset else vs - theta
-                e = e + s
-                out_t[b, n, k] = t_prev + e
-                log_j[b, n, k] = j0
-                log_t[b, n, k] = t_prev + e
-                k += 1
-            rem = h - e
-            v, i = _A(cf, pr, rem) * v + _B(cf, pr, rem) * i, _C(cf, pr, rem) * i + row
-        else:
-            v, i = v1, _C(cf, pr, h) * i + row
-        t_prev = tp
-        if is_grid:
-            ig += 1
-            if ig == G:
-                break
-    cnt[b, n] = k
-
-
-@cuda.jit
-def _piggyback_log(log_j, log_t, cnt, ev_t, ev_src, Wt, tau, log_I, log_x):
-    """Per neuron, :func:`snnlib.integrated_kernels.piggyback_log`: the analytic current
-    ``I(t_k) = sum_{e < j} w x_e^2`` at each spike and its decay from the last input it saw."""
-    n = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    b = cuda.blockIdx.y
-    if n >= Wt.shape[1]:
-        return
-    I = 0.0
-    j = 0  # events added to I so far
-    for q in range(cnt[b, n]):
-        jq = log_j[b, n, q]
-        while j < jq:
-            if j > 0:
-                x = math.exp(-(ev_t[b, j] - ev_t[b, j - 1]) / tau)
-                I *= x * x
-            I += Wt[ev_src[b, j], n]
-            j += 1
-        xs = math.exp(-(log_t[b, n, q] - ev_t[b, jq - 1]) / tau) if jq > 0 else 1.0
-        log_x[b, n, q] = xs
-        log_I[b, n, q] = I * xs * xs
-
-
 @functools.lru_cache(maxsize=None)
 def _coefficients(order, tau: float, tau_s: float):
     return _ik.coefficients(order, tau, tau_s)
 
 
+def _input_gradients(g_sg: Tensor, gpt: Tensor, pt_lo: Tensor, pt_grid: Tensor, ev_flat: Tensor, n_ev: Tensor,
+                     n_flat: int) -> Tensor:
+    """``dL/d(input times) [B, n_flat]`` from the adjusted backward's sums, as the end of
+    :func:`snnlib.integrated_backward.adjusted_backward`: each input gets the exact-flow part
+    ``g_sg`` plus an equal share of the rest of its point's time gradient ``gpt`` (a grid point at
+    the same time counting as one more member)."""
+    B, E = g_sg.shape
+    e = torch.arange(E, device=g_sg.device).expand(B, E).contiguous()
+    valid = e < n_ev.unsqueeze(1)
+    pe = (torch.searchsorted(pt_lo, e, right=True) - 1).clamp(0, gpt.shape[1] - 1)  # each event's point
+    S = torch.zeros_like(gpt).scatter_add_(1, pe, torch.where(valid, g_sg, torch.zeros_like(g_sg)))
+    m = (pt_lo[:, 1:] - pt_lo[:, :-1]).clamp(min=0) + pt_grid.to(pt_lo.dtype)
+    share = (gpt - S) / m.clamp(min=1)
+    out = g_sg.new_zeros(B, n_flat)
+    vals = torch.where(valid, g_sg + share.gather(1, pe), torch.zeros_like(g_sg))
+    out.scatter_(1, torch.where(valid, ev_flat.to(torch.int64), torch.zeros_like(e)), vals)
+    return out
+
+
 class _IntegratedLayerCUDA(torch.autograd.Function):
-    """GPU forward of a grid-integrated layer, and its piggyback backward."""
+    """GPU forward of a grid-integrated layer, and its piggyback and adjusted backward passes."""
 
     @staticmethod
-    def forward(ctx, in_times, weights, params, d, t_max, K, row_len, grid_np):
+    def forward(ctx, in_times, weights, params, d, t_max, K, gradient, row_len, grid_np):
         B, N_in, K_in = in_times.shape
         N = weights.shape[0]
         dev = in_times.device
         grid = torch.as_tensor(grid_np, device=dev)
         xd = delivered_times(in_times, grid, d.dt, d.input == "grid", t_max).reshape(B, N_in, K_in)
         ev_t, ev_src, ev_flat, ev_x, n_ev = _sc.sort_events(xd, t_max, params.tau, row_len)
+        E = ev_t.shape[1]
         Wt = weights.detach().t().to(torch.float64).contiguous()
         cf, pr = (torch.as_tensor(a, device=dev) for a in _coefficients(d.order, params.tau, params.tau_s))
-        out_t = torch.full((B, N, K), math.inf, dtype=torch.float64, device=dev)
-        cnt = torch.zeros((B, N), dtype=torch.int32, device=dev)
-        log_j = torch.zeros((B, N, K), dtype=torch.int32, device=dev)
-        log_t = torch.zeros((B, N, K), dtype=torch.float64, device=dev)
+        f64, i32 = dict(dtype=torch.float64, device=dev), dict(dtype=torch.int32, device=dev)
+        out_t = torch.full((B, N, K), math.inf, **f64)
+        cnt = torch.zeros((B, N), **i32)
+        log_j = torch.zeros((B, N, K), **i32)
+        # what the adjusted backward needs (only when it will run)
+        record = gradient == "adjusted" and any(ctx.needs_input_grad[:2])
+        full = record and bool(ctx.needs_input_grad[0])
+        Pm = grid.numel() + E if record else 1
+        n_pt = torch.zeros(B, dtype=torch.int64, device=dev)
+        pt_t = torch.zeros((B, Pm), **f64)
+        # rows sorted for searchsorted: entries past a sample's last point stay above every event
+        pt_lo = torch.full((B, Pm + 1), 2**62, dtype=torch.int64, device=dev)
+        pt_grid = torch.zeros((B, Pm), dtype=torch.bool, device=dev)
+        Fk = K if record else 1
+        n_fl = torch.zeros((B, N), **i32)
+        fl_p, fl_k = torch.zeros((B, N, Fk), **i32), torch.zeros((B, N, Fk), **i32)
+        fl_v, fl_i = torch.zeros((B, N, Fk), **f64), torch.zeros((B, N, Fk), **f64)
+        st_v, st_i = (torch.zeros((B, Pm, N) if full else (1, 1, 1), **f64) for _ in range(2))
         tpb = _sc._tpb()
         if B and N:
-            _forward[(-(-N // tpb), B), tpb](*map(_sc._view, (ev_t, ev_src, n_ev, grid[1:].contiguous(), Wt)), K,
-                                             _ik.RULES[d.spike_rule], params.reset == "zero", float(params.theta),
-                                             *map(_sc._view, (cf, pr, out_t, cnt, log_j, log_t)))
-        ctx.save_for_backward(log_j, log_t, cnt, ev_t, ev_src, ev_flat, ev_x, n_ev, Wt)
-        ctx.consts = (float(params.theta), float(params.tau), (B, N_in, K_in), weights.dtype)
+            fwd, _ = _kernels(K, tpb)
+            fwd[(-(-N // tpb), B), tpb](*map(_sc._view, (ev_t, ev_src, n_ev, grid[1:].contiguous(), Wt)),
+                                       _ik.RULES[d.spike_rule], params.reset == "zero", float(params.theta),
+                                       *map(_sc._view, (cf, pr, out_t, cnt, log_j)), record, full,
+                                       *map(_sc._view, (n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_k, fl_v, fl_i,
+                                                        st_v, st_i)))
+        ctx.save_for_backward(out_t, log_j, cnt, ev_t, ev_src, ev_flat, ev_x, n_ev, Wt, cf, pr,
+                              n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_k, fl_v, fl_i, st_v, st_i)
+        ctx.consts = (params, d, K, gradient, full, (B, N_in, K_in), weights.dtype)
         counts = cnt.to(torch.int64)
         ctx.mark_non_differentiable(counts)
         return out_t.to(in_times.dtype), counts
 
     @staticmethod
     def backward(ctx, grad_out, _grad_counts):
-        log_j, log_t, cnt, ev_t, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.saved_tensors
-        theta, tau, (B, N_in, K_in), w_dtype = ctx.consts
+        (out_t, log_j, cnt, ev_t, ev_src, ev_flat, ev_x, n_ev, Wt, cf, pr,
+         n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_k, fl_v, fl_i, st_v, st_i) = ctx.saved_tensors
+        params, d, K, gradient, full, (B, N_in, K_in), w_dtype = ctx.consts
         N = Wt.shape[1]
-        log_I, log_x = torch.zeros_like(log_t), torch.ones_like(log_t)
         g = grad_out.detach().to(torch.float64).contiguous()
         need_in = bool(ctx.needs_input_grad[0])
         dWt = torch.zeros_like(Wt)
         g_in = g.new_zeros((B, N_in * K_in) if need_in else (1, 1))
         tpb = _sc._tpb()
-        if B and N and ev_x.shape[1] > 1:
-            grid = (-(-N // tpb), B)
-            _piggyback_log[grid, tpb](*map(_sc._view, (log_j, log_t, cnt, ev_t, ev_src, Wt)), tau,
-                                      _sc._view(log_I), _sc._view(log_x))
-            _, bwd = _sc._kernels(tpb)
-            bwd[grid, tpb](*map(_sc._view, (g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt)),
-                           theta, tau, GRAZING_EPS, need_in, _sc._view(dWt), _sc._view(g_in))
+        blocks = (-(-N // tpb), B)
+        theta, tau = float(params.theta), float(params.tau)
+        if gradient == "adjusted" and B and N:
+            E = ev_t.shape[1]
+            g_sg = g.new_zeros((B, max(E, 1)))
+            gpt = g.new_zeros(pt_t.shape)
+            _, bwd = _kernels(K, tpb)
+            bwd[blocks, tpb](_sc._view(g), _sc._view(ev_src), _sc._view(Wt), _ik.RULES[d.spike_rule],
+                             params.reset == "zero", theta, float(params.tau_s), _sc._view(cf), _sc._view(pr),
+                             GRAZING_EPS, need_in and full,
+                             *map(_sc._view, (n_pt, pt_t, pt_lo, n_fl, fl_p, fl_k, fl_v, fl_i, st_v, st_i, dWt,
+                                              g_sg, gpt)))
+            if need_in and E:
+                g_in = _input_gradients(g_sg[:, :E], gpt, pt_lo, pt_grid, ev_flat, n_ev, N_in * K_in)
+        elif gradient == "piggyback" and B and N and ev_x.shape[1] > 1:
+            log_I, log_x = torch.zeros_like(out_t), torch.ones_like(out_t)
+            log_t = torch.where(torch.isfinite(out_t), out_t, torch.zeros_like(out_t))
+            _piggyback_log[blocks, tpb](*map(_sc._view, (log_j, log_t, cnt, ev_t, ev_src, Wt)), tau,
+                                        _sc._view(log_I), _sc._view(log_x))
+            _, st_bwd = _sc._kernels(tpb)
+            st_bwd[blocks, tpb](*map(_sc._view, (g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt)),
+                                theta, tau, GRAZING_EPS, need_in, _sc._view(dWt), _sc._view(g_in))
         dW = dWt.t().to(w_dtype) if ctx.needs_input_grad[1] else None
         gi = g_in.reshape(B, N_in, K_in).to(grad_out.dtype) if need_in else None
-        return gi, dW, None, None, None, None, None, None
+        return gi, dW, None, None, None, None, None, None, None
 
 
-def integrated_layer_cuda(in_times: Tensor, weights: Tensor, params, d, t_max: float, K: int,
+def integrated_layer_cuda(in_times: Tensor, weights: Tensor, params, d, t_max: float, K: int, gradient: str,
                           row_len: Tensor | None, grid: np.ndarray) -> tuple[Tensor, Tensor]:
-    """``(times, counts)`` of a grid-integrated layer on the GPU, differentiable with the piggyback
-    gradient (arguments checked by :func:`snnlib.integrated.integrated_layer`, which calls this)."""
+    """``(times, counts)`` of a grid-integrated layer on the GPU, differentiable with ``gradient``
+    (``piggyback`` or ``adjusted``; arguments checked by :func:`snnlib.integrated.integrated_layer`,
+    which calls this)."""
     if not _sc.supports(in_times):
         raise RuntimeError("the CUDA integrated-layer kernels need CUDA tensors and a GPU numba can use "
                            "(or CPU tensors under NUMBA_ENABLE_CUDASIM=1)")
-    return _IntegratedLayerCUDA.apply(in_times, weights, params, d, t_max, K, row_len, grid)
+    return _IntegratedLayerCUDA.apply(in_times, weights, params, d, t_max, K, gradient, row_len, grid)

@@ -92,6 +92,22 @@ def sort_events(in_times: Tensor, t_max: float, tau: float, row_len: Tensor | No
     return ev_t, ev_src, ev_flat, torch.exp(h * (-1.0 / tau)), n_ev.to(torch.int64)
 
 
+@cuda.jit(device=True)
+def _block_sum(red, tid, value):
+    """Sum of ``value`` over the block's threads (all of them must call it), in ``red[0]``."""
+    red[tid] = value
+    cuda.syncthreads()
+    stride = red.shape[0] // 2
+    while stride > 0:
+        if tid < stride:
+            red[tid] += red[tid + stride]
+        cuda.syncthreads()
+        stride //= 2
+    total = red[0]
+    cuda.syncthreads()
+    return total
+
+
 @functools.lru_cache(maxsize=None)
 def _kernels(tpb: int):
     """The forward and backward kernels for blocks of ``tpb`` threads (a power of two)."""
@@ -197,24 +213,16 @@ def _kernels(tpb: int):
                 if need_in:
                     contrib = Wt[src, n] * (s * A1 - 2.0 * s2 * A2)
             if need_in:
-                red[tid] = contrib
-                cuda.syncthreads()
-                stride = tpb // 2
-                while stride > 0:
-                    if tid < stride:
-                        red[tid] += red[tid + stride]
-                    cuda.syncthreads()
-                    stride //= 2
-                if tid == 0 and red[0] != 0.0:
-                    cuda.atomic.add(g_in, (b, ev_flat[b, j - 1]), red[0])
-                cuda.syncthreads()
+                total = _block_sum(red, tid, contrib)
+                if tid == 0 and total != 0.0:
+                    cuda.atomic.add(g_in, (b, ev_flat[b, j - 1]), total)
 
     return forward, backward
 
 
 def _tpb() -> int:
     # the simulator runs every thread of a block as a Python thread: keep its blocks small
-    return 32 if simulated() else 128
+    return 8 if simulated() else 128
 
 
 class _SpikeLayerCUDA(torch.autograd.Function):

@@ -295,7 +295,7 @@ def grid_raster(times: Tensor, n_steps: int, h: float, sparse: bool = True):
     keep = step < n_steps
     step, b, n = step[keep], b[keep], n[keep]
     if not sparse:
-        out = torch.zeros(n_steps, B, N, dtype=torch.float64)
+        out = torch.zeros(n_steps, B, N, dtype=torch.float64, device=times.device)
         out.index_put_((step, b, n), torch.ones_like(step, dtype=torch.float64), accumulate=True)
         return out
     key = torch.unique((step * B + b) * N + n)

@@ -2,7 +2,6 @@
 input delivery and reset (forward, spike for spike), and the piggyback gradient."""
 
 import itertools
-import math
 
 import pytest
 import torch
@@ -78,11 +77,39 @@ def test_piggyback_gradient_equals_cpu_kernels(d, dev):
     torch.testing.assert_close(gpu[3], cpu[3], rtol=1e-8, atol=1e-10)
 
 
-def test_the_adjusted_gradient_is_not_asked_of_the_gpu_kernels(dev):
-    x, W = problem()
-    d = D("euler", None, 0.7, "linear")
-    with pytest.raises(ValueError, match="no adjusted backward"):
-        run(x, W, P, d, 4, "adjusted", "cuda", dev, torch.ones(3, 5, 4, dtype=F64))
-    # auto: the CPU kernels (a round trip from a GPU) give it
-    t, n, gW, _ = run(x, W, P, d, 4, "adjusted", "auto", dev, torch.ones(3, 5, 4, dtype=F64))
-    assert gW.abs().sum() > 0 and math.isfinite(float(gW.sum()))
+# coarse steps: the simulator runs every block-wide sum of the reverse sweep in Python threads
+ADJUSTED = [(D("euler", None, 1.5, "linear"), "subtract"), (D("ps", 3, 1.3, "newton", "grid"), "subtract"),
+            (D("ps", 2, 1.1, "snap"), "zero"), (D("ps", 5, 1.7, "linear", "grid"), "zero")]
+
+
+@pytest.mark.parametrize("d,reset", ADJUSTED, ids=lambda v: v.label if isinstance(v, D) else v)
+def test_adjusted_gradient_equals_cpu_kernels(d, reset, dev):
+    """Weight and input-time gradients, with inputs at t = 0, coincident inputs (one shared point)
+    and inputs on grid points."""
+    p = NeuronParams(tau_s=20.0, reset=reset)
+    x, W = problem(seed=8)
+    x[0, :2, 0] = 0.0
+    x[1, 4:6, 0] = x[1, 3, 0]
+    x[2, 7, 1] = 2 * d.dt  # on the grid
+    c = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(8), dtype=F64)
+    cpu = run(x, W, p, d, 4, "adjusted", "numba", "cpu", c)
+    gpu = run(x, W, p, d, 4, "adjusted", "cuda", dev, c)
+    same_spikes(cpu, gpu)
+    assert cpu[2].abs().sum() > 0 and cpu[3].abs().sum() > 0
+    torch.testing.assert_close(gpu[2], cpu[2], rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(gpu[3], cpu[3], rtol=1e-8, atol=1e-10)
+
+
+def test_weight_gradient_alone_skips_the_state_record(dev):
+    """Inputs that need no gradient (the first layer): only the weight gradient, equal to the CPU's."""
+    x, W = problem(seed=9)
+    d = D("ps", 2, 0.7, "linear")
+    c = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(9), dtype=F64)
+    out = []
+    for backend, where in (("numba", "cpu"), ("cuda", dev)):
+        w = W.to(where).clone().requires_grad_(True)
+        t, _ = integrated_layer(x.to(where), w, P, d, t_max=T, max_spikes=4, gradient="adjusted", backend=backend)
+        (torch.where(torch.isfinite(t), t, torch.zeros_like(t)) * c.to(where)).sum().backward()
+        out.append(w.grad.cpu())
+    assert out[0].abs().sum() > 0
+    torch.testing.assert_close(out[1], out[0], rtol=1e-8, atol=1e-10)
