@@ -8,6 +8,10 @@ Methods (each a forward + backward + Adam step; inputs encoded and moved before 
   the numba CPU kernels, one thread / every core;
 * ``spiketime_cuda``: the same network, the same initial weights, on the GPU
   (:mod:`snnlib.spiketime_cuda`);
+* ``euler_adjusted_cpu_1`` / ``euler_adjusted_cuda`` and ``euler_piggyback_*``: that network
+  integrated by forward-Euler (1 ms, linear spike rule; the direct-training chapter's setting)
+  with the adjusted / piggyback gradient, CPU kernels (one thread) / GPU
+  (:mod:`snnlib.integrated_cuda`);
 * ``bptt_cuda``: snnlib's clock-driven BPTT network (:class:`snnlib.clock.ClockNetwork`, sparse
   input, T = 100 steps of 1 ms) on the GPU (its PyTorch path), and ``bptt_cuda_compiled``: the same
   under ``torch.compile`` (recorded with the error if it fails);
@@ -54,14 +58,19 @@ def _time(step, batches, dev, warmup: int) -> float:
     return (len(batches) - warmup) * B / (time.perf_counter() - t0)
 
 
-def _spiketime(dev, threads, images, labels, n, warmup):
+def _spiketime(dev, threads, images, labels, n, warmup, gradient=None):
+    """The spike-time network, or with ``gradient`` its Euler-integrated twin (1 ms, linear)."""
     from snnlib import encoding
+    from snnlib.discretization import Discretization
     from snnlib.experiments.spiketime import BatsConfig, SpikeTimeNetwork
     from snnlib.losses import spike_count_loss
 
     numba.set_num_threads(threads)
     cfg = BatsConfig()
-    net = SpikeTimeNetwork(cfg, dtype=torch.float32, generator=torch.Generator().manual_seed(0)).to(dev)
+    net = SpikeTimeNetwork(cfg, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+    if gradient is not None:
+        net = net.with_(Discretization("euler", None, 1.0, "linear"), gradient)
+    net = net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     batches = [(encoding.ttfs(images[i:i + B], 100.0, dtype=torch.float32).to(dev),
                 torch.as_tensor(labels[i:i + B]).to(dev)) for i in range(0, n * B, B)]
@@ -162,10 +171,14 @@ def main(argv=None) -> dict | None:
     torch.set_num_threads(os.cpu_count() or 1)
     results = []
     st = {}
-    for name, d, threads in (("spiketime_cpu_1", torch.device("cpu"), 1),
-                             ("spiketime_cpu_all", torch.device("cpu"), numba.config.NUMBA_NUM_THREADS),
-                             ("spiketime_cuda", dev, numba.config.NUMBA_NUM_THREADS)):
-        rate, first = _spiketime(d, threads, images, labels, n, a.warmup)
+    cpu, every = torch.device("cpu"), numba.config.NUMBA_NUM_THREADS
+    for name, d, threads, gradient in (("spiketime_cpu_1", cpu, 1, None), ("spiketime_cpu_all", cpu, every, None),
+                                       ("spiketime_cuda", dev, every, None),
+                                       ("euler_adjusted_cpu_1", cpu, 1, "adjusted"),
+                                       ("euler_adjusted_cuda", dev, every, "adjusted"),
+                                       ("euler_piggyback_cpu_1", cpu, 1, "piggyback"),
+                                       ("euler_piggyback_cuda", dev, every, "piggyback")):
+        rate, first = _spiketime(d, threads, images, labels, n, a.warmup, gradient)
         st[name] = first
         results.append({"method": name, "samples_per_s": rate, "first_batch_loss": first, "numba_threads": threads})
         print(f"{name}: {rate:.0f} samples/s", flush=True)
@@ -185,7 +198,9 @@ def main(argv=None) -> dict | None:
              "batch": B, "sizes": list(SIZES),
              "cuda_over_cpu_1": rates["spiketime_cuda"] / rates["spiketime_cpu_1"],
              "cuda_over_cpu_all": rates["spiketime_cuda"] / rates["spiketime_cpu_all"],
-             "first_loss_gap": abs(st["spiketime_cuda"] - st["spiketime_cpu_1"])}
+             "euler_adjusted_cuda_over_cpu_1": rates["euler_adjusted_cuda"] / rates["euler_adjusted_cpu_1"],
+             "first_loss_gap": abs(st["spiketime_cuda"] - st["spiketime_cpu_1"]),
+             "euler_first_loss_gap": abs(st["euler_adjusted_cuda"] - st["euler_adjusted_cpu_1"])}
     write("gpu", __doc__.split("\n\n")[0], results, a.quick or dev.type != "cuda", **extra)
     return extra
 
