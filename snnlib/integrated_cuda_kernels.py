@@ -164,6 +164,7 @@ def _piggyback_log(log_j, log_t, cnt, ev_t, ev_src, Wt, tau, log_I, log_x):
 def _kernels(K: int, tpb: int):
     """Forward and adjusted-backward kernels for ``K`` spikes per neuron and blocks of ``tpb``
     threads (the rounds of a step are kept in per-thread arrays of ``K + 1``)."""
+    KP1 = K + 1  # a local array's size must be a compile-time constant: a closure variable is one
 
     @cuda.jit
     def forward(ev_t, ev_src, n_ev, grid, Wt, rule, zero_reset, theta, cf, pr, out_t, cnt, log_j,
@@ -178,11 +179,11 @@ def _kernels(K: int, tpb: int):
         b = cuda.blockIdx.y
         if n >= Wt.shape[1]:
             return
-        r_v = cuda.local.array(K + 1, float64)
-        r_i = cuda.local.array(K + 1, float64)
-        r_s = cuda.local.array(K + 1, float64)
-        r_rem = cuda.local.array(K + 1, float64)
-        r_t = cuda.local.array(K + 1, float64)
+        r_v = cuda.local.array(KP1, float64)
+        r_i = cuda.local.array(KP1, float64)
+        r_s = cuda.local.array(KP1, float64)
+        r_rem = cuda.local.array(KP1, float64)
+        r_t = cuda.local.array(KP1, float64)
         E = n_ev[b]
         G = grid.shape[0]
         interp = rule != SNAP
@@ -255,11 +256,11 @@ def _kernels(K: int, tpb: int):
         N = Wt.shape[1]
         own = n < N  # threads past the last neuron still join the block's sums
         red = cuda.shared.array(tpb, float64)
-        r_v = cuda.local.array(K + 1, float64)
-        r_i = cuda.local.array(K + 1, float64)
-        r_s = cuda.local.array(K + 1, float64)
-        r_rem = cuda.local.array(K + 1, float64)
-        r_t = cuda.local.array(K + 1, float64)
+        r_v = cuda.local.array(KP1, float64)
+        r_i = cuda.local.array(KP1, float64)
+        r_s = cuda.local.array(KP1, float64)
+        r_rem = cuda.local.array(KP1, float64)
+        r_t = cuda.local.array(KP1, float64)
         lv = 0.0
         li = 0.0
         q = n_fl[b, n] - 1 if own else -1
