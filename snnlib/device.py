@@ -2,8 +2,11 @@
 
 ``device`` is an execution setting, not part of what is trained: the network is built with the
 same CPU generator on every device (so its initial weights are identical), and a run's identity
-(:func:`snnlib.driver.config_digest`, :func:`snnlib.runs.run_or_load`) ignores it. Results differ
-between devices only by floating-point rounding (operation order in reductions).
+(:func:`snnlib.driver.config_digest`, :func:`snnlib.runs.run_or_load`) ignores it. Results are not
+bit-identical across devices, nor from one GPU run to the next: float64 atomic additions sum in
+whatever order the threads arrive, and the GPU fuses multiply-adds, so values differ by rounding,
+which a threshold crossing can occasionally turn into one spike more or less (which training then
+carries on).
 
 - ``"cpu"``: the numba kernels of every scheme;
 - ``"cuda"`` (or ``"cuda:<index>"``): PyTorch tensors on the GPU, with the schemes' CUDA paths

@@ -278,11 +278,12 @@ def load_model(run_or_path: Run | str | os.PathLike) -> tuple[torch.nn.Module, T
     return model, cfg
 
 
-def evaluate_run(run_or_path: Run | str | os.PathLike, split: str = "test") -> float:
+def evaluate_run(run_or_path: Run | str | os.PathLike, split: str = "test", device: str = "auto") -> float:
     """Accuracy of a training run's stored weights on ``split`` of its own data (exactly the recorded
-    one for deterministic encodings; rate coding draws new input spikes)."""
+    one for deterministic encodings; rate coding draws new input spikes), on ``device`` (not the
+    device the run was trained on: a GPU run is evaluated on a CPU machine)."""
     model, cfg = load_model(run_or_path)
-    dev = resolve_device(cfg.device)
+    dev = resolve_device(device)
     scheme = scheme_of(cfg)
     sets = scheme.data(cfg)
     batches = split_batches({split: sets[split]}, cfg.batch_size, lambda s: scheme.encoder(cfg, s), cfg.seed,

@@ -278,9 +278,13 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
                                          max_spikes=max_spikes, gradient=gradient, backend="numba",
                                          in_counts=None if in_counts is None else in_counts.cpu())
         return times.to(dev), counts.to(dev)
-    if backend == "cuda" and not spiketime_cuda.supports(in_times):
-        raise ValueError("backend='cuda' needs CUDA tensors and a GPU that numba can use, "
-                         "or CPU tensors under NUMBA_ENABLE_CUDASIM=1")
+    if backend == "cuda":
+        if not spiketime_cuda.supports(in_times):
+            raise ValueError("backend='cuda' needs CUDA tensors and a GPU that numba can use, "
+                             "or CPU tensors under NUMBA_ENABLE_CUDASIM=1")
+        from .spiketime import _check_finite
+
+        _check_finite(in_times, weights)
     if d.is_exact:
         from .spiketime import _layer
 

@@ -71,7 +71,9 @@ def _input_gradients(g_sg: Tensor, gpt: Tensor, pt_lo: Tensor, pt_grid: Tensor, 
     share = (gpt - S) / m.clamp(min=1)
     out = g_sg.new_zeros(B, n_flat)
     vals = torch.where(valid, g_sg + share.gather(1, pe), torch.zeros_like(g_sg))
-    out.scatter_(1, torch.where(valid, ev_flat.to(torch.int64), torch.zeros_like(e)), vals)
+    # ev_flat is a prefix of a permutation of each row's inputs: distinct targets, so no write is
+    # lost; the padding slots (inputs not delivered) get their zero gradient
+    out.scatter_(1, ev_flat.to(torch.int64), vals)
     return out
 
 
@@ -110,11 +112,9 @@ class _IntegratedLayerCUDA(torch.autograd.Function):
         tpb = _sc._tpb()
         if B and N:
             fwd, _ = _kernels(K, tpb)
-            fwd[(-(-N // tpb), B), tpb](*map(_sc._view, (ev_t, ev_src, n_ev, grid[1:].contiguous(), Wt)),
-                                       _ik.RULES[d.spike_rule], params.reset == "zero", float(params.theta),
-                                       *map(_sc._view, (cf, pr, out_t, cnt, log_j)), record, full,
-                                       *map(_sc._view, (n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_k, fl_v, fl_i,
-                                                        st_v, st_i)))
+            _sc._launch(fwd, (-(-N // tpb), B), tpb, out_t, ev_t, ev_src, n_ev, grid[1:].contiguous(), Wt,
+                        _ik.RULES[d.spike_rule], params.reset == "zero", float(params.theta), cf, pr, out_t, cnt,
+                        log_j, record, full, n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_k, fl_v, fl_i, st_v, st_i)
         ctx.save_for_backward(out_t, log_j, cnt, ev_t, ev_src, ev_flat, ev_x, n_ev, Wt, cf, pr,
                               n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_k, fl_v, fl_i, st_v, st_i)
         ctx.consts = (params, d, K, gradient, full, (B, N_in, K_in), weights.dtype)
@@ -140,21 +140,18 @@ class _IntegratedLayerCUDA(torch.autograd.Function):
             g_sg = g.new_zeros((B, max(E, 1)))
             gpt = g.new_zeros(pt_t.shape)
             _, bwd = _kernels(K, tpb)
-            bwd[blocks, tpb](_sc._view(g), _sc._view(ev_src), _sc._view(Wt), _ik.RULES[d.spike_rule],
-                             params.reset == "zero", theta, float(params.tau_s), _sc._view(cf), _sc._view(pr),
-                             GRAZING_EPS, need_in and full,
-                             *map(_sc._view, (n_pt, pt_t, pt_lo, n_fl, fl_p, fl_k, fl_v, fl_i, st_v, st_i, dWt,
-                                              g_sg, gpt)))
+            _sc._launch(bwd, blocks, tpb, g, g, ev_src, Wt, _ik.RULES[d.spike_rule], params.reset == "zero", theta,
+                        float(params.tau_s), cf, pr, GRAZING_EPS, need_in and full, n_pt, pt_t, pt_lo, n_fl, fl_p,
+                        fl_k, fl_v, fl_i, st_v, st_i, dWt, g_sg, gpt)
             if need_in and E:
                 g_in = _input_gradients(g_sg[:, :E], gpt, pt_lo, pt_grid, ev_flat, n_ev, N_in * K_in)
         elif gradient == "piggyback" and B and N and ev_x.shape[1] > 1:
             log_I, log_x = torch.zeros_like(out_t), torch.ones_like(out_t)
             log_t = torch.where(torch.isfinite(out_t), out_t, torch.zeros_like(out_t))
-            _piggyback_log[blocks, tpb](*map(_sc._view, (log_j, log_t, cnt, ev_t, ev_src, Wt)), tau,
-                                        _sc._view(log_I), _sc._view(log_x))
+            _sc._launch(_piggyback_log, blocks, tpb, g, log_j, log_t, cnt, ev_t, ev_src, Wt, tau, log_I, log_x)
             _, st_bwd = _sc._kernels(tpb)
-            st_bwd[blocks, tpb](*map(_sc._view, (g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt)),
-                                theta, tau, GRAZING_EPS, need_in, _sc._view(dWt), _sc._view(g_in))
+            _sc._launch(st_bwd, blocks, tpb, g, g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt,
+                        theta, tau, GRAZING_EPS, need_in, dWt, g_in)
         dW = dWt.t().to(w_dtype) if ctx.needs_input_grad[1] else None
         gi = g_in.reshape(B, N_in, K_in).to(grad_out.dtype) if need_in else None
         return gi, dW, None, None, None, None, None, None, None

@@ -206,7 +206,7 @@ def _kernels(K: int, tpb: int):
             while ie < E and ev_t[b, ie] == tp:
                 row += Wt[ev_src[b, ie], n]
                 ie += 1
-            if record:
+            if record and n == 0:  # the sample's points: one thread writes them
                 pt_t[b, p] = tp
                 pt_grid[b, p] = is_grid
                 pt_lo[b, p] = j0
@@ -216,14 +216,18 @@ def _kernels(K: int, tpb: int):
             v1 = _A(cf, pr, h) * v + _B(cf, pr, h) * i
             hpos = interp or h > 0.0
             if ((v1 >= theta and hpos) or (v >= theta and interp)) and k < K:
-                if record:
-                    fl_p[b, n, nf] = p
-                    fl_k[b, n, nf] = k
-                    fl_v[b, n, nf] = v
-                    fl_i[b, n, nf] = i
-                    nf += 1
+                v0, i0 = v, i
                 v, i1, ns = _neuron_step(v, i, h, t_prev, K - k, rule, zero_reset, theta, cf, pr,
                                          r_v, r_i, r_s, r_rem, r_t)
+                # recorded only with spikes (at most K entries): a flagged step can miss the
+                # crossing when the GPU rounds the two evaluations of V(h) differently (fused
+                # multiply-adds), and is then a spike-free step for the backward too
+                if record and ns > 0:
+                    fl_p[b, n, nf] = p
+                    fl_k[b, n, nf] = k
+                    fl_v[b, n, nf] = v0
+                    fl_i[b, n, nf] = i0
+                    nf += 1
                 for r in range(ns):
                     out_t[b, n, k + r] = r_t[r]
                     log_j[b, n, k + r] = j0
@@ -239,9 +243,10 @@ def _kernels(K: int, tpb: int):
                     break
         cnt[b, n] = k
         if record:
-            pt_lo[b, p] = ie
-            n_pt[b] = p
             n_fl[b, n] = nf
+            if n == 0:
+                pt_lo[b, p] = ie
+                n_pt[b] = p
 
     @cuda.jit
     def adjusted_backward(g, ev_src, Wt, rule, zero_reset, theta, tau_s, cf, pr, grazing_eps, need_in,

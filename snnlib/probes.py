@@ -20,6 +20,8 @@ import time
 
 import torch
 
+from .device import to_device
+
 __all__ = ["gradient_alignment", "TrainingProbe", "fixed_batch"]
 
 
@@ -57,12 +59,14 @@ def gradient_alignment(net, inputs, labels, loss) -> dict:
 
 def fixed_batch(batches, n: int):
     """The first ``n`` samples of an unshuffled :class:`snnlib.train.Batches` (e.g. validation),
-    encoded: ``(inputs, labels)``."""
+    encoded: ``(inputs, labels)``, on the batches' device."""
     if getattr(batches, "shuffle", False):
         raise ValueError("fixed_batch needs unshuffled batches (validation or test), not the training stream.")
     n = min(n, len(batches.y))
     idx = torch.arange(n).numpy()
-    return batches.encode(batches.x, idx), torch.as_tensor(batches.y[idx])
+    batch = batches.encode(batches.x, idx), torch.as_tensor(batches.y[idx])
+    dev = getattr(batches, "device", None)
+    return batch if dev is None else to_device(batch, dev)
 
 
 class TrainingProbe:
@@ -86,9 +90,12 @@ class TrainingProbe:
 
     def _time_reference(self) -> float:
         times = []
+        gpu = self.labels.device.type == "cuda"
         for _ in range(self.repeats):
             t0 = time.perf_counter()
             _grads(self._reference, self.inputs, self.labels, self.loss)
+            if gpu:  # kernels run asynchronously: time them to their end
+                torch.cuda.synchronize(self.labels.device)
             times.append(time.perf_counter() - t0)
         return statistics.median(times) / len(self.labels)
 

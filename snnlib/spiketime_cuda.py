@@ -59,10 +59,19 @@ def supports(x: Tensor) -> bool:
     return available() and ((x.device.type == "cuda") != simulated())
 
 
-def _view(t: Tensor):
-    """The array a kernel takes for ``t`` (no copy): a CUDA array view, or numpy under the
-    simulator."""
-    return t.numpy() if t.device.type == "cpu" else cuda.as_cuda_array(t)
+def _launch(kernel, blocks, tpb: int, like: Tensor, *args) -> None:
+    """``kernel[blocks, tpb](*args)`` with every tensor argument passed as a view (no copy), on
+    ``like``'s GPU and on torch's current stream there, so the kernel is ordered with the torch
+    operations around it (and with the caching allocator's reuse of freed memory); under the
+    simulator (CPU tensors) the views are numpy arrays."""
+    if like.device.type == "cpu":
+        kernel[blocks, tpb](*(a.numpy() if isinstance(a, Tensor) else a for a in args))
+        return
+    index = like.device.index if like.device.index is not None else torch.cuda.current_device()
+    with cuda.gpus[index]:
+        stream = cuda.external_stream(torch.cuda.current_stream(like.device).cuda_stream)
+        kernel[blocks, tpb, stream](*(cuda.as_cuda_array(a, sync=False) if isinstance(a, Tensor) else a
+                                      for a in args))
 
 
 def sort_events(in_times: Tensor, t_max: float, tau: float, row_len: Tensor | None = None):
@@ -244,8 +253,8 @@ class _SpikeLayerCUDA(torch.autograd.Function):
         tpb = _tpb()
         if B and N:
             fwd, _ = _kernels(tpb)
-            fwd[(-(-N // tpb), B), tpb](*map(_view, (ev_t, ev_src, ev_x, n_ev, Wt)), theta, tau, K, eps_round,
-                                       *map(_view, (out_t, cnt, log_j, log_I, log_x)))
+            _launch(fwd, (-(-N // tpb), B), tpb, out_t, ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
+                    out_t, cnt, log_j, log_I, log_x)
         ctx.save_for_backward(log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt)
         ctx.consts = (theta, tau, (B, N_in, K_in), weights.dtype)
         counts = cnt.to(torch.int64)
@@ -264,8 +273,8 @@ class _SpikeLayerCUDA(torch.autograd.Function):
         tpb = _tpb()
         if B and N and ev_x.shape[1] > 1:
             _, bwd = _kernels(tpb)
-            bwd[(-(-N // tpb), B), tpb](*map(_view, (g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt)),
-                                       theta, tau, GRAZING_EPS, need_in, _view(dWt), _view(g_in))
+            _launch(bwd, (-(-N // tpb), B), tpb, g, g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt,
+                    theta, tau, GRAZING_EPS, need_in, dWt, g_in)
         dW = dWt.t().to(w_dtype) if ctx.needs_input_grad[1] else None
         gi = g_in.reshape(B, N_in, K_in).to(grad_out.dtype) if need_in else None
         return gi, dW, None, None, None, None, None

@@ -51,6 +51,9 @@ def test_the_device_is_not_part_of_a_runs_identity(isolated_runs):
     """Checkpoints and weights are found, and a stored run is loaded (not retrained or refused),
     whichever device the config names."""
     on_cpu, on_auto = bptt.Config(hidden=(4,), device="cpu"), bptt.Config(hidden=(4,), device="auto")
+    # the digest this config had before the field existed (computed with the code of commit
+    # 6f161da): checkpoints and weight artifacts made then are still found
+    assert driver.config_digest(on_cpu.to_dict()) == "238c82d2c753"
     assert driver.checkpoint_file(on_cpu) == driver.checkpoint_file(on_auto)
     assert driver.weights_file("bptt", on_cpu.to_dict()) == driver.weights_file("bptt", on_auto.to_dict())
     assert driver.config_digest(on_cpu.to_dict()) != driver.config_digest(bptt.Config(hidden=(5,)).to_dict())

@@ -2,6 +2,7 @@
 input delivery and reset (forward, spike for spike), and the piggyback gradient."""
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -113,3 +114,22 @@ def test_weight_gradient_alone_skips_the_state_record(dev):
         out.append(w.grad.cpu())
     assert out[0].abs().sum() > 0
     torch.testing.assert_close(out[1], out[0], rtol=1e-8, atol=1e-10)
+
+
+def test_adjusted_over_several_blocks_and_uneven_samples(dev):
+    """More neurons than a block holds (the sums over neurons cross blocks) and samples with
+    different numbers of delivered inputs: the input-time gradient of every input, as on the CPU."""
+    from snnlib import spiketime_cuda
+
+    N = 2 * spiketime_cuda._tpb() + 3
+    x, W = problem(seed=12, N_out=N)
+    x[1, :, 1] = math.inf
+    x[2, :6] = math.inf
+    d = D("ps", 2, 1.9, "linear")
+    c = torch.randn(3, N, 3, generator=torch.Generator().manual_seed(12), dtype=F64)
+    cpu = run(x, W, P, d, 3, "adjusted", "numba", "cpu", c)
+    gpu = run(x, W, P, d, 3, "adjusted", "cuda", dev, c)
+    same_spikes(cpu, gpu)
+    assert int(cpu[1][:, -3:].sum()) > 0 and (cpu[3][1] != 0).any() and (cpu[3][2] != 0).any()
+    torch.testing.assert_close(gpu[2], cpu[2], rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(gpu[3], cpu[3], rtol=1e-8, atol=1e-10)

@@ -139,3 +139,20 @@ def test_two_layers_with_gradients_through_hidden_spike_times(dev):
     assert a1.abs().sum() > 0 and b1.abs().sum() > 0
     torch.testing.assert_close(a2, a1, rtol=1e-8, atol=1e-9)
     torch.testing.assert_close(b2, b1, rtol=1e-8, atol=1e-9)
+
+
+def test_several_blocks_per_sample_and_uneven_samples(dev):
+    """More neurons than a block holds (the input-time gradient is summed over blocks by atomics)
+    and samples with different numbers of input events (padding after the sorted events)."""
+    x, W = random_layer(21, B=3, N_in=6, K_in=3, N_out=2 * spiketime_cuda._tpb() + 3)
+    x[1, :, 1:] = math.inf
+    x[2, :4] = math.inf
+    c = torch.randn(3, W.shape[0], 3, generator=torch.Generator().manual_seed(21), dtype=F64)
+    cpu = grads(x, W, c, 3, "numba", "cpu")
+    gpu = grads(x, W, c, 3, "cuda", dev)
+    assert torch.equal(cpu[1], gpu[1]) and int(cpu[1][:, -3:].sum()) > 0  # the last block's neurons spike
+    fin = torch.isfinite(cpu[0])
+    torch.testing.assert_close(gpu[0][fin], cpu[0][fin], rtol=0, atol=1e-10)
+    assert cpu[3].abs().sum() > 0
+    for a, b in zip(cpu[2:], gpu[2:]):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-10)
