@@ -40,6 +40,23 @@ def test_performance_run_requires_benchmark_files(monkeypatch, tmp_path):
         performance.run(performance.Config())
 
 
+def test_performance_gathers_a_gpu_run_with_its_device_and_failures(monkeypatch, tmp_path):
+    """bench_gpu.py's file (written only on a GPU) joins the page: rates per method, the GPU's name,
+    and the methods that failed (kept, not hidden)."""
+    import json
+
+    monkeypatch.setenv("SNNLIB_BENCH_RESULTS", str(tmp_path))
+    (tmp_path / "gpu.json").write_text(json.dumps({
+        "device": "NVIDIA H100 80GB HBM3", "finished": "2026-11-26T12:00:00Z",
+        "results": [{"method": "spiketime_cpu_1", "samples_per_s": 480.0},
+                    {"method": "spiketime_cuda", "samples_per_s": 9000.0},
+                    {"method": "bptt_cuda_compiled", "error": "TorchRuntimeError: x"}]}))
+    ds = performance.run(performance.Config())
+    assert ds.attrs["benchmarks"] == "gpu" and ds.attrs["gpu_device"] == "NVIDIA H100 80GB HBM3"
+    assert ds["gpu_samples_per_s"].sel(gpu_method="spiketime_cuda") == 9000.0
+    assert json.loads(ds.attrs["gpu_failed"]) == {"bptt_cuda_compiled": "TorchRuntimeError: x"}
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("dt", [None, 5.0])
 def test_spiketime_tiny_run_learns_and_writes_a_loadable_run(data_dir, isolated_runs, dt):

@@ -1,6 +1,7 @@
 """Performance appendix: the benchmark result files of ``make bench``, gathered into one run.
 
-Reads ``benchmarks/results/{bptt,events,spiketime,integrated}.json`` (whichever exist), so the book quotes
+Reads ``benchmarks/results/{bptt,events,spiketime,integrated}.json`` (whichever exist), and
+``gpu.json`` when a GPU run of ``benchmarks/bench_gpu.py`` has been committed, so the book quotes
 measured numbers only. ``make bench`` rewrites those files and removes this run so that the next
 ``make runs`` gathers the new numbers.
 """
@@ -82,6 +83,13 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         ds.attrs["integrated_train_peak_added_mib"] = float(doc["train_peak_added_mib"])
         ds.attrs["integrated_finished"] = doc["finished"]
         found.append("integrated")
+    if doc := _load("gpu"):  # only written on a machine with a GPU
+        rows = [r for r in doc["results"] if "samples_per_s" in r]
+        ds = ds.assign_coords(gpu_method=[r["method"] for r in rows])
+        ds["gpu_samples_per_s"] = ("gpu_method", np.array([float(r["samples_per_s"]) for r in rows]))
+        ds.attrs.update(gpu_device=doc["device"], gpu_finished=doc["finished"],
+                        gpu_failed=json.dumps({r["method"]: r["error"] for r in doc["results"] if "error" in r}))
+        found.append("gpu")
     if not found:
         raise FileNotFoundError(f"no benchmark results in {bench_results_root()}: run `make bench` first.")
     ds.attrs["benchmarks"] = ",".join(found)
