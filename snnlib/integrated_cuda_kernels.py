@@ -1,6 +1,8 @@
 """CUDA kernels of :mod:`snnlib.integrated_cuda` (see that module; the maths is in
 :mod:`snnlib.integrated`). Device functions mirror :mod:`snnlib.integrated_kernels` and
-:mod:`snnlib.integrated_backward` line for line, one neuron per thread."""
+:mod:`snnlib.integrated_backward` line for line, one neuron per thread: numba compiles a function
+for one target, so the CPU and CUDA versions are two copies of the same code. Change them
+together; ``tests/gpu`` compares them (spikes and gradients) under the CUDA simulator."""
 
 from __future__ import annotations
 

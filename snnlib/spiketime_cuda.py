@@ -17,7 +17,9 @@ BATS's own CUDA kernels:
   different samples meet only on the same input event), and the input-time gradient of each event,
   a sum over the neurons, is reduced in shared memory and added once per block.
 
-Everything is computed in float64, like the CPU kernels, so the two agree to rounding.
+Everything is computed in float64, like the CPU kernels, so the two agree to rounding. The
+crossing and the reverse sweep repeat the CPU kernels' code (numba compiles a function for one
+target): change them together; ``tests/gpu`` compares them.
 
 Tested without a GPU through numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set before numba
 is imported): the kernels then take CPU tensors. ``tests/gpu/`` compares them with the CPU

@@ -11,22 +11,11 @@ from snnlib.discretization import Discretization as D
 from snnlib.integrated import integrated_layer
 from snnlib.neuron import NeuronParams
 
-F64 = torch.float64
-T = 60.0
-P = NeuronParams(tau_s=20.0)  # tau = 40 ms: closed form, so the piggyback gradient exists
+from test_integrated import F64, P, T, problem  # the CPU tests' problems (tests/ is on sys.path)
 
 GRIDS = [D(i, o, 0.7, r, inp) for (i, o), r, inp in itertools.product(
     (("euler", None), ("ps", 2), ("ps", 5)), ("snap", "linear", "newton"), ("exact", "grid"))]
 GRIDS += [D("exact", None, 0.7, "linear", "exact")]  # the exact flow stepped on a grid
-
-
-def problem(seed=3, B=3, N_in=10, N_out=5, K_in=2, scale=10.0):
-    """As tests/test_integrated.py: random input times off the grid, weights that make most
-    neurons spike several times."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(B, N_in, K_in, generator=g, dtype=F64) * T
-    W = (torch.randn(N_out, N_in, generator=g, dtype=F64) * 0.08 + 0.03) * scale
-    return x, W
 
 
 def run(x, W, p, d, K, gradient, backend, dev, c=None, in_counts=None):

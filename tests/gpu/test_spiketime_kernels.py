@@ -9,23 +9,9 @@ import pytest
 import torch
 
 from snnlib import spiketime_cuda
-from snnlib.neuron import NeuronParams
 from snnlib.spiketime import _layer
 
-F64 = torch.float64
-P = NeuronParams(tau_s=130.0, theta=0.2 * 260.0)
-T_MAX = 200.0
-
-
-def random_layer(seed, B=3, N_in=6, K_in=3, N_out=5, scale=2.0, p_silent=0.3):
-    """As in tests/test_spiketime.py: input trains in [0, 100) ms, some padding, weights strong
-    enough for resets and capped neurons."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(B, N_in, K_in, generator=g, dtype=F64) * 100.0
-    x[torch.rand(B, N_in, K_in, generator=g) < p_silent] = math.inf
-    x, _ = x.sort(-1)
-    W = (torch.rand(N_out, N_in, generator=g, dtype=F64) * 1.5 - 0.5) * scale
-    return x, W
+from test_spiketime import F64, P, T_MAX, random_layer  # the CPU tests' layers (tests/ is on sys.path)
 
 
 def grads(x, W, c, K, backend, dev, in_counts=None):
