@@ -282,9 +282,6 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
         if not spiketime_cuda.supports(in_times):
             raise ValueError("backend='cuda' needs CUDA tensors and a GPU that numba can use, "
                              "or CPU tensors under NUMBA_ENABLE_CUDASIM=1")
-        from .spiketime import _check_finite
-
-        _check_finite(in_times, weights)
     if d.is_exact:
         from .spiketime import _layer
 
@@ -293,6 +290,9 @@ def integrated_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, di
     if gradient == "piggyback":
         check_closed_form(params)
     if backend == "cuda":
+        from .spiketime import _check_finite  # the exact path's _layer checks its own inputs
+
+        _check_finite(in_times, weights)
         return integrated_cuda.integrated_layer_cuda(in_times, weights, params, d, float(t_max), max_spikes,
                                                      gradient, in_counts, grid_points(t_max, d.dt))
     row_len = None if in_counts is None else in_counts.detach().cpu().numpy().astype(np.int64)
