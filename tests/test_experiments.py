@@ -47,14 +47,31 @@ def test_performance_gathers_a_gpu_run_with_its_device_and_failures(monkeypatch,
 
     monkeypatch.setenv("SNNLIB_BENCH_RESULTS", str(tmp_path))
     (tmp_path / "gpu.json").write_text(json.dumps({
-        "device": "NVIDIA H100 80GB HBM3", "finished": "2026-11-26T12:00:00Z",
+        "device": "NVIDIA H100 80GB HBM3", "finished": "2026-11-26T12:00:00Z", "machine": {"cpus": 16},
+        "first_loss_gap": 0.0, "euler_first_loss_gap": 1e-6,
         "results": [{"method": "spiketime_cpu_1", "samples_per_s": 480.0},
                     {"method": "spiketime_cuda", "samples_per_s": 9000.0},
+                    {"method": "bptt_cuda", "samples_per_s": 1000.0},
                     {"method": "bptt_cuda_compiled", "error": "TorchRuntimeError: x"}]}))
     ds = performance.run(performance.Config())
     assert ds.attrs["benchmarks"] == "gpu" and ds.attrs["gpu_device"] == "NVIDIA H100 80GB HBM3"
     assert ds["gpu_samples_per_s"].sel(gpu_method="spiketime_cuda") == 9000.0
     assert json.loads(ds.attrs["gpu_failed"]) == {"bptt_cuda_compiled": "TorchRuntimeError: x"}
+    s = performance.summarize(ds)  # ratios only where both methods ran
+    assert s["gpu_spiketime_over_cpu_1"] == 9000.0 / 480.0 and "gpu_bptt_compiled_over_eager" not in s
+    assert "gpu_compile_break_even_samples" not in s
+
+
+def test_gpu_compile_break_even_is_the_first_call_over_the_saving_per_sample():
+    """120 s of compilation, eager 1000 samples/s, compiled 4000: 1/1000 - 1/4000 = 0.75 ms saved per
+    sample, so 160,000 samples make up the first call."""
+    import xarray as xr
+
+    ds = xr.Dataset({"gpu_samples_per_s": ("gpu_method", [1000.0, 4000.0])},
+                    coords={"gpu_method": ["bptt_cuda", "bptt_cuda_compiled"]}, attrs={"gpu_compiled_wall_s": 120.0})
+    r = performance.gpu_ratios(ds)
+    assert r["gpu_bptt_compiled_over_eager"] == 4.0
+    assert abs(r["gpu_compile_break_even_samples"] - 160_000.0) < 1e-6
 
 
 @pytest.mark.data

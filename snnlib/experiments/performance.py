@@ -88,7 +88,13 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         ds = ds.assign_coords(gpu_method=[r["method"] for r in rows])
         ds["gpu_samples_per_s"] = ("gpu_method", np.array([float(r["samples_per_s"]) for r in rows]))
         ds.attrs.update(gpu_device=doc["device"], gpu_finished=doc["finished"],
-                        gpu_failed=json.dumps({r["method"]: r["error"] for r in doc["results"] if "error" in r}))
+                        gpu_failed=json.dumps({r["method"]: r["error"] for r in doc["results"] if "error" in r}),
+                        gpu_cpus=int(doc["machine"]["cpus"]))
+        for k in ("first_loss_gap", "euler_first_loss_gap"):
+            ds.attrs[f"gpu_{k}"] = float(doc[k])
+        for r in rows:  # torch.compile's first call: compilation included in the method's wall time
+            if r["method"] == "bptt_cuda_compiled" and "wall_s" in r:
+                ds.attrs["gpu_compiled_wall_s"] = float(r["wall_s"])
         found.append("gpu")
     if not found:
         raise FileNotFoundError(f"no benchmark results in {bench_results_root()}: run `make bench` first.")
@@ -121,6 +127,30 @@ def summarize(ds: xr.Dataset) -> dict:
     for k, v in ds.attrs.items():
         if k.startswith("integrated_") and k != "integrated_finished":
             out[k] = float(v)
+    if "gpu_samples_per_s" in ds:
+        out.update(gpu_ratios(ds))
+    return out
+
+
+# (name, numerator, denominator): GPU against the CPU kernels of the same machine, and the BPTT variants
+GPU_RATIOS = (("gpu_spiketime_over_cpu_1", "spiketime_cuda", "spiketime_cpu_1"),
+              ("gpu_spiketime_over_cpu_all", "spiketime_cuda", "spiketime_cpu_all"),
+              ("gpu_adjusted_over_cpu_1", "euler_adjusted_cuda", "euler_adjusted_cpu_1"),
+              ("gpu_piggyback_over_cpu_1", "euler_piggyback_cuda", "euler_piggyback_cpu_1"),
+              ("gpu_bptt_over_snntorch", "bptt_cuda", "snntorch_cuda"),
+              ("gpu_bptt_compiled_over_eager", "bptt_cuda_compiled", "bptt_cuda"))
+
+
+def gpu_ratios(ds: xr.Dataset) -> dict:
+    """Throughput ratios of the GPU benchmark (those whose two methods both ran), with the rates."""
+    rates = dict(zip([str(m) for m in ds["gpu_method"].values], ds["gpu_samples_per_s"].values.astype(float)))
+    out = {f"gpu_samples_per_s_{m}": v for m, v in rates.items()}
+    out.update({name: rates[a] / rates[b] for name, a, b in GPU_RATIOS if a in rates and b in rates})
+    if "gpu_compiled_wall_s" in ds.attrs and "bptt_cuda" in rates and "bptt_cuda_compiled" in rates:
+        wall = out["gpu_compiled_wall_s"] = float(ds.attrs["gpu_compiled_wall_s"])
+        # samples after which the compiled step has made up its first call (an upper bound: that wall
+        # time also holds the benchmark's own batches)
+        out["gpu_compile_break_even_samples"] = wall / (1 / rates["bptt_cuda"] - 1 / rates["bptt_cuda_compiled"])
     return out
 
 
