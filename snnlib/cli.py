@@ -79,6 +79,21 @@ def _locked(folder: Path):
         yield
 
 
+def papermill_parameters(params: dict) -> dict:
+    """``params`` as papermill can write them into a notebook: tuples (a config's multi-valued fields,
+    e.g. ``theta_bats``) become lists, at any depth. Papermill's Python translator writes the repr
+    of a type it does not know *as a string*, so a tuple would reach the notebook as ``'(0.5, 0.65)'``;
+    ``Config.from_dict`` turns the lists back into tuples."""
+    def plain(v):
+        if isinstance(v, (tuple, list)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return {k: plain(v) for k, v in params.items()}
+
+
 def execute_task(t: Task) -> Path:
     """Execute one :class:`Task`.
 
@@ -99,7 +114,7 @@ def execute_task(t: Task) -> Path:
         # does not record this machine's absolute paths.
         cwd = project_root()
         shown = os.path.relpath(out_dir, cwd)
-        params = dict(t.parameters, run_dir=shown if not shown.startswith("..") else str(out_dir))
+        params = papermill_parameters(dict(t.parameters, run_dir=shown if not shown.startswith("..") else str(out_dir)))
         try:
             pm.execute_notebook(
                 copy.deepcopy(t.notebook), str(partial), parameters=params, kernel_name=_kernel_name(),

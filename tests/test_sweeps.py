@@ -163,3 +163,28 @@ def test_planned_chapters_read_planned_sweeps_without_their_own_chapter():
             other = plan.sweep(name)
             assert other.chapter is None, f"{s.name} reads {name}, which has its own chapter"
             assert set(s.profiles) <= set(other.profiles), f"{s.name} reads {name} in profiles it lacks"
+
+
+def test_every_planned_point_reaches_its_notebook_as_the_same_config():
+    """The parameters papermill writes into a point's notebook give back the planned config: a tuple
+    field (the N-MNIST time-bin sweeps' ``theta_bats``) once arrived as the string '(0.5, 0.65)'."""
+    from papermill.translators import translate_parameters
+
+    from snnlib import driver
+    from snnlib.cli import papermill_parameters
+
+    seen = 0
+    for s in {s.name: s for p in plan.PROFILES for s in plan.sweeps(p, in_progress=True)}.values():
+        if s.scheme is None:
+            continue
+        for pt in (pt for p in s.profiles for pt in s.points(p)[:1]):
+            params = papermill_parameters(dict(pt.parameters, run_dir="runs/x"))
+            ns: dict = {}
+            exec(translate_parameters("python3", "python", params, "Parameters"), ns)
+            cls = driver.scheme_of(s.scheme).config
+            assert cls.from_dict(ns["config"]) == cls.from_dict(pt.parameters["config"]), s.name
+            seen += 1
+    assert seen > 10
+    raw: dict = {}  # without the conversion, papermill writes the tuple's repr as a string
+    exec(translate_parameters("python3", "python", {"config": {"theta_bats": (0.5, 0.65)}}, "P"), raw)
+    assert raw["config"]["theta_bats"] == "(0.5, 0.65)"
