@@ -93,6 +93,20 @@ def test_verdicts_follow_the_synthetic_answer():
     assert "spiketime_seed000_gain_75" in c and "spiketime_seed000_gain_150" in c
 
 
+@pytest.mark.parametrize("g75, g150, verdict", [
+    ((2.0, 1.0), (3.0, 1.0), "confirmed"),  # significantly better at both
+    ((2.4, 3.0), (2.3, 3.0), "qualified"),  # better on average, within the spread: not a refutation
+    ((2.0, 1.0), (-0.5, 1.0), "qualified"),
+    ((-0.1, 1.0), (0.0, 1.0), "refuted"),  # better on average at neither
+    ((-3.0, 1.0), (-2.0, 1.0), "refuted"),
+])
+def test_better_than_baseline_needs_significance_to_confirm_and_a_mean_against_to_refute(g75, g150, verdict):
+    c = tb.claims(tb.rates(*tb.arms(_sweeps())))
+    st = "spiketime_seed000"
+    c.update({f"{st}_gain_75": g75[0], f"{st}_gain_75_ci": g75[1], f"{st}_gain_150": g150[0], f"{st}_gain_150_ci": g150[1]})
+    assert tb.verdicts(c)["bats_baseline"][0] == verdict
+
+
 def test_missing_points_leave_the_claims_not_yet_tested():
     s = _sweeps()
     for k in ("val_accuracy_curve", "val_accuracy", "test_accuracy"):
