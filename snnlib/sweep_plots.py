@@ -277,7 +277,7 @@ def timebins_dcr(by_dataset: dict, q: float | str = 0.9) -> plt.Figure:
                 ax.fill_between(bins, x["lo"], x["hi"], color=color, alpha=0.12)
         ax.axhline(0.0, color="k", lw=0.8)
         _bins_axis(ax, bins)
-        ax.set_ylabel("dCR" if q != "exp" else "dCR (exponential fit)")
+        ax.set_ylabel(f"dCR (q = {q:g})" if q != "exp" else "dCR (exponential fit)")
         ax.set_title(name)
     axes[0].legend(fontsize="small")
     fig.tight_layout()
@@ -302,10 +302,13 @@ def timebins_lines(by_dataset: dict, var: str = "final_test") -> plt.Figure:
                     continue
                 _band(ax, bins, mu.values, np.nan_to_num(h.values), 0.0, 100.0 if "test" in var or "val" in var
                       else np.inf, ls=ls, marker="o", ms=3, color=color, label=f"{_SCHEME_NAME[s]}, {disc}")
-            if var == "final_test":  # each arm's benchmark: dotted (seed 000's), dash-dotted (shared)
-                for disc, bls in (("seed000", ":"), ("shared", "-.")):
+            if var == "final_test":  # each arm's benchmark: dotted (seed 000's), dash-dotted (shared);
+                # the spike-time scheme's is the continuous network for both, drawn once
+                arms = (("seed000", ":"),) if s == "spiketime" else (("seed000", ":"), ("shared", "-."))
+                for disc, bls in arms:
+                    what = "continuous" if s == "spiketime" else f"{disc}, 1 ms"
                     ax.axhline(float(r["bench_test"].sel(scheme=s, discretization=disc).mean()), color=color,
-                               ls=bls, lw=0.8)
+                               ls=bls, lw=0.8, label=f"{_SCHEME_NAME[s]} benchmark ({what})")
         _bins_axis(ax, bins)
         ax.set_ylabel(labels.get(var, var))
         ax.set_title(name)
