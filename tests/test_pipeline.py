@@ -49,7 +49,10 @@ def test_every_quick_run_is_committed_and_complete():
 def test_committed_runs_stay_small():
     out = subprocess.run(["git", "ls-files", "-z", "runs"], cwd=ROOT, capture_output=True, text=True, check=True)
     total = sum((ROOT / f).stat().st_size for f in out.stdout.split("\0") if f and (ROOT / f).exists())
-    assert total < 60 * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit 60 MB)"
+    # 60 MB until the time-bin sweeps (222 quick points, ~150 kB each: a ~100 kB learning-curve PNG in
+    # each point's notebook and its results.nc) took runs/ to ~75 MB, ~85 MB when complete. Before
+    # raising this again, shrink the points' figures (they are re-rendered from results.nc).
+    assert total < 100 * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit 100 MB)"
 
 
 def test_make_rules_escape_point_ids_and_order_chapters_after_their_points():
