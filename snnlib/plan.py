@@ -185,7 +185,7 @@ SWEEPS: tuple[Sweep, ...] = (
                                     "integration": ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact"),
                                     "input": ("exact", "grid"), "seed": (0, 1, 2, 3, 4)})}),
     # seed 001, experiment 2: integrated networks trained directly (piggyback vs adjusted), with the
-    # exact scheme on the same subset as benchmark; measured: 7.9 worker-hours, 3.9 h with two workers (issue 12)
+    # exact scheme on the same subset as benchmark; the measured cost is in the chapter (issue 12)
     Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("full",), chapter="direct.ipynb",
           reads=("direct-newton", "direct-exact"),
           title="Training integrated networks directly: piggyback vs adjusted", profiles={

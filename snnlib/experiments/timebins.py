@@ -45,6 +45,13 @@ def sweep_names(dataset: str) -> dict[str, str]:
             "shared": f"timebins-{dataset}-spiketime-shared", "exact": f"timebins-{dataset}-spiketime-exact"}
 
 
+def wall_hours(profile: str = "quick") -> float:
+    """Hours of one core that the complete points of the eight sweeps took (their ``meta.json``)."""
+    from .transfer import wall_minutes
+
+    return sum(wall_minutes(name, profile) for d in DATASETS for name in sweep_names(d).values()) / 60.0
+
+
 def _config(ds: xr.Dataset) -> dict:
     return yaml.safe_load(ds.attrs["config"])
 
@@ -185,7 +192,7 @@ def claims(r: xr.Dataset, q: float = 0.9, small_bins: int = 75, tolerance: float
     from scipy import stats
 
     d = dcr(r, q)
-    out: dict = {"q": q, "tolerance": tolerance, "coarse_bins": int(r["bins"].min()),
+    out: dict = {"q": q, "tolerance": tolerance, "small_bins": small_bins, "coarse_bins": int(r["bins"].min()),
                  "base_bins": int(r.attrs.get("base_bins", r["bins"].max()))}
     for s in SCHEMES:
         out[f"{s}_bench_acc"], out[f"{s}_bench_acc_ci"] = mean_ci(
@@ -308,7 +315,7 @@ def verdicts(c: dict) -> dict:
                     or c[f"{bp}_acc_coarse"] + c[f"{bp}_acc_coarse_ci"] < 0.5 * c["bptt_bench_acc"])
     out["slayer"] = ("confirmed" if small == "yes" and collapse else
                      "refuted" if small == "no" and not collapse else "qualified",
-                     f"BPTT's rate within ±{tol:g} of its benchmark's at every step of 75 bins or more: {small}; "
+                     f"BPTT's rate within ±{tol:g} of its benchmark's at every step of {c['small_bins']} bins or more: {small}; "
                      f"collapses {at}: {'yes' if collapse else 'no'}")
     for claim, keys in need.items():
         gone = [k for k in keys if not np.isfinite(c.get(k, math.nan))]
