@@ -88,3 +88,26 @@ def test_panel_grid_refuses_more_than_two_columns():
     fig, axes = plotting.panel_grid(3)
     assert len(axes) == 3 and len(fig.axes) == 3 and _rows(fig) == [2, 1]
     plt.close(fig)
+
+
+def test_compact_figure_is_a_smaller_palette_png_alike_to_the_eye_and_closes_the_figure():
+    import io
+
+    from PIL import Image
+
+    fig = plotting.training_figure(_training_ds())
+    raw = io.BytesIO()
+    fig.savefig(raw, format="png", dpi=100, bbox_inches="tight")
+    image = plotting.compact(fig)
+    assert not plt.fignum_exists(fig.number)  # the inline backend will not show it twice
+    small = Image.open(io.BytesIO(image.data))
+    full = Image.open(io.BytesIO(raw.getvalue())).convert("RGB")
+    assert small.mode == "P" and small.size == full.size
+    assert len(image.data) < 0.5 * len(raw.getvalue())
+    # alike to the eye: the mean colour error is a few levels of 255 and most pixels are unchanged
+    diff = np.abs(np.asarray(small.convert("RGB"), float) - np.asarray(full, float))
+    assert diff.mean() < 3 and (diff.max(axis=2) < 16).mean() > 0.97
+    empty = plt.figure()
+    with pytest.raises(ValueError, match="colors = 1"):
+        plotting.compact(empty, colors=1)
+    plt.close(empty)
