@@ -81,6 +81,21 @@ def test_exponential_fit_with_noise_is_close_and_fails_clearly_when_unidentified
         fit_exponential_error([0, 2, 1, 3], [0.9, 0.5, 0.3, 0.2])
 
 
+def test_exponential_fit_of_a_step_fails_clearly_instead_of_overflowing():
+    """A recorded run (MNIST, spike-time scheme on a coarse grid) that falls to chance after its
+    first record: the fitted decay ends between two records, so n_c is not identified (and the
+    extrapolation to n = 0 overflowed before this check)."""
+    n = 1250.0 * np.arange(1, 25)
+    err = np.array([0.918, 0.893, 0.8925, 0.899] + [0.8995] * 9 + [0.9] + [0.8995] * 7 + [0.9] * 3)
+    with pytest.raises(ConvergenceFitError, match="between two records"):
+        fit_exponential_error(n, err)
+    import xarray as xr
+
+    from snnlib.metrics import curve_exponential_rates
+
+    assert np.isnan(curve_exponential_rates(xr.DataArray(err, dims="samples_seen", coords={"samples_seen": n})))
+
+
 def test_relative_change_is_paired_by_seed():
     bench = {0: 1e-3, 1: 2e-3, 2: 4e-3}
     # every seed 20% slower than its own benchmark: d = -0.2 exactly, a degenerate interval
