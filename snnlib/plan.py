@@ -135,16 +135,16 @@ def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, full: dict, dt: flo
                 for p, s in seeds.items()}
 
     return (
-        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=tuple(seeds), **chapter,
+        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=("full",), **chapter,
               title=f"Time bins, {dataset}, BPTT: seed 000's step skipping and the exact grid ({w})",
               profiles=profiles(bptt, {"clock": ("skip", "exact"), "k": ks})),
-        Sweep(f"timebins-{dataset}-spiketime", "train.ipynb", scheme="spiketime", in_progress=tuple(seeds),
+        Sweep(f"timebins-{dataset}-spiketime", "train.ipynb", scheme="spiketime", in_progress=("full",),
               title=f"Time bins, {dataset}, spike-time scheme as in seed 000: inputs delayed to the grid ({w})",
               profiles=profiles(st, {"dt": hs})),
-        Sweep(f"timebins-{dataset}-spiketime-shared", "train.ipynb", scheme="integrated", in_progress=tuple(seeds),
+        Sweep(f"timebins-{dataset}-spiketime-shared", "train.ipynb", scheme="integrated", in_progress=("full",),
               title=f"Time bins, {dataset}, spike-time scheme on the exact grid ({w})",
               profiles=profiles({**st, **_TB_SHARED}, {"dt": hs})),
-        Sweep(f"timebins-{dataset}-spiketime-exact", "train.ipynb", scheme="spiketime", in_progress=tuple(seeds),
+        Sweep(f"timebins-{dataset}-spiketime-exact", "train.ipynb", scheme="spiketime", in_progress=("full",),
               title=f"Time bins, {dataset}: the continuous spike-time benchmark ({w})", profiles=profiles(st, {})),
     )
 
