@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
@@ -250,9 +252,17 @@ _DISC_STYLE = {"seed000": "-", "shared": "--"}
 _SCHEME_NAME = {"spiketime": "spike-time", "bptt": "BPTT"}
 
 
-def _bins_axis(ax, bins):
+def _bins_axis(ax, bins, min_gap: float = 0.12):
+    """A log axis of bin counts, coarser to the right: a tick at every count, a label where it is
+    at least ``min_gap`` decades from the last label (from the finest grid down: 30 and 25, or 75
+    and 60, would print over each other)."""
     ax.set_xscale("log")
-    ax.set_xticks(bins, [str(int(b)) for b in bins])
+    labels, last = [], math.inf
+    for b in sorted(bins, reverse=True):
+        keep = math.log10(last) - math.log10(b) >= min_gap
+        labels.append((b, str(int(b)) if keep else ""))
+        last = b if keep else last
+    ax.set_xticks([b for b, _ in labels], [t for _, t in labels])
     ax.minorticks_off()
     ax.set_xlim(max(bins) * 1.3, min(bins) / 1.3)  # fewer bins (coarser steps) to the right
     ax.set_xlabel("time bins (window / step)")

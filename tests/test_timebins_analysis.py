@@ -78,6 +78,43 @@ def test_rates_and_dcr_on_known_curves():
     assert float(abs(d["mean"].sel(scheme="spiketime")).max()) < 0.05
 
 
+def test_dcr_interval_is_cut_at_minus_one():
+    """CR >= 0, so dCR >= -1; with one seed of three collapsing (CR 0) the t-interval reaches far
+    below -1 and is cut there, its upper end kept."""
+    r = tb.rates(*tb.arms(_sweeps()))
+    sel = dict(scheme="spiketime", discretization="shared", bins=3)
+    bench = r["bench_cr_90"].sel(scheme="spiketime", discretization="shared").values
+    r["cr_90"].loc[sel] = bench * np.array([0.0, 1.0, 1.0])
+    d = tb.dcr(r, 0.9).sel(sel)
+    from snnlib.metrics import mean_ci
+
+    mean, half = mean_ci([-1.0, 0.0, 0.0])
+    assert mean - half < -1.5  # the uncut interval: below any possible dCR
+    assert float(d["mean"]) == pytest.approx(mean)
+    assert float(d["lo"]) == -1.0 and float(d["hi"]) == pytest.approx(mean + half)
+
+
+@pytest.mark.parametrize("bins,blank", [([150, 75, 50, 30, 25, 15, 10, 6, 3], {25}),
+                                        ([300, 150, 75, 60, 30, 20, 12, 6, 3], {60})])
+def test_bin_axis_labels_do_not_print_over_each_other(bins, blank):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from snnlib import sweep_plots
+
+    fig, axes = sweep_plots.panel_grid(2, panel=(5.6, 3.9))
+    sweep_plots._bins_axis(axes[0], bins)
+    fig.canvas.draw()
+    labels = [t for t in axes[0].get_xticklabels() if t.get_text()]
+    assert {int(b) for b in axes[0].get_xticks()} == set(bins)  # a tick at every count
+    assert {int(t.get_text()) for t in labels} == set(bins) - blank  # 75 and 150 always named
+    boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    plt.close(fig)
+
+
 def test_verdicts_follow_the_synthetic_answer():
     c = tb.claims(tb.rates(*tb.arms(_sweeps())))
     v = tb.verdicts(c)

@@ -142,7 +142,8 @@ def rates(curves: xr.Dataset, bench: xr.Dataset, qs=QS) -> xr.Dataset:
 
 def dcr(r: xr.Dataset, q: float | str = 0.9) -> xr.Dataset:
     """``dCR`` against the arm's benchmark, paired by seed, per scheme x discretization x bins:
-    ``mean``, the Student-t 95% interval ``lo`` / ``hi`` over the per-seed values, the percentile
+    ``mean``, the Student-t 95% interval ``lo`` / ``hi`` over the per-seed values (``lo`` cut at
+    -1, the bound of a relative change of a rate that cannot be negative), the percentile
     bootstrap interval ``boot_lo`` / ``boot_hi`` (:func:`snnlib.metrics.relative_change`; with three
     seeds it is the range of the seeds, too narrow to decide on, hence the t-interval for the
     verdicts) and ``n_pairs``; ``q = "exp"``: of the exponential-fit rate (NaN where a fit failed,
@@ -164,7 +165,8 @@ def dcr(r: xr.Dataset, q: float | str = 0.9) -> xr.Dataset:
         d = [(a - b) / b for a, b in pairs]
         mean, half = mean_ci(d)
         rc = relative_change([a for a, _ in pairs], [b for _, b in pairs])
-        rows.append((mean, mean - half, mean + half, rc.low, rc.high, len(d)))
+        # CR >= 0, so dCR >= -1: the t-interval is cut there (it reaches below with three seeds)
+        rows.append((mean, max(mean - half, -1.0), mean + half, rc.low, rc.high, len(d)))
     names = ("mean", "lo", "hi", "boot_lo", "boot_hi", "n_pairs")
     arr = np.array(rows, dtype=float).reshape([r.sizes[d] for d in dims] + [len(names)])
     coords = {d: r[d].values for d in dims}
@@ -260,7 +262,7 @@ def verdicts(c: dict) -> dict:
     }
     out = {}
     at = f"at {c['coarse_bins']} bins"
-    half = {k: (c[f"{k}_dcr_coarse_hi"] - c[f"{k}_dcr_coarse_lo"]) / 2 for k in (st, bp)}
+    half = {k: c[f"{k}_dcr_coarse_hi"] - c[f"{k}_dcr_coarse"] for k in (st, bp)}  # the t half-width (lo is cut at -1)
     st_down = _below(c[f"{st}_dcr_coarse"], c[f"{st}_dcr_coarse_hi"])
     bp_down = _below(c[f"{bp}_dcr_coarse"], c[f"{bp}_dcr_coarse_hi"])
     st_flat = c[f"{st}_dcr_coarse_lo"] > -tol  # the spike-time rate falls by less than the tolerance
