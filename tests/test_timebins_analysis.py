@@ -115,6 +115,29 @@ def test_bin_axis_labels_do_not_print_over_each_other(bins, blank):
     plt.close(fig)
 
 
+def test_holds_to_reads_the_coarsest_step_within_the_points_from_the_finest():
+    """Synthetic sweeps: the spike-time scheme is unaffected (holds to the coarsest, 3 bins), BPTT
+    collapses at 3 bins (holds to 15), the same in both discretizations; then the shared spike-time
+    arm loses 10 points at 15 bins and recovers at 3: the first miss ends the run of bins."""
+    r = tb.rates(*tb.arms(_sweeps()))
+    h = tb.holds_to(r, points=5.0)
+    assert h["spiketime_seed000_holds_to"] == h["spiketime_shared_holds_to"] == 3.0
+    assert h["bptt_seed000_holds_to"] == h["bptt_shared_holds_to"] == 15.0
+    assert tb.holds_reading(h).endswith("the spike-time scheme keeps its lead on the shared model")
+    r["final_test"].loc[dict(scheme="spiketime", discretization="shared", bins=15)] -= 10.0
+    h = tb.holds_to(r, points=5.0)
+    assert h["spiketime_shared_holds_to"] == 30.0
+    assert "down to 30 bins" in tb.holds_reading(h)
+    r["final_test"].loc[dict(scheme="spiketime", discretization="shared", bins=30)] -= 10.0
+    h = tb.holds_to(r, points=5.0)
+    assert h["spiketime_shared_holds_to"] == 75.0 and h["bptt_shared_holds_to"] == 15.0
+    assert tb.holds_reading(h).endswith("the spike-time scheme's lead is gone on the shared model")
+    # a missing point: no limit, no comparison
+    r["final_test"].loc[dict(scheme="bptt", discretization="shared", bins=75)] = np.nan
+    h = tb.holds_to(r)
+    assert np.isnan(h["bptt_shared_holds_to"]) and "missing point" in tb.holds_reading(h)
+
+
 def test_verdicts_follow_the_synthetic_answer():
     c = tb.claims(tb.rates(*tb.arms(_sweeps())))
     v = tb.verdicts(c)
@@ -237,3 +260,12 @@ def test_findings_decide_seed_000_from_both_datasets():
     assert set(v.numbers) == {"mnist_spiketime_seed000_dcr_worst", "nmnist_spiketime_seed000_dcr_worst"}
     slayer = findings.assess(claim["s000_slayer"], load)
     assert slayer.verdict in ("confirmed", "qualified") and slayer.numbers["mnist_bptt_seed000_acc_coarse"] < 20
+
+
+def test_holds_conclusion_follows_every_dataset():
+    h = {"spiketime_seed000_holds_to": 3.0, "spiketime_shared_holds_to": 15.0}
+    assert "part of what seed 000 credits" in tb.holds_conclusion({"a": h, "b": h})
+    same = {"spiketime_seed000_holds_to": 3.0, "spiketime_shared_holds_to": 3.0}
+    assert tb.holds_conclusion({"a": same}).startswith("On no dataset")
+    assert "some datasets" in tb.holds_conclusion({"a": h, "b": same})
+    assert "missing" in tb.holds_conclusion({"a": {**h, "spiketime_shared_holds_to": float("nan")}})
