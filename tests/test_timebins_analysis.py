@@ -18,34 +18,45 @@ def _curve(final, rise):
     return final * (1 - np.exp(-N / rise)) / (1 - np.exp(-N[-1] / rise))
 
 
-def _ds(shape: dict, final, rise, config: str, noise=0.0) -> xr.Dataset:
-    """Curves per point; ``final`` and ``rise`` are callables of the point's coordinates."""
+def _ds(shape: dict, final, rise, config: str, noise=0.0, time=None, spikes=None) -> xr.Dataset:
+    """Curves per point; ``final`` and ``rise`` are callables of the point's coordinates, and so
+    are ``time`` (s per epoch; none recorded without it) and ``spikes`` (default 300)."""
     dims = list(shape) + ["seed"]
     coords = {**shape, "seed": SEEDS}
     sizes = [len(v) for v in coords.values()]
     cur = np.zeros(sizes + [len(N)])
+    sec, spk = np.zeros(sizes + [1]), np.zeros(sizes + [1])
     rng = np.random.default_rng(0)
     for idx in np.ndindex(*sizes):
         point = {d: coords[d][i] for d, i in zip(dims, idx)}
         cur[idx] = _curve(final(point) + noise * rng.standard_normal(), rise(point))
-    return xr.Dataset({
+        jitter = 1 + 0.01 * rng.standard_normal()  # seeds differ a little: intervals have a width
+        sec[idx] = (time(point) if time else 1.0) * jitter
+        spk[idx] = (spikes(point) if spikes else 300.0) * jitter
+    data = {
         "val_accuracy_curve": (dims + ["samples_seen"], cur),
         "val_accuracy": (dims + ["epoch"], cur[..., -1:]),
         "test_accuracy": (dims + ["epoch"], cur[..., -1:] - 0.005),
-        "hidden_spikes": (dims + ["epoch"], np.full(sizes + [1], 300.0)),
-    }, coords={**coords, "samples_seen": N, "epoch": [1]}, attrs={"config": config})
+        "hidden_spikes": (dims + ["epoch"], spk if spikes else np.full(sizes + [1], 300.0)),
+    }
+    if time:
+        data["epoch_time"] = (dims + ["epoch"], sec)
+    return xr.Dataset(data, coords={**coords, "samples_seen": N, "epoch": [1]}, attrs={"config": config})
 
 
-def _sweeps():
+def _sweeps(bptt_time=None, bptt_spikes=None):
     """The spike-time scheme is unaffected by the step; BPTT learns slower as the step grows and
-    collapses at 50 ms (3 bins)."""
+    collapses at 50 ms (3 bins); with ``bptt_time`` / ``bptt_spikes`` (callables of the point),
+    every sweep records wall time per epoch (1 s where not given) and BPTT those spikes."""
     bptt = _ds({"clock": ["skip", "exact"], "k": KS},
                final=lambda p: 0.15 if p["k"] == 50 else 0.95, rise=lambda p: 1000.0 * p["k"] ** 0.5,
-               config="n_steps: 150\ndt: 1.0\n")
+               config="n_steps: 150\ndt: 1.0\n", time=bptt_time, spikes=bptt_spikes)
     hs = [float(k) for k in KS]
-    st = _ds({"dt": hs}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001)
-    shared = _ds({"dt": hs}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001)
-    exact = _ds({}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001)
+    one = (lambda p: 1.0) if bptt_time else None
+    st = _ds({"dt": hs}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001, time=one)
+    shared = _ds({"dt": hs}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001,
+                 time=one)
+    exact = _ds({}, final=lambda p: 0.95, rise=lambda p: 1000.0, config="t_max: 150.0\n", noise=0.001, time=one)
     return {"bptt": bptt, "spiketime": st, "shared": shared, "exact": exact}
 
 
@@ -269,3 +280,26 @@ def test_holds_conclusion_follows_every_dataset():
     assert tb.holds_conclusion({"a": same}).startswith("On no dataset")
     assert "some datasets" in tb.holds_conclusion({"a": h, "b": same})
     assert "missing" in tb.holds_conclusion({"a": {**h, "spiketime_shared_holds_to": float("nan")}})
+
+
+@pytest.mark.parametrize("spike_power, verdict", [(-0.5, "confirmed"), (0.5, "qualified")])
+def test_fewer_bptt_steps_claim_reads_time_and_spikes_where_accuracy_holds(spike_power, verdict):
+    """The survey's "fewer BPTT timesteps, lower latency and energy": on the shared grid the epoch
+    takes 1/k of the time; spikes fall (or rise) as k^power. BPTT holds to 15 bins (k = 10)."""
+    from types import SimpleNamespace
+
+    from snnlib import findings
+
+    synthetic = _sweeps(bptt_time=lambda p: 10.0 / p["k"] if p["clock"] == "exact" else 10.0,
+                        bptt_spikes=lambda p: 300.0 * p["k"] ** spike_power if p["clock"] == "exact" else 300.0)
+    names = {name: key for d in tb.DATASETS for key, name in tb.sweep_names(d).items()}
+    claim = {c.id: c for c in findings.CLAIMS}["s003_latency"]
+    v = findings.assess(claim, lambda e: SimpleNamespace(results=synthetic[names[e]]))
+    assert v.verdict == verdict
+    assert v.numbers["mnist_shared_bins"] == 15.0
+    assert v.numbers["mnist_shared_time_ratio"] == pytest.approx(0.1, rel=0.05)
+    assert v.numbers["mnist_shared_spike_ratio"] == pytest.approx(10.0 ** spike_power, rel=0.05)
+    assert v.numbers["mnist_seed000_time_ratio"] == pytest.approx(1.0, rel=0.05)  # step skipping saves nothing
+    # without recorded timings the claim waits
+    plain = _sweeps()
+    assert findings.assess(claim, lambda e: SimpleNamespace(results=plain[names[e]])).verdict == "not yet tested"

@@ -38,6 +38,8 @@ DATASETS = ("mnist", "nmnist")
 SCHEMES = ("spiketime", "bptt")
 DISCRETIZATIONS = ("seed000", "shared")
 QS = (0.9, 0.95)
+#: how far (test accuracy points below its benchmark) an arm's accuracy still "holds" (:func:`holds_to`)
+HOLD_POINTS = 5.0
 
 
 def sweep_names(dataset: str) -> dict[str, str]:
@@ -74,6 +76,11 @@ def load(dataset: str, profile: str = "quick", allow_missing: bool = True) -> di
 
 
 _CURVES = ("val_accuracy_curve", "val_accuracy", "test_accuracy", "hidden_spikes")
+_OPTIONAL = ("epoch_time",)  # carried where every sweep records it
+
+
+def _vars(ds: xr.Dataset) -> list:
+    return list(_CURVES) + [v for v in _OPTIONAL if v in ds]
 
 
 def arms(sweeps: dict[str, xr.Dataset]) -> tuple[xr.Dataset, xr.Dataset]:
@@ -84,7 +91,7 @@ def arms(sweeps: dict[str, xr.Dataset]) -> tuple[xr.Dataset, xr.Dataset]:
     dt = float(_config(b)["dt"])
 
     def by_bins(ds, step_dim, step_ms):
-        ds = ds[list(_CURVES)].assign_coords(bins=(step_dim, [int(round(w / h)) for h in step_ms]))
+        ds = ds[_vars(ds)].assign_coords(bins=(step_dim, [int(round(w / h)) for h in step_ms]))
         return ds.swap_dims({step_dim: "bins"}).drop_vars(step_dim)
 
     bptt = {d: by_bins(b.sel(clock=c).drop_vars("clock"), "k", [k * dt for k in b["k"].values])
@@ -98,7 +105,7 @@ def arms(sweeps: dict[str, xr.Dataset]) -> tuple[xr.Dataset, xr.Dataset]:
     # per arm: the continuous network for both spike-time arms; for BPTT the 1 ms base grid of the
     # same discretization (skip at k = 1 is Loihi's recurrence; the exact grid at 1 ms is the shared
     # model's own base, with its one-step input delay and gain kappa(1 ms))
-    st_bench = sweeps["exact"][list(_CURVES)]
+    st_bench = sweeps["exact"][_vars(sweeps["exact"])]
     bench = xr.concat([xr.concat([st_bench, st_bench], dim="discretization"),
                        xr.concat([bptt[d].sel(bins=base_bins, drop=True) for d in DISCRETIZATIONS], dim="discretization")],
                       dim="scheme", join="outer").assign_coords(scheme=list(SCHEMES), discretization=list(DISCRETIZATIONS))
@@ -110,7 +117,8 @@ def rates(curves: xr.Dataset, bench: xr.Dataset, qs=QS) -> xr.Dataset:
     """Per point: ``cr_<q>`` (per training sample; 0 where never reached), ``cr_exp`` (the rate of
     an exponential fit of the validation error, NaN where it fails), ``final_test``,
     ``final_val`` (%), ``spikes`` (hidden spikes per validation sample after the last epoch) and
-    the benchmark's ``bench_cr_<q>`` (same scheme and seed)."""
+    the benchmark's ``bench_cr_<q>`` and ``bench_spikes`` (same scheme and seed); where the sweeps
+    record it, ``epoch_time`` (s, the median over epochs) and the benchmark's ``bench_epoch_time``."""
     n = curves["samples_seen"].values
     ref = bench["val_accuracy"].isel(epoch=-1, drop=True)
 
@@ -125,6 +133,7 @@ def rates(curves: xr.Dataset, bench: xr.Dataset, qs=QS) -> xr.Dataset:
         "final_val": 100 * curves["val_accuracy"].isel(epoch=-1, drop=True),
         "spikes": curves["hidden_spikes"].isel(epoch=-1, drop=True),
         "bench_test": 100 * bench["test_accuracy"].isel(epoch=-1, drop=True),
+        "bench_spikes": bench["hidden_spikes"].isel(epoch=-1, drop=True),
     })
     from ..metrics import curve_exponential_rates
 
@@ -136,6 +145,9 @@ def rates(curves: xr.Dataset, bench: xr.Dataset, qs=QS) -> xr.Dataset:
                                   input_core_dims=[["samples_seen"], []], vectorize=True)
         out[f"bench_{key}"] = xr.apply_ufunc(lambda a, r: cr(a, r, q), bench["val_accuracy_curve"], ref,
                                              input_core_dims=[["samples_seen"], []], vectorize=True)
+    if "epoch_time" in curves and "epoch_time" in bench:  # median over epochs: robust to a busy machine
+        out["epoch_time"] = curves["epoch_time"].median("epoch")
+        out["bench_epoch_time"] = bench["epoch_time"].median("epoch")
     out.attrs.update(curves.attrs)
     return out
 
@@ -236,7 +248,7 @@ def claims(r: xr.Dataset, q: float = 0.9, small_bins: int = 75, tolerance: float
     return out
 
 
-def holds_to(r: xr.Dataset, points: float = 5.0) -> dict:
+def holds_to(r: xr.Dataset, points: float = HOLD_POINTS) -> dict:
     """How far each arm keeps its accuracy (means over seeds, descriptive; ``r``: :func:`rates`):
     ``<scheme>_<disc>_holds_to``, the fewest bins down to which the mean final test accuracy stays
     within ``points`` of its benchmark's mean at every bin count from the finest (NaN while a bin
@@ -300,6 +312,26 @@ def holds_conclusion(by_dataset: dict) -> str:
                 "than in seed 000's discretization: its robustness does not come from that discretization.")
     return ("The spike-time scheme loses its accuracy at finer steps on the shared model on some datasets, not "
             "on all: whether its robustness comes from seed 000's discretization depends on the data.")
+
+
+def cost_at_holds(r: xr.Dataset, h: dict, scheme: str = "bptt") -> dict:
+    """What fewer bins save where accuracy holds: per discretization, at ``h``'s
+    ``<scheme>_<disc>_holds_to`` bins (:func:`holds_to`), the wall time per training epoch and the
+    hidden spikes per sample as ratios to the benchmark's, paired by seed (mean and Student-t 95%
+    half-width: ``<disc>_time_ratio`` / ``_ci``, ``<disc>_spike_ratio`` / ``_ci``, ``<disc>_bins``).
+    NaN where the limit or the timings are missing."""
+    out: dict = {}
+    for disc in DISCRETIZATIONS:
+        b = h[f"{scheme}_{disc}_holds_to"]
+        out[f"{disc}_bins"] = b
+        for name, var, ref in (("time", "epoch_time", "bench_epoch_time"), ("spike", "spikes", "bench_spikes")):
+            if var not in r or ref not in r or not math.isfinite(b):
+                out[f"{disc}_{name}_ratio"], out[f"{disc}_{name}_ratio_ci"] = math.nan, math.nan
+                continue
+            sel = dict(scheme=scheme, discretization=disc)
+            ratio = r[var].sel(**sel, bins=int(b)) / r[ref].sel(**sel)
+            out[f"{disc}_{name}_ratio"], out[f"{disc}_{name}_ratio_ci"] = mean_ci(np.asarray(ratio.values, float))
+    return out
 
 
 def _below(mean: float, hi: float, bound: float = 0.0) -> bool:
