@@ -148,7 +148,8 @@ class ExponentialFit(NamedTuple):
     rmse: float
 
 
-def fit_exponential_error(n: Sequence[float], error: Sequence[float], max_span: float = 10.0) -> ExponentialFit:
+def fit_exponential_error(n: Sequence[float], error: Sequence[float], max_span: float = 10.0,
+                          min_spacings: float = 1.0) -> ExponentialFit:
     """Least-squares fit of ``e(n) = e_inf + (e_0 - e_inf) exp(-n / n_c)`` to a validation-error curve
     (``scipy.optimize.curve_fit``, trust-region reflective).
 
@@ -162,9 +163,10 @@ def fit_exponential_error(n: Sequence[float], error: Sequence[float], max_span: 
     the fitted curve changes over the records by no more than twice the residual RMS (no decay),
     the standard error of ``log n_c`` exceeds 1 (``n_c`` uncertain by more than a factor ``e``), or
     ``n_c > max_span * S``: a decay so slow is a straight line on the recorded range, and its rate
-    is not identified by it; or ``n_c`` under ``1 / max_span`` of the finest spacing of the records:
-    a decay that ends between two records (a step, e.g. a run that collapses to chance after its
-    first record) does not identify its rate either.
+    is not identified by it; or ``n_c`` under ``min_spacings`` times the finest spacing of the
+    records: most of such a decay happens between two records (a step, e.g. a run that collapses to
+    chance after its first record), and its rate rests on one pair of points. (``n_0 / n_c > 700``,
+    where the value at ``n = 0`` would overflow, fails the same way.)
     """
     from scipy.optimize import curve_fit
 
@@ -208,9 +210,10 @@ def fit_exponential_error(n: Sequence[float], error: Sequence[float], max_span: 
         raise ConvergenceFitError(f"n_c = {n_c:.4g} samples is over {max_span:g} x the recorded span "
                                   f"({span:.4g}): the decay is not resolved by the curve.")
     step = float(np.min(np.diff(n)))  # the finest spacing of the records
-    if n_c < step / max_span:
-        raise ConvergenceFitError(f"n_c = {n_c:.4g} samples is under 1/{max_span:g} of the spacing of the records "
-                                  f"({step:.4g}): the decay ends between two records and its rate is not resolved.")
+    if n_c < min_spacings * step:
+        raise ConvergenceFitError(f"n_c = {n_c:.4g} samples is under {min_spacings:g} x the spacing of the records "
+                                  f"({step:.4g}): the decay happens mostly between two records and its rate is "
+                                  "not resolved.")
     if n0 / n_c > 700:  # exp would overflow: the curve starts too long after n = 0 to extrapolate back
         raise ConvergenceFitError(f"n_c = {n_c:.4g} samples is under 1/700 of the first record's n ({n0:.4g}): "
                                   "the model's value at n = 0 is out of range.")

@@ -142,7 +142,12 @@ def test_holds_to_reads_the_coarsest_step_within_the_points_from_the_finest():
     r["final_test"].loc[dict(scheme="spiketime", discretization="shared", bins=30)] -= 10.0
     h = tb.holds_to(r, points=5.0)
     assert h["spiketime_shared_holds_to"] == 75.0 and h["bptt_shared_holds_to"] == 15.0
-    assert tb.holds_reading(h).endswith("the spike-time scheme's lead is gone on the shared model")
+    assert tb.holds_reading(h).endswith("the spike-time scheme's lead turns into BPTT's on the shared model")
+    tie = tb.rates(*tb.arms(_sweeps()))
+    tie["final_test"].loc[dict(scheme="spiketime", discretization="shared", bins=3)] -= 10.0
+    h_tie = tb.holds_to(tie, points=5.0)
+    assert h_tie["spiketime_shared_holds_to"] == h_tie["bptt_shared_holds_to"] == 15.0
+    assert tb.holds_reading(h_tie).endswith("the spike-time scheme's lead is gone on the shared model")
     # a missing point: no limit, no comparison
     r["final_test"].loc[dict(scheme="bptt", discretization="shared", bins=75)] = np.nan
     h = tb.holds_to(r)
@@ -275,31 +280,57 @@ def test_findings_decide_seed_000_from_both_datasets():
 
 def test_holds_conclusion_follows_every_dataset():
     h = {"spiketime_seed000_holds_to": 3.0, "spiketime_shared_holds_to": 15.0}
-    assert "part of what seed 000 credits" in tb.holds_conclusion({"a": h, "b": h})
+    assert "part of the robustness seed 000 credits" in tb.holds_conclusion({"a": h, "b": h})
     same = {"spiketime_seed000_holds_to": 3.0, "spiketime_shared_holds_to": 3.0}
     assert tb.holds_conclusion({"a": same}).startswith("On no dataset")
     assert "some datasets" in tb.holds_conclusion({"a": h, "b": same})
     assert "missing" in tb.holds_conclusion({"a": {**h, "spiketime_shared_holds_to": float("nan")}})
 
 
-@pytest.mark.parametrize("spike_power, verdict", [(-0.5, "confirmed"), (0.5, "qualified")])
-def test_fewer_bptt_steps_claim_reads_time_and_spikes_where_accuracy_holds(spike_power, verdict):
+@pytest.mark.parametrize("time_power, spike_power, verdict", [(-1.0, -0.5, "confirmed"), (-1.0, 0.5, "qualified"),
+                                                             (1.0, 0.5, "refuted")])
+def test_fewer_bptt_steps_claim_reads_time_and_spikes_where_accuracy_holds(time_power, spike_power, verdict):
     """The survey's "fewer BPTT timesteps, lower latency and energy": on the shared grid the epoch
-    takes 1/k of the time; spikes fall (or rise) as k^power. BPTT holds to 15 bins (k = 10)."""
+    takes k^time_power of the 1 ms grid's time and spikes scale as k^spike_power. BPTT holds to 15
+    bins (k = 10); seed 000's step skipping costs the same at every k."""
     from types import SimpleNamespace
 
     from snnlib import findings
 
-    synthetic = _sweeps(bptt_time=lambda p: 10.0 / p["k"] if p["clock"] == "exact" else 10.0,
+    synthetic = _sweeps(bptt_time=lambda p: 10.0 * p["k"] ** time_power if p["clock"] == "exact" else 10.0,
                         bptt_spikes=lambda p: 300.0 * p["k"] ** spike_power if p["clock"] == "exact" else 300.0)
     names = {name: key for d in tb.DATASETS for key, name in tb.sweep_names(d).items()}
     claim = {c.id: c for c in findings.CLAIMS}["s003_latency"]
     v = findings.assess(claim, lambda e: SimpleNamespace(results=synthetic[names[e]]))
     assert v.verdict == verdict
     assert v.numbers["mnist_shared_bins"] == 15.0
-    assert v.numbers["mnist_shared_time_ratio"] == pytest.approx(0.1, rel=0.05)
+    assert v.numbers["mnist_shared_time_ratio"] == pytest.approx(10.0 ** time_power, rel=0.05)
     assert v.numbers["mnist_shared_spike_ratio"] == pytest.approx(10.0 ** spike_power, rel=0.05)
+    lo, hi = v.numbers["mnist_shared_time_ratio_lo"], v.numbers["mnist_shared_time_ratio_hi"]
+    assert 0 < lo < v.numbers["mnist_shared_time_ratio"] < hi  # a geometric interval: never below 0
     assert v.numbers["mnist_seed000_time_ratio"] == pytest.approx(1.0, rel=0.05)  # step skipping saves nothing
     # without recorded timings the claim waits
     plain = _sweeps()
     assert findings.assess(claim, lambda e: SimpleNamespace(results=plain[names[e]])).verdict == "not yet tested"
+
+
+def test_one_missing_seed_leaves_the_limit_and_the_cost_open():
+    synthetic = _sweeps(bptt_time=lambda p: 10.0 / p["k"] if p["clock"] == "exact" else 10.0)
+    r = tb.rates(*tb.arms(synthetic))
+    assert tb.holds_to(r)["bptt_shared_holds_to"] == 15.0
+    r["final_test"].loc[dict(scheme="bptt", discretization="shared", bins=75, seed=1)] = np.nan
+    h = tb.holds_to(r)
+    assert np.isnan(h["bptt_shared_holds_to"]) and h["bptt_seed000_holds_to"] == 15.0
+    r = tb.rates(*tb.arms(synthetic))
+    r["epoch_time"].loc[dict(scheme="bptt", discretization="shared", bins=15, seed=2)] = np.nan
+    c = tb.cost_at_holds(r, tb.holds_to(r))
+    assert np.isnan(c["shared_time_ratio"]) and np.isfinite(c["shared_spike_ratio"])
+
+
+def test_benchmark_gap_reads_the_welch_interval():
+    r = tb.rates(*tb.arms(_sweeps()))
+    g = tb.benchmark_gap(r)
+    assert g["bench_gap_reading"] == "not significant with these seeds"  # the same curves, a little noise
+    r["bench_test"].loc[dict(scheme="spiketime")] = r["bench_test"].sel(scheme="spiketime") - 10
+    g = tb.benchmark_gap(r)
+    assert g["bench_gap"] == pytest.approx(-10, abs=0.5) and g["bench_gap_reading"].endswith("significantly lower")
