@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import weakref
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -198,6 +199,23 @@ def _bptt_on_events(load: Loader) -> Verdict:
                    "BPTT on the N-MNIST event streams: test accuracy {acc:.1f} ± {acc_ci:.1f} % (chance {chance:.0f} %)")
 
 
+#: the time-bin sweeps' rates per loader: six claims read them, and their exponential fits are costly
+_TIMEBINS_RATES: "weakref.WeakKeyDictionary[Loader, dict]" = weakref.WeakKeyDictionary()
+
+
+def _timebins_rates(load: Loader) -> dict:
+    """``{dataset: rates}`` of the eight time-bin sweeps (:func:`snnlib.experiments.timebins.rates`),
+    computed once per loader; a missing sweep raises (and caches nothing)."""
+    from .experiments import timebins as tb
+
+    if load in _TIMEBINS_RATES:
+        return _TIMEBINS_RATES[load]
+    out = {d: tb.rates(*tb.arms({k: load(name).results for k, name in tb.sweep_names(d).items()}))
+           for d in tb.DATASETS}
+    _TIMEBINS_RATES[load] = out
+    return out
+
+
 def _timebins(load: Loader, which: str) -> Verdict:
     """Seed 000's claims from the eight time-bin sweeps (:mod:`snnlib.experiments.timebins`): the
     verdict of each dataset, the same on both or *qualified*."""
@@ -209,8 +227,8 @@ def _timebins(load: Loader, which: str) -> Verdict:
             "bats_minimal": ("spiketime_seed000_dcr_worst",),
             "slayer": ("bptt_seed000_dcr_small", "bptt_seed000_acc_coarse", "bptt_bench_acc")}[which]
     numbers, parts, verdicts = {}, [], []
-    for d in tb.DATASETS:
-        c = tb.claims(tb.rates(*tb.arms({k: load(name).results for k, name in tb.sweep_names(d).items()})))
+    for d, r in _timebins_rates(load).items():
+        c = tb.claims(r)
         verdict, reason = tb.verdicts(c)[which]
         verdicts.append(verdict)
         numbers.update({f"{d}_{k}": c[k] for k in keys if k in c})
@@ -231,8 +249,7 @@ def _bptt_fewer_steps(load: Loader) -> Verdict:
     from .experiments import timebins as tb
 
     numbers, parts, falls, rises = {}, [], [], []
-    for d in tb.DATASETS:
-        r = tb.rates(*tb.arms({k: load(name).results for k, name in tb.sweep_names(d).items()}))
+    for d, r in _timebins_rates(load).items():
         c = tb.cost_at_holds(r, tb.holds_to(r))
         if not all(math.isfinite(c[f"shared_{q}_ratio{x}"]) for q in ("time", "spike") for x in ("", "_lo", "_hi")):
             raise FileNotFoundError(f"{d}: the timings or a point of the time-bin sweeps are missing")

@@ -50,8 +50,8 @@ def test_committed_runs_stay_small():
     out = subprocess.run(["git", "ls-files", "-z", "runs"], cwd=ROOT, capture_output=True, text=True, check=True)
     total = sum((ROOT / f).stat().st_size for f in out.stdout.split("\0") if f and (ROOT / f).exists())
     # 60 MB until the time-bin sweeps (222 quick points, ~150 kB each: a ~100 kB learning-curve PNG in
-    # each point's notebook and its results.nc) took runs/ to ~75 MB, ~85 MB when complete. Before
-    # raising this again, shrink the points' figures (they are re-rendered from results.nc).
+    # each point's notebook and its results.nc) took runs/ to ~75 MB, ~85 MB when complete. New points
+    # show their figure as a palette PNG (plotting.compact), about a quarter of the bytes.
     assert total < 100 * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit 100 MB)"
 
 
