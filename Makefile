@@ -18,7 +18,7 @@ BOOK_HTML = $(BOOK_OUT)/_build/html/index.html
 # Dask scheduler address for the sweeps (tcp://host:8786); empty: make's own jobs (make -j) run them.
 SCHEDULER ?=
 # Notebook targets of the chosen profile and each sweep chapter's order-only dependency on its
-# points (RUN_TARGETS and rules, generated from snnlib/plan.py once the environment exists).
+# points (RUN_TARGETS and rules, generated from snnlib/study/plan.py once the environment exists).
 RUN_RULES := .runs-$(PROFILE).mk
 ifneq ($(wildcard $(PY)),)
 $(shell $(PY) -m snnlib makefile --profile $(PROFILE) > $(RUN_RULES).tmp && mv $(RUN_RULES).tmp $(RUN_RULES))

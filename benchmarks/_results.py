@@ -12,7 +12,6 @@ from pathlib import Path
 from snnlib.paths import bench_results_root
 
 
-
 def write(name: str, description: str, results: list, quick: bool, **extra) -> Path:
     doc = {
         "benchmark": description,

@@ -10,7 +10,7 @@ machine's second core is shared), steps of 1 ms:
   then finds its spikes itself); ``snnlib-dense-hidden`` there is the all-dense-matmul path.
 * ``nmnist-2312-512-512-10``: lava-dl's N-MNIST network, B = 32, T = 300, real N-MNIST recordings
   (one event per bin, pixel and polarity). Its second projection reads the first hidden layer's
-  spikes: snnlib's sparse path for hidden spikes (:func:`snnlib.clock.spike_projection`) is what
+  spikes: snnlib's sparse path for hidden spikes (:func:`snnlib.clock.raster.spike_projection`) is what
   this case measures; ``snnlib-dense-hidden`` (a dense matmul there) is timed too.
 
 The implementations train the same network on the same batches in the same process, interleaved
@@ -49,8 +49,9 @@ def _inputs(kind: str, n_batches: int):
     """``(rasters, labels, extra)`` of ``n_batches`` batches of a case."""
     import torch
 
-    from snnlib import data, encoding
-    from snnlib.clock import Raster
+    from snnlib.clock.raster import Raster
+    from snnlib.data import datasets as data
+    from snnlib.data import encoding
 
     sizes, B, T = CASES[kind]
     if kind in DENSE_INPUT:
@@ -77,7 +78,8 @@ def _inputs(kind: str, n_batches: int):
 def _ours(sizes, sparse_hidden=True, dense_input=False):
     import torch
 
-    from snnlib.clock import ClockNetwork, CubaDiscrete
+    from snnlib.clock.network import ClockNetwork
+    from snnlib.clock.recurrence import CubaDiscrete
 
     net = ClockNetwork(sizes, CubaDiscrete(ALPHA, BETA, THETA), generator=torch.Generator().manual_seed(0),
                        sparse_hidden=sparse_hidden)
@@ -119,7 +121,7 @@ def _trainer(make, sizes):
     """A closure that runs one training step on ``(raster, labels)`` and returns its wall time."""
     import torch
 
-    from snnlib.losses import count_cross_entropy
+    from snnlib.training.losses import count_cross_entropy
 
     net, forward = make(sizes)
     opt = torch.optim.Adam(net.parameters(), 1e-3)

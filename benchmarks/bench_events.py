@@ -1,7 +1,7 @@
 """Event-driven forward throughput of the 784-800-10 CuBa-LIF network on MNIST time-to-first-spike input.
 
 For each time handling (``exact`` event-driven closed form, ``euler`` and ``ps`` order 3 at a few
-``dt``) it measures samples/s of ``snnlib.events.network_forward`` (pure PyTorch, one thread) and
+``dt``) it measures samples/s of ``snnlib.events.reference.network_forward`` (pure PyTorch, one thread) and
 the peak memory the forward passes add (a fresh process per case; see
 ``_results.peak_increase_mib``). The network is BATS's multi-spike MNIST network as initialised
 for training. Writes ``benchmarks/results/events.json``.
@@ -31,22 +31,23 @@ CASES = [
 def measure(case: dict, batch: int, repeats: int) -> dict:
     import torch
 
-    from snnlib import data, encoding
+    from snnlib.data import datasets as data
+    from snnlib.data import encoding
 
     torch.set_num_threads(1)
     x, _ = data.load_mnist("test")
     inp = encoding.ttfs(x[:batch], 100.0)
     # BATS's multi-spike MNIST network as initialised for training: U(-1, 1) weights, thresholds
-    # 0.2 / 1.3 in BATS's units (200 / 1300 here: snnlib.experiments.spiketime.BatsConfig)
-    from snnlib.experiments.spiketime import BatsConfig
+    # 0.2 / 1.3 in BATS's units (200 / 1300 here: snnlib.training.schemes.spiketime.BatsConfig)
+    from snnlib.training.schemes.spiketime import BatsConfig
 
     cfg = BatsConfig()
     p_h, p_o = cfg.params()
     g = torch.Generator().manual_seed(0)
     w1 = torch.rand(800, 784, generator=g, dtype=torch.float64) * 2 - 1
     w2 = torch.rand(10, 800, generator=g, dtype=torch.float64) * 2 - 1
-    from snnlib.discretization import Discretization
-    from snnlib.events import network_forward
+    from snnlib.events.reference import network_forward
+    from snnlib.model.discretization import Discretization
 
     kw = dict(t_max=200.0, max_spikes=[30, 30], discretization=Discretization(**case))
     times = []
@@ -92,7 +93,7 @@ def main() -> None:
         name = r["integrator"] + (f"({r['order']})" if "order" in r else "") + (f" dt={r['dt']}" if "dt" in r else "")
         print(f"{name:18s} {r['samples_per_s']:8.2f} samples/s   forward peak {r['forward_peak_mib']:6.0f} MiB   "
               f"hidden spikes/sample {r['hidden_spikes_per_sample']:.0f}")
-    _results.write("events", "event-driven forward, 784-800-10, MNIST TTFS (snnlib.events.network_forward)",
+    _results.write("events", "event-driven forward, 784-800-10, MNIST TTFS (snnlib.events.reference.network_forward)",
                    results, a.quick)
 
 if __name__ == "__main__":

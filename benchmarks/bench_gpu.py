@@ -4,15 +4,15 @@ batch 50 (BATS's published setting), real training digits.
 Methods (each a forward + backward + Adam step; inputs encoded and moved before the timer):
 
 * ``spiketime_cpu_1`` / ``spiketime_cpu_all``: the exact spike-time network
-  (:class:`snnlib.experiments.spiketime.SpikeTimeNetwork`, BATS's multi-spike MNIST settings) on
+  (:class:`snnlib.training.schemes.spiketime.SpikeTimeNetwork`, BATS's multi-spike MNIST settings) on
   the numba CPU kernels, one thread / every core;
 * ``spiketime_cuda``: the same network, the same initial weights, on the GPU
-  (:mod:`snnlib.spiketime_cuda`);
+  (:mod:`snnlib.events.kernels.exact_cuda`);
 * ``euler_adjusted_cpu_1`` / ``euler_adjusted_cuda`` and ``euler_piggyback_*``: that network
   integrated by forward-Euler (1 ms, linear spike rule; the direct-training chapter's setting)
   with the adjusted / piggyback gradient, CPU kernels (one thread) / GPU
-  (:mod:`snnlib.integrated_cuda`);
-* ``bptt_cuda``: snnlib's clock-driven BPTT network (:class:`snnlib.clock.ClockNetwork`, sparse
+  (:mod:`snnlib.events.kernels.integrated_cuda`);
+* ``bptt_cuda``: snnlib's clock-driven BPTT network (:class:`snnlib.clock.network.ClockNetwork`, sparse
   input, T = 100 steps of 1 ms) on the GPU (its PyTorch path), and ``bptt_cuda_compiled``: the same
   under ``torch.compile`` (recorded with the error if it fails);
 * ``snntorch_cuda``: snnTorch ``Synaptic`` layers, dense raster, on the GPU (the BPTT reference).
@@ -60,10 +60,10 @@ def _time(step, batches, dev, warmup: int) -> float:
 
 def _spiketime(dev, threads, images, labels, n, warmup, gradient=None):
     """The spike-time network, or with ``gradient`` its Euler-integrated twin (1 ms, linear)."""
-    from snnlib import encoding
-    from snnlib.discretization import Discretization
-    from snnlib.experiments.spiketime import BatsConfig, SpikeTimeNetwork
-    from snnlib.losses import spike_count_loss
+    from snnlib.data import encoding
+    from snnlib.model.discretization import Discretization
+    from snnlib.training.losses import spike_count_loss
+    from snnlib.training.schemes.spiketime import BatsConfig, SpikeTimeNetwork
 
     numba.set_num_threads(threads)
     cfg = BatsConfig()
@@ -88,10 +88,11 @@ def _spiketime(dev, threads, images, labels, n, warmup, gradient=None):
 
 
 def _bptt(dev, images, labels, n, warmup, compiled: bool):
-    from snnlib import encoding
-    from snnlib.clock import ClockNetwork, CubaDiscrete
+    from snnlib.clock.network import ClockNetwork
+    from snnlib.clock.recurrence import CubaDiscrete
+    from snnlib.data import encoding
     from snnlib.device import to_device
-    from snnlib.losses import count_cross_entropy
+    from snnlib.training.losses import count_cross_entropy
 
     net = ClockNetwork(SIZES, CubaDiscrete(math.exp(-1.0 / 130.0), math.exp(-1.0 / 260.0), 1.0),
                        generator=torch.Generator().manual_seed(0), sparse_hidden=True).to(dev)
@@ -114,7 +115,7 @@ def _snntorch(dev, images, labels, n, warmup):
     import snntorch as snn
     import snntorch.functional as SF
 
-    from snnlib import encoding
+    from snnlib.data import encoding
 
     alpha, beta = math.exp(-1.0 / 130.0), math.exp(-1.0 / 260.0)
 
@@ -163,7 +164,8 @@ def main(argv=None) -> dict | None:
         return None
     if a.quick:
         a.batches, a.warmup = 2, 1
-    from snnlib import data, spiketime_cuda
+    from snnlib.data import datasets as data
+    from snnlib.events.kernels import exact_cuda as spiketime_cuda
 
     dev = torch.device(a.device)
     n = a.batches + a.warmup

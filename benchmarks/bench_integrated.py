@@ -1,15 +1,15 @@
-"""Numerically integrated event networks (snnlib.integrated): compiled kernels against the
+"""Numerically integrated event networks (snnlib.events.integrated): compiled kernels against the
 PyTorch reference and the exact spike-time kernels, MNIST 784-800-10, batch 50, one thread.
 
 All in one process, the methods interleaved round by round (so drifting machine load hits all of
-them), real MNIST training digits with ``snnlib.encoding.ttfs`` input (100 ms), BATS's
+them), real MNIST training digits with ``snnlib.data.encoding.ttfs`` input (100 ms), BATS's
 multi-spike network (thresholds 0.2 / 1.3 in BATS units, K = 30 / 30, window 200 ms, U(-1, 1)
 weights, float32 storage):
 
 * **forward**: samples/s of the kernel forward (PS(3), linear rule, dt = 1 ms, inputs split at
-  their times) against the pure-PyTorch reference :func:`snnlib.events.network_forward` (the
+  their times) against the pure-PyTorch reference :func:`snnlib.events.reference.network_forward` (the
   same computation; it is slow, so it runs on 16 digits of each batch) and the exact spike-time
-  kernel forward (:mod:`snnlib.spiketime`);
+  kernel forward (:mod:`snnlib.events.exact`);
 * **training step** (forward + backward + Adam, spike-count loss): ``adjusted`` and
   ``piggyback`` against the exact BATS training step;
 * **scaling**: forward and adjusted training samples/s for dt in 0.25 .. 4 ms at k = 3 and for
@@ -40,12 +40,13 @@ def main() -> None:
     import numba
     import torch
 
-    from snnlib import data, encoding
-    from snnlib.discretization import Discretization as D
-    from snnlib.events import network_forward
-    from snnlib.integrated import integrated_layer
-    from snnlib.experiments.spiketime import BatsConfig
-    from snnlib.losses import spike_count_loss
+    from snnlib.data import datasets as data
+    from snnlib.data import encoding
+    from snnlib.events.layer import event_layer
+    from snnlib.events.reference import network_forward
+    from snnlib.model.discretization import Discretization as D
+    from snnlib.training.losses import spike_count_loss
+    from snnlib.training.schemes.spiketime import BatsConfig
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
@@ -58,8 +59,8 @@ def main() -> None:
     init = [torch.rand(800, 784, generator=g) * 2 - 1, torch.rand(10, 800, generator=g) * 2 - 1]
 
     def forward(W, x, d, gradient):
-        h, c = integrated_layer(x, W[0], ph, d, t_max=200.0, max_spikes=30, gradient=gradient)
-        o, _ = integrated_layer(h, W[1], po, d, t_max=200.0, max_spikes=30, gradient=gradient, in_counts=c)
+        h, c = event_layer(x, W[0], ph, d, t_max=200.0, max_spikes=30, gradient=gradient)
+        o, _ = event_layer(h, W[1], po, d, t_max=200.0, max_spikes=30, gradient=gradient, in_counts=c)
         return o, c
 
     def fwd_rate(d, gradient):

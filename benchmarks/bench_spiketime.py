@@ -1,9 +1,9 @@
-"""Training throughput and peak memory: exact spike-time training (BATS, snnlib.spiketime, numba
+"""Training throughput and peak memory: exact spike-time training (BATS, snnlib.events.exact, numba
 kernels) vs snnTorch BPTT, MNIST 784-800-10, batch 50, one thread.
 
-* **spiketime**: :class:`snnlib.experiments.spiketime.SpikeTimeNetwork` with BATS's multi-spike MNIST
+* **spiketime**: :class:`snnlib.training.schemes.spiketime.SpikeTimeNetwork` with BATS's multi-spike MNIST
   configuration (thresholds 0.2 / 1.3 in BATS units, K = 30 / 30, window 200 ms, U(-1, 1)
-  weights), float32, spike-count loss (15 / 3), Adam 0.003. Input: ``snnlib.encoding.ttfs``
+  weights), float32, spike-count loss (15 / 3), Adam 0.003. Input: ``snnlib.data.encoding.ttfs``
   (one spike per non-black pixel at ``100 ms * (1 - pixel/255)``).
 * **snntorch**: ``torch.nn.Linear`` 784-800-10 with ``snntorch.Synaptic`` neurons (decays of
   1-ms steps for tau_s = 130 ms, tau = 260 ms), the same TTFS spikes binned into T = 100 steps of
@@ -18,7 +18,7 @@ per digit on the first warm-up batch as the spike-time network measured in the s
 timer; the step itself, Adam included, is unchanged), because BPTT training would otherwise raise
 the activity several-fold within a few batches. The methods: snnTorch's ``Synaptic`` layers (dense, its cost does not depend on the
 activity) and snnlib's clock-driven layers with sparse input and sparse hidden projections
-(:class:`snnlib.clock.ClockNetwork`, whose cost does).
+(:class:`snnlib.clock.network.ClockNetwork`, whose cost does).
 
 A step is forward + backward + Adam on a batch of real training digits (encoding, and for
 snnTorch making the raster dense, done before the step's timer starts).
@@ -77,7 +77,8 @@ def _worker(method: str, n_batches: int, warmup: int, target: float | None = Non
     import numpy as np
     import torch
 
-    from snnlib import data, encoding
+    from snnlib.data import datasets as data
+    from snnlib.data import encoding
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
@@ -85,8 +86,8 @@ def _worker(method: str, n_batches: int, warmup: int, target: float | None = Non
     n = (n_batches + warmup) * B
     ys = [torch.as_tensor(labels[i:i + B]) for i in range(0, n, B)]
     if method == "spiketime":
-        from snnlib.experiments.spiketime import BatsConfig, SpikeTimeNetwork
-        from snnlib.losses import spike_count_loss
+        from snnlib.training.losses import spike_count_loss
+        from snnlib.training.schemes.spiketime import BatsConfig, SpikeTimeNetwork
 
         cfg = BatsConfig()
         net = SpikeTimeNetwork(cfg, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
@@ -141,8 +142,9 @@ def _worker(method: str, n_batches: int, warmup: int, target: float | None = Non
 
         lr = 1e-3
     elif method == "snnlib_matched":
-        from snnlib.clock import ClockNetwork, CubaDiscrete
-        from snnlib.losses import count_cross_entropy
+        from snnlib.clock.network import ClockNetwork
+        from snnlib.clock.recurrence import CubaDiscrete
+        from snnlib.training.losses import count_cross_entropy
 
         net = ClockNetwork(SIZES, CubaDiscrete(math.exp(-1.0 / 130.0), math.exp(-1.0 / 260.0), 1.0),
                            generator=torch.Generator().manual_seed(0), sparse_hidden=True)

@@ -40,8 +40,8 @@ def main(argv=None) -> int:
 
     disp.get_current_device = lambda: _Device()
 
-    from snnlib import integrated_cuda_kernels as ik
-    from snnlib import spiketime_cuda as sc
+    from snnlib.events.kernels import exact_cuda as sc
+    from snnlib.events.kernels import integrated_cuda_kernels as ik
 
     def sig(*args):
         return tuple(typeof(x) for x in args)

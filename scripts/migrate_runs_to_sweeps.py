@@ -22,8 +22,12 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from snnlib import cli, driver, plan, runs
+from snnlib import files
 from snnlib.paths import runs_root
+from snnlib.pipeline import execution
+from snnlib.store import runs
+from snnlib.study import plan
+from snnlib.training import driver
 
 RENAMED = {"seeds", "n_train", "n_test", "lr"}  # 0 sentinels -> None, seeds -> seed
 
@@ -70,10 +74,10 @@ def migrate(s, profile: str = "quick") -> bool:
         point = runs.point_dir(s.name, profile, pt.id)
         cfg_yaml = yaml.safe_dump(new, sort_keys=True)
         ds.attrs.update(config=cfg_yaml, config_class=type(cfg).__name__, time_unit="ms")
-        runs.atomic_write(point / "config.yaml", cfg_yaml)
+        files.atomic_write(point / "config.yaml", cfg_yaml)
         enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars if ds[v].dtype.kind in "iuf"}
-        runs.atomic_write(point / "results.nc", lambda p: ds.to_netcdf(p, encoding=enc))
-        runs.atomic_write(point / "summary.json", runs._json(driver.summarize(ds)))
+        files.atomic_write(point / "results.nc", lambda p: ds.to_netcdf(p, encoding=enc))
+        files.atomic_write(point / "summary.json", runs._json(driver.summarize(ds)))
         meta = dict(old_meta, config_class=type(cfg).__name__, seed=cfg.seed,
                     wall_time_s=float(ds["epoch_time"].sum()),
                     migrated_from={"run": f"runs/{s.name}/{profile}", "seeds": old_cfg.get("seeds"),
@@ -81,7 +85,7 @@ def migrate(s, profile: str = "quick") -> bool:
                                    "wall_time_s_all_seeds": old_meta.get("wall_time_s"),
                                    "note": "cut out of the multi-seed run without retraining; wall_time_s is "
                                            "this seed's training time (sum of epoch_time); no trained weights"})
-        runs.atomic_write(point / "meta.json", runs._json(meta))
+        files.atomic_write(point / "meta.json", runs._json(meta))
     for f in ("config.yaml", "results.nc", "summary.json", "meta.json", "notebook.ipynb"):
         (old_dir / f).unlink(missing_ok=True)
     return True
@@ -93,8 +97,8 @@ def main() -> int:
             continue
         print(f"migrated {s.name}; executing its notebooks", file=sys.stderr)
         for pt in s.points("quick"):
-            cli.execute_task(cli.task(pt.key)._replace(keep_weights=False))
-        cli.execute(f"{s.name}/quick")
+            execution.execute_task(execution.task(pt.key)._replace(keep_weights=False))
+        execution.execute(f"{s.name}/quick")
     return 0
 
 

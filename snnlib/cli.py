@@ -1,219 +1,21 @@
-"""Command line: ``python -m snnlib {targets,makefile,execute,sweep,toc,download} ...`` (used by the Makefile)."""
+"""Command line: ``python -m snnlib {targets,makefile,execute,sweep,toc,download} ...`` (used by the Makefile).
+
+Argument parsing only: each verb calls one function of :mod:`snnlib.pipeline`, :mod:`snnlib.study`
+or :mod:`snnlib.data`. The verbs that execute runs import the run machinery (torch, numba, the
+schemes: seconds) when called, so that ``make``, which calls ``snnlib makefile`` at every
+invocation, starts in about a second.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
 import os
 import sys
-from pathlib import Path
-from typing import Any, NamedTuple
 
-from . import plan as plan_
-from .paths import project_root, runs_root
-from .runs import NOTEBOOK, atomic_write, is_complete, point_dir, run_dir
-from .sweeps import SweepPoint
-
-KERNEL = "snnlib"
-#: what a run printed to stderr (progress bars, warnings), moved out of its executed notebook
-RUN_LOG = "run.log"
-
-
-def _kernel_name() -> str:
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
-
-
-class Task(NamedTuple):
-    """One unit of work, self-contained so that a worker on another machine needs only the installed
-    package and the shared runs folder: the notebook itself (not its path), the run folder relative
-    to the runs folder (resolved on the worker: ``root``, else its ``$SNNLIB_RUNS``), the papermill
-    parameters, and whether the trained weights go into the run folder."""
-
-    key: str
-    notebook: Any  # nbformat.NotebookNode
-    folder: str  # relative to the runs folder: "<experiment>/<run-id>" or "<sweep>/<profile>/<point-id>"
-    parameters: dict
-    keep_weights: bool = False
-    stale: tuple = ()  # a sweep point: the chapters ("<sweep>/<profile>") its new results make stale
-    root: str | None = None
-
-    @property
-    def out_dir(self) -> Path:
-        return runs_root(self.root).joinpath(*self.folder.split("/"))
-
-
-def task(key: str, root: str | None = None) -> Task:
-    """The :class:`Task` of the planned run, sweep chapter or sweep point ``key``."""
-    import nbformat
-
-    run = plan_.find(key)
-    if isinstance(run, SweepPoint):
-        point_dir(run.sweep.name, run.profile, run.id)  # validates the names
-        folder, keep = run.key, run.sweep.keep_weights
-        stale = tuple(f"{s.name}/{run.profile}" for s in plan_.chapters_reading(run.sweep.name, run.profile))
-    else:
-        run_dir(run.experiment, run.run_id)
-        folder, keep, stale = run.key, False, ()
-    nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
-    return Task(key, nb, folder, dict(run.parameters), keep, stale, None if root is None else str(Path(root).resolve()))
-
-
-def execute(key: str, root: str | None = None) -> Path:
-    """Execute the planned run ``key`` (``experiment/run_id``, ``sweep/profile`` for a sweep's
-    chapter, ``sweep/profile/point-id`` for a point) with papermill into its run folder."""
-    return execute_task(task(key, root))
-
-
-@contextlib.contextmanager
-def _locked(folder: Path):
-    """Hold an exclusive lock on ``folder/.lock`` (one executor per run folder, even across machines
-    that share the file system with POSIX locks); released when the process dies."""
-    import fcntl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-def papermill_parameters(params: dict) -> dict:
-    """``params`` as papermill can write them into a notebook: tuples (a config's multi-valued fields,
-    e.g. ``theta_bats``) become lists, at any depth. Papermill's Python translator writes the repr
-    of a type it does not know *as a string*, so a tuple would reach the notebook as ``'(0.5, 0.65)'``;
-    ``Config.from_dict`` turns the lists back into tuples."""
-    def plain(v):
-        if isinstance(v, (tuple, list)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-
-    return {k: plain(v) for k, v in params.items()}
-
-
-def execute_task(t: Task) -> Path:
-    """Execute one :class:`Task`.
-
-    The notebook is written to a temporary name and renamed to ``notebook.ipynb`` only when every
-    cell succeeded (and, for ``keep_weights``, the weights are in the folder), so an interrupted or
-    failed run never looks complete; a failed execution is kept as ``notebook.failed.ipynb``. A run
-    folder that is already complete is left as it is.
-    """
-    import papermill as pm
-
-    out_dir = t.out_dir.resolve()
-    with _locked(out_dir):
-        if is_complete(out_dir):
-            return out_dir / NOTEBOOK
-        partial = out_dir / ".notebook.partial.ipynb"
-        failed = out_dir / "notebook.failed.ipynb"
-        # Relative to the project root (the kernel's working directory) so that the executed notebook
-        # does not record this machine's absolute paths.
-        cwd = project_root()
-        shown = os.path.relpath(out_dir, cwd)
-        params = papermill_parameters(dict(t.parameters, run_dir=shown if not shown.startswith("..") else str(out_dir)))
-        try:
-            pm.execute_notebook(
-                copy.deepcopy(t.notebook), str(partial), parameters=params, kernel_name=_kernel_name(),
-                progress_bar=sys.stderr.isatty(), log_output=True, cwd=str(cwd),
-            )
-            if t.keep_weights:
-                from .driver import WEIGHTS, run_weights
-
-                src = run_weights(out_dir)
-                if src != out_dir / WEIGHTS:
-                    atomic_write(out_dir / WEIGHTS, src.read_bytes())
-        except BaseException:
-            if partial.exists():
-                os.replace(partial, failed)
-            print(f"snnlib: run {t.key} failed; the executed notebook is {failed}", file=sys.stderr)
-            raise
-        failed.unlink(missing_ok=True)
-        if t.parameters.get("title"):
-            _retitle(partial, t.parameters["title"])
-        move_stderr_to_log(partial, out_dir / RUN_LOG)
-        os.replace(partial, out_dir / NOTEBOOK)
-    for chapter in t.stale:
-        # a chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
-        (runs_root(t.root).joinpath(*chapter.split("/")) / NOTEBOOK).unlink(missing_ok=True)
-    return out_dir / NOTEBOOK
-
-
-def move_stderr_to_log(notebook: Path, log: Path) -> int:
-    """Move the stderr streams of an executed notebook (progress bars, library warnings) into the
-    text file ``log``, cell by cell, and drop them from the notebook; returns the lines logged.
-
-    Progress bars redraw themselves with carriage returns; each redraw becomes one log line. The
-    log is written (atomically) even when empty, so every run folder says what its run printed.
-    """
-    import nbformat
-
-    from .runs import atomic_write
-
-    nb = nbformat.read(notebook, as_version=4)
-    lines = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        keep = []
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                text = out.get("text", "")
-                text = "".join(text) if isinstance(text, list) else text
-                redraws = [ln.rstrip() for ln in text.replace("\r", "\n").split("\n")]
-                lines += [f"[cell {i}] {ln}" for ln in redraws if ln.strip()]
-            else:
-                keep.append(out)
-        cell["outputs"] = keep
-    atomic_write(log, "".join(ln + "\n" for ln in lines))
-    nbformat.write(nb, notebook)
-    return len(lines)
-
-
-def _retitle(path: Path, title: str) -> None:
-    """Give the executed notebook its run's title as its first heading: one notebook serves several
-    runs (e.g. every BPTT run), and the book's table of contents must tell them apart."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.startswith("# "):
-            cell.source = f"# {title}\n" + cell.source.split("\n", 1)[1] if "\n" in cell.source else f"# {title}"
-            break
-    nbformat.write(nb, path)
-
-
-def _make_path(path: Path) -> str:
-    """A path as make reads it in a rule (``=`` and ``,`` through variables)."""
-    return str(path).replace("$", "$$").replace("=", "$(EQ)").replace(",", "$(COMMA)")
-
-
-def make_rules(profile: str) -> str:
-    """A makefile fragment: ``RUN_TARGETS`` (every run notebook of ``profile``) and each sweep
-    chapter's order-only dependency on its points' notebooks (a point executed later removes the
-    chapter's notebook, so file times of a fresh clone never trigger a rerun)."""
-    root, cwd = runs_root(), Path.cwd().resolve()
-
-    def nb(*parts: str) -> str:
-        return _make_path(Path(os.path.relpath((root.joinpath(*parts) / NOTEBOOK).resolve(), cwd)))
-
-    lines = ["# generated by `python -m snnlib makefile`; do not edit", "EQ := =", "COMMA := ,"]
-    targets = [nb(*k.split("/")) for k in plan_.targets(profile)]
-    lines.append("RUN_TARGETS := " + " \\\n  ".join(targets))
-    for s in plan_.sweeps(profile):
-        if s.chapter is not None:
-            points = " ".join(nb(r.name, profile, p.id) for r in plan_.read_by(s) for p in r.points(profile))
-            lines.append(f"{nb(s.name, profile)}: | {points}")
-    for r in plan_.planned(profile):
-        if r.after:
-            lines.append(f"{nb(r.experiment, r.run_id)}: | " + " ".join(nb(*k.split("/")) for k in r.after))
-        if r.reads_all:  # e.g. the findings chapter: after every other run of the profile
-            others = " ".join(t for t in targets if t != nb(r.experiment, r.run_id))
-            lines.append(f"{nb(r.experiment, r.run_id)}: | {others}")
-    return "\n".join(lines) + "\n"
+from snnlib.data import datasets
+from snnlib.paths import book_root
+from snnlib.pipeline.makerules import make_rules, target_notebooks
+from snnlib.study import plan as plan_
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,16 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("dataset", choices=["mnist", "nmnist"])
     a = p.parse_args(argv)
     if a.cmd == "targets":
-        root = runs_root()
-        cwd = Path.cwd().resolve()
-        for key in plan_.targets(a.profile):
-            print(os.path.relpath((root.joinpath(*key.split("/")) / NOTEBOOK).resolve(), cwd))
+        print("\n".join(target_notebooks(a.profile)))
     elif a.cmd == "makefile":
         sys.stdout.write(make_rules(a.profile))
     elif a.cmd == "execute":
+        from snnlib.pipeline.execution import execute  # deferred: the run machinery, only for this verb
+
         execute(a.key)
     elif a.cmd == "sweep":
-        from .cluster import SweepError, run_sweeps
+        from snnlib.pipeline.cluster import SweepError, run_sweeps  # deferred: the run machinery, only for this verb
 
         names = [s.name for s in plan_.sweeps(a.profile)] if a.all else a.names
         if not names:
@@ -262,15 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             print(err, file=sys.stderr)
             return 1
     elif a.cmd == "toc":
-        toc = plan_.NOTEBOOKS.parent / "book" / "_toc.yml"
-        sys.stdout.write(plan_.book_toc(toc.read_text(), a.profile))
+        sys.stdout.write(plan_.book_toc((book_root() / "_toc.yml").read_text(), a.profile))
     elif a.cmd == "download":
-        from . import data
-
-        if a.dataset == "mnist":
-            for split in ("train-full", "test"):
-                data.load_mnist(split, download=True)
-        else:
-            data.download_nmnist()
-        print(f"{a.dataset} is in {data.data_root()}")
+        print(f"{a.dataset} is in {datasets.fetch(a.dataset)}")
     return 0

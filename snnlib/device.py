@@ -2,7 +2,7 @@
 
 ``device`` is an execution setting, not part of what is trained: the network is built with the
 same CPU generator on every device (so its initial weights are identical), and a run's identity
-(:func:`snnlib.driver.config_digest`, :func:`snnlib.runs.run_or_load`) ignores it. Results are not
+(:func:`snnlib.training.base.config_digest`, :func:`snnlib.store.runs.run_or_load`) ignores it. Results are not
 bit-identical across devices, nor from one GPU run to the next: float64 atomic additions sum in
 whatever order the threads arrive, and the GPU fuses multiply-adds, so values differ by rounding,
 which a threshold crossing can occasionally turn into one spike more or less (which training then
@@ -10,7 +10,7 @@ carries on).
 
 - ``"cpu"``: the numba kernels of every scheme;
 - ``"cuda"`` (or ``"cuda:<index>"``): PyTorch tensors on the GPU, with the schemes' CUDA paths
-  (:mod:`snnlib.spiketime_cuda` for exact spike-time layers, the PyTorch clock-driven layer for
+  (:mod:`snnlib.events.kernels.exact_cuda` for exact spike-time layers, the PyTorch clock-driven layer for
   BPTT); an error when no GPU is visible;
 - ``"auto"``: ``cuda`` when a GPU is visible, else ``cpu``.
 """
@@ -57,7 +57,7 @@ def device_name(dev: torch.device) -> str:
 
 def to_device(obj: Any, dev: torch.device) -> Any:
     """``obj`` with every tensor in it moved to ``dev``: tensors, and tuples (named ones, such as a
-    :class:`snnlib.clock.Raster`, keep their type), lists and dicts of them; other values as they
+    :class:`snnlib.clock.raster.Raster`, keep their type), lists and dicts of them; other values as they
     are. To a GPU the copy goes through pinned memory, asynchronously."""
     if isinstance(obj, torch.Tensor):
         if obj.device == dev:

@@ -19,17 +19,17 @@ import math
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
+import xarray as xr
+from scipy import stats
+from scipy.optimize import curve_fit
 
 __all__ = ["mean_ci", "mean_diff_ci", "prediction_interval", "wilson_interval", "samples_to_reach", "convergence_rate",
            "ExponentialFit", "ConvergenceFitError", "fit_exponential_error", "RelativeChange", "relative_change",
            "curve_convergence_rates", "curve_exponential_rates"]
 
-
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
     """Mean and half-width of the two-sided Student-t confidence interval over independent runs
     (seeds). One value gives a NaN half-width: a single run has no spread to report."""
-    from scipy import stats
-
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if len(x) == 0:
@@ -40,12 +40,9 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
     return float(x.mean()), float(half)
 
 
-
 def mean_ci_along(da, dim: str = "seed", level: float = 0.95):
     """:func:`mean_ci` of an ``xarray.DataArray`` along ``dim`` (e.g. the seeds), for every other
     coordinate: ``(mean, half_width)`` as two DataArrays without ``dim``."""
-    import xarray as xr
-
     out = xr.apply_ufunc(lambda v: np.array(mean_ci(v, level)), da, input_core_dims=[[dim]],
                          output_core_dims=[["stat"]], vectorize=True)
     return out.isel(stat=0, drop=True), out.isel(stat=1, drop=True)
@@ -55,8 +52,6 @@ def mean_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) ->
     """Difference of means ``mean(a) - mean(b)`` of two independent groups of runs and the
     half-width of its Welch confidence interval (unequal variances, Welch-Satterthwaite degrees of
     freedom). NaN half-width when a group has fewer than two values; zero when neither varies."""
-    from scipy import stats
-
     a, b = (np.asarray(x, dtype=float) for x in (a, b))
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     d = float(a.mean() - b.mean())
@@ -74,8 +69,6 @@ def prediction_interval(values: Sequence[float], level: float = 0.95) -> tuple[f
     """Student-t interval in which one more independent run of the same recipe falls with
     probability ``level``: ``mean ± t s sqrt(1 + 1/n)`` over the ``n`` runs (for comparing a
     published single run with several seeds). NaN bounds with fewer than two runs."""
-    from scipy import stats
-
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if len(x) < 2:
@@ -168,8 +161,6 @@ def fit_exponential_error(n: Sequence[float], error: Sequence[float], max_span: 
     chance after its first record), and its rate rests on one pair of points. (``n_0 / n_c > 700``,
     where the value at ``n = 0`` would overflow, fails the same way.)
     """
-    from scipy.optimize import curve_fit
-
     n, e = _curve(n, error, "error")
     ok = np.isfinite(e)
     n, e = n[ok], e[ok]
@@ -274,8 +265,6 @@ def curve_convergence_rates(accuracy, reference, q: float = 0.9, dim: str = "sam
     accuracy along ``dim`` (the training samples seen, a coordinate), over all other dims (``seed``,
     bin count, ...). ``reference``: a number or a DataArray that broadcasts (e.g. the benchmark's
     final accuracy per seed). Returns a DataArray without ``dim`` (NaN: never reached)."""
-    import xarray as xr
-
     n = accuracy[dim].values
     return xr.apply_ufunc(lambda a, ref: convergence_rate(n, a, float(ref), q), accuracy, reference,
                           input_core_dims=[[dim], []], vectorize=True)
@@ -284,8 +273,6 @@ def curve_convergence_rates(accuracy, reference, q: float = 0.9, dim: str = "sam
 def curve_exponential_rates(error, dim: str = "samples_seen"):
     """``1 / n_c`` of :func:`fit_exponential_error` for every curve of validation *error* along ``dim``
     (NaN where the fit fails, :class:`ConvergenceFitError`, or fewer than 4 records are finite)."""
-    import xarray as xr
-
     n = error[dim].values
 
     def rate(e):
@@ -302,8 +289,6 @@ def curve_exponential_rates(error, dim: str = "samples_seen"):
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion (``successes`` of ``n``), e.g. an accuracy
     on ``n`` test samples: ``(p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``."""
-    from scipy import stats
-
     if not (isinstance(n, (int, np.integer)) and n >= 1 and 0 <= successes <= n):
         raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
     z = stats.norm.ppf(0.5 + level / 2)

@@ -10,11 +10,15 @@ run folders (committed)    ``SNNLIB_RUNS``             ``<project>/runs``
 training checkpoints       ``SNNLIB_CHECKPOINTS``      ``<project>/checkpoints``
 trained-weight artifacts   ``SNNLIB_ARTIFACTS``        ``<project>/artifacts``
 benchmark result files     ``SNNLIB_BENCH_RESULTS``    ``<project>/benchmarks/results``
+papermill notebooks        ``SNNLIB_NOTEBOOKS``        ``<project>/notebooks``
+the book's sources         (none)                      ``<project>/book``
 =========================  ==========================  ==================================================
 
 ``<project>`` is ``$SNNLIB_HOME`` if set, else the nearest folder at or above the current working
 directory that holds ``pyproject.toml`` and ``notebooks/`` (the checkout; papermill runs its
-kernels there), else the working directory itself.
+kernels there), else the working directory itself. The notebooks and the book are sources, not
+results: when the working directory is outside any checkout they are taken from the checkout the
+package is installed from (an editable install), if it has them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "runs_root", "checkpoints_root", "artifacts_root", "bench_results_root"]
+__all__ = ["project_root", "runs_root", "checkpoints_root", "artifacts_root", "bench_results_root",
+           "notebooks_root", "book_root"]
+
+#: the checkout this package is installed from, when it is an editable install of one
+_INSTALLED_FROM = Path(__file__).resolve().parent.parent
 
 
 def project_root() -> Path:
@@ -61,3 +69,23 @@ def artifacts_root(root: str | os.PathLike | None = None) -> Path:
 def bench_results_root(root: str | os.PathLike | None = None) -> Path:
     """Benchmark JSON files: ``$SNNLIB_BENCH_RESULTS`` or ``<project>/benchmarks/results``."""
     return _folder("SNNLIB_BENCH_RESULTS", "benchmarks/results", root)
+
+
+def _source_folder(name: str) -> Path:
+    here = project_root() / name
+    if here.is_dir() or not (_INSTALLED_FROM / name).is_dir():
+        return here
+    return _INSTALLED_FROM / name
+
+
+def notebooks_root(root: str | os.PathLike | None = None) -> Path:
+    """The papermill notebooks of the runs: ``root``, else ``$SNNLIB_NOTEBOOKS``, else ``<project>/notebooks``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("SNNLIB_NOTEBOOKS")
+    return Path(env) if env else _source_folder("notebooks")
+
+
+def book_root() -> Path:
+    """The Jupyter Book's sources (``_toc.yml``): ``<project>/book``."""
+    return _source_folder("book")

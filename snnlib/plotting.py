@@ -5,9 +5,14 @@ Book notebooks call these so that figures look the same everywhere and notebooks
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from PIL import Image as PILImage
+
+from snnlib.metrics import mean_ci
 
 __all__ = ["digits", "ttfs_raster", "spike_time_histogram", "input_spikes_figure", "class_counts", "nmnist_frames",
            "readable", "panel_grid", "ps_split_figure", "spike_convergence_figure", "learning_curves", "training_figure", "compact"]
@@ -90,7 +95,7 @@ def class_counts(ax: plt.Axes, ds: xr.Dataset) -> plt.Axes:
     """Class frequencies per split (fractions, so splits of different sizes compare)."""
     frac = ds["class_count"] / ds["class_count"].sum("label")
     df = frac.to_dataframe("fraction").reset_index()
-    import seaborn as sns
+    import seaborn as sns  # optional: seaborn, only for these figures
 
     sns.barplot(data=df, x="label", y="fraction", hue="split", ax=ax)
     ax.set_xlabel("class")
@@ -238,8 +243,6 @@ def learning_curves(ax: plt.Axes, ds: xr.Dataset, var: str = "test_accuracy", la
 
     The band is cut at the bounds of the quantity (:func:`value_bounds`): with few seeds a
     symmetric t-interval can reach below zero, where no accuracy or spike count lies."""
-    from .metrics import mean_ci
-
     da = ds[var] if "seed" in ds[var].dims else ds[var].expand_dims(seed=[0])
     stats = np.array([mean_ci(da.isel(epoch=i).values, level) for i in range(da.sizes["epoch"])])
     epochs = ds["epoch"].values
@@ -289,10 +292,7 @@ def compact(fig: plt.Figure, colors: int = 64, dpi: int = 100):
     of the bytes of matplotlib's RGBA PNG, alike to the eye for line plots. Sweep point notebooks,
     hundreds of them committed under ``runs/``, show their figure this way. Closes ``fig``, so the
     inline backend does not show it a second time."""
-    import io
-
-    from IPython.display import Image
-    from PIL import Image as PILImage
+    from IPython.display import Image  # optional: IPython, there only where notebooks run
 
     if not 2 <= colors <= 256:
         raise ValueError(f"colors = {colors}: a palette PNG holds 2 to 256 colours.")

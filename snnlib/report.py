@@ -10,15 +10,17 @@ import math
 from typing import Any, Mapping
 
 import xarray as xr
+import yaml
+
+from snnlib.metrics import mean_ci, wilson_interval
 
 __all__ = ["glue_training", "small_test_caveat", "clock_neuron_text", "recipe_note", "RECIPE_NOTES"]
 
-
 def glue_training(ds: xr.Dataset, summary: dict) -> None:
-    """Glue the summary of a training run or sweep (accuracies in %; :func:`snnlib.driver.summarize`)
+    """Glue the summary of a training run or sweep (accuracies in %; :func:`snnlib.training.driver.summarize`)
     and its sizes, seeds, sample counts and mean epoch time, for ``{glue:text}`` roles in the
     notebook's Markdown."""
-    from myst_nb import glue
+    from myst_nb import glue  # optional: myst_nb is there only where the book's notebooks run
 
     for key, value in summary.items():
         if not isinstance(value, list):
@@ -34,15 +36,12 @@ def small_test_caveat(ds: xr.Dataset, below: int = 1000) -> str:
     """A Markdown caveat when the test set is small (empty string otherwise): the Wilson 95%
     interval of the mean final test accuracy as a binomial proportion over the ``n_test`` samples
     (:func:`snnlib.metrics.wilson_interval`) beside the spread over seeds, and which to trust."""
-    from .metrics import mean_ci, wilson_interval
-
     n = int(ds.attrs["n_test"])
     if n >= below:
         return ""
     acc = ds["test_accuracy"].isel(epoch=-1)
     mean, half = mean_ci(acc.values.ravel())
     lo, hi = wilson_interval(round(mean * n), n)
-    import yaml
 
     extra = int((yaml.safe_load(ds.attrs.get("config", "")) or {}).get("test_from_train", 0) or 0)
     made = (f" ({n - extra} official test recordings and {extra} training recordings held out of training "
@@ -96,18 +95,3 @@ def recipe_note(sweep: str) -> str | None:
     return RECIPE_NOTES.get(sweep)
 
 
-
-def search_note(sweep: str, profile: str) -> str | None:
-    """Where the settings of ``sweep`` were chosen, if a validation-only search
-    (:mod:`snnlib.experiments.hpsearch`) of that profile chose them: a Markdown sentence linking
-    its page, else ``None``."""
-    from . import plan
-
-    for r in plan.PLAN:
-        cfg = r.parameters.get("config", {}) if r.experiment == "hpsearch" else {}
-        if cfg.get("sweep") == sweep and cfg.get("profile") == profile:
-            fields = ", ".join(f"`{k}`" for k in cfg["grid"])
-            return (f"The settings {fields} of this sweep were chosen on the validation split only, by the "
-                    f"search on the page [{r.parameters.get('title', r.key)}](../../{r.experiment}/{r.run_id}/notebook.ipynb) "
-                    "(no test accuracy was read to choose them).")
-    return None

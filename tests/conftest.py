@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from snnlib import data
+from snnlib.data import location
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +18,7 @@ def _have(path: Path) -> bool:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real data directory ($SNNLIB_DATA); skips when MNIST or N-MNIST is not there."""
-    root = data.data_root()
+    root = location.data_root()
     if not (_have(root / "mnist") and _have(root / "nmnist" / "Train")):
         pytest.skip(f"real data not found under {root.resolve()} (set SNNLIB_DATA, e.g. ../shared/data)")
     return root

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from snnlib import spiketime_cuda
+from snnlib.events.kernels import exact_cuda as spiketime_cuda
 
 HERE = Path(__file__).resolve().parent
 

@@ -8,8 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from snnlib.metrics import (ConvergenceFitError, convergence_rate, fit_exponential_error, relative_change,
-                            samples_to_reach)
+from snnlib.metrics import (
+    ConvergenceFitError,
+    convergence_rate,
+    fit_exponential_error,
+    relative_change,
+    samples_to_reach,
+)
 
 
 def test_piecewise_linear_crossing_is_exact():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from snnlib import report
-from snnlib.experiments import bptt
+from snnlib.study import plan as plan_
+from snnlib.training.schemes import bptt
 
 
 def test_clock_neuron_text_follows_the_config_of_the_simulated_neuron():
@@ -23,7 +24,7 @@ def test_clock_neuron_text_follows_the_config_of_the_simulated_neuron():
 
 
 def test_runs_named_after_a_recipe_state_how_they_differ():
-    from snnlib import plan
+    from snnlib.study import plan
 
     note = report.recipe_note("bptt-nmnist-lava")
     assert "resets to zero" in note and "delays" in note and "weight normalisation" in note
@@ -45,6 +46,6 @@ def test_small_test_caveat_gives_the_binomial_interval_beside_the_seed_spread():
 
 
 def test_search_note_links_the_search_that_chose_a_sweeps_settings():
-    note = report.search_note("bptt-nmnist", "quick")
+    note = plan_.search_note("bptt-nmnist", "quick")
     assert "validation split only" in note and "../../hpsearch/bptt-nmnist/notebook.ipynb" in note
-    assert report.search_note("bptt-nmnist-lava", "quick") is None
+    assert plan_.search_note("bptt-nmnist-lava", "quick") is None

@@ -11,8 +11,9 @@ import dataclasses
 import numpy as np
 import xarray as xr
 
-from .. import data, encoding
-from ..runs import Config
+from snnlib.config import Config
+from snnlib.data import datasets as data
+from snnlib.data import encoding
 
 NAME = "data-overview"
 

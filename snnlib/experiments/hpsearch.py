@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..runs import Config
+from snnlib.config import Config
+from snnlib.study import plan
+from snnlib.training import driver
 
 NAME = "hpsearch"
 
@@ -44,7 +46,6 @@ class HPSearchConfig(Config):
 
     def validate(self) -> None:
         super().validate()
-        from .. import plan
 
         c = self._check
         try:
@@ -65,15 +66,12 @@ class HPSearchConfig(Config):
             self.training_config(cand)  # every candidate is a valid training config
 
     def base(self) -> dict:
-        from .. import plan
-
         return dict(plan.sweep(self.sweep).profiles[self.profile].base)
 
     def candidates(self) -> list[dict]:
         return _combinations(self.grid)
 
     def training_config(self, candidate: dict):
-        from .. import driver, plan
 
         cls = driver.scheme_of(plan.sweep(self.sweep).scheme).config
         budget = {"epochs": self.epochs, "seed": self.seed, "n_test": 0}
@@ -92,8 +90,6 @@ def _combinations(grid: dict) -> list[dict]:
 
 def run(cfg: HPSearchConfig, progress: bool = True) -> xr.Dataset:
     """Train every candidate (validation only) and return their accuracies along ``candidate``."""
-    from .. import driver
-
     cands = cfg.candidates()
     best, final, spikes, wall = (np.full(len(cands), np.nan) for _ in range(4))
     for i, cand in enumerate(cands):
@@ -138,8 +134,6 @@ def summarize(ds: xr.Dataset) -> dict:
 def matches_sweep(summary: dict, sweep: str, profile: str) -> dict:
     """``{field: (chosen, in the sweep)}`` for every searched field where the sweep's base
     configuration differs from the choice (empty: the sweep uses the choice)."""
-    from .. import plan
-
     base = plan.sweep(sweep).profiles[profile].base
     return {k: (v, base.get(k)) for k, v in summary["chosen"].items()
             if json.dumps(_norm(base.get(k))) != json.dumps(_norm(v))}

@@ -12,10 +12,12 @@ import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from ..paths import bench_results_root
-from ..runs import Config
+from snnlib.config import Config
+from snnlib.model.discretization import parse_integration
+from snnlib.paths import bench_results_root
 
 NAME = "performance"
 BENCHMARKS = ("bptt", "events", "spiketime", "integrated")
@@ -157,8 +159,6 @@ def gpu_ratios(ds: xr.Dataset) -> dict:
 def integrated_table(ds: xr.Dataset):
     """The integrated-network benchmark as a table: one row per (order, dt) with the forward and
     the adjusted training samples/s (``ps3 dt=1`` is the headline configuration)."""
-    import pandas as pd
-
     rates = dict(zip([str(m) for m in ds["integrated_method"].values], ds["integrated_samples_per_s"].values))
     rows = {}
     for name, v in rates.items():
@@ -166,7 +166,7 @@ def integrated_table(ds: xr.Dataset):
         if case in ("integrated", "reference", "exact", "adjusted", "piggyback"):
             continue
         order, dt = case.split(" dt=")
-        rows.setdefault((int(order[2:]), float(dt)), {})[kind] = v
+        rows.setdefault((parse_integration(order)[1], float(dt)), {})[kind] = v
     rows[(3, 1.0)] = {"forward": rates["forward/integrated"], "train": rates["train/adjusted"]}
     df = pd.DataFrame.from_dict(rows, orient="index").sort_index()
     df.index.names = ["order k", "dt (ms)"]

@@ -1,6 +1,6 @@
 """Single-neuron experiments: convergence orders, cost, and the traces of seed 001 Figs. 1-2.
 
-All times in ms. Neurons are CuBa-LIF (:mod:`snnlib.neuron`); the reference is the
+All times in ms. Neurons are CuBa-LIF (:mod:`snnlib.model.neuron`); the reference is the
 exact event-driven simulation (closed form, ``tau = 2 tau_s``).
 
 * :func:`convergence`: error vs ``dt`` per order ``k`` of Parker-Sochacki (PS(1) =
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..discretization import Discretization as D
-from ..events import simulate_layer, simulate_neuron
-from ..neuron import NeuronParams
-from ..runs import Config
+from snnlib.config import Config
+from snnlib.events.reference import simulate_layer, simulate_neuron
+from snnlib.model.discretization import Discretization as D
+from snnlib.model.neuron import NeuronParams
 
 NAME = "single-neuron"
 F64 = torch.float64

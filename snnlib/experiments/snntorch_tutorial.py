@@ -22,7 +22,7 @@ reused at every step (the tutorial recomputes the same product 25 times; autogra
 gradient), and the TTFS raster is multiplied by ``fc1``'s weights as a sparse matrix (a digit has
 about 150 input spikes in 25 x 784 entries), then ``fc1``'s bias added at every step.
 
-The training loop is :func:`snnlib.train.fit` (Adam with PyTorch's default betas, which are the
+The training loop is :func:`snnlib.training.loop.fit` (Adam with PyTorch's default betas, which are the
 tutorial's); the validation digits (``n_val``, the project's split) are held out of the 60,000
 training digits, which the tutorial does not do. Time is in steps (the tutorial has no time unit).
 """
@@ -36,10 +36,14 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .. import data
-from ..runs import Config, ConfigError, is_positive
-from ..paths import checkpoints_root
-from ..train import Batches, fit, seed_everything, summarize_curves
+from snnlib.config import Config, ConfigError, is_positive
+from snnlib.data import datasets as data
+from snnlib.metrics import mean_diff_ci, prediction_interval
+from snnlib.paths import checkpoints_root
+from snnlib.report import glue_training
+from snnlib.store import runs
+from snnlib.training.base import config_digest
+from snnlib.training.loop import Batches, fit, seed_everything, summarize_curves
 
 NAME = "snntorch-tutorial"
 CODINGS = ("rate", "ttfs")
@@ -124,7 +128,7 @@ class TutorialNet(torch.nn.Module):
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, beta: float, n_steps: int):
-        import snntorch as snn
+        import snntorch as snn  # optional: snnTorch, only for seed 002's tutorial runs
 
         super().__init__()
         self.n_steps = n_steps
@@ -162,7 +166,7 @@ def encoder(cfg: TutorialConfig):
     """``encode(x, idx)``: pixels of images ``x[idx]`` scaled to [0, 1] (the tutorial's ``ToTensor``;
     its ``Normalize((0,), (1,))`` changes nothing), flattened to ``[B, 784]``; for TTFS, their
     ``spikegen.latency`` raster ``[T, B, 784]``."""
-    from snntorch import spikegen
+    from snntorch import spikegen  # optional: snnTorch, only for seed 002's tutorial runs
 
     def encode(x, idx):
         pixels = torch.as_tensor(np.asarray(x[idx]), dtype=torch.float32).reshape(len(idx), -1) / 255
@@ -176,7 +180,7 @@ def encoder(cfg: TutorialConfig):
 
 def loss_and_predict(cfg: TutorialConfig):
     """``(loss(out, y), predict(out))`` of the coding, on the network's ``[2, T, B, 10]`` output."""
-    import snntorch.functional as SF
+    import snntorch.functional as SF  # optional: snnTorch, only for seed 002's tutorial runs
 
     if cfg.coding == "rate":
         ce = torch.nn.CrossEntropyLoss()
@@ -215,11 +219,8 @@ def load(cfg: TutorialConfig) -> dict:
     return sets
 
 
-
 def _checkpoint(cfg, seed: int) -> Path:
     """Per-epoch checkpoint of one seed, keyed by the config (``$SNNLIB_CHECKPOINTS/snntorch_tutorial``)."""
-    from ..driver import config_digest
-
     return checkpoints_root() / NAME / f"{config_digest(cfg.to_dict())}-seed{seed}.pt"
 
 
@@ -279,12 +280,10 @@ def compare(load, setups=("tutorial", "study")) -> dict:
     """Test accuracy (final epoch, %) of each coding under each setup and, where both codings ran,
     the ranking their difference resolves.
 
-    ``load(experiment)`` returns that experiment's :class:`~snnlib.runs.Run` or raises
+    ``load(experiment)`` returns that experiment's :class:`~snnlib.store.runs.Run` or raises
     :class:`FileNotFoundError`. Returns ``{setup: {"rate", "rate_ci", "epochs_rate", "ttfs", ...,
     "diff", "diff_ci", "ranking"}}`` (a coding's keys only where its run is found).
     """
-    from ..metrics import mean_diff_ci
-
     out = {}
     for setup in setups:
         row, acc = {}, {}
@@ -305,12 +304,10 @@ def compare(load, setups=("tutorial", "study")) -> dict:
 
 
 def loader(this, rate_run: str = ""):
-    """``load(experiment)`` for :func:`compare` on a page: ``this`` run (a :class:`~snnlib.runs.Run`
+    """``load(experiment)`` for :func:`compare` on a page: ``this`` run (a :class:`~snnlib.store.runs.Run`
     of this module), the rate run ``rate_run`` (``"experiment/run-id"``) when given, and this
     study's quick encoding runs; any other run counts as missing, so a page never depends on which
     runs happened to exist when it was executed."""
-    from .. import runs
-
     own = SETUPS["tutorial"][this.config["coding"]]
     study = set(SETUPS["study"].values())
 
@@ -378,10 +375,8 @@ def glue_numbers(run, study) -> None:
     """Glue this run's numbers (:func:`snnlib.report.glue_training` plus the published accuracy, the
     prediction interval of one more run, its config) and those of this study's run ``study`` of the
     same coding (prefixed ``study_``), for the page's prose."""
-    from myst_nb import glue
+    from myst_nb import glue  # optional: myst_nb is there only where the book's notebooks run
 
-    from ..metrics import mean_diff_ci, prediction_interval
-    from ..report import glue_training
 
     glue_training(run)
     s, cfg = run.summary, run.config

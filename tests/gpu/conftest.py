@@ -2,15 +2,17 @@
 (``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported; ``tests/test_gpu_kernels_simulated.py`` runs
 this folder that way); otherwise they skip."""
 
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from snnlib import spiketime_cuda
-
+from snnlib.events.kernels import exact_cuda as spiketime_cuda
 
 HERE = Path(__file__).resolve().parent
+# the CPU tests whose problems these tests reuse (test_spiketime, test_integrated)
+sys.path.insert(0, str(HERE.parent / "events"))
 
 
 def pytest_collection_modifyitems(config, items):

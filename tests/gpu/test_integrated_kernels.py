@@ -6,12 +6,11 @@ import math
 
 import pytest
 import torch
+from test_integrated import F64, P, T, problem  # the CPU tests' problems (tests/events/ is on sys.path: conftest.py)
 
-from snnlib.discretization import Discretization as D
-from snnlib.integrated import integrated_layer
-from snnlib.neuron import NeuronParams
-
-from test_integrated import F64, P, T, problem  # the CPU tests' problems (tests/ is on sys.path)
+from snnlib.events.layer import event_layer
+from snnlib.model.discretization import Discretization as D
+from snnlib.model.neuron import NeuronParams
 
 GRIDS = [D(i, o, 0.7, r, inp) for (i, o), r, inp in itertools.product(
     (("euler", None), ("ps", 2), ("ps", 5)), ("snap", "linear", "newton"), ("exact", "grid"))]
@@ -21,7 +20,7 @@ GRIDS += [D("exact", None, 0.7, "linear", "exact")]  # the exact flow stepped on
 def run(x, W, p, d, K, gradient, backend, dev, c=None, in_counts=None):
     x = x.to(dev).clone().requires_grad_(c is not None)
     W = W.to(dev).clone().requires_grad_(c is not None)
-    t, n = integrated_layer(x, W, p, d, t_max=T, max_spikes=K, gradient=gradient, backend=backend,
+    t, n = event_layer(x, W, p, d, t_max=T, max_spikes=K, gradient=gradient, backend=backend,
                             in_counts=in_counts)
     if c is None:
         return t.detach().cpu(), n.cpu(), None, None
@@ -98,7 +97,7 @@ def test_weight_gradient_alone_skips_the_state_record(dev):
     out = []
     for backend, where in (("numba", "cpu"), ("cuda", dev)):
         w = W.to(where).clone().requires_grad_(True)
-        t, _ = integrated_layer(x.to(where), w, P, d, t_max=T, max_spikes=4, gradient="adjusted", backend=backend)
+        t, _ = event_layer(x.to(where), w, P, d, t_max=T, max_spikes=4, gradient="adjusted", backend=backend)
         (torch.where(torch.isfinite(t), t, torch.zeros_like(t)) * c.to(where)).sum().backward()
         out.append(w.grad.cpu())
     assert out[0].abs().sum() > 0
@@ -108,7 +107,7 @@ def test_weight_gradient_alone_skips_the_state_record(dev):
 def test_adjusted_over_several_blocks_and_uneven_samples(dev):
     """More neurons than a block holds (the sums over neurons cross blocks) and samples with
     different numbers of delivered inputs: the input-time gradient of every input, as on the CPU."""
-    from snnlib import spiketime_cuda
+    from snnlib.events.kernels import exact_cuda as spiketime_cuda
 
     N = 2 * spiketime_cuda._tpb() + 3
     x, W = problem(seed=12, N_out=N)

@@ -7,11 +7,20 @@ import math
 import numba
 import pytest
 import torch
+from test_spiketime import (  # the CPU tests' layers (tests/events/ is on sys.path: conftest.py)
+    F64,
+    T_MAX,
+    P,
+    random_layer,
+)
 
-from snnlib import spiketime_cuda
-from snnlib.spiketime import _layer
+from snnlib.events.kernels import exact_cuda as spiketime_cuda
+from snnlib.events.layer import event_layer
 
-from test_spiketime import F64, P, T_MAX, random_layer  # the CPU tests' layers (tests/ is on sys.path)
+
+def _layer(x, W, p, t_max, K, backend, in_counts=None):
+    """One exact layer on ``backend`` through the door (times, counts)."""
+    return event_layer(x, W, p, t_max=t_max, max_spikes=K, backend=backend, in_counts=in_counts)
 
 
 def grads(x, W, c, K, backend, dev, in_counts=None):
@@ -49,7 +58,7 @@ def test_cuda_equals_cpu_kernels(seed, K, dev):
 
 
 def test_cuda_equals_torch_reference(dev):
-    """Against autograd through snnlib.events.simulate_layer (code independent of both kernels)."""
+    """Against autograd through snnlib.events.reference.simulate_layer (code independent of both kernels)."""
     x, W = random_layer(30)
     c = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(30), dtype=F64)
     o, n, gW, gx = grads(x, W, c, 4, "cuda", dev)

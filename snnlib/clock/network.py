@@ -1,0 +1,78 @@
+"""Feed-forward networks of clock-driven CuBa-LIF layers (the BPTT scheme's networks).
+
+The three axes are separate arguments: the neurons, the time discretization
+(:class:`snnlib.model.discretization.ClockDiscretization`, stepped by
+:func:`snnlib.clock.stepping.clock_sequence`) and the surrogate gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from snnlib.clock.raster import Raster, _is_binary, sparse_projection, spike_projection
+from snnlib.clock.stepping import check_neuron, clock_sequence
+from snnlib.model.discretization import ClockDiscretization
+from snnlib.model.surrogates import get_surrogate
+
+__all__ = ["ClockNetwork"]
+
+
+class ClockNetwork(torch.nn.Module):
+    """Feed-forward network of clock-driven CuBa-LIF layers, e.g. sizes ``(784, 800, 10)``.
+
+    ``forward(raster [T, B, N_in])`` returns the output spikes ``[T, B, N_out]`` and the spike
+    count of every hidden layer ``[B]`` (summed over neurons and time). The first projection is
+    sparse when the input is binary and sparse (time-to-first-spike or event input).
+
+    Three separate axes: ``neurons`` (one per layer or shared), ``discretization``
+    (:class:`snnlib.model.discretization.ClockDiscretization`: ``"loihi"`` by default, seed 000's ``"skip"``,
+    or the ``"exact"`` grid, which takes :class:`snnlib.model.neuron.NeuronParams`) and ``surrogate``.
+    ``sparse_hidden``: project hidden spikes, and a dense input raster that is binary, with
+    :func:`spike_projection` (same values and gradients as the dense matmul, faster at the usual
+    few-percent spike densities); a non-binary dense input (event counts) takes the dense matmul.
+    """
+
+    def __init__(self, sizes, neurons, surrogate="slayer",
+                 weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32,
+                 discretization=None, sparse_hidden: bool = True):
+        super().__init__()
+        self.sparse_hidden = bool(sparse_hidden)
+
+        self.discretization = ClockDiscretization() if discretization is None else discretization
+        if len(sizes) < 2:
+            raise ValueError(f"sizes = {sizes}: need at least input and output sizes.")
+        self.sizes = tuple(int(s) for s in sizes)
+        n_layers = len(self.sizes) - 1
+        self.neurons = list(neurons) if isinstance(neurons, (list, tuple)) else [neurons] * n_layers
+        if len(self.neurons) != n_layers:
+            raise ValueError(f"{len(self.neurons)} neuron settings for {n_layers} layers.")
+        for p in self.neurons:
+            check_neuron(p, self.discretization)
+        self.surrogate = get_surrogate(surrogate)
+        self.weights = torch.nn.ParameterList()
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w = torch.empty(n_out, n_in, dtype=dtype)
+            # Kaiming-uniform bound (as torch.nn.Linear), scaled
+            bound = weight_scale * math.sqrt(6.0 / n_in)
+            w.uniform_(-bound, bound, generator=generator)
+            self.weights.append(torch.nn.Parameter(w))
+
+    def forward(self, raster: "Raster | Tensor"):
+        """``raster``: a dense ``[T, B, N_in]`` tensor or a sparse :class:`Raster` (first layer
+        through :func:`sparse_projection`)."""
+        x = raster
+        hidden_counts = []
+        for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
+            if isinstance(x, Raster):
+                cur = sparse_projection(x, w)
+            elif self.sparse_hidden and (i > 0 or _is_binary(x)):  # spikes: binary and mostly zero
+                cur = spike_projection(x, w)
+            else:
+                cur = x @ w.t()
+            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate)
+            if i < len(self.weights) - 1:
+                hidden_counts.append(x.detach().sum((0, 2)))
+        return x, hidden_counts

@@ -1,0 +1,108 @@
+r"""Exact spike-time training (BATS; Bacho & Chu, "Exploring Trade-Offs in Spiking Neural
+Networks", Neural Computation 35(10):1627-1656, 2023) on CPU, with numba kernels.
+
+**Layer.** ``N_out`` CuBa-LIF neurons (:mod:`snnlib.model.neuron`, ``tau = 2 tau_s``, times in ms)
+driven by ``W [N_out, N_in]``: input spike trains ``[B, N_in, K_in]`` (``+inf`` padded; inputs
+outside ``[0, t_max)`` are ignored, as in :func:`snnlib.events.reference.simulate_layer`) give output
+trains ``[B, N_out, K]`` (sorted, ``+inf`` padded; a neuron is silenced after ``K`` spikes).
+Between input events the closed-form crossing of :func:`snnlib.model.neuron.first_crossing` in
+relative time, several spikes per interval if need be, reset ``V -= theta`` (``V = 0`` at an
+exact crossing). Kernels: :mod:`snnlib.events.kernels.exact_cpu`.
+
+**Gradients** (implicit function theorem). With input spikes ``e`` (time ``t_e``, source
+``i_e``) and the neuron's own spikes ``t_1 < t_2 < ...``, before the reset at ``t_k``::
+
+    V(t) = tau sum_{e: t_e < t} w_{i_e} (x_e - x_e^2) - theta sum_{j: t_j < t} x_j,
+    x_e = exp(-(t - t_e)/tau),   V(t_k) = theta.
+
+Differentiating ``V(t_k) = theta`` with ``Vdot_k = dV/dt(t_k^-) = I(t_k) - theta/tau``::
+
+    dt_k = -(dV(t_k)/dp + sum_{j<k} dV(t_k)/dt_j dt_j) / Vdot_k,
+    dV(t_k)/dt_j = -theta x_j(t_k)/tau     (reset coupling; BATS's recurrent errors).
+
+With ``g_k = dL/dt_k`` (direct), the adjoint (Lagrange multiplier) ``mu_k`` of the constraint
+``V(t_k) = theta`` solves, newest first (as BATS's ``propagate_recurrent_errors``)::
+
+    mu_k = -(g_k - theta/tau sum_{l>k} mu_l x_k(t_l)) / Vdot_k,
+
+and then ``dL/dp = sum_k mu_k dV(t_k)/dp``, with ``dV(t_k)/dw_i = tau sum_{e in i, t_e<t_k}
+(x - x^2)`` and ``dV(t_k)/dt_e = w_{i_e} (x - 2 x^2)`` (``x = x_e(t_k)``). So
+``dL/dW[n, i] = tau sum_{e in i} (A1 - A2)`` and ``dL/dt_e = sum_n W[n, i_e] (A1 - 2 A2)`` with
+``A1 = sum_{k: t_k > t_e} mu_k x_e(t_k)``, ``A2 = sum mu_k x_e(t_k)^2``, accumulated by a
+reverse-time sweep. ``|Vdot|`` is clamped by the library's one grazing guard (the rule of
+:func:`snnlib.model.crossing.safe_slope` with ``GRAZING_EPS``). Padding slots get no gradient.
+
+:class:`SpikeLayer` is the numba implementation (CPU tensors; it computes in float64 whatever the
+storage dtype); the layer is called through the one door, :func:`snnlib.events.layer.event_layer`
+(or :func:`snnlib.events.layer.spike_layer`), which also reaches the CUDA kernels
+(:mod:`snnlib.events.kernels.exact_cuda`, float64 too) and the pure-PyTorch reference
+(:func:`snnlib.events.reference.simulate_layer`, ``backend="torch"``). The numba kernels run samples in
+parallel on ``numba.get_num_threads()`` threads; on a shared or small machine
+``numba.set_num_threads(1)`` (and ``torch.set_num_threads(1)``) is often faster, since
+spinning thread pools compete for the cores.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from snnlib.events.kernels import exact_cpu as _k
+from snnlib.model.crossing import GRAZING_EPS
+
+__all__ = ["SpikeLayer"]
+
+class SpikeLayer(torch.autograd.Function):
+    """Numba forward / backward of one layer; see the module docstring. Returns the spike
+    times and (non-differentiable) counts ``[B, N_out]``."""
+
+    @staticmethod
+    def forward(ctx, in_times, weights, theta, tau, t_max, K, row_len=None):
+        x = in_times.detach().contiguous().numpy()
+        if row_len is None:
+            row_len = np.full(x.shape[:2], x.shape[2], np.int64)
+        W = weights.detach().numpy()
+        if not np.isfinite(W).all():
+            raise ValueError("weights contain NaN or inf")
+        Wt = np.ascontiguousarray(W.T)
+        n_ev, n_nan = _k.count_events(x, t_max, row_len)
+        if n_nan:
+            raise ValueError(f"in_times contain {n_nan} NaN entries (use +inf for padding)")
+        E = int(n_ev.max()) if len(n_ev) else 0
+        ev_t, ev_src, ev_flat, ev_h = _k.sort_events(x, t_max, n_ev, E, row_len)
+        ev_x = np.exp(ev_h * (-1.0 / tau))  # decay over each interval (vectorised exp)
+        B, N = x.shape[0], Wt.shape[1]
+        out_t = np.full((B, N, K), np.inf, dtype=x.dtype)
+        cnt = np.zeros((B, N), np.int32)
+        # the spike log (np.empty: only the first n_log[b] entries of a row are written)
+        log_j, log_n, log_k = (np.empty((B, N * K), np.int32) for _ in range(3))
+        log_I, log_x = np.empty((B, N * K)), np.empty((B, N * K))
+        n_log = np.zeros(B, np.int64)
+        eps_round = 4.0 * float(np.finfo(x.dtype).eps)
+        _k.forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
+                          out_t, cnt, log_j, log_n, log_k, log_I, log_x, n_log)
+        ctx.arrays = (log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
+        ctx.consts = (theta, tau, x.shape)
+        counts = torch.from_numpy(cnt).to(torch.int64)
+        ctx.mark_non_differentiable(counts)
+        return torch.from_numpy(out_t), counts
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_counts):
+        log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
+        theta, tau, (B, N_in, K_in) = ctx.consts
+        g = grad_out.detach().contiguous().numpy()
+        need_in = bool(ctx.needs_input_grad[0])
+        n_chunks = max(1, min(B, numba.get_num_threads()))
+        dWt = np.zeros((n_chunks,) + Wt.shape, dtype=Wt.dtype)
+        g_in = np.zeros((B, N_in * K_in) if need_in else (1, 1), dtype=g.dtype)
+        _k.backward_kernel(g, log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev,
+                           Wt, theta, tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
+        dW = None
+        if ctx.needs_input_grad[1]:
+            dW = torch.from_numpy(np.ascontiguousarray((dWt[0] if n_chunks == 1 else dWt.sum(0)).T))
+        gi = torch.from_numpy(g_in.reshape(B, N_in, K_in)) if need_in else None
+        return gi, dW, None, None, None, None, None
+
+

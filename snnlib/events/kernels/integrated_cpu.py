@@ -1,0 +1,345 @@
+"""Numba kernels of :mod:`snnlib.events.integrated` (numerically integrated event layers, CPU).
+
+They compute what :func:`snnlib.events.reference.simulate_layer` computes for a grid integrator (its
+pure-PyTorch path is the reference they are tested against), in float64 whatever the
+storage dtype. See :mod:`snnlib.events.integrated` for the maths of the two backward passes.
+
+**Step propagator.** Parker-Sochacki of order ``k`` (:mod:`snnlib.model.integrators`) is the
+degree-``k`` Taylor polynomial of the exact flow, and the model is linear, so a piece of
+trajectory of length ``L`` from ``(v, i)`` is::
+
+    v(L) = a(L) v + b(L) i,   i(L) = c(L) i,
+    a = sum_j alpha_j L^j,  b = sum_j beta_j L^j,  c = sum_j gamma_j L^j,
+
+with ``alpha, beta, gamma`` the PS coefficients of the unit states (``coefficients``). The
+step polynomial of :mod:`snnlib.model.crossing` is ``V(s) = a(s) v + b(s) i`` and its slope
+``a'(s) v + b'(s) i``. A full step costs two multiply-adds per neuron, and the crossing test
+``V(h) >= theta`` (or ``V(0) >= theta`` for the interpolating rules) is exact, so only neurons
+that spike in a step take the slow path (:func:`_neuron_step`, which mirrors
+:func:`snnlib.model.crossing.step_with_spikes`: locate, move, reset, continue over the rest).
+
+**Integration points** of a sample: the grid ``dt, 2 dt, ..., t_max`` merged with the
+(delivered) input times; coincident times are one point. The step that ends at a point is
+integrated with spikes, then the inputs delivered there are added to ``I``.
+
+**Backward** (:func:`snnlib.events.kernels.integrated_adjoint.adjusted_backward`): when a gradient is
+needed the forward records the integration points and, for every (step, neuron) with spikes, the
+state at the step's start
+(and, only when the input times need a gradient, every neuron's state at every point); one
+reverse sweep per sample then carries the adjoint ``(lambda_v, lambda_i)`` of every neuron
+and the time gradient of every integration point, re-running only the steps with spikes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_OPTS = dict(cache=True, error_model="numpy", nogil=True)
+SNAP, LINEAR, NEWTON = 0, 1, 2
+RULES = {"snap": SNAP, "linear": LINEAR, "newton": NEWTON}
+_EPS = 2.220446049250313e-16
+
+
+def coefficients(order, tau: float, tau_s: float):
+    """The step propagator as kernel arguments ``(cf, pr)``.
+
+    ``order`` = ``k``: Parker-Sochacki; ``cf [6, k + 1]`` holds ``alpha, beta, gamma`` (the PS
+    recurrence of :func:`snnlib.model.integrators.ps_coefficients` run on the unit states) and the
+    coefficients of their derivatives ``a', b', c'`` (zero padded). ``order = None``: the exact
+    propagator (:func:`snnlib.model.neuron.propagate`: ``a = exp(-x/tau)``, ``b`` the propagator
+    kernel, ``c = exp(-x/tau_s)``). ``pr = [exact, tau, tau_s, 1/tau_s - 1/tau]``."""
+    k = 1 if order is None else int(order)
+    cf = np.zeros((6, k + 1))
+    al, be, ga = cf[0], cf[1], cf[2]
+    al[0], ga[0] = 1.0, 1.0
+    for j in range(k):
+        al[j + 1] = (-al[j] / tau) / (j + 1)
+        be[j + 1] = (-be[j] / tau + ga[j]) / (j + 1)
+        ga[j + 1] = -ga[j] / (tau_s * (j + 1))
+    d = np.arange(1, k + 1, dtype=np.float64)
+    cf[3, :k], cf[4, :k], cf[5, :k] = al[1:] * d, be[1:] * d, ga[1:] * d
+    pr = np.array([1.0 if order is None else 0.0, tau, tau_s, 1.0 / tau_s - 1.0 / tau])
+    return cf, pr
+
+
+@njit(inline="always", **_OPTS)
+def _horner(c, x):
+    out = c[c.shape[0] - 1]
+    for j in range(c.shape[0] - 2, -1, -1):
+        out = out * x + c[j]
+    return out
+
+
+@njit(inline="always", **_OPTS)
+def _A(cf, pr, x):
+    """``a(x)``: the weight of ``v`` in ``v(x)``."""
+    return math.exp(-x / pr[1]) if pr[0] else _horner(cf[0], x)
+
+
+@njit(inline="always", **_OPTS)
+def _B(cf, pr, x):
+    """``b(x)``: the weight of ``i`` in ``v(x)`` (exact: :func:`snnlib.model.neuron.propagator_kernel`)."""
+    if pr[0]:
+        d = pr[3]
+        e = math.exp(-x / pr[1])
+        return x * e if d == 0.0 else e * (-math.expm1(-x * d)) / d
+    return _horner(cf[1], x)
+
+
+@njit(inline="always", **_OPTS)
+def _C(cf, pr, x):
+    """``c(x)``: ``i(x) = c(x) i``."""
+    return math.exp(-x / pr[2]) if pr[0] else _horner(cf[2], x)
+
+
+@njit(inline="always", **_OPTS)
+def _dA(cf, pr, x):
+    return -math.exp(-x / pr[1]) / pr[1] if pr[0] else _horner(cf[3], x)
+
+
+@njit(inline="always", **_OPTS)
+def _dB(cf, pr, x):
+    return -_B(cf, pr, x) / pr[1] + _C(cf, pr, x) if pr[0] else _horner(cf[4], x)
+
+
+@njit(inline="always", **_OPTS)
+def _dC(cf, pr, x):
+    return -math.exp(-x / pr[2]) / pr[2] if pr[0] else _horner(cf[5], x)
+
+
+@njit(inline="always", **_OPTS)
+def _safe(slope, eps):
+    """The grazing guard of :func:`snnlib.model.crossing.safe_slope`."""
+    if slope < 0.0:
+        return -max(-slope, eps)
+    return max(slope, eps)
+
+
+@njit(**_OPTS)
+def _newton(v, i, rem, f0, fh, theta, cf, pr):
+    """Root of ``V(s) - theta`` on ``[0, rem]`` given ``f0 < 0 <= fh``: safeguarded Newton
+    from the linear guess, as :func:`snnlib.model.crossing.crossing_newton`."""
+    tol = 16.0 * _EPS * rem
+    lo, hi = 0.0, rem
+    x = rem * (-f0) / (fh - f0)
+    for _ in range(60):
+        f = _A(cf, pr, x) * v + _B(cf, pr, x) * i - theta
+        fp = _dA(cf, pr, x) * v + _dB(cf, pr, x) * i
+        if f < 0.0:
+            lo = x
+        else:
+            hi = x
+        xn = 0.5 * (lo + hi)
+        if fp > 0.0:
+            nt = x - f / fp
+            if nt >= lo and nt <= hi:
+                xn = nt
+        done = abs(xn - x) <= tol
+        x = xn
+        if done:
+            break
+    return x
+
+
+@njit(**_OPTS)
+def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr,
+                 r_v, r_i, r_s, r_rem, r_t):
+    """One step of length ``h`` of one neuron with at most ``left`` spikes (the rounds of
+    :func:`snnlib.model.crossing.step_with_spikes`). Round ``r`` is recorded: start state
+    ``(r_v, r_i)``, offset ``r_s`` of its crossing from the round's start, remaining length
+    ``r_rem`` and spike time ``r_t``; entry ``n`` (the number of spikes) holds the last
+    piece (its start state and length). Returns ``(v, i, n)`` at the end of the step."""
+    e = 0.0
+    n = 0
+    while n < left:
+        rem = h - e
+        s = math.inf
+        if rule != SNAP and v >= theta:
+            s = 0.0
+        elif rule != SNAP or rem > 0.0:
+            vr = _A(cf, pr, rem) * v + _B(cf, pr, rem) * i
+            if vr >= theta:
+                if rule == SNAP:
+                    s = rem
+                elif rule == LINEAR:
+                    s = rem * (theta - v) / (vr - v)
+                else:
+                    s = _newton(v, i, rem, v - theta, vr - theta, theta, cf, pr)
+        if not (s <= rem):
+            break
+        r_v[n], r_i[n], r_s[n], r_rem[n] = v, i, s, rem
+        vs = _A(cf, pr, s) * v + _B(cf, pr, s) * i
+        i = _C(cf, pr, s) * i
+        v = 0.0 if zero_reset else vs - theta
+        e = e + s
+        r_t[n] = t_prev + e
+        n += 1
+    rem = h - e
+    r_v[n], r_i[n], r_rem[n] = v, i, rem
+    return _A(cf, pr, rem) * v + _B(cf, pr, rem) * i, _C(cf, pr, rem) * i, n
+
+
+@njit(**_OPTS)
+def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
+              out_t, cnt, do_log, log_j, log_n, log_k, log_t,
+              record, full, pt_t, pt_lo, pt_grid, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
+    """One sample: fills ``out_t [N, K]``, ``cnt [N]`` and the spike log (``do_log``: event
+    count ``j`` seen, neuron, index, time; in time order of the steps). With ``record``, for
+    the backward: per integration point ``p`` its time, first delivered event and whether it
+    is a grid point; one entry per (step, neuron) with spikes in it (``fl_*``: point, neuron,
+    spikes before the step, state at the step's start; in order of ``p``); with ``full``, the
+    state of every neuron at the start of every step (``st_v, st_i [P, N]``, needed for the
+    time gradients of the points). Returns ``(P, n_log, n_flagged)``."""
+    N = Wt.shape[1]
+    V = np.zeros(N)
+    I = np.zeros(N)
+    Vo = np.empty(N)
+    Io = np.empty(N)
+    acc = np.empty(N)
+    flag = np.zeros(((N + 7) // 8) * 8, np.uint8)
+    words = flag.view(np.uint64)  # the scan for flagged neurons skips 8 at a time
+    interp = rule != SNAP
+    r_v, r_i, r_s, r_rem, r_t = np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1), np.empty(K + 1)
+    t_prev = 0.0
+    ie = 0
+    ig = 0
+    p = 0
+    nl = 0
+    nf = 0
+    G = grid.shape[0]
+    while True:
+        tg = grid[ig]
+        te = ev_t[ie] if ie < E else math.inf
+        is_grid = tg <= te
+        tp = tg if is_grid else te
+        h = tp - t_prev
+        j0 = ie
+        while ie < E and ev_t[ie] == tp:
+            ie += 1
+        if record:
+            pt_t[p] = tp
+            pt_grid[p] = is_grid
+            pt_lo[p] = j0
+        if full:
+            for n in range(N):
+                st_v[p, n] = V[n]
+                st_i[p, n] = I[n]
+        # the inputs delivered at tp (added after the step), summed as the reference does
+        if ie - j0 == 1:
+            row = Wt[ev_src[j0]]
+        else:
+            acc[:] = 0.0
+            for e in range(j0, ie):
+                src = ev_src[e]
+                for n in range(N):
+                    acc[n] += Wt[src, n]
+            row = acc
+        a = _A(cf, pr, h)
+        b = _B(cf, pr, h)
+        c = _C(cf, pr, h)
+        hpos = interp or h > 0.0
+        # pass 1 (vectorisable): the spike-free step for every neuron, flagging crossings
+        nflag = 0
+        for n in range(N):
+            v = V[n]
+            i = I[n]
+            Vo[n] = v
+            Io[n] = i
+            v1 = a * v + b * i
+            V[n] = v1
+            I[n] = c * i + row[n]
+            f = ((v1 >= theta) & hpos) | ((v >= theta) & interp)
+            flag[n] = f
+            nflag += f
+        # pass 2: neurons that spike in the step, redone with the spike rule
+        if nflag > 0:
+            for w in range(words.shape[0]):
+                if words[w] == 0:
+                    continue
+                for n in range(8 * w, min(8 * w + 8, N)):
+                    if not flag[n]:
+                        continue
+                    flag[n] = 0
+                    k0 = cnt[n]
+                    if k0 >= K:
+                        continue
+                    v, i = Vo[n], Io[n]
+                    if record:
+                        fl_p[nf] = p
+                        fl_n[nf] = n
+                        fl_k[nf] = k0
+                        fl_v[nf] = v
+                        fl_i[nf] = i
+                        nf += 1
+                    v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, cf, pr,
+                                              r_v, r_i, r_s, r_rem, r_t)
+                    for r in range(ns):
+                        out_t[n, k0 + r] = r_t[r]
+                        if do_log:
+                            log_j[nl] = j0
+                            log_n[nl] = n
+                            log_k[nl] = k0 + r
+                            log_t[nl] = r_t[r]
+                            nl += 1
+                    cnt[n] = k0 + ns
+                    V[n] = v1
+                    I[n] = i1 + row[n]
+        p += 1
+        t_prev = tp
+        if is_grid:
+            ig += 1
+            if ig == G:
+                break
+    if record:
+        pt_lo[p] = ie
+    return p, nl, nf
+
+
+@njit(parallel=True, **_OPTS)
+def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, cf, pr,
+            out_t, cnt, do_log, log_j, log_n, log_k, log_t, n_log,
+            record, full, n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
+    """All samples (in parallel): ``out_t [B, N, K]`` (``+inf`` padded), ``cnt [B, N]``, with
+    ``do_log`` the spike log ``[B, N K]`` (``n_log [B]`` entries), with ``record`` what
+    :func:`adjusted_backward` needs (``[B, ...]`` rows of :func:`_simulate`'s arrays; ``n_pt``,
+    ``n_fl``: points and flagged entries per sample)."""
+    B = ev_t.shape[0]
+    for b in prange(B):
+        P, nl, nf = _simulate(ev_t[b], ev_src[b], n_ev[b], grid, Wt, K, rule, zero_reset, theta,
+                              cf, pr, out_t[b], cnt[b], do_log, log_j[b], log_n[b],
+                              log_k[b], log_t[b], record, full, pt_t[b], pt_lo[b], pt_grid[b],
+                              fl_p[b], fl_n[b], fl_k[b], fl_v[b], fl_i[b], st_v[b], st_i[b])
+        n_log[b] = nl
+        n_pt[b] = P
+        n_fl[b] = nf
+
+
+@njit(parallel=True, **_OPTS)
+def piggyback_log(log_j, log_n, log_t, n_log, ev_t, ev_src, n_ev, Wt, tau, log_I, log_x):
+    """Complete the spike log for BATS's backward (:func:`snnlib.events.kernels.exact_cpu.
+    backward_kernel`): the *analytic* current at each spike, ``I(t_k) = sum_{e < j} w x_e^2``
+    (``x_e = exp(-(t_k - t_e)/tau)``, ``tau = 2 tau_s``), and the decay ``log_x =
+    exp(-(t_k - t_{j-1})/tau)`` from the last input the spike has seen."""
+    B = log_j.shape[0]
+    N = Wt.shape[1]
+    for b in prange(B):
+        I = np.zeros(N)
+        j = 0  # events added to I so far; I is the current just after event j - 1
+        for q in range(n_log[b]):
+            jq = log_j[b, q]
+            while j < jq:
+                if j > 0:
+                    x = math.exp(-(ev_t[b, j] - ev_t[b, j - 1]) / tau)
+                    x2 = x * x
+                    for n in range(N):
+                        I[n] *= x2
+                src = ev_src[b, j]
+                for n in range(N):
+                    I[n] += Wt[src, n]
+                j += 1
+            xs = math.exp(-(log_t[b, q] - ev_t[b, jq - 1]) / tau) if jq > 0 else 1.0
+            log_x[b, q] = xs
+            log_I[b, q] = I[log_n[b, q]] * xs * xs

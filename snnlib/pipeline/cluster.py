@@ -1,0 +1,136 @@
+"""Sweeps on a Dask cluster: every missing point is one task; workers write to the shared runs folder.
+
+``python -m snnlib sweep NAME [--profile P] [--scheduler ADDRESS]``: with no address a
+:class:`distributed.LocalCluster` of process workers sized to the machine (one thread each) runs
+the points; with an address (``tcp://host:8786``: a cluster started by ``dask-jobqueue`` on
+SLURM/PBS, by the Dask Kubernetes operator, or by hand with ``dask scheduler`` / ``dask worker``)
+the missing points are submitted there. Workers need the installed package, the data
+(``$SNNLIB_DATA``) and the runs folder on a shared file system (their ``$SNNLIB_RUNS``; a task
+names its run folder relative to it, so the submitting machine may mount it elsewhere).
+
+Each task executes its point's notebook through :func:`snnlib.pipeline.execution.execute_task`: results are
+written atomically and the executed notebook last, so a point whose worker dies leaves no result
+that looks complete; Dask reschedules the task of a dead worker on another one, and a task that
+still fails with :class:`distributed.KilledWorker` is submitted again (``resubmit`` times). A
+rerun executes only the points that are not complete.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterable
+
+from tqdm.std import tqdm
+
+from snnlib.pipeline.checks import check_configs
+from snnlib.pipeline.execution import Task, execute_task, task
+from snnlib.store.runs import NOTEBOOK, is_complete, point_dir
+from snnlib.study import plan as plan_
+
+__all__ = ["SweepError", "missing_tasks", "run_tasks", "run_sweeps"]
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+class SweepError(RuntimeError):
+    """Some points failed; ``failed`` maps their keys to the error."""
+
+    def __init__(self, failed: dict[str, str]):
+        lines = "\n".join(f"  {k}: {v}" for k, v in failed.items())
+        super().__init__(f"{len(failed)} sweep point(s) failed (their executed notebooks are "
+                         f"notebook.failed.ipynb in their run folders):\n{lines}")
+        self.failed = failed
+
+
+def missing_tasks(names: Iterable[str], profile: str, root: str | None = None) -> tuple[list[Task], int]:
+    """The tasks of the points of sweeps ``names`` that are not complete, and the number of points."""
+    points = [p for n in names for p in plan_.sweep(n).points(profile)]
+    check_configs(points)  # refuse an invalid point before any compute
+    todo = [task(p.key, root) for p in points
+            if not is_complete(point_dir(p.sweep.name, p.profile, p.id, root))]
+    return todo, len(points)
+
+
+def _run(t: Task, threads: int) -> str:
+    """Executed on a worker: one point, with ``threads`` threads for its kernel."""
+    for v in THREAD_VARIABLES:
+        os.environ[v] = str(threads)
+    execute_task(t)
+    return t.key
+
+
+def _client(scheduler: str | None, n_workers: int | None):
+    from distributed import Client, LocalCluster  # optional: Dask, only when sweeps run on a cluster
+
+    if scheduler:
+        return Client(scheduler), None
+    n = n_workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_tasks(tasks: list[Task], *, total: int | None = None, scheduler: str | None = None,
+              n_workers: int | None = None, client=None, threads: int = 1, resubmit: int = 2,
+              progress: bool = True) -> list[str]:
+    """Execute ``tasks`` on a Dask cluster (``client``, else ``scheduler``, else a new LocalCluster of
+    ``n_workers`` processes) with one progress bar (points done / ``total``, ETA); return the keys
+    executed. Raises :class:`SweepError` naming the points that failed after the others finished."""
+    from distributed import KilledWorker, as_completed  # optional: Dask, only when sweeps run on a cluster
+
+    total = len(tasks) if total is None else total
+    if not tasks:
+        return []
+    own = None
+    if client is None:
+        client, own = _client(scheduler, n_workers)
+    bar = tqdm(total=total, initial=total - len(tasks), desc="sweep", unit="point", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    done, failed, tries = [], {}, {}
+    try:
+        by_future = {client.submit(_run, t, threads, pure=False, key=f"point-{t.key}-0"): t for t in tasks}
+        queue = as_completed(list(by_future))
+        for fut in queue:
+            t = by_future.pop(fut)
+            try:
+                fut.result()
+                done.append(t.key)
+                bar.update(1)
+            except KilledWorker:
+                tries[t.key] = tries.get(t.key, 0) + 1
+                if tries[t.key] > resubmit:
+                    failed[t.key] = "its workers died repeatedly (out of memory? see the worker logs)"
+                    continue
+                new = client.submit(_run, t, threads, pure=False, key=f"point-{t.key}-{tries[t.key]}")
+                by_future[new] = t
+                queue.add(new)
+            except Exception as e:  # noqa: BLE001  a failed notebook: report it, let the others finish
+                failed[t.key] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+    finally:
+        bar.close()
+        if own is not None:
+            client.close()
+            own.close()
+    if failed:
+        raise SweepError(failed)
+    return done
+
+
+def run_sweeps(names: Iterable[str], profile: str = "quick", *, scheduler: str | None = None,
+               n_workers: int | None = None, root: str | None = None, threads: int = 1,
+               progress: bool = True) -> list[str]:
+    """Execute every missing point of the sweeps ``names`` (see the module docstring), then their
+    chapters (cheap aggregation notebooks, here). Returns the keys executed."""
+    names = list(names)
+    tasks, total = missing_tasks(names, profile, root)
+    if not tasks:
+        print(f"sweep: all {total} points of {', '.join(names)} ({profile}) are complete", file=sys.stderr)
+    done = run_tasks(tasks, total=total, scheduler=scheduler, n_workers=n_workers, threads=threads,
+                     progress=progress)
+    chapters = dict.fromkeys(c.name for name in names for c in plan_.chapters_reading(name, profile))
+    for name in chapters:
+        if plan_.chapter(f"{name}/{profile}") is not None:
+            t = task(f"{name}/{profile}", root)
+            if done or not (t.out_dir / NOTEBOOK).is_file():
+                execute_task(t)
+    return done

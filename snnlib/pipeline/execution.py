@@ -1,0 +1,197 @@
+"""Executing one run: a planned run, a sweep's chapter or a sweep point, with papermill.
+
+A :class:`Task` is self-contained (the notebook itself, the run folder relative to the runs
+folder, the papermill parameters), so that a worker on another machine needs only the installed
+package and the shared runs folder (:mod:`snnlib.pipeline.cluster`). :func:`execute_task` holds a
+lock on the run folder, writes the executed notebook last (an interrupted run never looks
+complete), moves what the run printed to stderr into ``run.log`` and removes the notebooks of the
+chapters that the new point makes stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from snnlib.files import atomic_write
+from snnlib.paths import project_root, runs_root
+from snnlib.store.runs import NOTEBOOK, is_complete, point_dir, run_dir
+from snnlib.store.sweeps import SweepPoint
+from snnlib.study import plan as plan_
+from snnlib.training.driver import WEIGHTS, run_weights
+
+__all__ = ["KERNEL", "RUN_LOG", "Task", "task", "execute", "execute_task", "papermill_parameters",
+           "move_stderr_to_log"]
+
+KERNEL = "snnlib"
+
+
+#: what a run printed to stderr (progress bars, warnings), moved out of its executed notebook
+RUN_LOG = "run.log"
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager  # optional: the notebook stack, only when a run is executed
+
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+class Task(NamedTuple):
+    """One unit of work, self-contained so that a worker on another machine needs only the installed
+    package and the shared runs folder: the notebook itself (not its path), the run folder relative
+    to the runs folder (resolved on the worker: ``root``, else its ``$SNNLIB_RUNS``), the papermill
+    parameters, and whether the trained weights go into the run folder."""
+
+    key: str
+    notebook: Any  # nbformat.NotebookNode
+    folder: str  # relative to the runs folder: "<experiment>/<run-id>" or "<sweep>/<profile>/<point-id>"
+    parameters: dict
+    keep_weights: bool = False
+    stale: tuple = ()  # a sweep point: the chapters ("<sweep>/<profile>") its new results make stale
+    root: str | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        return runs_root(self.root).joinpath(*self.folder.split("/"))
+
+
+def task(key: str, root: str | None = None) -> Task:
+    """The :class:`Task` of the planned run, sweep chapter or sweep point ``key``."""
+    import nbformat  # optional: the notebook stack, only when a run is executed
+
+    run = plan_.find(key)
+    if isinstance(run, SweepPoint):
+        point_dir(run.sweep.name, run.profile, run.id)  # validates the names
+        folder, keep = run.key, run.sweep.keep_weights
+        stale = tuple(f"{s.name}/{run.profile}" for s in plan_.chapters_reading(run.sweep.name, run.profile))
+    else:
+        run_dir(run.experiment, run.run_id)
+        folder, keep, stale = run.key, False, ()
+    nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
+    return Task(key, nb, folder, dict(run.parameters), keep, stale, None if root is None else str(Path(root).resolve()))
+
+
+def execute(key: str, root: str | None = None) -> Path:
+    """Execute the planned run ``key`` (``experiment/run_id``, ``sweep/profile`` for a sweep's
+    chapter, ``sweep/profile/point-id`` for a point) with papermill into its run folder."""
+    return execute_task(task(key, root))
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """Hold an exclusive lock on ``folder/.lock`` (one executor per run folder, even across machines
+    that share the file system with POSIX locks); released when the process dies."""
+    import fcntl  # optional: POSIX only
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def papermill_parameters(params: dict) -> dict:
+    """``params`` as papermill can write them into a notebook: tuples (a config's multi-valued fields,
+    e.g. ``theta_bats``) become lists, at any depth. Papermill's Python translator writes the repr
+    of a type it does not know *as a string*, so a tuple would reach the notebook as ``'(0.5, 0.65)'``;
+    ``Config.from_dict`` turns the lists back into tuples."""
+    def plain(v):
+        if isinstance(v, (tuple, list)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return {k: plain(v) for k, v in params.items()}
+
+
+def execute_task(t: Task) -> Path:
+    """Execute one :class:`Task`.
+
+    The notebook is written to a temporary name and renamed to ``notebook.ipynb`` only when every
+    cell succeeded (and, for ``keep_weights``, the weights are in the folder), so an interrupted or
+    failed run never looks complete; a failed execution is kept as ``notebook.failed.ipynb``. A run
+    folder that is already complete is left as it is.
+    """
+    import papermill as pm  # optional: the notebook stack, only when a run is executed
+
+    out_dir = t.out_dir.resolve()
+    with _locked(out_dir):
+        if is_complete(out_dir):
+            return out_dir / NOTEBOOK
+        partial = out_dir / ".notebook.partial.ipynb"
+        failed = out_dir / "notebook.failed.ipynb"
+        # Relative to the project root (the kernel's working directory) so that the executed notebook
+        # does not record this machine's absolute paths.
+        cwd = project_root()
+        shown = os.path.relpath(out_dir, cwd)
+        params = papermill_parameters(dict(t.parameters, run_dir=shown if not shown.startswith("..") else str(out_dir)))
+        try:
+            pm.execute_notebook(
+                copy.deepcopy(t.notebook), str(partial), parameters=params, kernel_name=_kernel_name(),
+                progress_bar=sys.stderr.isatty(), log_output=True, cwd=str(cwd),
+            )
+            if t.keep_weights:
+                src = run_weights(out_dir)
+                if src != out_dir / WEIGHTS:
+                    atomic_write(out_dir / WEIGHTS, src.read_bytes())
+        except BaseException:
+            if partial.exists():
+                os.replace(partial, failed)
+            print(f"snnlib: run {t.key} failed; the executed notebook is {failed}", file=sys.stderr)
+            raise
+        failed.unlink(missing_ok=True)
+        if t.parameters.get("title"):
+            _retitle(partial, t.parameters["title"])
+        move_stderr_to_log(partial, out_dir / RUN_LOG)
+        os.replace(partial, out_dir / NOTEBOOK)
+    for chapter in t.stale:
+        # a chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
+        (runs_root(t.root).joinpath(*chapter.split("/")) / NOTEBOOK).unlink(missing_ok=True)
+    return out_dir / NOTEBOOK
+
+
+def move_stderr_to_log(notebook: Path, log: Path) -> int:
+    """Move the stderr streams of an executed notebook (progress bars, library warnings) into the
+    text file ``log``, cell by cell, and drop them from the notebook; returns the lines logged.
+
+    Progress bars redraw themselves with carriage returns; each redraw becomes one log line. The
+    log is written (atomically) even when empty, so every run folder says what its run printed.
+    """
+    import nbformat  # optional: the notebook stack, only when a run is executed
+
+
+    nb = nbformat.read(notebook, as_version=4)
+    lines = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        keep = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = out.get("text", "")
+                text = "".join(text) if isinstance(text, list) else text
+                redraws = [ln.rstrip() for ln in text.replace("\r", "\n").split("\n")]
+                lines += [f"[cell {i}] {ln}" for ln in redraws if ln.strip()]
+            else:
+                keep.append(out)
+        cell["outputs"] = keep
+    atomic_write(log, "".join(ln + "\n" for ln in lines))
+    nbformat.write(nb, notebook)
+    return len(lines)
+
+
+def _retitle(path: Path, title: str) -> None:
+    """Give the executed notebook its run's title as its first heading: one notebook serves several
+    runs (e.g. every BPTT run), and the book's table of contents must tell them apart."""
+    import nbformat  # optional: the notebook stack, only when a run is executed
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            cell.source = f"# {title}\n" + cell.source.split("\n", 1)[1] if "\n" in cell.source else f"# {title}"
+            break
+    nbformat.write(nb, path)

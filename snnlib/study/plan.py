@@ -1,0 +1,339 @@
+"""The runs of the study, per profile: what ``make runs`` executes and the book shows.
+
+``quick`` fits this project's 2-core development machine (subsets, few epochs); ``full`` is the
+paper-scale profile for a GPU or a cluster. A run is ``runs/<experiment>/<run_id>/``, made by
+executing ``notebook`` with papermill and ``parameters`` (plus ``run_dir``). A sweep
+(:class:`snnlib.store.sweeps.Sweep`) is a base config and a grid per profile: its points are runs
+``runs/<sweep>/<profile>/<point-id>/`` and its chapter ``runs/<sweep>/<profile>/notebook.ipynb``.
+Every training run is a sweep point with one seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from snnlib.paths import notebooks_root
+from snnlib.store.sweeps import Sweep, SweepPoint, SweepProfile
+
+PROFILES = ("quick", "full")
+#: the folder of the runs' notebooks (:func:`snnlib.paths.notebooks_root`)
+NOTEBOOKS = notebooks_root()
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    experiment: str
+    run_id: str
+    notebook: str
+    profiles: tuple[str, ...]
+    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: reads the other runs of its profile: made after all of them (``make -j``)
+    reads_all: bool = False
+    #: planned runs (keys) it reads: made after them (``make -j``)
+    after: tuple = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.experiment}/{self.run_id}"
+
+
+PLAN: tuple[PlannedRun, ...] = (
+    PlannedRun("data-overview", "quick", "data_overview.ipynb", ("quick",), {"nmnist_subset": "quick"}),
+    PlannedRun("data-overview", "full", "data_overview.ipynb", ("full",), {"nmnist_subset": "full"}),
+    # cheap and machine-independent but for its timings: the same run in both profiles
+    PlannedRun("single-neuron", "quick", "single_neuron.ipynb", ("quick", "full")),
+    # machine-dependent timings gathered from `make bench` (benchmarks/results/*.json)
+    PlannedRun("performance", "quick", "performance.ipynb", ("quick", "full")),
+    # the claims of the four sources with this study's verdicts, read from the other runs
+    # seed 002 as published: snnTorch's tutorial 5 (snnTorch's Leaky, full MNIST, one epoch: the same
+    # run in both profiles); the TTFS page ranks the two codings, so it reads the rate run
+    PlannedRun("seed002-rate", "quick", "snntorch_tutorial.ipynb", ("quick", "full"), {
+        "title": "Seed 002 as published: snnTorch tutorial 5, rate coding (constant current), 784-1000-10",
+        "config": {"coding": "rate", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]}}),
+    PlannedRun("seed002-ttfs", "quick", "snntorch_tutorial.ipynb", ("quick", "full"), {
+        "title": "Seed 002 as published: snnTorch tutorial 5, time-to-first-spike coding, 784-1000-10",
+        "config": {"coding": "ttfs", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]},
+        "rate_run": "seed002-rate/quick"}, after=("seed002-rate/quick",)),
+    # how the free settings of the BPTT quick sweeps were chosen: validation accuracy only (the
+    # sweeps use the choice; a test checks it). lava-dl's network keeps lava-dl's recipe.
+    PlannedRun("hpsearch", "bptt-mnist-ttfs", "hpsearch.ipynb", ("quick",), {
+        "title": "Hyper-parameter search: BPTT on MNIST (time-to-first-spike), 784-800-10",
+        "config": {"sweep": "bptt-mnist-ttfs", "profile": "quick", "epochs": 1, "n_train": 10000,
+                   "grid": {"theta": [1.0, 2.0, 4.0], "weight_scale": [0.25, 0.5, 1.0], "lr": [1e-3, 2e-3]}}}),
+    PlannedRun("hpsearch", "bptt-nmnist", "hpsearch.ipynb", ("quick",), {
+        "title": "Hyper-parameter search: BPTT on N-MNIST, 2312-500-10",
+        "config": {"sweep": "bptt-nmnist", "profile": "quick", "epochs": 5,
+                   "grid": {"theta": [1.0, 1.25, 1.5], "weight_scale": [0.2, 0.3, 0.5], "lr": [1e-3, 2e-3]}}}),
+    # BATS's thresholds and initial weights are MNIST's: on N-MNIST's event streams (about 3,900
+    # input events per recording) the hidden threshold and weight scale are searched (issue 13)
+    PlannedRun("hpsearch", "timebins-nmnist-spiketime-exact", "hpsearch.ipynb", ("quick",), {
+        "title": "Hyper-parameter search: the spike-time scheme on N-MNIST, 2312-500-10",
+        "config": {"sweep": "timebins-nmnist-spiketime-exact", "profile": "quick", "epochs": 3,
+                   "grid": {"theta_bats": [[0.25, 1.3], [0.5, 1.3], [1.0, 1.3], [2.0, 1.3], [0.5, 0.65], [0.5, 2.6]],
+                            "weight_scale": [0.25, 0.5, 1.0]}}}),
+    PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True),
+    PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True),
+)
+
+# --- training sweeps (one seed per point; the chapter aggregates the seeds) ----------------------
+# theta, weight_scale and lr of the BPTT quick sweeps: chosen on the validation split by the
+# searches hpsearch/<sweep> (see PLAN; a test checks that the sweeps use the choice)
+_BPTT_MNIST = {"dataset": "mnist", "encoding": "ttfs", "hidden": [800], "n_steps": 100, "dt": 1.0,
+               "theta": 4.0, "weight_scale": 1.0, "loss": "count_ce", "lr": 2e-3, "lr_schedule": "cosine",
+               "batch_size": 64}
+_LAVA = {"dataset": "nmnist", "hidden": [512, 512], "n_steps": 300, "dt": 1.0, "theta": 1.25, "weight_scale": 0.1,
+         "loss": "rate", "true_rate": 0.2, "false_rate": 0.03, "lr": 1e-3, "batch_size": 32}
+# seed 002: snnTorch-style Leaky network (no synaptic current), rate vs time-to-first-spike coding.
+# Same network, steps and optimiser; the initial weight scale follows the input spike count
+# (rate coding sends about 15x more input spikes than TTFS).
+_LEAKY = {"dataset": "mnist", "hidden": [1000], "tau_s": 0.0, "tau": 19.5, "n_steps": 25, "theta": 1.0,
+          "lr": 2e-3, "batch_size": 128, "epochs": 2}
+_SEEDS3 = {"seed": (0, 1, 2)}
+# the 1,000 + 100 development recordings of N-MNIST: 700 train, 100 validation, and 200 training
+# recordings added to the 100 official test ones (300 test recordings)
+_NMNIST_QUICK_SPLIT = {"n_val": 100, "test_from_train": 200}
+_DIRECT = {"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 5, "evals_per_epoch": 4,
+           "n_train": 10000, "n_val": 2000, "n_test": 2000, "spike_rule": "linear"}
+#: the full profile: all of MNIST (55,000 training digits, 5,000 validation, 10,000 test)
+_DIRECT_FULL = {**_DIRECT, "epochs": 20, "n_train": None, "n_val": 5000, "n_test": None}
+
+# seed 000: time bins. One window per dataset, shared by both schemes (150 ms MNIST, 300 ms N-MNIST),
+# cut into 9 log-spaced bin counts from the 1 ms base grid down to 3 bins, 75 and 150 among them; the
+# step is window / bins (k base bins of 1 ms). Both schemes train the same network on the same data
+# with the same optimiser settings (Adam 2e-3, cosine, same batches, epochs and subsets) and a
+# spike-count loss, in two discretizations each: as in seed 000 and one shared model (issue 13).
+_TB_MNIST_K = (1, 2, 3, 5, 6, 10, 15, 25, 50)  # 150 ms: 150, 75, 50, 30, 25, 15, 10, 6, 3 bins
+_TB_NMNIST_K = (1, 2, 4, 5, 10, 15, 25, 50, 100)  # 300 ms: 300, 150, 75, 60, 30, 20, 12, 6, 3 bins
+_TB_COMMON = {"lr": 2e-3, "lr_schedule": "cosine", "evals_per_epoch": 8}
+_TB_MNIST = {**_TB_COMMON, "hidden": [800], "n_train": 10000, "n_val": 2000, "n_test": 2000, "epochs": 3,
+             "batch_size": 50}
+_TB_NMNIST = {**_TB_COMMON, "hidden": [500], **_NMNIST_QUICK_SPLIT, "epochs": 8, "batch_size": 32}
+_TB_BPTT_MNIST = {**{k: v for k, v in _BPTT_MNIST.items() if k not in ("lr", "batch_size")}, **_TB_MNIST,
+                  "n_steps": 150}
+_TB_BPTT_NMNIST = {"dataset": "nmnist", "n_steps": 300, "dt": 1.0, "theta": 1.0, "weight_scale": 0.3, "loss": "rate",
+                   "true_rate": 0.2, "false_rate": 0.03, **_TB_NMNIST}
+_TB_ST_MNIST = {"variant": "multi", "t_max": 150.0, **_TB_MNIST}
+# thresholds and initial weight scale chosen on the validation split (hpsearch/timebins-nmnist-spiketime-exact)
+_TB_ST_NMNIST = {"variant": "multi", "dataset": "nmnist", "t_max": 300.0, "theta_bats": (0.5, 0.65),
+                 "weight_scale": 0.5, **_TB_NMNIST}
+#: the spike-time scheme on the shared model: the exact flow on the grid, inputs delivered and
+#: threshold checked at grid points, BATS's gradients through the grid rounding (straight through)
+_TB_SHARED = {"integration": "exact", "spike_rule": "snap", "input": "grid", "gradient": "piggyback"}
+
+
+def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, full: dict, dt: float = 1.0,
+              chapter: dict | None = None) -> tuple[Sweep, ...]:
+    """The four sweeps of one dataset (quick and, with ``full`` over the bases, full profiles);
+    ``chapter``: the chapter's fields, given to the BPTT sweep."""
+    hs = tuple(float(k * dt) for k in ks)
+    w = f"{int(bptt['n_steps'] * dt)} ms"
+    chapter = chapter or {}
+    seeds = {"quick": (0, 1, 2), "full": (0, 1, 2, 3, 4)}
+
+    def profiles(base, grid):
+        return {p: SweepProfile(base if p == "quick" else {**base, **full}, {**grid, "seed": s})
+                for p, s in seeds.items()}
+
+    return (
+        Sweep(f"timebins-{dataset}-bptt", "train.ipynb", scheme="bptt", in_progress=("full",), **chapter,
+              title=f"Time bins, {dataset}, BPTT: seed 000's step skipping and the exact grid ({w})",
+              profiles=profiles(bptt, {"clock": ("skip", "exact"), "k": ks})),
+        Sweep(f"timebins-{dataset}-spiketime", "train.ipynb", scheme="spiketime", in_progress=("full",),
+              title=f"Time bins, {dataset}, spike-time scheme as in seed 000: inputs delayed to the grid ({w})",
+              profiles=profiles(st, {"dt": hs})),
+        Sweep(f"timebins-{dataset}-spiketime-shared", "train.ipynb", scheme="integrated", in_progress=("full",),
+              title=f"Time bins, {dataset}, spike-time scheme on the exact grid ({w})",
+              profiles=profiles({**st, **_TB_SHARED}, {"dt": hs})),
+        Sweep(f"timebins-{dataset}-spiketime-exact", "train.ipynb", scheme="spiketime", in_progress=("full",),
+              title=f"Time bins, {dataset}: the continuous spike-time benchmark ({w})", profiles=profiles(st, {})),
+    )
+
+
+#: the chapter (on the MNIST BPTT sweep) reads all eight
+_TB_CHAPTER = {"chapter": "timebins.ipynb", "chapter_title": "Time bins and convergence rate: spike-time scheme vs BPTT",
+               "reads": tuple(f"timebins-{d}-{arm}" for d in ("mnist", "nmnist")
+                              for arm in ("bptt", "spiketime", "spiketime-shared", "spiketime-exact"))[1:]}
+#: full profiles: all of MNIST / N-MNIST, 20 epochs, five seeds
+_TB_FULL_MNIST = {"n_train": None, "n_val": 5000, "n_test": None, "epochs": 20}
+_TB_FULL_NMNIST = {"nmnist_subset": "full", "test_from_train": 0, "n_val": 5000, "epochs": 20}
+_TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST, _TB_FULL_MNIST, chapter=_TB_CHAPTER)
+             + _timebins("nmnist", _TB_NMNIST_K, _TB_BPTT_NMNIST, _TB_ST_NMNIST, _TB_FULL_NMNIST))
+
+SWEEPS: tuple[Sweep, ...] = (
+    # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
+    # committed: the transfer experiment evaluates them under discretization
+    Sweep("spiketime-mnist", "train.ipynb", scheme="spiketime", chapter="spiketime.ipynb", keep_weights=True,
+          title="Exact spike-time gradients (BATS) on MNIST, 784-800-10", profiles={
+              "quick": SweepProfile({"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10},
+                                    _SEEDS3),
+              "full": SweepProfile({"variant": "multi", "hidden": [800], "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
+    # the same training on thresholded MNIST (every input spike at t = 0): seed 001's second source
+    Sweep("spiketime-mnist-threshold", "train.ipynb", scheme="spiketime", keep_weights=True,
+          title="Exact spike-time gradients (BATS) on thresholded MNIST, 784-800-10", profiles={
+              "quick": SweepProfile({"variant": "multi", "hidden": [800], "lr_schedule": "cosine", "epochs": 10,
+                                     "dataset": "mnist-threshold"}, _SEEDS3)}),
+    # seed 001, experiment 1: those weights simulated by integrated networks (nothing trained)
+    Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb", experiment="transfer",
+          in_progress=("full",),
+          title="Transferring continuous-time weights to integrated networks", profiles={
+              "quick": SweepProfile({"source_profile": "quick", "n_val": 250, "n_test": 2000},
+                                    {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
+                                     "integration": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"),
+                                     "input": ("exact", "grid"), "seed": (0, 1, 2)}),
+              "full": SweepProfile({"source_profile": "full", "n_val": 5000, "n_test": 10000},
+                                   {"source": ("spiketime-mnist",),
+                                    "integration": ("euler", "ps2", "ps3", "ps4", "ps5", "ps6", "exact"),
+                                    "input": ("exact", "grid"), "seed": (0, 1, 2, 3, 4)})}),
+    # seed 001, experiment 2: integrated networks trained directly (piggyback vs adjusted), with the
+    # exact scheme on the same subset as benchmark; the measured cost is in the chapter (issue 12)
+    Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("full",), chapter="direct.ipynb",
+          reads=("direct-newton", "direct-exact"),
+          title="Training integrated networks directly: piggyback vs adjusted", profiles={
+              p: SweepProfile(base, {"gradient": ("piggyback", "adjusted"), "integration": ("euler", "ps2", "ps3", "ps5"),
+                                     "dt": (0.25, 1.0, 4.0), "seed": seeds})
+              for p, base, seeds in (("quick", _DIRECT, (0, 1, 2)), ("full", _DIRECT_FULL, (0, 1, 2, 3, 4)))}),
+    Sweep("direct-newton", "train.ipynb", scheme="integrated", in_progress=("full",),
+          title="Training integrated networks directly: Newton's spike rule at 1 ms", profiles={
+              p: SweepProfile({**base, "spike_rule": "newton", "dt": 1.0},
+                              {"gradient": ("piggyback", "adjusted"), "integration": ("euler", "ps2", "ps3", "ps5"),
+                               "seed": seeds})
+              for p, base, seeds in (("quick", _DIRECT, (0, 1, 2)), ("full", _DIRECT_FULL, (0, 1, 2, 3, 4)))}),
+    Sweep("direct-exact", "train.ipynb", scheme="spiketime", in_progress=("full",),
+          title="Training integrated networks directly: the exact benchmark", profiles={
+              p: SweepProfile({k: v for k, v in base.items() if k != "spike_rule"}, {"seed": seeds})
+              for p, base, seeds in (("quick", _DIRECT, (0, 1, 2)), ("full", _DIRECT_FULL, (0, 1, 2, 3, 4)))}),
+    # BPTT (SLAYER scheme) on the same network and input: the other transfer source
+    Sweep("bptt-mnist-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", keep_weights=True,
+          title="BPTT on MNIST (time-to-first-spike), 784-800-10", profiles={
+              "quick": SweepProfile({**_BPTT_MNIST, "epochs": 10}, _SEEDS3),
+              "full": SweepProfile({**_BPTT_MNIST, "epochs": 100}, {"seed": (0, 1, 2, 3, 4)})}),
+    Sweep("bptt-nmnist", "train.ipynb", scheme="bptt", chapter="bptt.ipynb",
+          title="BPTT on N-MNIST (700 / 100 / 300 recordings), 2312-500-10", profiles={
+              "quick": SweepProfile({"dataset": "nmnist", "hidden": [500], "n_steps": 300, "dt": 1.0, "theta": 1.0,
+                                     "weight_scale": 0.3, "loss": "rate", "true_rate": 0.2, "false_rate": 0.03,
+                                     "lr": 2e-3, "batch_size": 32, "epochs": 20, **_NMNIST_QUICK_SPLIT}, _SEEDS3),
+              "full": SweepProfile({**_LAVA, "nmnist_subset": "full", "epochs": 100, "n_val": 5000}, _SEEDS3)}),
+    Sweep("bptt-nmnist-lava", "train.ipynb", scheme="bptt", chapter="bptt.ipynb",
+          title="BPTT on N-MNIST (700 / 100 / 300 recordings), 2312-512-512-10 with lava-dl's decays and loss", profiles={
+              "quick": SweepProfile({**_LAVA, "epochs": 20, **_NMNIST_QUICK_SPLIT}, _SEEDS3)}),
+    Sweep("encoding-rate", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Rate coding: Leaky 784-1000-10 (BPTT)", profiles={
+        "quick": SweepProfile({**_LEAKY, "encoding": "rate", "rate_gain": 1.0, "weight_scale": 0.41,
+                               "loss": "count_ce"}, _SEEDS3)}),
+    Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
+          profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
+                                           "loss": "temporal_ce"}, _SEEDS3)}),
+) + _TIMEBINS
+
+
+def planned(profile: str) -> list[PlannedRun]:
+    """The single runs of ``profile`` (not sweeps)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile = {profile!r}: expected one of {', '.join(PROFILES)}.")
+    return [r for r in PLAN if profile in r.profiles]
+
+
+def sweeps(profile: str, in_progress: bool = False) -> list[Sweep]:
+    """The sweeps of ``profile`` that ``make runs`` makes and the book shows; with ``in_progress``
+    also those still being made point by point (:class:`snnlib.store.sweeps.Sweep`, ``in_progress``)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile = {profile!r}: expected one of {', '.join(PROFILES)}.")
+    return [s for s in SWEEPS if profile in s.profiles and (in_progress or profile not in s.in_progress)]
+
+
+def sweep(name: str) -> Sweep:
+    for s in SWEEPS:
+        if s.name == name:
+            return s
+    raise KeyError(f"no sweep {name!r}; sweeps: {', '.join(s.name for s in SWEEPS)}")
+
+
+def read_by(s: Sweep) -> list[Sweep]:
+    """The sweeps whose points the chapter of ``s`` aggregates: ``s`` and its ``reads``."""
+    return [s] + [sweep(n) for n in s.reads]
+
+
+def chapters_reading(name: str, profile: str) -> list[Sweep]:
+    """The sweeps with a chapter of ``profile`` that aggregates points of the sweep ``name``."""
+    return [s for s in SWEEPS if s.chapter is not None and profile in s.profiles
+            and name in (r.name for r in read_by(s))]
+
+
+def chapter(key: str) -> PlannedRun | None:
+    """The chapter of ``<sweep>/<profile>`` as a planned run, or ``None`` if ``key`` is not one."""
+    name, _, profile = key.partition("/")
+    s = next((s for s in SWEEPS if s.name == name), None)
+    if s is None or profile not in s.profiles or s.chapter is None:
+        return None
+    return PlannedRun(name, profile, s.chapter, (profile,),
+                      {"sweep": name, "profile": profile, "title": s.chapter_title or s.title})
+
+
+def find(key: str) -> PlannedRun | SweepPoint:
+    """A planned run (``experiment/run_id``), a sweep's chapter (``sweep/profile``) or a sweep point
+    (``sweep/profile/point-id``)."""
+    parts = key.split("/")
+    if len(parts) == 3:
+        try:
+            return sweep(parts[0]).point(parts[1], parts[2])
+        except KeyError as e:
+            raise KeyError(f"no planned sweep point {key!r}: {e.args[0]}") from None
+    for r in PLAN:
+        if r.key == key:
+            return r
+    if (c := chapter(key)) is not None:
+        return c
+    raise KeyError(f"no planned run {key!r}; planned: {', '.join(r.key for r in PLAN)}, and the sweeps "
+                   f"{', '.join(s.name for s in SWEEPS)} (<sweep>/<profile>[/<point-id>])")
+
+
+def targets(profile: str) -> list[str]:
+    """Keys of every run of ``profile``: single runs, sweep points, then sweep chapters."""
+    keys = [r.key for r in planned(profile)]
+    for s in sweeps(profile):
+        keys += [p.key for p in s.points(profile)]
+        if s.chapter is not None:
+            keys.append(f"{s.name}/{profile}")
+    return keys
+
+
+def book_toc(toc: str, profile: str) -> str:
+    """The book's table of contents for ``profile``: each ``runs/<experiment>/quick/notebook`` entry
+    becomes that experiment's run (or sweep chapter) of the profile; experiments without one are left out."""
+    if profile == "quick":
+        return toc
+    runs = {r.experiment: r.run_id for r in planned(profile)}
+    runs.update({s.name: profile for s in sweeps(profile) if s.chapter is not None})
+    lines = []
+    for line in toc.splitlines():
+        if "file: runs/" in line:
+            exp = line.split("file: runs/")[1].split("/")[0]
+            if exp not in runs:
+                continue
+            line = line.replace(f"runs/{exp}/quick/", f"runs/{exp}/{runs[exp]}/")
+        lines.append(line)
+    # a part left without chapters (its caption and "chapters:" lines only) is dropped
+    kept = []
+    for i, line in enumerate(lines):
+        if line.strip().startswith("- caption:"):
+            nxt = lines[i + 2] if i + 2 < len(lines) else ""
+            if lines[i + 1].strip() == "chapters:" and "file:" not in nxt:
+                continue
+        if line.strip() == "chapters:" and kept and not kept[-1].strip().startswith("- caption:"):
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def search_note(sweep: str, profile: str) -> str | None:
+    """Where the settings of ``sweep`` were chosen, if a validation-only search
+    (:mod:`snnlib.experiments.hpsearch`) of that profile chose them: a Markdown sentence linking
+    its page, else ``None``."""
+    for r in PLAN:
+        cfg = r.parameters.get("config", {}) if r.experiment == "hpsearch" else {}
+        if cfg.get("sweep") == sweep and cfg.get("profile") == profile:
+            fields = ", ".join(f"`{k}`" for k in cfg["grid"])
+            return (f"The settings {fields} of this sweep were chosen on the validation split only, by the "
+                    f"search on the page [{r.parameters.get('title', r.key)}](../../{r.experiment}/{r.run_id}/notebook.ipynb) "
+                    "(no test accuracy was read to choose them).")
+    return None

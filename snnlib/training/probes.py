@@ -1,0 +1,104 @@
+"""Measurements a training run takes at checkpoints (:func:`snnlib.training.loop.fit`'s ``probe``) for
+event networks: how well the network's gradient points along the exact gradient (seed 001's
+"noise", measured directly), and the time of a fixed reference workload that makes wall times of
+runs made at different moments comparable.
+
+**Comparable wall times.** A run's epoch time depends on the machine's state (the other worker on
+the second core, the memory bus, turbo). Each probe therefore also times a *fixed* workload in the
+same process and at the same moment: a forward and backward pass of the exact (continuous) network
+at the run's *initial* weights on a fixed batch (``ref_step_s``, seconds per sample, median of
+``repeats``). Dividing a run's epoch time by ``ref_step_s`` x samples per epoch expresses it in
+units of that workload; runs of the same seed share the initial weights and batch, so the workload
+is identical across points, and the exact benchmark's own ratio calibrates the scale.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+
+import torch
+
+from snnlib.device import to_device
+from snnlib.model.discretization import Discretization
+
+__all__ = ["gradient_alignment", "TrainingProbe", "fixed_batch"]
+
+def _grads(model, inputs, labels, loss):
+    params = list(model.parameters())
+    out, _ = model(inputs)
+    return torch.autograd.grad(loss(out, labels), params, allow_unused=True)
+
+
+def gradient_alignment(net, inputs, labels, loss) -> dict:
+    """How well the gradient of ``net`` (its discretization and gradient scheme) points along the
+    exact scheme's gradient of the same weights on the same batch: the cosine similarity of the two
+    gradients over all weights (``cosine``) and per layer (``cosine_per_layer``), and the ratio of
+    their norms (``norm_ratio``). The network's own ``.grad`` are left untouched."""
+    g, g0 = _grads(net, inputs, labels, loss), _grads(net.with_(Discretization()), inputs, labels, loss)
+
+    params = list(net.parameters())
+
+    def vec(x, p):  # a parameter without gradient (unused by a silent layer) counts as zeros
+        return (x if x is not None else torch.zeros_like(p)).reshape(-1).double()
+
+    def flat(gs):
+        return torch.cat([vec(x, p) for x, p in zip(gs, params)])
+
+    def cos(u, v):
+        n = float(u.norm() * v.norm())
+        return float(u @ v) / n if n > 0 else float("nan")
+
+    a, b = flat(g), flat(g0)
+    return {"cosine": cos(a, b), "norm_ratio": float(a.norm() / b.norm()) if float(b.norm()) > 0 else float("nan"),
+            "cosine_per_layer": [cos(vec(u, p), vec(v, p)) for u, v, p in zip(g, g0, params)]}
+
+
+def fixed_batch(batches, n: int):
+    """The first ``n`` samples of an unshuffled :class:`snnlib.training.loop.Batches` (e.g. validation),
+    encoded: ``(inputs, labels)``, on the batches' device."""
+    if getattr(batches, "shuffle", False):
+        raise ValueError("fixed_batch needs unshuffled batches (validation or test), not the training stream.")
+    n = min(n, len(batches.y))
+    idx = torch.arange(n).numpy()
+    batch = batches.encode(batches.x, idx), torch.as_tensor(batches.y[idx])
+    dev = getattr(batches, "device", None)
+    return batch if dev is None else to_device(batch, dev)
+
+
+class TrainingProbe:
+    """``probe(model) -> dict`` for :func:`snnlib.training.loop.fit` on an :class:`snnlib.events.network.EventNetwork`.
+
+    ``ref_step_s``: seconds per sample of a forward and backward pass of the exact network at the
+    weights of ``initial`` (the freshly built model of the run, before training or resuming: a
+    frozen copy is taken here) on ``(inputs, labels)``, median of ``repeats``. With ``alignment``:
+    :func:`gradient_alignment` of the current model on the same batch, as ``cosine``,
+    ``norm_ratio`` and ``cosine_layer<l>`` (1-based).
+    """
+
+    def __init__(self, inputs, labels, loss, initial, alignment: bool = True, repeats: int = 5):
+        if repeats < 1:
+            raise ValueError(f"repeats = {repeats}: expected >= 1.")
+        self.inputs, self.labels, self.loss = inputs, labels, loss
+        self.alignment, self.repeats = alignment, repeats
+        self._reference = copy.deepcopy(initial).with_(Discretization())
+
+    def _time_reference(self) -> float:
+        times = []
+        gpu = self.labels.device.type == "cuda"
+        for _ in range(self.repeats):
+            t0 = time.perf_counter()
+            _grads(self._reference, self.inputs, self.labels, self.loss)
+            if gpu:  # kernels run asynchronously: time them to their end
+                torch.cuda.synchronize(self.labels.device)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times) / len(self.labels)
+
+    def __call__(self, model) -> dict:
+        out = {"ref_step_s": self._time_reference()}
+        if self.alignment:
+            a = gradient_alignment(model, self.inputs, self.labels, self.loss)
+            out.update(cosine=a["cosine"], norm_ratio=a["norm_ratio"],
+                       **{f"cosine_layer{l + 1}": c for l, c in enumerate(a["cosine_per_layer"])})
+        return out

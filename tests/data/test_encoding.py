@@ -1,0 +1,66 @@
+"""Rate code: each split has its own random stream; evaluation input is the same every epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from snnlib.data import encoding
+from snnlib.training.loop import Batches
+from snnlib.training.schemes import bptt
+
+
+def _images(n=12, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+def _dense(r):
+    return r.to_dense() if hasattr(r, "to_dense") else r
+
+
+def _rate_cfg(**kw):
+    return bptt.Config(dataset="mnist", encoding="rate", tau_s=0.0, n_steps=20, **kw)
+
+
+def test_test_split_encoded_twice_gives_identical_spikes_the_training_stream_advances():
+    x, cfg = _images(), _rate_cfg()
+    idx = np.arange(len(x))
+    test = bptt.encoder(cfg, seed=0, split="test")
+    first, second = _dense(test(x, idx)), _dense(test(x, idx))
+    assert first.sum() > 0
+    assert torch.equal(first, second)
+    train = bptt.encoder(cfg, seed=0, split="train")
+    assert not torch.equal(_dense(train(x, idx)), _dense(train(x, idx)))  # fresh spikes every epoch
+    # splits differ from each other, and another seed gives another fixed code
+    assert not torch.equal(first, _dense(bptt.encoder(cfg, seed=0, split="val")(x, idx)))
+    assert not torch.equal(first, _dense(bptt.encoder(cfg, seed=1, split="test")(x, idx)))
+
+
+def test_evaluation_epochs_see_the_same_batches_even_after_training_batches():
+    """What fit() does each epoch: train batches, then the test split; the test input never changes."""
+    x, y, cfg = _images(10), np.arange(10) % 10, _rate_cfg()
+    train = Batches(x, y, 4, bptt.encoder(cfg, 0, "train"), shuffle=True, seed=0)
+    test = Batches(x, y, 4, bptt.encoder(cfg, 0, "test"))
+    epochs = []
+    for epoch in range(2):
+        train.epoch = epoch
+        for _ in train:
+            pass
+        epochs.append([_dense(inp) for inp, _ in test])
+    assert all(torch.equal(a, b) for a, b in zip(*epochs))
+
+
+def test_fixed_code_does_not_depend_on_batch_composition_and_keeps_the_rate():
+    x = _images(8)
+    whole = encoding.rate_fixed(x, np.arange(8), 30, seed=3, stream=2)
+    part = encoding.rate_fixed(x[5:], np.arange(5, 8), 30, seed=3, stream=2)
+    assert torch.equal(whole[:, 5:], part)
+    # a pixel of value p spikes with probability p / 255 per bin: check on a large flat image
+    flat = np.full((1, 100, 100), 51, dtype=np.uint8)  # p = 0.2
+    r = encoding.rate_fixed(flat, [0], 50, seed=0)
+    n = r.numel()
+    # 5 standard errors of a binomial proportion
+    assert abs(float(r.mean()) - 0.2) < 5 * np.sqrt(0.2 * 0.8 / n)
+    with pytest.raises(ValueError, match="one key per image"):
+        encoding.rate_fixed(x, [0, 1], 30)

@@ -1,0 +1,125 @@
+"""Transfer experiment (seed 001, experiment 1): exact-network weights under integrated networks."""
+
+import numpy as np
+import pytest
+import torch
+
+from snnlib.analyses import transfer as transfer_
+from snnlib.experiments import transfer
+from snnlib.store import runs
+from snnlib.training import driver
+from snnlib.training.schemes import spiketime
+
+
+def _source(seed, dataset="mnist"):
+    """A small trained exact network, as a sweep point ``spiketime-tiny/quick/seed=<seed>``."""
+    cfg = spiketime.Config(hidden=(100,), n_train=3000, n_test=300, n_val=100, epochs=3, batch_size=50,
+                           seed=seed, dataset=dataset)
+    runs.run_or_load(cfg, runs.point_dir("spiketime-tiny", "quick", f"seed={seed}"),
+                     lambda c: driver.run(c, progress=False), driver.summarize)
+
+
+@pytest.mark.data
+def test_fine_high_order_newton_reproduces_the_analytic_network(data_dir, isolated_runs):
+    """PS(3) + newton at dt = 0.05 ms: the transferred network's test accuracy equals the analytic
+    one within 0.2 points on every seed; at 5 ms with snap it differs (the test is not vacuous)."""
+    for seed in (0, 1):
+        _source(seed)
+        cfg = transfer.Config(source="spiketime-tiny", seed=seed, integration="ps3", rules=("snap", "newton"),
+                              dts=(0.05, 5.0), n_val=50, n_test=300, batch_size=100)
+        ds = transfer.run(cfg, progress=False)
+        test = ds.sel(split="test")
+        exact = float(test["exact_accuracy"])
+        assert exact > 0.3  # it learnt something (chance: 0.1)
+        assert abs(float(test["accuracy"].sel(rule="newton", dt=0.05)) - exact) <= 0.002
+        assert float(test["agreement"].sel(rule="newton", dt=0.05)) >= 0.99
+        assert float(test["first_spike_error"].sel(rule="newton", dt=0.05)) < 1e-3
+        assert float(test["first_spike_error"].sel(rule="snap", dt=5.0)) > 0.1
+        assert float(test["exact_agreement"]) == 1.0 and float(test["exact_first_spike_error"]) == 0.0
+    assert set(transfer.summarize(ds)) >= {"exact_test_accuracy", "test_accuracy_newton_dt_min"}
+
+
+def test_config_rules():
+    cfg = transfer.Config(integration="exact", rules=("snap", "newton"))
+    assert cfg.rules_used == ("snap",)  # newton on the exact flow is the closed form
+    assert cfg.discretization("snap", 0.5).label == "exact-snap-dt0.5-input=exact"
+    assert transfer.Config(integration="euler").discretization("linear", 1.0) == \
+        transfer.Config(integration="euler").discretization("linear", 1.0)
+    assert transfer.Config(integration="ps5").discretization("newton", 2.0).order == 5
+    with pytest.raises(ValueError, match="integration"):
+        transfer.Config(integration="rk4")
+    with pytest.raises(ValueError, match="dts"):
+        transfer.Config(dts=(1.0, 0.5))
+    with pytest.raises(ValueError, match="rules"):
+        transfer.Config(rules=("cubic",))
+
+
+def test_first_output_time():
+    t = torch.tensor([[[3.0, 5.0], [2.0, np.inf]], [[np.inf, np.inf], [np.inf, np.inf]]])
+    assert transfer.first_output_time(t).tolist() == [2.0, float("inf")]
+
+
+def _fake_sweep():
+    """A sweep-shaped Dataset with known numbers: accuracy = analytic - 0.002 * order_penalty * dt."""
+    import xarray as xr
+
+    sources, integrations = ["spiketime-mnist", "spiketime-mnist-threshold"], ["euler", "ps3", "exact"]
+    rules, dts, inputs, seeds, splits = ["snap", "linear", "newton"], [0.1, 1.0, 5.0], ["exact", "grid"], [0, 1, 2], \
+        ["val", "test"]
+    shape = (len(sources), len(integrations), len(inputs), len(seeds), len(rules), len(dts), len(splits))
+    pen = {"euler": 1.0, "ps3": 0.1, "exact": 0.5}
+    rule_pen = {"snap": 2.0, "linear": 1.0, "newton": 1.0}
+    acc = np.zeros(shape)
+    for a, m in enumerate(integrations):
+        for r, rule in enumerate(rules):
+            for j, dt in enumerate(dts):
+                acc[:, a, :, :, r, j, :] = 0.95 - 0.002 * pen[m] * rule_pen[rule] * dt
+    acc[:, 2, :, :, 2] = np.nan  # no newton on the exact flow
+    dims = ("source", "integration", "input", "seed", "rule", "dt", "split")
+    coords = dict(source=sources, integration=integrations, input=inputs, seed=seeds, rule=rules, dt=dts, split=splits)
+    exact_shape = (len(sources), len(integrations), len(inputs), len(seeds), len(splits))
+    ds = xr.Dataset({"accuracy": (dims, acc), "hidden_spikes": (dims, 800 + 10 * (1 - acc)),
+                     "agreement": (dims, acc), "exact_accuracy": (("source", "integration", "input", "seed", "split"),
+                                                                  np.full(exact_shape, 0.95)),
+                     "exact_hidden_spikes": (("source", "integration", "input", "seed", "split"),
+                                             np.full(exact_shape, 800.0))}, coords=coords)
+    return ds
+
+
+def test_chapter_numbers_on_a_known_sweep():
+    ds = _fake_sweep()
+    c = transfer_.claims(ds, small_dt=1.0, large_dt=5.0)
+    # ps3, linear/newton, dt <= 1: drop = 100 * 0.002 * 0.1 * 1 * 1.0 = 0.02 points
+    assert c["similar_worst_drop"] == pytest.approx(-0.02)
+    assert c["euler_snap_drop"] == pytest.approx(-2.0) and c["euler_linear_drop"] == pytest.approx(-1.0)
+    assert c["top_integration"] == "ps3" and c["top_newton_drop"] == pytest.approx(-0.1)
+    v = transfer_.verdicts(c, tolerance=1.5)
+    assert v["similar"][0] == "confirmed"  # worst at 5 ms: ps3 -0.1 points
+    assert v["high_order"][0] == "qualified"  # euler newton at 5 ms: -1.0, within 1.5 too
+    assert transfer_.verdicts(c, tolerance=0.5)["high_order"][0] == "confirmed"
+    assert v["threshold"][0] == "refuted"  # the fake sweep has the same (exact, seed-free) gain on both
+    c0 = dict(c, interp_gain_mnist=0.1, interp_gain_mnist_ci=0.5, interp_gain_threshold=-0.1,
+              interp_gain_threshold_ci=0.5)
+    assert transfer_.verdicts(c0)["threshold"][0] == "qualified"  # no effect anywhere: nothing to suppress
+    assert c["interp_gain_mnist"] == pytest.approx(1.0) and c["interp_gain_threshold"] == pytest.approx(1.0)
+    tol = transfer_.tolerable_step(ds, max_drop=1.5).sel(source="spiketime-mnist", input="exact")
+    # euler snap: drops 0.04, 0.4, 2.0 points -> 1 ms; euler linear: 0.02, 0.2, 1.0 -> 5 ms
+    assert float(tol.sel(integration="euler", rule="snap")) == 1.0
+    assert float(tol.sel(integration="euler", rule="linear")) == 5.0
+    assert np.isnan(float(tol.sel(integration="exact", rule="newton")))
+
+
+def test_chapter_figures_draw(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from snnlib.analyses import sweep_plots
+
+    ds = _fake_sweep()
+    fig = sweep_plots.transfer_heatmaps(ds, "spiketime-mnist")
+    assert len(fig.axes) >= 3  # three rule panels (plus colour bars)
+    fig = sweep_plots.transfer_lines(ds, "accuracy", "spiketime-mnist")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and any(line.get_linestyle() == "--" for line in ax.get_lines())
+    fig.savefig(tmp_path / "lines.png")
+

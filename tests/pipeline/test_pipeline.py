@@ -1,0 +1,205 @@
+"""End to end: papermill runs into run folders, the Makefile plan, and the book from committed runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from snnlib.pipeline import execution, makerules
+from snnlib.pipeline.execution import RUN_LOG
+from snnlib.store import runs
+from snnlib.study import loading, plan
+
+
+def test_every_quick_run_is_committed_and_complete():
+    for r in plan.planned("quick"):
+        path = runs.run_dir(r.experiment, r.run_id, ROOT / "runs")
+        assert runs.is_complete(path), f"{r.key} is planned for the quick profile but not complete"
+        meta = json.loads((path / "meta.json").read_text())
+        assert meta["git_commit"], f"{r.key}: run made outside a git checkout"
+    for s in plan.sweeps("quick"):
+        for pt in s.points("quick"):
+            path = runs.point_dir(s.name, "quick", pt.id, ROOT / "runs")
+            assert runs.is_complete(path), f"{pt.key} is planned for the quick profile but not complete"
+            meta = json.loads((path / "meta.json").read_text())
+            assert meta["git_commit"], f"{pt.key}: run made outside a git checkout"
+            # weights a later experiment consumes are committed; runs migrated from the multi-seed
+            # layout without retraining (issue 8) never had any
+            if s.keep_weights and "migrated_from" not in meta:
+                assert (path / "weights.npz").is_file(), f"{pt.key}: trained weights not committed"
+        if s.chapter is not None:
+            assert (ROOT / "runs" / s.name / "quick" / runs.NOTEBOOK).is_file(), f"{s.name}: chapter missing"
+    # sweeps still being made: every point folder committed so far is a complete run
+    done = {s.name for s in plan.sweeps("quick")}
+    for s in (s for s in plan.sweeps("quick", in_progress=True) if s.name not in done):
+        ids = {pt.id for pt in s.points("quick")}
+        folder = ROOT / "runs" / s.name / "quick"
+        for path in (p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else ():
+            assert path.name in ids, f"{path}: not a point of the sweep {s.name}"
+            if any(not f.name.startswith(".") for f in path.iterdir()):  # not just a point being made
+                assert runs.is_complete(path), f"{path}: results but not complete"
+        assert not (folder / runs.NOTEBOOK).exists(), f"{s.name}: a chapter of an unfinished sweep"
+
+
+def test_committed_runs_stay_small():
+    out = subprocess.run(["git", "ls-files", "-z", "runs"], cwd=ROOT, capture_output=True, text=True, check=True)
+    total = sum((ROOT / f).stat().st_size for f in out.stdout.split("\0") if f and (ROOT / f).exists())
+    # 60 MB until the time-bin sweeps (222 quick points, ~150 kB each: a ~100 kB learning-curve PNG in
+    # each point's notebook and its results.nc) took runs/ to ~75 MB, ~85 MB when complete. New points
+    # show their figure as a palette PNG (plotting.compact), about a quarter of the bytes.
+    assert total < 100 * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit 100 MB)"
+
+
+def test_make_rules_escape_point_ids_and_order_chapters_after_their_points():
+    rules = makerules.make_rules("quick")
+    assert "runs/bptt-nmnist/quick/seed$(EQ)0/notebook.ipynb" in rules
+    chapter = next(line for line in rules.splitlines() if line.startswith("runs/bptt-nmnist/quick/notebook.ipynb:"))
+    assert chapter.split(":", 1)[1].split() == ["|"] + [f"runs/bptt-nmnist/quick/seed$(EQ){k}/notebook.ipynb"
+                                                        for k in range(3)]
+
+
+def test_make_runs_has_nothing_to_do_when_every_run_is_complete():
+    out = subprocess.run(["make", "-n", "_runs", "PROFILE=quick"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "snnlib execute" not in out.stdout
+
+
+def test_make_help_lists_the_documented_targets():
+    out = subprocess.run(["make"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for target in ("setup", "test", "runs", "book", "bench", "screenshot", "clean"):
+        assert f"  {target} " in out
+
+
+def _notebook(path, body: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Generic heading\nAbout the scheme."),
+        nbformat.v4.new_code_cell("run_dir = None\ntitle = ''", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_failed_execution_never_looks_complete_and_a_rerun_finishes(tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",), {"title": "Toy run"}),))
+    root = tmp_path / "runs"
+    _notebook(tmp_path / "toy.ipynb", "raise RuntimeError('interrupted')")
+    with pytest.raises(Exception, match="interrupted"):
+        execution.execute("toy/r1", root=root)
+    folder = root / "toy" / "r1"
+    assert not (folder / runs.NOTEBOOK).exists() and not runs.is_complete(folder)
+    assert (folder / "notebook.failed.ipynb").exists()  # kept to show the error
+    _notebook(tmp_path / "toy.ipynb", "import pathlib; pathlib.Path(run_dir, 'ok').write_text('1')")
+    execution.execute("toy/r1", root=root)
+    assert (folder / runs.NOTEBOOK).exists() and (folder / "ok").exists()
+    assert not (folder / "notebook.failed.ipynb").exists()
+    # the executed notebook carries the run's title as its heading (the book's page title)
+    assert nbformat.read(folder / runs.NOTEBOOK, 4).cells[0].source == "# Toy run\nAbout the scheme."
+
+
+def test_progress_bars_and_warnings_go_to_the_run_log_not_the_notebook(tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",)),))
+    root = tmp_path / "runs"
+    _notebook(tmp_path / "toy.ipynb",
+              "import sys, warnings\n"
+              "from tqdm.std import tqdm\n"
+              "for _ in tqdm(range(300), file=sys.stderr, mininterval=0, desc='epoch 1/1'): pass\n"
+              "warnings.warn('a library warning')\n"
+              "print('the result')")
+    path = execution.execute("toy/r1", root=root)
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    assert any("the result" in o.get("text", "") for o in outputs)  # stdout stays on the page
+    log = (path.parent / RUN_LOG).read_text().splitlines()
+    assert any("epoch 1/1" in ln and "300/300" in ln for ln in log)
+    assert any("a library warning" in ln for ln in log)
+    assert not any("\r" in ln for ln in log)
+
+
+@pytest.mark.data
+def test_data_overview_notebook_end_to_end(data_dir, isolated_runs):
+    """The experiment notebook runs under papermill and writes a run that `runs.load` reads back,
+    with numbers that agree with the loaders."""
+    from snnlib.data import datasets as data
+
+    path = execution.execute("data-overview/quick", root=isolated_runs)
+    assert path.exists()
+    run = runs.load("data-overview", "quick", root=isolated_runs)
+    _, y_test = data.load_mnist("test")
+    assert run.summary["n_mnist_test"] == len(y_test) == 10000
+    assert run.summary["n_nmnist_train"] == 1000 and run.summary["n_nmnist_test"] == 100
+    assert run.results["class_count"].sel(split="mnist-test").values.tolist() == \
+        [int((y_test == k).sum()) for k in range(10)]
+    # the page's input-spike shares, recomputed from the pixels: t = T_in (1 - p/255), silent if p = 0
+    x_test, _ = data.load_mnist("test")
+    x = x_test.astype(np.float64)
+    t = run.summary["t_in_ms"] * (1 - x / 255)
+    n_spikes = (x > 0).sum()
+    assert run.summary["pct_spikes_at_t0"] == pytest.approx(100 * (x == 255).sum() / n_spikes)
+    assert run.summary["pct_pixels_at_t0"] == pytest.approx(100 * (x == 255).mean())
+    assert run.summary["pct_spikes_early"] == pytest.approx(
+        100 * ((x > 0) & (t < run.summary["early_ms"])).sum() / n_spikes)
+    # the executed notebook holds the glued numbers the book prints
+    nb = nbformat.read(path, as_version=4)
+    assert any("application/papermill.record" in str(c.get("outputs")) or "scrapbook" in str(c.get("outputs"))
+               for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.slow
+def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
+    """A copy of book/ and runs/ builds with -W (no network: MathJax is served locally), and the
+    pages print the numbers of the committed runs' summary.json."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "book", src / "book", symlinks=True, ignore=shutil.ignore_patterns("_build"))
+    shutil.copytree(ROOT / "runs", src / "runs")
+    # what an interrupted `make runs` leaves behind must not break (or enter) the book
+    leftover = src / "runs" / "data-overview" / "quick"
+    bad = nbformat.v4.new_notebook()
+    bad.cells = [nbformat.v4.new_markdown_cell("{glue:text}`no_such_key`")]
+    nbformat.write(bad, leftover / ".notebook.partial.ipynb")
+    nbformat.write(bad, leftover / "notebook.failed.ipynb")
+    jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
+    out = subprocess.run([jb, "build", str(src / "book"), "-W", "-n", "--keep-going"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    html = src / "book" / "_build" / "html"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    page = (html / "runs" / "data-overview" / "quick" / "notebook.html").read_text()
+    summary = json.loads((ROOT / "runs" / "data-overview" / "quick" / "summary.json").read_text())
+    assert f"{summary['mean_spikes_per_digit']:.1f}" in page
+    assert str(summary["n_mnist_train"]) in page
+    # a sweep chapter prints the aggregate of its points
+    from snnlib.training import driver
+
+    page = (html / "runs" / "bptt-nmnist" / "quick" / "notebook.html").read_text()
+    summary = driver.summarize(loading.load_sweep("bptt-nmnist", "quick", root=ROOT / "runs"))
+    assert f"{100 * summary['final_test_accuracy']:.2f}" in page
+    assert "cdn.jsdelivr" not in page
+
+
+def test_each_profile_book_names_only_that_profiles_runs():
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    for profile in plan.PROFILES:
+        keys = {r.key for r in plan.planned(profile)} | {f"{s.name}/{profile}" for s in plan.sweeps(profile)}
+        entries = [line.split("file: runs/")[1].rsplit("/notebook", 1)[0]
+                   for line in plan.book_toc(toc, profile).splitlines() if "file: runs/" in line]
+        assert entries and set(entries) <= keys, (profile, set(entries) - keys)
+
+
+def test_a_part_left_without_chapters_in_a_profile_is_dropped_from_its_toc():
+    toc = ("format: jb-book\nroot: intro\nparts:\n  - caption: A\n    chapters:\n      - file: runs/nothing-here/quick/notebook\n"
+           "  - caption: B\n    chapters:\n      - file: background\n")
+    out = plan.book_toc(toc, "full")
+    assert "caption: A" not in out and "caption: B" in out and "file: background" in out

@@ -1,0 +1,177 @@
+"""Configs refuse bad values before any compute; run folders are written atomically and never lost."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from snnlib import files
+from snnlib.config import Config, ConfigError
+from snnlib.experiments import data_overview
+from snnlib.store import runs
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig(Config):
+    """Fields: ``n`` (points, >= 1), ``scale`` (positive), ``seed``."""
+
+    n: int = 3
+    scale: float = 1.0
+    seed: int = 0
+
+    def validate(self):
+        super().validate()
+        self._check("seed", isinstance(self.seed, int) and self.seed >= 0, "a non-negative integer")
+        self._check("n", isinstance(self.n, int) and self.n >= 1, "an integer >= 1")
+        self._check("scale", self.scale > 0, "a positive number")
+
+
+def toy_run(cfg: ToyConfig) -> xr.Dataset:
+    x = np.arange(cfg.n) * cfg.scale
+    return xr.Dataset({"y": (("x",), x**2, {"units": "1"})}, coords={"x": x})
+
+
+def toy_summary(ds):
+    return {"total": float(ds["y"].sum())}
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [({"n": 0}, "n"), ({"scale": -1.0}, "scale"), ({"seed": -2}, "seed")],
+)
+def test_invalid_config_names_the_field(kwargs, field):
+    with pytest.raises(ConfigError, match=rf"ToyConfig\.{field} = "):
+        ToyConfig(**kwargs)
+
+
+def test_experiment_config_refuses_bad_values_before_compute():
+    with pytest.raises(ConfigError, match="nmnist_subset"):
+        data_overview.Config(nmnist_subset="everything")
+    with pytest.raises(ConfigError, match="t_in"):
+        data_overview.Config(t_in=float("inf"))
+
+
+def test_from_dict_refuses_unknown_fields_and_converts_lists():
+    with pytest.raises(ConfigError, match="no field.*nn"):
+        ToyConfig.from_dict({"nn": 3})
+    assert ToyConfig.from_dict({"n": 5}).n == 5
+
+
+def test_save_and_load_roundtrip(isolated_runs):
+    cfg = ToyConfig(n=4, scale=0.5, seed=3)
+    path = runs.run_dir("toy", "a")
+    run = runs.run_or_load(cfg, path, toy_run, toy_summary)
+    assert run.path == path and path.is_relative_to(isolated_runs)
+    loaded = runs.load("toy", "a")
+    xr.testing.assert_identical(loaded.results.drop_attrs(), toy_run(cfg).drop_attrs())
+    assert loaded.config == cfg.to_dict()
+    assert loaded.summary == {"total": float((np.arange(4) * 0.5) ** 2 @ np.ones(4))}
+    assert loaded.results.attrs["time_unit"] == "ms"
+    assert "scale: 0.5" in loaded.results.attrs["config"]
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["seed"] == 3 and meta["wall_time_s"] >= 0
+    assert {"torch", "numpy", "xarray", "python"} <= set(meta["versions"])
+    assert "git_commit" in meta and "device" in meta
+    assert not runs.is_complete(path)  # no executed notebook yet
+
+
+def test_existing_results_are_loaded_not_recomputed(isolated_runs):
+    path = runs.run_dir("toy", "b")
+    runs.run_or_load(ToyConfig(), path, toy_run, toy_summary)
+
+    def must_not_run(cfg):
+        raise AssertionError("recomputed a run that was complete")
+
+    assert runs.run_or_load(ToyConfig(), path, must_not_run, toy_summary).summary["total"] == 5.0
+
+
+def test_results_of_another_config_are_never_overwritten(isolated_runs):
+    path = runs.run_dir("toy", "c")
+    runs.run_or_load(ToyConfig(n=3), path, toy_run, toy_summary)
+    before = (path / "results.nc").read_bytes()
+    with pytest.raises(ConfigError, match="fields differ: n"):
+        runs.run_or_load(ToyConfig(n=5), path, toy_run, toy_summary)
+    assert (path / "results.nc").read_bytes() == before
+
+
+def test_a_field_added_since_at_its_default_is_the_same_config(isolated_runs):
+    """Results made before ``scale`` existed (their config.yaml lacks it) load for the default
+    scale, and are refused for another one."""
+    import yaml
+
+    path = runs.run_dir("toy", "e")
+    runs.run_or_load(ToyConfig(n=3), path, toy_run, toy_summary)
+    stored = yaml.safe_load((path / "config.yaml").read_text())
+    del stored["scale"]
+    (path / "config.yaml").write_text(yaml.safe_dump(stored))
+
+    def must_not_run(cfg):
+        raise AssertionError("recomputed a run that was complete")
+
+    assert runs.run_or_load(ToyConfig(n=3), path, must_not_run, toy_summary).summary["total"] == 5.0
+    with pytest.raises(ConfigError, match="fields differ: scale"):
+        runs.run_or_load(ToyConfig(n=3, scale=2.0), path, must_not_run, toy_summary)
+
+
+def test_interrupted_run_leaves_nothing_that_looks_complete(isolated_runs):
+    path = runs.run_dir("toy", "d")
+
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runs.run_or_load(ToyConfig(), path, interrupted, toy_summary)
+    assert not path.exists() or list(path.iterdir()) == []
+
+
+def test_atomic_write_keeps_old_file_when_the_writer_fails(tmp_path):
+    target = tmp_path / "results.nc"
+    files.atomic_write(target, b"old")
+
+    def failing_writer(p):
+        p.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        files.atomic_write(target, failing_writer)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.nc"]
+
+
+def test_in_memory_run_writes_nothing(isolated_runs):
+    run = runs.run_or_load(ToyConfig(), None, toy_run, toy_summary)
+    assert run.path is None and run.summary["total"] == 5.0
+    assert not isolated_runs.exists()
+
+
+def test_load_missing_run_says_how_to_make_it(isolated_runs):
+    with pytest.raises(FileNotFoundError, match="snnlib execute toy/zz"):
+        runs.load("toy", "zz")
+
+
+def test_bad_run_ids_are_refused():
+    for bad in ("", "a/b", ".hidden"):
+        with pytest.raises(ConfigError):
+            runs.run_dir("toy", bad)
+
+
+def test_from_dict_parses_a_json_or_yaml_string_as_papermill_passes_it():
+    """`papermill -p config '{"n": 3}'` hands the notebook a string, not a mapping."""
+    assert ToyConfig.from_dict('{"n": 3}') == ToyConfig(n=3)
+    assert ToyConfig.from_dict("{n: 4}") == ToyConfig(n=4)  # YAML flow mapping
+    assert ToyConfig.from_dict("n: 5\n") == ToyConfig(n=5)
+    with pytest.raises(ConfigError, match="no field.*nn"):  # still validated field by field
+        ToyConfig.from_dict('{"nn": 3}')
+
+
+@pytest.mark.parametrize("text", ["3", "[1, 2]", "epochs", '{"n": 3'])
+def test_from_dict_refuses_a_string_that_is_not_a_mapping_and_shows_the_y_form(text):
+    with pytest.raises(ConfigError) as e:
+        ToyConfig.from_dict(text)
+    msg = str(e.value)
+    assert "-y 'config: {" in msg
+    assert "has no field" not in msg  # never a list of single characters as unknown fields
