@@ -8,7 +8,7 @@ Integrity
     MNIST files are checked on their *decompressed* bytes against the published SHA-256 (so a
     recompressed ``.gz`` is accepted and a corrupted one is not). N-MNIST recordings are checked
     file by file against a manifest: the 1,100-recording "quick" subset against the list shipped
-    in :mod:`snnlib` (``checksums/nmnist_quick.txt``), a full set against the ``SHA256SUMS``
+    in :mod:`snnlib.data` (``data/checksums/nmnist_quick.txt``), a full set against the ``SHA256SUMS``
     written when it was downloaded and its archives verified.
 
 Missing data

@@ -13,7 +13,7 @@ simulation                      ``backend="numba"``        ``backend="cuda"``   
 exact flow on a grid)           kernels                                                         no piggyback, no snap)
 ==============================  =========================  ===================================  ===========================
 
-* gradients (:func:`check_gradient`): the exact discretization trains with ``"exact"``
+* gradients (:func:`check_gradient`; all three choices: :func:`check_choices`): the exact discretization trains with ``"exact"``
   (``input="exact"``) or ``"ste"`` (``input="grid"``: straight through the rounding of the
   inputs to the grid, :func:`snnlib.events.grid.quantize_times`); a grid simulation with
   ``"piggyback"`` or ``"adjusted"`` (:mod:`snnlib.events.integrated`); ``gradient=None`` is
@@ -49,7 +49,7 @@ from snnlib.model.discretization import Discretization
 from snnlib.model.neuron import NeuronParams, check_closed_form
 
 __all__ = ["BACKENDS", "GRADIENTS", "IMPLEMENTATIONS", "event_layer", "spike_layer", "default_gradient",
-           "check_gradient", "check_backend", "check_layer_args"]
+           "check_gradient", "check_backend", "check_choices", "check_layer_args"]
 
 #: the backends of every event layer (module docstring)
 BACKENDS = ("auto", "numba", "cuda", "torch")
@@ -87,6 +87,17 @@ def check_backend(d: Discretization, gradient: str, backend: str) -> None:
     if backend == "torch" and (gradient == "piggyback" or d.spike_rule == "snap"):
         raise ValueError("backend='torch' differentiates the reference itself: it has no piggyback "
                          "gradient and no gradient through snapped spike times; use backend='numba'")
+
+
+def check_choices(d: Discretization, gradient: Optional[str], backend: str) -> str:
+    """Validate the three choices of an event layer (or network) and return the gradient scheme
+    (:func:`default_gradient` for ``None``)."""
+    if not isinstance(d, Discretization):
+        raise TypeError(f"discretization must be a Discretization, got {type(d).__name__}")
+    gradient = default_gradient(d) if gradient is None else gradient
+    check_gradient(d, gradient)
+    check_backend(d, gradient, backend)
+    return gradient
 
 
 def check_layer_args(in_times: Tensor, weights: Tensor, max_spikes, t_max) -> None:
@@ -174,11 +185,7 @@ def event_layer(in_times: Tensor, weights: Tensor, params: NeuronParams,
     Differentiable with respect to ``in_times`` and ``weights``.
     """
     d = discretization
-    if not isinstance(d, Discretization):
-        raise TypeError(f"discretization must be a Discretization, got {type(d).__name__}")
-    gradient = default_gradient(d) if gradient is None else gradient
-    check_gradient(d, gradient)
-    check_backend(d, gradient, backend)
+    gradient = check_choices(d, gradient, backend)
     check_layer_args(in_times, weights, max_spikes, t_max)
     if d.is_exact or gradient == "piggyback":
         check_closed_form(params)

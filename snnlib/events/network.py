@@ -23,11 +23,12 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor
 
-from snnlib.events.layer import check_backend, check_gradient, default_gradient, event_layer
+from snnlib.events.layer import check_choices, event_layer
 from snnlib.model.discretization import Discretization
 from snnlib.model.neuron import NeuronParams
 
 __all__ = ["EventNetwork"]
+
 
 class EventNetwork(torch.nn.Module):
     """Fully connected layers of CuBa-LIF neurons driven by spike trains.
@@ -38,7 +39,7 @@ class EventNetwork(torch.nn.Module):
         max_spikes: spike buffer ``K`` per layer (one value or one per layer).
         t_max: simulation window ``[0, t_max]`` (ms).
         discretization: how the network is simulated (default: exact, event-driven).
-        gradient: the gradient scheme (default :func:`default_gradient`).
+        gradient: the gradient scheme (default :func:`snnlib.events.layer.default_gradient`).
         init: ``(low, high)`` of the uniform weight initialisation, one pair or one per layer.
         backend: one of :data:`snnlib.events.layer.BACKENDS`: ``"auto"`` (the compiled kernels:
             numba on the CPU, CUDA on a GPU that numba can use), ``"numba"``, ``"cuda"`` or
@@ -75,12 +76,8 @@ class EventNetwork(torch.nn.Module):
             self.weights.append(torch.nn.Parameter(w))
 
     def _set(self, d: Discretization, gradient: Optional[str]) -> None:
-        if not isinstance(d, Discretization):
-            raise TypeError(f"discretization must be a Discretization, got {type(d).__name__}")
-        gradient = default_gradient(d) if gradient is None else gradient
-        check_gradient(d, gradient)
-        check_backend(d, gradient, self.backend)
-        self.discretization, self.gradient = d, gradient
+        # refused when the network is built, not at its first forward (the device comes then)
+        self.discretization, self.gradient = d, check_choices(d, gradient, self.backend)
 
     def with_(self, discretization: Discretization, gradient: Optional[str] = None) -> "EventNetwork":
         """The same weights (shared, not copied) simulated with ``discretization``."""

@@ -18,7 +18,6 @@ from snnlib.config import is_positive
 from snnlib.data import datasets as data
 from snnlib.data import encoding
 from snnlib.data.splits import mnist_splits, nmnist_splits
-from snnlib.events.layer import BACKENDS
 from snnlib.events.network import EventNetwork
 from snnlib.model.discretization import Discretization
 from snnlib.model.neuron import NeuronParams
@@ -117,8 +116,6 @@ class SpikeTimeNetwork(EventNetwork):
     def __init__(self, config: BatsConfig = BatsConfig(), *, dt: Optional[float] = None,
                  backend: str = "auto", dtype: torch.dtype = torch.float32,
                  generator: Optional[torch.Generator] = None):
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         d = Discretization() if dt is None else Discretization(input="grid", dt=dt)
         super().__init__(config.sizes, config.params(), max_spikes=list(config.max_spikes), t_max=config.t_max,
                          discretization=d, init=list(zip(config.init_low, config.init_high)),
