@@ -13,8 +13,61 @@ import xarray as xr
 import yaml
 
 from snnlib.metrics import mean_ci, wilson_interval
+from snnlib.training.loop import activity
 
-__all__ = ["glue_training", "small_test_caveat", "clock_neuron_text", "recipe_note", "RECIPE_NOTES"]
+__all__ = ["glue_training", "small_test_caveat", "clock_neuron_text", "recipe_note", "RECIPE_NOTES",
+           "provenance_note", "dead_runs_note"]
+
+
+def _named(sources) -> dict[str, Any]:
+    return dict(sources) if isinstance(sources, Mapping) else {str(i): s for i, s in enumerate(sources)}
+
+
+def provenance_note(sources) -> str:
+    """A Markdown warning naming the runs behind a page that were made from a modified tree (their
+    ``meta.json`` says ``git_dirty: true``: the code that made them is in no commit); empty when
+    there are none. ``sources``: sweeps (datasets of :func:`snnlib.study.loading.load_sweep`, whose
+    ``attrs["dirty"]`` lists such points) and runs (:class:`snnlib.store.runs.Run`), a mapping
+    name -> source or a list."""
+    named = []
+    for name, src in _named(sources).items():
+        if isinstance(src, xr.Dataset):
+            sweep = f"{src.attrs.get('sweep', name)}/{src.attrs.get('profile', '')}"
+            named += [f"`{sweep}/{p}`" for p in src.attrs.get("dirty", [])]
+        elif getattr(src, "meta", {}).get("git_dirty"):
+            named.append(f"`{src.path.parent.name}/{src.path.name}`" if src.path is not None else f"`{name}`")
+    if not named:
+        return ""
+    return (f"**Provenance.** {len(named)} of the runs on this page were made from a modified working tree "
+            "(`git_dirty: true` in their `meta.json`), so the exact code behind them is in no commit; they "
+            "are bit-reproducible from their configs, and are counted like the others: " + ", ".join(named) + ".")
+
+
+def dead_runs_note(sources) -> str:
+    """A Markdown note naming the runs behind a page whose network is silent or saturated
+    (:func:`snnlib.training.loop.activity`) and how they are counted (like every other run: a
+    network a scheme fails to train at a setting is its result there); empty when there are none.
+    ``sources``: a mapping name -> dataset with ``hidden_spikes`` along ``epoch`` (a sweep of
+    :func:`snnlib.study.loading.load_sweep`, or one run)."""
+    found = []
+    for name, ds in _named(sources).items():
+        if "hidden_spikes" not in ds or "epoch" not in ds["hidden_spikes"].dims:
+            continue
+        flags = activity(ds).fillna("")
+        dims = [d for d in flags.dims]
+        stacked = flags.stack(run=dims) if dims else flags.expand_dims(run=[0])
+        for i in range(stacked.sizes["run"]):
+            state = str(stacked.values[i])
+            if state:
+                at = ", ".join(f"{d}={stacked['run'].values[i][j]}" for j, d in enumerate(dims)) if dims else ""
+                found.append(f"`{ds.attrs.get('sweep', name)}` ({at}): {state}")
+    if not found:
+        return ""
+    return (f"**Dead runs.** {len(found)} of the runs on this page ended with a silent hidden layer (no spike "
+            "in the last epoch: the output hears nothing) or a saturated one (nearly every hidden neuron "
+            "spiking at every chance): " + "; ".join(found) + ". They are counted like every other run, in "
+            "every mean and interval: a network that a scheme fails to train at a setting is that scheme's "
+            "result there.")
 
 def glue_training(ds: xr.Dataset, summary: dict) -> None:
     """Glue the summary of a training run or sweep (accuracies in %; :func:`snnlib.training.driver.summarize`)

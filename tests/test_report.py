@@ -49,3 +49,38 @@ def test_search_note_links_the_search_that_chose_a_sweeps_settings():
     note = plan_.search_note("bptt-nmnist", "quick")
     assert "validation split only" in note and "../../hpsearch/bptt-nmnist/notebook.ipynb" in note
     assert plan_.search_note("bptt-nmnist-lava", "quick") is None
+
+
+def _curves(final_spikes, seeds=(0, 1), capacity=100, sizes="(784, 50, 10)"):
+    import numpy as np
+    import xarray as xr
+
+    spikes = np.array([[5.0, f] for f in final_spikes])
+    return xr.Dataset({"hidden_spikes": (("seed", "epoch"), spikes)}, coords={"seed": list(seeds), "epoch": [1, 2]},
+                      attrs={"sweep": "toy", "hidden_capacity": capacity, "sizes": sizes})
+
+
+def test_silent_and_saturated_runs_are_flagged_in_the_summary_and_named_on_the_page():
+    from snnlib.training.loop import activity
+
+    ds = _curves([0.0, 99.0])
+    assert list(activity(ds).values) == ["silent", "saturated"]
+    note = report.dead_runs_note({"toy": ds})
+    assert "2 of the runs" in note and "seed=0): silent" in note and "seed=1): saturated" in note
+    assert "counted like every other run" in note
+    assert report.dead_runs_note({"toy": _curves([3.0, 40.0])}) == ""
+    # no hidden layer: nothing to be silent
+    assert list(activity(_curves([0.0, 0.0], sizes="(784, 10)")).values) == ["", ""]
+
+
+def test_runs_made_from_a_modified_tree_are_named_on_the_page():
+    from types import SimpleNamespace
+    from pathlib import Path
+
+    ds = _curves([3.0, 4.0])
+    ds.attrs.update(profile="quick", dirty=["seed=1"])
+    run = SimpleNamespace(meta={"git_dirty": True}, path=Path("runs/hpsearch/bptt-nmnist"))
+    clean = SimpleNamespace(meta={"git_dirty": False}, path=Path("runs/x/y"))
+    note = report.provenance_note({"toy": ds, "run": run, "clean": clean})
+    assert "2 of the runs" in note and "`toy/quick/seed=1`" in note and "`hpsearch/bptt-nmnist`" in note
+    assert report.provenance_note({"clean": clean}) == ""

@@ -421,15 +421,14 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
             raise FileNotFoundError(f"no {experiment} run in the {cfg.profile} profile")
         if experiment in sweeps:  # every seed is a point: the sweep's results, summarised over seeds
             ds = load_sweep(experiment, cfg.profile)
-            metas = [json.loads(p["attrs"].get("meta", "{}")) if isinstance(p.get("attrs"), dict) else {}
-                     for p in json.loads(ds.attrs.get("points", "{}")).values()]
+            metas = [p.get("provenance", {}) for p in json.loads(ds.attrs.get("points", "{}")).values()]
             # a training sweep over seeds only; else its chapter summarises it
             training = plan.sweep(experiment).scheme is not None and set(json.loads(ds.attrs["grid"])) == {"seed"}
             r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds) if training else {}, {})
-            used[experiment] = ",".join(sorted({m.get("git_commit", "") for m in metas} - {""}))
+            used[experiment] = ",".join(sorted({(m.get("git_commit") or "")[:12] for m in metas} - {""}))
             return r
         r = runs.load(experiment, run_ids[experiment])
-        used[experiment] = r.meta.get("git_commit") or ""
+        used[experiment] = (r.meta.get("git_commit") or "")[:12]
         return r
 
     rows, numbers = [], []
@@ -449,7 +448,7 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
          "number_value": ("number", np.asarray(n_value, dtype=float))},
         coords={"claim": list(cols[0])},
         attrs={"title": "Findings", "profile": cfg.profile,
-               "deciding_runs": ", ".join(f"{e}/{run_ids[e]}@{used[e][:12]}" for e in sorted(used))},
+               "deciding_runs": ", ".join(f"{e}/{run_ids[e]}@{used[e]}" for e in sorted(used))},
     )
 
 

@@ -12,7 +12,7 @@ import xarray as xr
 
 from snnlib.metrics import mean_ci
 from snnlib.model.discretization import parse_integration
-from snnlib.store.runs import is_complete, load, point_dir
+from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 
 __all__ = ["with_drop", "tolerable_step", "claims", "verdicts", "wall_minutes"]
@@ -147,5 +147,5 @@ def wall_minutes(sweep: str = "transfer", profile: str = "quick") -> float:
     for p in plan.sweep(sweep).points(profile):
         d = point_dir(sweep, profile, p.id)
         if is_complete(d):
-            total += float(load(d).meta.get("wall_time_s", 0.0))
+            total += cost_s(load(d).meta)
     return total / 60.0

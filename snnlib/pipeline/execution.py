@@ -17,21 +17,41 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from snnlib.config import ConfigError
 from snnlib.files import atomic_write
 from snnlib.paths import project_root, runs_root
-from snnlib.store.runs import NOTEBOOK, is_complete, point_dir, run_dir
+from snnlib.provenance import code_state
+from snnlib.store.runs import NOTEBOOK, is_complete, point_dir, record_checksums, run_dir
 from snnlib.store.sweeps import SweepPoint
 from snnlib.study import plan as plan_
 from snnlib.training.driver import WEIGHTS, run_weights
 
-__all__ = ["KERNEL", "RUN_LOG", "Task", "task", "execute", "execute_task", "papermill_parameters",
-           "move_stderr_to_log"]
+__all__ = ["KERNEL", "RUN_LOG", "ALLOW_DIRTY", "check_clean", "Task", "task", "execute", "execute_task", "papermill_parameters",
+           "move_stderr_to_log", "strip_outputs"]
 
 KERNEL = "snnlib"
 
 
 #: what a run printed to stderr (progress bars, warnings), moved out of its executed notebook
 RUN_LOG = "run.log"
+
+#: set to 1 to make runs for the book from a modified tree (``--allow-dirty``; the book marks them)
+ALLOW_DIRTY = "SNNLIB_ALLOW_DIRTY"
+
+
+def check_clean(out_dir: Path) -> None:
+    """Refuse (:class:`ConfigError`) to make a run for the book (a folder under the project's
+    ``runs/``) from a tree whose code differs from its commit: the code behind the run could not be
+    recovered. ``SNNLIB_ALLOW_DIRTY=1`` (``--allow-dirty``) makes it anyway; its ``meta.json`` says
+    ``git_dirty: true`` and the chapters that read it mark it."""
+    book_runs = (project_root() / "runs").resolve()
+    if os.environ.get(ALLOW_DIRTY) == "1" or not out_dir.resolve().is_relative_to(book_runs):
+        return
+    if code_state()["git_dirty"]:
+        raise ConfigError(
+            f"the code has uncommitted changes (`git status`), so the run in {out_dir} could not be "
+            "traced to a commit: commit them first, or pass --allow-dirty (SNNLIB_ALLOW_DIRTY=1) and the "
+            "book marks the run as made from modified code.")
 
 
 def _kernel_name() -> str:
@@ -53,6 +73,9 @@ class Task(NamedTuple):
     keep_weights: bool = False
     stale: tuple = ()  # a sweep point: the chapters ("<sweep>/<profile>") its new results make stale
     root: str | None = None
+    #: a sweep point's notebook is kept without outputs: its record is its results, the chapters
+    #: are what a reader sees (and the figures would be most of the committed bytes)
+    keep_outputs: bool = True
 
     @property
     def out_dir(self) -> Path:
@@ -72,7 +95,8 @@ def task(key: str, root: str | None = None) -> Task:
         run_dir(run.experiment, run.run_id)
         folder, keep, stale = run.key, False, ()
     nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
-    return Task(key, nb, folder, dict(run.parameters), keep, stale, None if root is None else str(Path(root).resolve()))
+    return Task(key, nb, folder, dict(run.parameters), keep, stale, None if root is None else str(Path(root).resolve()),
+                keep_outputs=not isinstance(run, SweepPoint))
 
 
 def execute(key: str, root: str | None = None) -> Path:
@@ -119,6 +143,8 @@ def execute_task(t: Task) -> Path:
     import papermill as pm  # optional: the notebook stack, only when a run is executed
 
     out_dir = t.out_dir.resolve()
+    if not is_complete(out_dir):
+        check_clean(out_dir)  # before the lock creates the folder
     with _locked(out_dir):
         if is_complete(out_dir):
             return out_dir / NOTEBOOK
@@ -147,6 +173,10 @@ def execute_task(t: Task) -> Path:
         if t.parameters.get("title"):
             _retitle(partial, t.parameters["title"])
         move_stderr_to_log(partial, out_dir / RUN_LOG)
+        if not t.keep_outputs:
+            strip_outputs(partial)
+        if (out_dir / "meta.json").is_file():  # a run with results (a chapter has none)
+            record_checksums(out_dir, [RUN_LOG, *([WEIGHTS] if t.keep_weights else [])])
         os.replace(partial, out_dir / NOTEBOOK)
     for chapter in t.stale:
         # a chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
@@ -182,6 +212,21 @@ def move_stderr_to_log(notebook: Path, log: Path) -> int:
     atomic_write(log, "".join(ln + "\n" for ln in lines))
     nbformat.write(nb, notebook)
     return len(lines)
+
+
+def strip_outputs(notebook: Path) -> int:
+    """Drop every output and execution count of ``notebook`` (rewritten in place); returns the outputs
+    dropped. A sweep point's notebook keeps its code (with the injected parameters) without them."""
+    import nbformat  # optional: the notebook stack, only when a run is executed
+
+    nb = nbformat.read(notebook, as_version=4)
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            n += len(cell.get("outputs", []))
+            cell["outputs"], cell["execution_count"] = [], None
+    nbformat.write(nb, notebook)
+    return n
 
 
 def _retitle(path: Path, title: str) -> None:

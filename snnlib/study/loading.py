@@ -45,14 +45,17 @@ def load_sweep(name: str, profile: str = "quick", *, root: str | os.PathLike | N
     ``allow_missing=True`` they are NaN, listed in ``attrs["missing"]`` and in a warning.
     ``attrs``: ``sweep``, ``profile``, ``grid`` (JSON), ``config`` (YAML of the fields all points
     share), ``points`` (JSON: each point's grid values and varying attributes), ``time_unit``, and
-    the results' attributes common to all points.
+    the results' attributes common to all points, and ``dirty`` (the ids of the points made from a
+    modified tree, whose code cannot be recovered: a chapter marks them). A damaged point raises
+    :class:`snnlib.store.runs.DamagedRunError` naming its file.
     """
 
     points = plan.sweep(name).points(profile)
     grid = plan.sweep(name).profiles[profile].grid
     coord = {k: [v if isinstance(v, (int, float, str, bool)) else format_value(v) for v in vs]
              for k, vs in grid.items()}
-    missing = [p.id for p in points if not is_complete(point_dir(name, profile, p.id, root))]
+    # a written point whose files are damaged is not missing: loading it raises, naming the file
+    missing = [p.id for p in points if not is_complete(point_dir(name, profile, p.id, root), verified=False)]
     if missing and not allow_missing:
         raise MissingPointsError(
             f"sweep {name}/{profile}: {len(missing)} of {len(points)} points missing: {', '.join(missing)}. "
@@ -68,7 +71,8 @@ def load_sweep(name: str, profile: str = "quick", *, root: str | os.PathLike | N
         ds = run.results.expand_dims({k: [coord[k][list(grid[k]).index(v)]] for k, v in p.params.items()})
         parts.append(ds.drop_attrs(deep=False))
         configs.append(run.config)
-        point_attrs[p.id] = {"params": {k: plain(v) for k, v in p.params.items()}, "attrs": dict(run.results.attrs)}
+        point_attrs[p.id] = {"params": {k: plain(v) for k, v in p.params.items()}, "attrs": dict(run.results.attrs),
+                             "provenance": {k: run.meta.get(k) for k in ("git_commit", "git_dirty")}}
     out = xr.merge(parts, join="outer", compat="no_conflicts", combine_attrs="drop")
     out = out.reindex({k: coord[k] for k in grid})
     for v in out.data_vars:
@@ -82,7 +86,8 @@ def load_sweep(name: str, profile: str = "quick", *, root: str | os.PathLike | N
         a["attrs"] = {k: v for k, v in a["attrs"].items() if k not in shared_attrs and k != "config"}
     shared_cfg = {k: v for k, v in configs[0].items() if all(c.get(k) == v for c in configs) and k not in grid}
     out.attrs.update(shared_attrs)
-    out.attrs.update(sweep=name, profile=profile, time_unit="ms", missing=missing,
+    dirty = [i for i, a in point_attrs.items() if a["provenance"]["git_dirty"]]
+    out.attrs.update(sweep=name, profile=profile, time_unit="ms", missing=missing, dirty=dirty,
                      grid=json.dumps({k: [plain(v) for v in vs] for k, vs in grid.items()}),
                      config=yaml.safe_dump(shared_cfg, sort_keys=True),
                      points=json.dumps(point_attrs, default=_json_scalar))

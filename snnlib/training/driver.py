@@ -11,6 +11,7 @@ a stored run's network with its weights.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,7 +22,7 @@ from snnlib.device import device_name, resolve_device
 from snnlib.paths import artifacts_root, checkpoints_root
 from snnlib.store.runs import Run, load
 from snnlib.training.base import Scheme, TrainConfig, config_digest
-from snnlib.training.loop import evaluate, fit, load_weights, seed_everything, split_batches, summarize_curves
+from snnlib.training.loop import activity, evaluate, fit, load_weights, seed_everything, split_batches, summarize_curves
 from snnlib.training.schemes import SCHEMES
 
 __all__ = ["WEIGHTS", "scheme_of", "run", "summarize", "checkpoint_file", "weights_file", "run_weights",
@@ -69,6 +70,12 @@ def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
              description=f"{scheme.name} seed={cfg.seed}", **extra)
     ds.attrs.update({f"n_{split}": len(y) for split, (_, y) in sets.items()})
     ds.attrs.update(scheme=scheme.name, seed=cfg.seed, lr=lr, device=device_name(dev), **scheme.attrs(cfg))
+    state = str(activity(ds).item())
+    if state:
+        spikes = float(ds["hidden_spikes"].isel(epoch=-1))
+        print(f"snnlib: {scheme.name} seed={cfg.seed}: the network is {state} (hidden spikes per sample in the "
+              f"last epoch: {spikes:g} of at most {ds.attrs.get('hidden_capacity')}); the run counts, and its "
+              "summary and chapter name it", file=sys.stderr)
     return ds
 
 

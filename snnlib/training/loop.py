@@ -10,6 +10,12 @@ samples seen so far), for convergence-rate studies.
 
 Resumable: after every epoch the model, optimizer, history and epoch are written (atomically) to
 ``checkpoint``; a later call with the same checkpoint path continues after the last finished epoch.
+A checkpoint records the code that trained it (``trained_by``: per training session, the git
+commit, whether the tree was modified, the training-code digest of :mod:`snnlib.provenance`, the
+epochs and wall time); resuming from a checkpoint of other training code raises
+:class:`CheckpointError` saying how to retrain (delete the checkpoint) or, explicitly, resume anyway
+(``SNNLIB_RESUME_ANYWAY=1``). The learning curves' ``attrs["trained_by"]`` (JSON) lists every
+session that trained them, and a damaged checkpoint is named with the same fix.
 Model selection uses the validation set only: the summary reports the test accuracy of the final
 epoch and, separately, of the epoch with the best validation accuracy, whose weights are written
 as float32 ``.npz`` (:func:`save_weights`) when training ends.
@@ -17,10 +23,12 @@ as float32 ``.npz`` (:func:`save_weights`) when training ends.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
@@ -31,12 +39,50 @@ from tqdm.std import tqdm
 
 from snnlib.device import to_device
 from snnlib.metrics import mean_ci
+from snnlib.provenance import code_state, describe
 
-__all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError", "split_batches",
-           "summarize_curves", "default_step", "state_arrays", "save_weights", "load_weights"]
+__all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError", "CheckpointError",
+           "RESUME_ANYWAY", "SATURATED", "activity", "split_batches", "summarize_curves", "default_step", "state_arrays",
+           "save_weights", "load_weights"]
+
+#: set to 1 to resume from a checkpoint written by other training code (recorded in ``trained_by``)
+RESUME_ANYWAY = "SNNLIB_RESUME_ANYWAY"
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite: training stops, the last good checkpoint is kept."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be resumed: damaged, or written by other training code (the message says
+    how to retrain or resume anyway)."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _load_checkpoint(ckpt: Path, where) -> dict:
+    """The checkpoint's state, refused when damaged or written by other training code."""
+    restart = f"delete it to restart that training from its first epoch (rm '{ckpt}')"
+    try:
+        state = torch.load(ckpt, weights_only=False, map_location=where)
+        if not isinstance(state, dict) or "epoch" not in state or "model" not in state:
+            raise ValueError("not a training checkpoint")
+    except Exception as err:  # noqa: BLE001  zip, pickle and EOF errors of a truncated or foreign file
+        raise CheckpointError(f"checkpoint {ckpt} cannot be read ({type(err).__name__}: "
+                              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}); {restart}.") from None
+    sessions = state.get("trained_by") or []
+    now = code_state()
+    made_by = sessions[-1] if sessions else {}
+    if made_by.get("training_code") != now["training_code"] and os.environ.get(RESUME_ANYWAY) != "1":
+        what = (f"{describe(made_by)}, training code {made_by['training_code'][:12]}" if sessions
+                else "code that did not record itself (older than these records)")
+        raise CheckpointError(
+            f"checkpoint {ckpt} (after epoch {state['epoch'] + 1}) was written by other training code "
+            f"({what}; this is {describe(now)}, training code {now['training_code'][:12]}): resuming "
+            f"would mix the two. Retrain: {restart}; or resume anyway with {RESUME_ANYWAY}=1 "
+            "(the run's meta.json then lists both).")
+    return state
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -215,10 +261,12 @@ def fit(
     probes: list[dict] = []  # probes[c]: after c finished epochs
     start_epoch = 0
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    sessions: list[dict] = []  # the training sessions before this one (from the checkpoint)
     if ckpt is not None and ckpt.is_file():
         # a checkpoint written on another device loads onto this model's
         where = next(iter(model.parameters()), torch.empty(0)).device
-        state = torch.load(ckpt, weights_only=False, map_location=where)
+        state = _load_checkpoint(ckpt, where)
+        sessions = list(state.get("trained_by") or [])
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1
@@ -231,6 +279,9 @@ def fit(
         probes = list(state.get("probes", []))
         print(f"resuming after epoch {start_epoch} from {ckpt}", file=sys.stderr)
 
+    session = {**code_state(), "first_epoch": start_epoch + 1, "last_epoch": start_epoch,
+               "started": _now(), "finished": None, "wall_time_s": 0.0}
+    t_session = time.perf_counter()
     if probe is not None:
         if start_epoch == 0 and not probes:
             probes.append(dict(probe(model)))
@@ -287,13 +338,14 @@ def fit(
         print(f"{description} epoch {epoch + 1}: train loss {loss_sum / seen:.4f}, "
               f"val acc {v.accuracy:.4f}, test acc {t.accuracy:.4f}, "
               f"{hist['epoch_time'][epoch]:.0f} s", file=sys.stderr)
+        session.update(last_epoch=epoch + 1, finished=_now(), wall_time_s=time.perf_counter() - t_session)
         if ckpt is not None:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                           "history": {k: h[: epoch + 1] for k, h in hist.items()},
                           "batch_loss": batch_loss[: epoch + 1],
                           "curve": {k: c[: epoch + 1] for k, c in curve.items()}, "best": best,
-                          "probes": probes}, ckpt)
+                          "probes": probes, "trained_by": [*sessions, session]}, ckpt)
 
     if weights is not None:
         save_weights(weights, best["state"], epoch=best["epoch"], val_accuracy=best["val_accuracy"])
@@ -313,13 +365,38 @@ def fit(
             data[f"probe_{k}"] = (("checkpoint",), np.array([p.get(k, np.nan) for p in probes], dtype=float))
     ds = xr.Dataset(data, coords=coords)
     ds.attrs["best_epoch"] = int(best["epoch"])
+    # every session that trained these curves (this one only if it trained an epoch)
+    ds.attrs["trained_by"] = json.dumps([*sessions, *([session] if session["last_epoch"] > start_epoch else [])])
     return ds
+
+
+#: the fraction of its hidden capacity above which a network counts as saturated
+SATURATED = 0.95
+
+
+def activity(ds: xr.Dataset) -> xr.DataArray:
+    """Per run (every dim but ``epoch``): ``"silent"`` when the hidden layers emitted no spike in the
+    last epoch (the output then hears nothing: a dead run), ``"saturated"`` when they emitted at least
+    :data:`SATURATED` of ``attrs["hidden_capacity"]`` (every hidden neuron at nearly every chance to
+    spike: no information in which neuron spikes), else ``""``. A network without hidden layers
+    (``attrs["sizes"]`` of two layers) is never silent."""
+    final = ds["hidden_spikes"].isel(epoch=-1)
+    sizes = ds.attrs.get("sizes")
+    has_hidden = sizes is None or len(str(sizes).strip("()").split(",")) > 2
+    flags = xr.full_like(final, "", dtype=object)
+    if has_hidden:
+        flags = flags.where(~(final == 0), "silent")
+    cap = ds.attrs.get("hidden_capacity")
+    if cap:
+        flags = flags.where(~(final >= SATURATED * float(cap)), "saturated")
+    return flags
 
 
 def summarize_curves(ds: xr.Dataset) -> dict:
     """Headline numbers of learning curves (one run or a ``seed`` dimension): the final-epoch test
     accuracy, and the test accuracy of the best-validation epoch (model selection on validation
-    only), as means with 95% confidence half-widths over seeds, plus the per-seed values."""
+    only), as means with 95% confidence half-widths over seeds, plus the per-seed values, and each
+    seed's :func:`activity` (``"ok"``, ``"silent"``, ``"saturated"``: counted in the means)."""
     if "seed" not in ds.dims:
         ds = ds.expand_dims(seed=[0])
     final = ds["test_accuracy"].isel(epoch=-1).values
@@ -335,4 +412,7 @@ def summarize_curves(ds: xr.Dataset) -> dict:
         out[f"{name}_ci95"] = half
         out[f"{name}_per_seed"] = [float(v) for v in values]
     out["best_val_epoch_per_seed"] = [int(b) + 1 for b in best.values]
+    # dead runs are counted in the numbers above (a network a scheme fails to train is its result)
+    # and named here, so that a reader sees them
+    out["activity_per_seed"] = [str(a) or "ok" for a in activity(ds).values]
     return out

@@ -1,9 +1,11 @@
-"""Configs refuse bad values before any compute; run folders are written atomically and never lost."""
+"""Configs refuse bad values before any compute; run folders are written atomically and never lost, and
+cannot silently lie: checksums in meta.json, strict JSON, named errors for damaged files."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -108,6 +110,7 @@ def test_a_field_added_since_at_its_default_is_the_same_config(isolated_runs):
     stored = yaml.safe_load((path / "config.yaml").read_text())
     del stored["scale"]
     (path / "config.yaml").write_text(yaml.safe_dump(stored))
+    runs.record_checksums(path, ["config.yaml"])  # as it was recorded then
 
     def must_not_run(cfg):
         raise AssertionError("recomputed a run that was complete")
@@ -175,3 +178,122 @@ def test_from_dict_refuses_a_string_that_is_not_a_mapping_and_shows_the_y_form(t
     msg = str(e.value)
     assert "-y 'config: {" in msg
     assert "has no field" not in msg  # never a list of single characters as unknown fields
+
+# ---- integrity: a damaged file never loads as data ----
+
+
+def _epochs_run(cfg):
+    return xr.Dataset({"test_accuracy": (("epoch",), np.array([0.5, 0.8, 0.9]))},
+                      coords={"epoch": np.arange(1, 4)})
+
+
+def _made(isolated_runs, name="p", run=_epochs_run, summary=lambda ds: {"acc": float(ds["test_accuracy"][-1]),
+                                                                      "ci": math.nan}):
+    path = runs.run_dir("toy", name)
+    runs.run_or_load(ToyConfig(), path, run, summary)
+    (path / runs.NOTEBOOK).write_text("{}")
+    return path
+
+
+def _flip_coordinate_byte(path, old=3, new=67):
+    """Change the last value of the ``epoch`` coordinate in the netCDF bytes (as a flipped byte would)."""
+    data = bytearray((path / "results.nc").read_bytes())
+    needle = np.array([1, 2, old], dtype=np.int64).tobytes()
+    i = bytes(data).find(needle)
+    assert i >= 0, "the epoch coordinate is stored uncompressed"
+    data[i + 16] = new
+    (path / "results.nc").write_bytes(bytes(data))
+
+
+def test_a_flipped_coordinate_byte_is_refused_naming_the_file(isolated_runs):
+    path = _made(isolated_runs)
+    assert runs.is_complete(path)
+    _flip_coordinate_byte(path)
+    # the damaged file would still load as data (epoch 67), which is what the checksum prevents
+    with xr.open_dataset(path / "results.nc") as ds:
+        assert int(ds["epoch"][-1]) == 67
+    with pytest.raises(runs.DamagedRunError, match=r"results\.nc is damaged.*git checkout|delete the folder"):
+        runs.load(path)
+    assert not runs.is_complete(path)  # a sweep counts it as missing and remakes it
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_empty_or_truncated_results_name_the_file(isolated_runs, damage):
+    path = _made(isolated_runs)
+    data = (path / "results.nc").read_bytes()
+    (path / "results.nc").write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    with pytest.raises(runs.DamagedRunError, match=str(path / "results.nc")):
+        runs.load(path)
+
+
+def test_an_unreadable_file_with_a_matching_checksum_is_named_too(isolated_runs):
+    path = _made(isolated_runs)
+    (path / "results.nc").write_bytes(b"not netcdf")
+    runs.record_checksums(path, ["results.nc"])  # someone re-blessed it: still a named error, no HDF trace
+    with pytest.raises(runs.DamagedRunError, match=r"results\.nc cannot be read"):
+        runs.load(path)
+
+
+def test_a_run_without_recorded_checksums_is_refused(isolated_runs):
+    path = _made(isolated_runs)
+    meta = json.loads((path / "meta.json").read_text())
+    del meta["checksums"]
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(runs.DamagedRunError, match="records no checksums"):
+        runs.load(path)
+
+
+def test_run_or_load_remakes_a_damaged_run_and_keeps_the_damaged_files(isolated_runs, capsys):
+    path = _made(isolated_runs)
+    good = (path / "results.nc").read_bytes()
+    _flip_coordinate_byte(path)
+    run = runs.run_or_load(ToyConfig(), path, _epochs_run, lambda ds: {"acc": 0.9})
+    assert run.results["epoch"].values.tolist() == [1, 2, 3]
+    assert (path / "results.nc.damaged").is_file() and (path / "results.nc").read_bytes() != b""
+    assert "Remaking the run" in capsys.readouterr().err
+    assert good  # the remade file is verified on load
+    runs.verify(path)
+
+
+def test_summary_json_is_strict_json_with_null_for_nan(isolated_runs):
+    path = _made(isolated_runs)
+    text = (path / "summary.json").read_text()
+    assert "NaN" not in text and json.loads(text)["ci"] is None
+    assert math.isnan(runs.load(path).summary["ci"])  # read back as NaN
+
+
+def test_weights_and_log_written_later_are_checked_too(isolated_runs):
+    path = _made(isolated_runs)
+    (path / "weights.npz").write_bytes(b"weights")
+    runs.record_checksums(path, ["weights.npz"])
+    runs.verify(path)
+    (path / "weights.npz").write_bytes(b"weighta")
+    with pytest.raises(runs.DamagedRunError, match=r"weights\.npz is damaged"):
+        runs.verify(path)
+
+
+def test_a_training_meta_lists_every_session_and_the_total_compute(isolated_runs):
+    sessions = [{"git_commit": "a" * 40, "git_dirty": False, "training_code": "x", "first_epoch": 1,
+                 "last_epoch": 2, "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:01:00+00:00",
+                 "wall_time_s": 60.0},
+                {"git_commit": "b" * 40, "git_dirty": False, "training_code": "x", "first_epoch": 3,
+                 "last_epoch": 3, "started": "2999-01-01T00:00:00+00:00", "finished": "2999-01-01T00:00:30+00:00",
+                 "wall_time_s": 30.0}]
+
+    def trained(cfg):
+        ds = _epochs_run(cfg)
+        ds.attrs["trained_by"] = json.dumps(sessions)
+        return ds
+
+    path = _made(isolated_runs, run=trained)
+    meta = runs.load(path).meta
+    assert [s["git_commit"][0] for s in meta["trained_by"]] == ["a", "b"]
+    assert meta["train_wall_time_s"] == 90.0
+    # the first session ended before this run started: its minute counts in the run's compute
+    assert runs.cost_s(meta) == pytest.approx(meta["wall_time_s"] + 60.0)
+
+
+def test_toy_summary_roundtrip_still_exact(isolated_runs):
+    path = runs.run_dir("toy", "t")
+    runs.run_or_load(ToyConfig(), path, toy_run, toy_summary)
+    assert runs.load(path).summary == {"total": 5.0}

@@ -162,3 +162,58 @@ def test_a_checkpoint_without_probes_resumes_with_nan_for_the_epochs_it_lacks(tm
     ds = _fit(tmp_path, epochs=3, ckpt="old.pt", probe=_weight_norm_probe)
     assert ds["checkpoint"].values.tolist() == [0, 1, 2, 3]
     assert np.isnan(ds["probe_norm"].values[:2]).all() and np.isfinite(ds["probe_norm"].values[2:]).all()
+
+
+def test_a_checkpoint_records_the_code_that_trained_it_and_the_curves_list_every_session(tmp_path):
+    import json
+
+    import torch as _torch
+
+    _fit(tmp_path, epochs=1)
+    state = _torch.load(tmp_path / "c.pt", weights_only=False)
+    (made,) = state["trained_by"]
+    assert {"git_commit", "git_dirty", "training_code", "wall_time_s"} <= set(made)
+    ds = _fit(tmp_path, epochs=3)  # resumes: same code
+    sessions = json.loads(ds.attrs["trained_by"])
+    assert [(s["first_epoch"], s["last_epoch"]) for s in sessions] == [(1, 1), (2, 3)]
+
+
+def test_resuming_a_checkpoint_of_other_training_code_is_refused_unless_asked(tmp_path, monkeypatch):
+    import torch as _torch
+
+    from snnlib.training.loop import CheckpointError
+
+    _fit(tmp_path, epochs=1)
+    state = _torch.load(tmp_path / "c.pt", weights_only=False)
+    state["trained_by"][0].update(training_code="0" * 64, git_commit="1" * 40)
+    _torch.save(state, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match=r"other training code.*commit 11111111.*rm .*c\.pt.*SNNLIB_RESUME_ANYWAY=1"):
+        _fit(tmp_path, epochs=2)
+    monkeypatch.setenv("SNNLIB_RESUME_ANYWAY", "1")
+    ds = _fit(tmp_path, epochs=2)
+    import json
+
+    assert [s["git_commit"][0] for s in json.loads(ds.attrs["trained_by"])][0] == "1"
+
+
+def test_a_checkpoint_from_before_these_records_is_refused(tmp_path):
+    import torch as _torch
+
+    from snnlib.training.loop import CheckpointError
+
+    _fit(tmp_path, epochs=1)
+    state = _torch.load(tmp_path / "c.pt", weights_only=False)
+    del state["trained_by"]
+    _torch.save(state, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="did not record itself"):
+        _fit(tmp_path, epochs=2)
+
+
+def test_a_truncated_checkpoint_is_named_with_the_fix(tmp_path):
+    from snnlib.training.loop import CheckpointError
+
+    _fit(tmp_path, epochs=1)
+    data = (tmp_path / "c.pt").read_bytes()
+    (tmp_path / "c.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"checkpoint .*c\.pt cannot be read.*delete it to restart"):
+        _fit(tmp_path, epochs=2)

@@ -248,6 +248,8 @@ class BPTTScheme:
         return 1e-3
 
     def attrs(self, cfg):
+        # the most hidden spikes a sample can draw: every hidden neuron spiking at every step
+        capacity = sum(cfg.hidden) * -(-cfg.n_steps // cfg.k)
         return dict(dataset=cfg.dataset, sizes=str(sizes(cfg)), step_ms=cfg.dt * cfg.k,
-                    clock=clock_discretization(cfg).label)
+                    clock=clock_discretization(cfg).label, hidden_capacity=int(capacity))
 

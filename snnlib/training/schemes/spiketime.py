@@ -254,6 +254,8 @@ class SpikeTimeScheme:
 
     def attrs(self, cfg):
         bc = bats_config(cfg)
+        # the most hidden spikes a sample can draw: every hidden neuron filling its spike buffer
+        capacity = sum(n * k for n, k in zip(bc.sizes[1:-1], bc.max_spikes[:-1]))
         return dict(variant=cfg.variant, sizes=str(bc.sizes), thresholds=str(tuple(p.theta for p in bc.params())),
-                    dt_ms="none" if cfg.dt is None else cfg.dt, dataset=cfg.dataset)
+                    dt_ms="none" if cfg.dt is None else cfg.dt, dataset=cfg.dataset, hidden_capacity=int(capacity))
 
