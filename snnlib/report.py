@@ -6,17 +6,64 @@ only when gluing, i.e. inside a notebook).
 
 from __future__ import annotations
 
+import ast
 import math
 from typing import Any, Mapping
 
 import xarray as xr
 import yaml
 
+from snnlib.config import ConfigError
 from snnlib.metrics import mean_ci, wilson_interval
 from snnlib.training.loop import activity
 
 __all__ = ["glue_training", "small_test_caveat", "clock_neuron_text", "recipe_note", "RECIPE_NOTES",
-           "provenance_note", "dead_runs_note"]
+           "provenance_note", "dead_runs_note", "PAPERMILL_HEADER", "parameter_names", "unknown_parameters",
+           "check_parameters"]
+
+
+#: the first line of the cell papermill injects after a notebook's ``parameters`` cell (its Python
+#: translator's comment); a notebook's own parameters cell must begin otherwise (a test checks)
+PAPERMILL_HEADER = "# Parameters"
+
+
+def parameter_names(source: str) -> list[str]:
+    """The names a parameters cell (Python source) assigns at its top level, in order."""
+    names = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def unknown_parameters(given, declared_source: str, where: str) -> None:
+    """Refuse (:class:`ConfigError`) the parameters ``given`` (names) that the parameters cell
+    ``declared_source`` does not assign: papermill only warns and the run would silently use the
+    notebook's own value. ``where`` names the notebook in the message."""
+    declared = parameter_names(declared_source)
+    unknown = [n for n in given if n not in declared]
+    if unknown:
+        hint = (f" (a setting of the run's config goes inside config: papermill -y 'config: {{{unknown[0]}: ...}}')"
+                if "config" in declared else "")
+        raise ConfigError(f"{where} has no parameter {', '.join(unknown)}; its parameters are "
+                          f"{', '.join(declared)}{hint}.")
+
+
+def check_parameters() -> None:
+    """In a notebook, the cell after the parameters cell: refuse a parameter that papermill injected
+    but the parameters cell does not declare (papermill itself only warns, and the run would use the
+    notebook's value). Reads the kernel's input history: papermill's injected cell (first line
+    :data:`PAPERMILL_HEADER`) runs right after the notebook's parameters cell. Nothing to check when
+    the notebook runs without papermill or outside IPython."""
+    from IPython import get_ipython  # optional: IPython, only inside a notebook
+
+    shell = get_ipython()
+    history = list(shell.user_ns.get("In", [])) if shell is not None else []
+    for k in range(len(history) - 1, 0, -1):
+        if history[k].split("\n", 1)[0].rstrip() == PAPERMILL_HEADER:
+            injected = parameter_names(history[k])
+            unknown_parameters(injected, history[k - 1], "this notebook")
+            return
 
 
 def _named(sources) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from snnlib.training.schemes import bptt
 
 
 def test_clock_neuron_text_follows_the_config_of_the_simulated_neuron():
-    leaky = bptt.Config(tau_s=0.0, tau=19.5, n_steps=25, theta=1.0)
+    leaky = bptt.Config(tau_s=0.0, tau=19.5, n_steps=25, t_in=25.0, theta=1.0)
     text = report.clock_neuron_text(leaky.to_dict())
     neuron = bptt.neuron(leaky)
     assert neuron.alpha == 0.0  # what is simulated: no synaptic current

@@ -12,12 +12,15 @@ Each task executes its point's notebook through :func:`snnlib.pipeline.execution
 written atomically and the executed notebook last, so a point whose worker dies leaves no result
 that looks complete; Dask reschedules the task of a dead worker on another one, and a task that
 still fails with :class:`distributed.KilledWorker` is submitted again (``resubmit`` times). A
-rerun executes only the points that are not complete.
+rerun executes only the points that are not complete. A point that fails is reported with what it
+left to look at (:class:`SweepError`); a scheduler address where nothing listens is refused within
+seconds (:class:`SchedulerError`, :data:`CONNECT_TIMEOUT_S`).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Iterable
 
@@ -25,22 +28,46 @@ from tqdm.std import tqdm
 
 from snnlib.pipeline.checks import check_configs
 from snnlib.pipeline.execution import Task, execute_task, task
-from snnlib.store.runs import NOTEBOOK, is_complete, point_dir
+from snnlib.store.runs import is_complete, point_dir
 from snnlib.study import plan as plan_
 
-__all__ = ["SweepError", "missing_tasks", "run_tasks", "run_sweeps"]
+__all__ = ["SweepError", "SchedulerError", "CONNECT_TIMEOUT_S", "check_workers", "missing_tasks", "run_tasks",
+           "run_sweeps"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 class SweepError(RuntimeError):
-    """Some points failed; ``failed`` maps their keys to the error."""
+    """Some points failed; ``failed`` maps their keys to what happened and what is left to look at."""
 
     def __init__(self, failed: dict[str, str]):
         lines = "\n".join(f"  {k}: {v}" for k, v in failed.items())
-        super().__init__(f"{len(failed)} sweep point(s) failed (their executed notebooks are "
-                         f"notebook.failed.ipynb in their run folders):\n{lines}")
+        super().__init__(f"{len(failed)} sweep point(s) failed; the others are complete:\n{lines}")
         self.failed = failed
+
+
+class SchedulerError(ConnectionError):
+    """The Dask scheduler cannot be reached; the message names the address and what to check."""
+
+
+#: seconds to wait for a Dask scheduler before giving up
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _left_behind(t: Task) -> str:
+    """What a failed point left in its run folder to look at (a failed point never looks complete)."""
+    out = t.out_dir
+    if (out / "notebook.failed.ipynb").is_file():
+        return f"the executed notebook is {out / 'notebook.failed.ipynb'}"
+    if (out / ".notebook.partial.ipynb").is_file():
+        return f"the cells that ran before the worker died are in {out / '.notebook.partial.ipynb'}"
+    return f"no notebook was written (in {out}); a rerun starts the point again, from its last checkpoint"
+
+
+def check_workers(n: int | None, what: str = "workers") -> None:
+    """Refuse a number of workers (or threads) that is not a positive integer (``None``: the default)."""
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"{what} = {n!r}: expected a positive integer (or leave it out for the default)")
 
 
 def missing_tasks(names: Iterable[str], profile: str, root: str | None = None) -> tuple[list[Task], int]:
@@ -60,11 +87,44 @@ def _run(t: Task, threads: int) -> str:
     return t.key
 
 
+def _reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse (:class:`SchedulerError`, one line) a TCP scheduler address where nothing listens,
+    before Dask retries it for its connect timeout (30 s) with pages of tracebacks."""
+    from distributed.comm import parse_address  # optional: Dask, only when sweeps run on a cluster
+    from distributed.comm.addressing import parse_host_port  # optional: Dask, only when sweeps run on a cluster
+
+    try:
+        scheme, loc = parse_address(address)
+    except ValueError as err:
+        raise SchedulerError(f"--scheduler {address}: not a Dask address ({err}); expected e.g. "
+                             "tcp://head-node:8786") from None
+    if scheme != "tcp":
+        return  # tls://, ucx:// ...: Dask's own connect (with the timeout below) checks them
+    try:
+        host, port = parse_host_port(loc)
+    except ValueError as err:
+        raise SchedulerError(f"--scheduler {address}: {err}; expected e.g. tcp://head-node:8786") from None
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise SchedulerError(
+            f"cannot reach the Dask scheduler at {address} ({why}): is the scheduler running "
+            "(`dask scheduler`), are host and port right, and does a firewall let this machine in?") from None
+
+
 def _client(scheduler: str | None, n_workers: int | None):
     from distributed import Client, LocalCluster  # optional: Dask, only when sweeps run on a cluster
 
+    check_workers(n_workers)
     if scheduler:
-        return Client(scheduler), None
+        _reachable(scheduler)
+        try:
+            return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S:g}s"), None
+        except Exception as err:  # noqa: BLE001  timeouts, refused handshakes, a peer that is no Dask scheduler
+            what = f"{type(err).__name__}: {str(err).splitlines()[0]}" if str(err) else type(err).__name__
+            raise SchedulerError(f"cannot connect to the Dask scheduler at {scheduler} ({what}): is a Dask "
+                                 "scheduler of this distributed version listening at that address?") from None
     n = n_workers or os.cpu_count() or 1
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), cluster
@@ -78,6 +138,7 @@ def run_tasks(tasks: list[Task], *, total: int | None = None, scheduler: str | N
     executed. Raises :class:`SweepError` naming the points that failed after the others finished."""
     from distributed import KilledWorker, as_completed  # optional: Dask, only when sweeps run on a cluster
 
+    check_workers(threads, "threads")
     total = len(tasks) if total is None else total
     if not tasks:
         return []
@@ -99,13 +160,15 @@ def run_tasks(tasks: list[Task], *, total: int | None = None, scheduler: str | N
             except KilledWorker:
                 tries[t.key] = tries.get(t.key, 0) + 1
                 if tries[t.key] > resubmit:
-                    failed[t.key] = "its workers died repeatedly (out of memory? see the worker logs)"
+                    failed[t.key] = (f"its workers died in each of {tries[t.key]} submissions (out of "
+                                     f"memory? see the worker logs); {_left_behind(t)}")
                     continue
                 new = client.submit(_run, t, threads, pure=False, key=f"point-{t.key}-{tries[t.key]}")
                 by_future[new] = t
                 queue.add(new)
             except Exception as e:  # noqa: BLE001  a failed notebook: report it, let the others finish
-                failed[t.key] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+                msg = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+                failed[t.key] = f"{type(e).__name__}: {msg}; {_left_behind(t)}"
     finally:
         bar.close()
         if own is not None:
@@ -130,7 +193,5 @@ def run_sweeps(names: Iterable[str], profile: str = "quick", *, scheduler: str |
     chapters = dict.fromkeys(c.name for name in names for c in plan_.chapters_reading(name, profile))
     for name in chapters:
         if plan_.chapter(f"{name}/{profile}") is not None:
-            t = task(f"{name}/{profile}", root)
-            if done or not (t.out_dir / NOTEBOOK).is_file():
-                execute_task(t)
+            execute_task(task(f"{name}/{profile}", root))  # only if stale: its completion record says
     return done

@@ -3,15 +3,18 @@
 A :class:`Task` is self-contained (the notebook itself, the run folder relative to the runs
 folder, the papermill parameters), so that a worker on another machine needs only the installed
 package and the shared runs folder (:mod:`snnlib.pipeline.cluster`). :func:`execute_task` holds a
-lock on the run folder, writes the executed notebook last (an interrupted run never looks
-complete), moves what the run printed to stderr into ``run.log`` and removes the notebooks of the
-chapters that the new point makes stale.
+lock on the run folder, refuses a parameter the notebook does not declare, writes the executed
+notebook last (an interrupted run never looks complete), moves what the run printed to stderr into
+``run.log`` and removes the notebooks of the chapters that the new point makes stale. A sweep's
+chapter writes a completion record (:data:`READS`: the points it read and the state of each), so
+that it is executed once per state of its points, however many sweeps finish at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import sys
 from pathlib import Path
@@ -21,19 +24,24 @@ from snnlib.config import ConfigError
 from snnlib.files import atomic_write
 from snnlib.paths import project_root, runs_root
 from snnlib.provenance import code_state
-from snnlib.store.runs import NOTEBOOK, is_complete, point_dir, record_checksums, run_dir
+from snnlib.report import unknown_parameters
+from snnlib.store.runs import NOTEBOOK, is_complete, point_dir, record_checksums, run_dir, sha256_of
 from snnlib.store.sweeps import SweepPoint
 from snnlib.study import plan as plan_
 from snnlib.training.driver import WEIGHTS, run_weights
 
-__all__ = ["KERNEL", "RUN_LOG", "ALLOW_DIRTY", "check_clean", "Task", "task", "execute", "execute_task", "papermill_parameters",
-           "move_stderr_to_log", "strip_outputs"]
+__all__ = ["KERNEL", "RUN_LOG", "READS", "ALLOW_DIRTY", "check_clean", "Task", "task", "execute", "execute_task",
+           "papermill_parameters", "check_task_parameters", "reads_state", "chapter_complete", "move_stderr_to_log",
+           "strip_outputs"]
 
 KERNEL = "snnlib"
 
 
 #: what a run printed to stderr (progress bars, warnings), moved out of its executed notebook
 RUN_LOG = "run.log"
+
+#: a chapter's completion record: the runs it read, each with the SHA-256 of its ``meta.json``
+READS = "reads.json"
 
 #: set to 1 to make runs for the book from a modified tree (``--allow-dirty``; the book marks them)
 ALLOW_DIRTY = "SNNLIB_ALLOW_DIRTY"
@@ -60,6 +68,29 @@ def _kernel_name() -> str:
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
 
 
+def _kernel_manager_class():
+    """The kernel manager class of a run (nbclient creates, owns and shuts down the manager):
+    encrypted transport where pyzmq has CurveZMQ (else ipykernel warns of an unencrypted TCP kernel
+    at every run), and no interrupt when the kernel is shut down after its last cell. jupyter_client
+    sends SIGINT before every shutdown; a kernel caught inside a message handler then logs
+    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on the terminal of a run that
+    succeeded. An interrupt while cells run (a timeout) is sent as before."""
+    import zmq  # optional: the notebook stack, only when a run is executed
+    from jupyter_client.manager import AsyncKernelManager  # optional: the notebook stack, only when a run is executed
+
+    class RunKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport_encryption", "required" if zmq.has("curve") else "disabled")
+            super().__init__(**kwargs)
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:  # every cell has run: nothing to interrupt
+                return
+            await super()._async_interrupt_kernel()
+
+    return RunKernelManager
+
+
 class Task(NamedTuple):
     """One unit of work, self-contained so that a worker on another machine needs only the installed
     package and the shared runs folder: the notebook itself (not its path), the run folder relative
@@ -76,6 +107,9 @@ class Task(NamedTuple):
     #: a sweep point's notebook is kept without outputs: its record is its results, the chapters
     #: are what a reader sees (and the figures would be most of the committed bytes)
     keep_outputs: bool = True
+    #: a sweep's chapter: the run folders it reads (relative to the runs folder); its completion
+    #: record (:data:`READS`) says which states of them it was made from
+    reads: tuple = ()
 
     @property
     def out_dir(self) -> Path:
@@ -94,9 +128,46 @@ def task(key: str, root: str | None = None) -> Task:
     else:
         run_dir(run.experiment, run.run_id)
         folder, keep, stale = run.key, False, ()
+    chapter = plan_.chapter(key)
+    reads = () if chapter is None else tuple(p.key for s in plan_.read_by(plan_.sweep(chapter.experiment))
+                                              for p in s.points(chapter.run_id))
     nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
     return Task(key, nb, folder, dict(run.parameters), keep, stale, None if root is None else str(Path(root).resolve()),
-                keep_outputs=not isinstance(run, SweepPoint))
+                keep_outputs=not isinstance(run, SweepPoint), reads=reads)
+
+
+def check_task_parameters(t: Task) -> None:
+    """Refuse (:class:`ConfigError`) a parameter the task's notebook does not declare in its
+    ``parameters`` cell (papermill would only warn, and the run would use the notebook's value)."""
+    cell = next((c for c in t.notebook.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])),
+                None)
+    given = [k for k in t.parameters if k != "run_dir"]  # every run is given its folder
+    unknown_parameters(given if cell is not None else [*given, "run_dir"],
+                       cell.source if cell is not None else "", f"the notebook of {t.key}")
+
+
+def reads_state(t: Task) -> dict[str, str | None]:
+    """The state of the runs a chapter reads: run folder -> SHA-256 of its ``meta.json`` (rewritten
+    whenever the run is made or remade), ``None`` for a run that is not there."""
+    root = runs_root(t.root)
+    return {k: sha256_of(root.joinpath(*k.split("/")) / "meta.json") for k in t.reads}
+
+
+def chapter_complete(t: Task) -> bool:
+    """A chapter is complete when its notebook is written and its completion record (:data:`READS`)
+    names the runs it reads in their current state: a point made or remade since, by this machine or
+    another, makes it stale. A chapter written before the record existed is complete while its
+    notebook exists (a new point has always removed its chapter's notebook)."""
+    out = t.out_dir
+    if not (out / NOTEBOOK).is_file():
+        return False
+    if not (out / READS).is_file():
+        return True
+    try:
+        recorded = json.loads((out / READS).read_text())["reads"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # a damaged record: remake the chapter
+    return recorded == reads_state(t)
 
 
 def execute(key: str, root: str | None = None) -> Path:
@@ -143,11 +214,14 @@ def execute_task(t: Task) -> Path:
     import papermill as pm  # optional: the notebook stack, only when a run is executed
 
     out_dir = t.out_dir.resolve()
-    if not is_complete(out_dir):
+    done = (lambda: chapter_complete(t)) if t.reads else (lambda: is_complete(out_dir))
+    if not done():
+        check_task_parameters(t)
         check_clean(out_dir)  # before the lock creates the folder
     with _locked(out_dir):
-        if is_complete(out_dir):
+        if done():  # made meanwhile, e.g. by a concurrent sweep
             return out_dir / NOTEBOOK
+        reads = reads_state(t) if t.reads else None  # before it runs: a point landing meanwhile makes it stale
         partial = out_dir / ".notebook.partial.ipynb"
         failed = out_dir / "notebook.failed.ipynb"
         # Relative to the project root (the kernel's working directory) so that the executed notebook
@@ -158,7 +232,7 @@ def execute_task(t: Task) -> Path:
         try:
             pm.execute_notebook(
                 copy.deepcopy(t.notebook), str(partial), parameters=params, kernel_name=_kernel_name(),
-                progress_bar=sys.stderr.isatty(), log_output=True, cwd=str(cwd),
+                kernel_manager_class=_kernel_manager_class(), progress_bar=sys.stderr.isatty(), log_output=True, cwd=str(cwd),
             )
             if t.keep_weights:
                 src = run_weights(out_dir)
@@ -177,6 +251,8 @@ def execute_task(t: Task) -> Path:
             strip_outputs(partial)
         if (out_dir / "meta.json").is_file():  # a run with results (a chapter has none)
             record_checksums(out_dir, [RUN_LOG, *([WEIGHTS] if t.keep_weights else [])])
+        if reads is not None:
+            atomic_write(out_dir / READS, json.dumps({"reads": reads, **code_state()}, indent=1, sort_keys=True) + "\n")
         os.replace(partial, out_dir / NOTEBOOK)
     for chapter in t.stale:
         # a chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`

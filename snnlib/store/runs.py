@@ -57,7 +57,7 @@ from snnlib.paths import runs_root
 from snnlib.provenance import code_state
 
 __all__ = ["NOTEBOOK", "RESULT_FILES", "DamagedRunError", "Run", "run_dir", "save", "load", "verify",
-           "verify_all", "record_checksums", "cost_s", "is_complete", "run_or_load", "environment_meta", "point_dir"]
+           "verify_all", "record_checksums", "sha256_of", "cost_s", "is_complete", "run_or_load", "environment_meta", "point_dir"]
 
 #: the executed notebook of a run folder, written last: its presence says the run is complete
 NOTEBOOK = "notebook.ipynb"
@@ -143,6 +143,12 @@ def _nan_for_null(obj: Any) -> Any:
 
 def _sha256(path: Path) -> str:
     return sha256_bytes(path.read_bytes())
+
+
+def sha256_of(path: str | os.PathLike) -> str | None:
+    """The SHA-256 of the file ``path``, ``None`` when there is none (e.g. a run not made yet)."""
+    path = Path(path)
+    return _sha256(path) if path.is_file() else None
 
 
 def save(

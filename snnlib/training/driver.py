@@ -54,6 +54,9 @@ def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
     """Train the network of ``cfg`` (one seed) with its scheme; the learning curves with the scheme,
     seed, sample counts and the scheme's attributes in ``attrs``."""
     scheme = scheme_of(cfg)
+    if getattr(cfg, "hidden", None) == ():  # can be meant, but easily is not: say so in the run's log
+        print(f"snnlib: {scheme.name} seed={cfg.seed}: hidden = () builds no hidden layer: the inputs connect "
+              "straight to the output layer", file=sys.stderr)
     dev = resolve_device(cfg.device)
     gen = seed_everything(cfg.seed)
     sets = scheme.data(cfg)

@@ -3,6 +3,7 @@ worker killed mid-run (no corrupt point; resubmitted, or completed by the rerun)
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -41,6 +42,17 @@ run = runs.run_or_load(Toy.from_dict(config), run_dir, compute, lambda ds: {"las
 '''
 
 
+CHAPTER = '''
+import os
+from snnlib.paths import runs_root
+from snnlib.store import runs
+# the kernel does not see the test's plan: read the point folders themselves
+acc = sum(float(runs.load(m.parent).results.acc.sum()) for m in (runs_root() / sweep / profile).glob("*/meta.json"))
+with open(os.environ["TOY_CHAPTER_LOG"], "a") as f:  # one line per execution of the chapter
+    f.write(f"{acc}\\n")
+'''
+
+
 @pytest.fixture
 def toy_sweep(isolated_runs, tmp_path, monkeypatch):
     nb = nbformat.v4.new_notebook()
@@ -50,8 +62,17 @@ def toy_sweep(isolated_runs, tmp_path, monkeypatch):
     nbformat.write(nb, tmp_path / "toy.ipynb")
     monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
 
-    def declare(sleep: float, xs=(1.0, 2.0), seeds=(0, 1)):
-        s = Sweep("toy", "toy.ipynb", {"quick": SweepProfile({"sleep": sleep}, {"x": list(xs), "seed": list(seeds)})})
+    chapter = nbformat.v4.new_notebook()
+    chapter.cells = [nbformat.v4.new_code_cell("run_dir = None\ntitle = ''\nsweep = ''\nprofile = ''",
+                                               metadata={"tags": ["parameters"]}),
+                     nbformat.v4.new_code_cell(CHAPTER)]
+    chapter.metadata["kernelspec"] = nb.metadata["kernelspec"]
+    nbformat.write(chapter, tmp_path / "toy_chapter.ipynb")
+    monkeypatch.setenv("TOY_CHAPTER_LOG", str(tmp_path / "chapter.log"))
+
+    def declare(sleep: float, xs=(1.0, 2.0), seeds=(0, 1), chapter=None):
+        s = Sweep("toy", "toy.ipynb", {"quick": SweepProfile({"sleep": sleep}, {"x": list(xs), "seed": list(seeds)})},
+                  chapter=chapter)
         monkeypatch.setattr(plan, "SWEEPS", (s,))
         return s
     return declare
@@ -138,3 +159,57 @@ def test_a_killed_worker_leaves_no_corrupt_point(toy_sweep, resubmit):
     finally:
         client.close()
         cluster.close()
+
+
+def _chapter_runs(tmp_path) -> int:
+    log = tmp_path / "chapter.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_a_chapter_runs_once_per_state_of_its_points(toy_sweep, tmp_path):
+    """A chapter's completion record names its points' states: a rerun of the sweep, and concurrent
+    sweeps that finish together, leave it alone; a point remade (here, or brought by a pull) makes it
+    stale."""
+    from snnlib.pipeline.cluster import run_sweeps
+    from snnlib.pipeline.execution import READS, chapter_complete, execute_task, task
+
+    toy_sweep(sleep=0.0, chapter="toy_chapter.ipynb")
+    run_sweeps(["toy"], "quick", n_workers=1, progress=False)
+    assert _chapter_runs(tmp_path) == 1
+    chapter = task("toy/quick")
+    record = json.loads((chapter.out_dir / READS).read_text())
+    assert sorted(record["reads"]) == sorted(chapter.reads) and len(chapter.reads) == 4
+    assert all(record["reads"].values()) and "git_commit" in record
+    assert run_sweeps(["toy"], "quick", n_workers=1, progress=False) == []
+    assert _chapter_runs(tmp_path) == 1  # nothing new: not executed again
+
+    # two processes finishing points together both ask for the chapter: the lock and the record let
+    # one of them execute it
+    (chapter.out_dir / runs.NOTEBOOK).unlink()
+    threads = [threading.Thread(target=execute_task, args=(task("toy/quick"),)) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert _chapter_runs(tmp_path) == 2
+
+    # a point remade elsewhere and pulled (its meta.json is new; the chapter's notebook is still there)
+    point = runs.point_dir("toy", "quick", chapter.reads[0].split("/")[-1])
+    meta = json.loads((point / "meta.json").read_text())
+    (point / "meta.json").write_text(json.dumps(dict(meta, finished="later")))
+    assert runs.is_complete(point) and not chapter_complete(task("toy/quick"))
+    run_sweeps(["toy"], "quick", n_workers=1, progress=False)
+    assert _chapter_runs(tmp_path) == 3 and chapter_complete(task("toy/quick"))
+
+
+def test_a_point_that_fails_names_what_it_left(toy_sweep):
+    from snnlib.pipeline.cluster import SweepError, run_tasks
+    from snnlib.pipeline.execution import task
+
+    toy_sweep(sleep=0.0, xs=("boom",), seeds=(0,))
+    t = task("toy/quick/x=boom,seed=0")
+    with pytest.raises(SweepError) as err:
+        run_tasks([t], n_workers=1, progress=False)
+    (key, why), = err.value.failed.items()
+    assert key == t.key and f"the executed notebook is {t.out_dir / 'notebook.failed.ipynb'}" in why
+    assert (t.out_dir / "notebook.failed.ipynb").is_file()

@@ -244,3 +244,43 @@ def test_a_sweep_points_notebook_is_kept_without_outputs(tmp_path, monkeypatch):
     cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in cells)
     assert "print('shown')" in cells[-1].source  # the code stays
+
+
+def test_a_run_shuts_its_kernel_down_without_an_interrupt():
+    """jupyter_client interrupts (SIGINT) a kernel before shutting it down; a kernel caught inside a
+    message handler then prints ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on the
+    terminal of a run that succeeded. The run's kernel manager sends no interrupt at shutdown."""
+    import asyncio
+    import signal
+
+    async def shutdown_signals():
+        km = execution._kernel_manager_class()(kernel_name="python3")
+        await km.start_kernel()
+        sent, send = [], km._async_signal_kernel
+
+        async def spy(signum):
+            sent.append(signum)
+            await send(signum)
+
+        km._async_signal_kernel = spy
+        await km.shutdown_kernel()
+        return sent
+
+    assert signal.SIGINT not in asyncio.run(shutdown_signals())
+
+
+def test_a_successful_run_prints_no_kernel_alarm(tmp_path):
+    """Executed in its own process, as make does: nothing from the kernel app on the terminal (no
+    KeyboardInterrupt at shutdown, no unencrypted-transport warning where pyzmq has CurveZMQ)."""
+    import subprocess
+    import sys
+
+    _notebook(tmp_path / "toy.ipynb", "print('the result')")
+    script = ("import sys, nbformat\n"
+              "from snnlib.pipeline.execution import Task, execute_task\n"
+              f"nb = nbformat.read({str(tmp_path / 'toy.ipynb')!r}, as_version=4)\n"
+              f"execute_task(Task('toy/r1', nb, 'toy/r1', {{}}, root={str(tmp_path / 'runs')!r}))\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "[IPKernelApp]" not in r.stderr and "KeyboardInterrupt" not in r.stderr, r.stderr
+    assert (tmp_path / "runs" / "toy" / "r1" / runs.NOTEBOOK).is_file()

@@ -20,7 +20,7 @@ from snnlib.clock.recurrence import CubaDiscrete
 from snnlib.config import is_positive
 from snnlib.data import encoding
 from snnlib.data.splits import mnist_splits, nmnist_splits
-from snnlib.model.discretization import ClockDiscretization
+from snnlib.model.discretization import ClockDiscretization, grid_steps
 from snnlib.model.neuron import NeuronParams
 from snnlib.model.surrogates import SURROGATES, get_surrogate
 from snnlib.training import losses
@@ -121,6 +121,11 @@ class BPTTConfig(TrainConfig):
             c("tau_s", self.tau_s > 0, "a positive number of ms: the exact grid integrates the CuBa-LIF")
             c("encoding", self.dataset == "nmnist" or self.encoding == "ttfs",
               "'ttfs' with clock='exact' (the rate code draws spikes per base bin)")
+        if self.dataset == "mnist" and self.encoding == "ttfs":
+            window = self.n_steps * self.dt
+            c("t_in", self.t_in <= window,
+              f"at most the simulated window n_steps * dt = {window:g} ms, or the input spikes after it are "
+              f"dropped: lower t_in, or raise n_steps to {grid_steps(self.t_in, self.dt)}")
 
 
 Config = BPTTConfig

@@ -178,6 +178,20 @@ class SpikeTimeConfig(TrainConfig):
                                                     and all(is_positive(v) for v in self.theta_bats)),
           "None (the variant's) or two positive thresholds (hidden, output) in BATS's units")
         c("weight_scale", is_positive(self.weight_scale), "a positive factor")
+        window = self.window()
+        c("dt", self.dt is None or self.dt < window,
+          f"a step smaller than the window t_max = {window:g} ms (with a step as long as the window, only "
+          "input spikes at t = 0 are ever delivered): lower dt, or raise t_max")
+        if self.dataset == "mnist":
+            c("t_in", self.t_in <= window,
+              f"at most the window t_max = {window:g} ms, or the input spikes after it are dropped: lower t_in, "
+              f"or raise t_max to at least {self.t_in:g} ms")
+
+    def window(self) -> float:
+        """The simulation window (ms): ``t_max``, else the variant's (BATS: 200 ms multi-spike, 1 s single)."""
+        if self.t_max is not None:
+            return float(self.t_max)
+        return (BatsConfig.multi_spike() if self.variant == "multi" else BatsConfig.single_spike()).t_max
 
 
 Config = SpikeTimeConfig
