@@ -89,7 +89,8 @@ def run_dir(experiment: str, run_id: str, root: str | os.PathLike | None = None)
 
 
 def environment_meta() -> dict[str, Any]:
-    """Provenance of a run: git commit (and whether the tree was dirty), versions, device.
+    """Provenance of a run: git commit (and whether the tree was dirty), versions, device (with the
+    CPU's model and the instruction set torch uses: a training is bit-reproducible on the same kind).
 
     torch's threads and GPU are read from the torch this process has loaded (every training and
     experiment has); the store itself does not load it (``None`` where a run never did)."""
@@ -107,11 +108,24 @@ def environment_meta() -> dict[str, Any]:
         "device": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            # float results are bit-reproducible on the same kind of CPU only (kernels are chosen by
+            # instruction set): the model and the instruction set torch dispatches to say which kind
+            "cpu_model": _cpu_model(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability() if torch else None,
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads() if torch else None,
             "cuda": torch.cuda.get_device_name(0) if torch and torch.cuda.is_available() else None,
         },
     }
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux; ``None`` where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
+    except OSError:
+        return None
 
 
 def _strict(obj: Any) -> Any:

@@ -297,3 +297,16 @@ def test_toy_summary_roundtrip_still_exact(isolated_runs):
     path = runs.run_dir("toy", "t")
     runs.run_or_load(ToyConfig(), path, toy_run, toy_summary)
     assert runs.load(path).summary == {"total": 5.0}
+
+
+def test_meta_records_the_kind_of_cpu(isolated_runs):
+    """The same code gives other floats on another CPU kind (seen: a committed BPTT point retrained by
+    its own commit on another machine drifts from the second logged loss on): meta.json says which."""
+    import torch  # noqa: F401  the run's process has torch loaded, as every training and experiment has
+
+    meta = runs.environment_meta()["device"]
+    assert meta["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    import os
+
+    if os.path.exists("/proc/cpuinfo"):  # Linux: the model name the kernel reports
+        assert isinstance(meta["cpu_model"], str) and meta["cpu_model"]
