@@ -33,7 +33,7 @@ from snnlib.study.plan import PROFILES
 from snnlib.training.driver import summarize as summarize_training
 
 __all__ = ["VERDICTS", "Claim", "Verdict", "CLAIMS", "FindingsConfig", "Config", "assess", "run",
-           "summarize", "markdown_table", "glue_numbers"]
+           "provenance", "summarize", "markdown_table", "glue_numbers"]
 
 NAME = "findings"
 VERDICTS = ("confirmed", "refuted", "qualified", "not yet tested")
@@ -415,6 +415,7 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
     sweeps = {s.name for s in plan.sweeps(cfg.profile)}
     run_ids.update({name: cfg.profile for name in sweeps})  # a sweep's chapter: runs/<sweep>/<profile>
     used: dict[str, str] = {}
+    dirty: list[str] = []  # the runs read that were made from a modified tree
 
     def default_load(experiment: str) -> Run:
         if experiment not in run_ids:
@@ -426,9 +427,12 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
             training = plan.sweep(experiment).scheme is not None and set(json.loads(ds.attrs["grid"])) == {"seed"}
             r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds) if training else {}, {})
             used[experiment] = ",".join(sorted({(m.get("git_commit") or "")[:12] for m in metas} - {""}))
+            dirty.extend(f"{experiment}/{cfg.profile}/{p}" for p in ds.attrs.get("dirty", []) if f"{experiment}/{cfg.profile}/{p}" not in dirty)
             return r
         r = runs.load(experiment, run_ids[experiment])
         used[experiment] = (r.meta.get("git_commit") or "")[:12]
+        if r.meta.get("git_dirty") and f"{experiment}/{run_ids[experiment]}" not in dirty:
+            dirty.append(f"{experiment}/{run_ids[experiment]}")
         return r
 
     rows, numbers = [], []
@@ -448,8 +452,20 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
          "number_value": ("number", np.asarray(n_value, dtype=float))},
         coords={"claim": list(cols[0])},
         attrs={"title": "Findings", "profile": cfg.profile,
-               "deciding_runs": ", ".join(f"{e}/{run_ids[e]}@{used[e]}" for e in sorted(used))},
+               "deciding_runs": ", ".join(f"{e}/{run_ids[e]}@{used[e]}" for e in sorted(used)),
+               "dirty_runs": json.dumps(sorted(dirty))},
     )
+
+
+def provenance(ds: xr.Dataset) -> str:
+    """A Markdown warning naming the runs read by the findings that were made from a modified tree
+    (``attrs["dirty_runs"]``); empty when there are none (or for a table made before it was recorded)."""
+    dirty = json.loads(ds.attrs.get("dirty_runs", "[]"))
+    if not dirty:
+        return ""
+    return (f"**Provenance.** {len(dirty)} of the runs these verdicts read were made from a modified working tree "
+            "(`git_dirty: true` in their `meta.json`), so the exact code behind them is in no commit: "
+            + ", ".join(f"`{d}`" for d in dirty) + ".")
 
 
 def summarize(ds: xr.Dataset) -> dict:

@@ -113,6 +113,13 @@ def test_run_on_the_committed_runs_reads_their_numbers():
     for claim in findings.CLAIMS:  # no chapter of the planned ones exists yet
         if claim.decide is None:
             assert str(ds["verdict"].sel(claim=claim.id).values) == "not yet tested"
+    # the runs read that were made from a modified tree are named on the page
+    dirty = json.loads(ds.attrs["dirty_runs"])
+    seed002_dirty = json.loads((ROOT / "runs" / "seed002-rate" / "quick" / "meta.json").read_text())["git_dirty"]
+    assert ("seed002-rate/quick" in dirty) == seed002_dirty
+    assert all(f"`{d}`" in findings.provenance(ds) for d in dirty)
+    for d in dirty:
+        assert json.loads((ROOT / "runs" / d / "meta.json").read_text())["git_dirty"] is True
     table = findings.markdown_table(ds).splitlines()
     assert len(table) == 2 + len(findings.CLAIMS)
     in_book = {r.experiment for r in plan.planned("quick")} | {s.name for s in plan.sweeps("quick")}
