@@ -86,10 +86,9 @@ def provenance_note(sources) -> str:
     if not named:
         return ""
     return (f"**Provenance.** {len(named)} of the runs on this page were made from a modified working tree "
-            "(`git_dirty: true` in their `meta.json`), so the exact code behind them is in no commit; remade "
-            "from their configs by committed code they need not give the same numbers (the points of this "
-            "edition remade so moved by up to a few tenths of a point). They are counted like the others: "
-            + ", ".join(named) + ".")
+            "(`git_dirty: true` in their `meta.json`), so the exact code behind them is in no commit, and "
+            "committed code remaking them from their configs need not give the same numbers. They are "
+            "counted like the others: " + ", ".join(named) + ".")
 
 
 def dead_runs_note(sources) -> str:
