@@ -14,8 +14,9 @@ from snnlib.metrics import mean_ci
 from snnlib.model.discretization import parse_integration
 from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
+from snnlib.study.loading import load_sweep
 
-__all__ = ["with_drop", "tolerable_step", "claims", "verdicts", "wall_minutes"]
+__all__ = ["with_drop", "tolerable_step", "claims", "verdicts", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -149,3 +150,10 @@ def wall_minutes(sweep: str = "transfer", profile: str = "quick") -> float:
         if is_complete(d):
             total += cost_s(load(d).meta)
     return total / 60.0
+
+
+def sources(ds: xr.Dataset, profile: str) -> dict[str, xr.Dataset]:
+    """The training sweeps whose trained networks the transfer points simulate (the grid's ``source``),
+    loaded for ``profile``: a page names their runs too when they were made from a modified tree."""
+    names = [str(n) for n in ds["source"].values] if "source" in ds.coords else []
+    return {n: load_sweep(n, profile, allow_missing=True) for n in names}

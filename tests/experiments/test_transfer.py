@@ -123,3 +123,24 @@ def test_chapter_figures_draw(tmp_path):
     assert ax.get_xscale() == "log" and any(line.get_linestyle() == "--" for line in ax.get_lines())
     fig.savefig(tmp_path / "lines.png")
 
+
+
+def test_the_chapter_names_the_source_networks_made_from_modified_code():
+    """The transfer page names the runs behind it made from a modified tree: its points and the trained
+    networks whose weights they simulate (the sources have no page of their own)."""
+    import json
+    from pathlib import Path
+
+    from snnlib import report
+    from snnlib.analyses import transfer as chapter
+    from snnlib.study.loading import load_sweep
+
+    ds = load_sweep("transfer", "quick")
+    srcs = chapter.sources(ds, "quick")
+    assert sorted(srcs) == ["spiketime-mnist", "spiketime-mnist-threshold"]
+    note = report.provenance_note({"transfer": ds, **srcs})
+    root = Path(__file__).resolve().parents[2] / "runs"
+    for name in srcs:
+        for meta in (root / name / "quick").glob("*/meta.json"):
+            point = f"`{name}/quick/{meta.parent.name}`"
+            assert (point in note) == json.loads(meta.read_text())["git_dirty"], point
