@@ -18,7 +18,7 @@ from snnlib.metrics import mean_ci, wilson_interval
 from snnlib.training.loop import activity
 
 __all__ = ["glue_training", "small_test_caveat", "clock_neuron_text", "recipe_note", "RECIPE_NOTES",
-           "provenance_note", "dead_runs_note", "PAPERMILL_HEADER", "parameter_names", "unknown_parameters",
+           "provenance_note", "dirty_runs_note", "dead_runs_note", "PAPERMILL_HEADER", "parameter_names", "unknown_parameters",
            "check_parameters"]
 
 
@@ -80,15 +80,22 @@ def provenance_note(sources) -> str:
     for name, src in _named(sources).items():
         if isinstance(src, xr.Dataset):
             sweep = f"{src.attrs.get('sweep', name)}/{src.attrs.get('profile', '')}"
-            named += [f"`{sweep}/{p}`" for p in src.attrs.get("dirty", [])]
+            named += [f"{sweep}/{p}" for p in src.attrs.get("dirty", [])]
         elif getattr(src, "meta", {}).get("git_dirty"):
-            named.append(f"`{src.path.parent.name}/{src.path.name}`" if src.path is not None else f"`{name}`")
-    if not named:
+            named.append(f"{src.path.parent.name}/{src.path.name}" if src.path is not None else name)
+    return dirty_runs_note(named)
+
+
+def dirty_runs_note(keys) -> str:
+    """The Markdown warning of :func:`provenance_note` for runs named by their keys
+    (``<experiment>/<run-id>``, ``<sweep>/<profile>/<point-id>``); empty when there are none."""
+    keys = list(keys)
+    if not keys:
         return ""
-    return (f"**Provenance.** {len(named)} of the runs on this page were made from a modified working tree "
+    return (f"**Provenance.** {len(keys)} of the runs on this page were made from a modified working tree "
             "(`git_dirty: true` in their `meta.json`), so the exact code behind them is in no commit, and "
             "committed code remaking them from their configs need not give the same numbers. They are "
-            "counted like the others: " + ", ".join(named) + ".")
+            "counted like the others: " + ", ".join(f"`{k}`" for k in keys) + ".")
 
 
 def dead_runs_note(sources) -> str:

@@ -25,6 +25,7 @@ from snnlib.analyses import direct, transfer
 from snnlib.analyses import timebins as tb
 from snnlib.config import Config
 from snnlib.metrics import mean_ci, mean_diff_ci, prediction_interval
+from snnlib.report import dirty_runs_note
 from snnlib.store import runs
 from snnlib.store.runs import Run
 from snnlib.study import plan
@@ -415,7 +416,7 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
     sweeps = {s.name for s in plan.sweeps(cfg.profile)}
     run_ids.update({name: cfg.profile for name in sweeps})  # a sweep's chapter: runs/<sweep>/<profile>
     used: dict[str, str] = {}
-    dirty: list[str] = []  # the runs read that were made from a modified tree
+    dirty: set[str] = set()  # the runs read that were made from a modified tree
 
     def default_load(experiment: str) -> Run:
         if experiment not in run_ids:
@@ -427,12 +428,12 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
             training = plan.sweep(experiment).scheme is not None and set(json.loads(ds.attrs["grid"])) == {"seed"}
             r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds) if training else {}, {})
             used[experiment] = ",".join(sorted({(m.get("git_commit") or "")[:12] for m in metas} - {""}))
-            dirty.extend(f"{experiment}/{cfg.profile}/{p}" for p in ds.attrs.get("dirty", []) if f"{experiment}/{cfg.profile}/{p}" not in dirty)
+            dirty.update(f"{experiment}/{cfg.profile}/{p}" for p in ds.attrs.get("dirty", []))
             return r
         r = runs.load(experiment, run_ids[experiment])
         used[experiment] = (r.meta.get("git_commit") or "")[:12]
-        if r.meta.get("git_dirty") and f"{experiment}/{run_ids[experiment]}" not in dirty:
-            dirty.append(f"{experiment}/{run_ids[experiment]}")
+        if r.meta.get("git_dirty"):
+            dirty.add(f"{experiment}/{run_ids[experiment]}")
         return r
 
     rows, numbers = [], []
@@ -460,12 +461,7 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
 def provenance(ds: xr.Dataset) -> str:
     """A Markdown warning naming the runs read by the findings that were made from a modified tree
     (``attrs["dirty_runs"]``); empty when there are none (or for a table made before it was recorded)."""
-    dirty = json.loads(ds.attrs.get("dirty_runs", "[]"))
-    if not dirty:
-        return ""
-    return (f"**Provenance.** {len(dirty)} of the runs these verdicts read were made from a modified working tree "
-            "(`git_dirty: true` in their `meta.json`), so the exact code behind them is in no commit: "
-            + ", ".join(f"`{d}`" for d in dirty) + ".")
+    return dirty_runs_note(json.loads(ds.attrs.get("dirty_runs", "[]")))
 
 
 def summarize(ds: xr.Dataset) -> dict:
