@@ -11,13 +11,12 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from snnlib.analyses.timebins import dcr
 from snnlib.analyses.transfer import with_drop
 from snnlib.metrics import mean_ci_along as ci
 from snnlib.plotting import panel_grid, readable, value_bounds
 
 __all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment",
-           "timebins_dcr", "timebins_lines", "timebins_curves"]
+           "timebins_lrr", "timebins_lines", "timebins_curves"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
            "first_spike_error": "first output spike error (ms)", "agreement": "agreement with analytic (%)",
@@ -262,24 +261,30 @@ def _bins_axis(ax, bins, min_gap: float = 0.12):
     ax.set_xlabel("time bins (window / step)")
 
 
-def timebins_dcr(by_dataset: dict, q: float | str = 0.9) -> plt.Figure:
-    """dCR against the number of bins (coarser to the right), one panel per dataset, a colour per
-    scheme, solid seed 000's discretization and dashed the shared model; bands: Student-t 95%
-    intervals over seeds. ``by_dataset``: ``{dataset: rates}`` (:func:`snnlib.analyses.timebins.rates`)."""
+def timebins_lrr(by_dataset: dict, tolerance: float | None = None, collapse: float | None = None) -> plt.Figure:
+    """The log rate ratio ln(CR / CR_benchmark) against the number of bins (coarser to the right), one
+    panel per dataset, as :func:`timebins_lrr`; ``by_dataset``: ``{dataset: log rate ratios}``
+    (:func:`snnlib.analyses.timebins.log_rate_ratios`, one absolute target shared by both schemes).
+    Grey band: +-``tolerance`` ("minimal"); dotted: -``collapse`` (a halving). Runs that never reach the
+    target enter with the whole run's samples (their fall is understated)."""
     fig, axes = panel_grid(len(by_dataset), panel=(5.6, 3.9), sharey=True)
-    for ax, (name, r) in zip(axes, by_dataset.items()):
-        d = dcr(r, q)
-        bins = d["bins"].values
+    for ax, (name, l) in zip(axes, by_dataset.items()):
+        mean, half = ci(l["lrr"])
+        bins = l["bins"].values
         for s, color in _SCHEME_COLOR.items():
             for disc, ls in _DISC_STYLE.items():
-                x = d.sel(scheme=s, discretization=disc)
-                if not bool(x["mean"].notnull().any()):
+                mu, h = mean.sel(scheme=s, discretization=disc), half.sel(scheme=s, discretization=disc)
+                if not bool(mu.notnull().any()):
                     continue
-                ax.plot(bins, x["mean"], ls=ls, marker="o", ms=3, color=color, label=f"{_SCHEME_NAME[s]}, {disc}")
-                ax.fill_between(bins, x["lo"], x["hi"], color=color, alpha=0.12)
+                _band(ax, bins, mu.values, np.nan_to_num(h.values), ls=ls, marker="o", ms=3, color=color,
+                      label=f"{_SCHEME_NAME[s]}, {disc}")
         ax.axhline(0.0, color="k", lw=0.8)
+        if tolerance:
+            ax.axhspan(-tolerance, tolerance, color="0.5", alpha=0.15, lw=0)
+        if collapse:
+            ax.axhline(-collapse, color="0.3", lw=0.8, ls=":")
         _bins_axis(ax, bins)
-        ax.set_ylabel(f"dCR (q = {q:g})" if q != "exp" else "dCR (exponential fit)")
+        ax.set_ylabel(f"ln(CR / CR benchmark), q = {l.attrs.get('q', float('nan')):g}")
         ax.set_title(name)
     axes[0].legend(fontsize="small")
     fig.tight_layout()
@@ -287,8 +292,8 @@ def timebins_dcr(by_dataset: dict, q: float | str = 0.9) -> plt.Figure:
 
 
 def timebins_lines(by_dataset: dict, var: str = "final_test") -> plt.Figure:
-    """``var`` of :func:`snnlib.analyses.timebins.rates` (final test accuracy, spikes) against
-    the number of bins, as :func:`timebins_dcr`; for the accuracy, each arm's benchmark as a thin
+    """``var`` of :func:`snnlib.analyses.timebins.finals` (final test accuracy, spikes) against
+    the number of bins, as :func:`timebins_lrr`; for the accuracy, each arm's benchmark as a thin
     line (dotted: seed 000's discretization, dash-dotted: the shared model)."""
     labels = {"final_test": "test accuracy (%)", "spikes": "hidden spikes / sample", "final_val": "validation accuracy (%)"}
     fig, axes = panel_grid(len(by_dataset), panel=(5.6, 3.9))

@@ -1,8 +1,9 @@
-"""The transfer chapter (seed 001, experiment 1): claims and verdicts from the whole sweep.
+"""The transfer chapter (seed 001, experiment 1): the numbers behind its claims, from the whole sweep
+(the verdicts are decided in :mod:`snnlib.analyses.findings`).
 
 Reads the points of the ``transfer`` sweep (:func:`snnlib.study.loading.load_sweep`; each point is a
 run of :mod:`snnlib.experiments.transfer`): the accuracy drop of each integrated network from the
-analytic one, the tolerable step, the claims of seed 001 and their verdicts, and the sweep's cost.
+analytic one, the tolerable step, the numbers behind seed 001's claims, and the sweep's cost.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 from snnlib.study.loading import load_sweep
 
-__all__ = ["with_drop", "tolerable_step", "claims", "verdicts", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "claims", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -94,50 +95,6 @@ def claims(ds: xr.Dataset, small_dt: float = 1.0, large_dt: float = 5.0) -> dict
         t = drop.sel({"source": thr[0], "integration": "euler", "dt": large_dt})
         put("interp_gain_threshold", t.sel(rule="linear") - t.sel(rule="snap"))
         put("exact_accuracy_threshold", 100.0 * d["exact_accuracy"].sel({"source": thr[0]}).mean("integration"))
-    return out
-
-
-def verdicts(c: dict, tolerance: float = 1.0) -> dict:
-    """Seed 001's transfer claims, each ``(verdict, reason)`` from :func:`claims` (``tolerance``:
-    points of accuracy that count as "similar")."""
-    def beyond(mean, half, bound):  # the interval lies entirely above ``bound``
-        return mean - (half if np.isfinite(half) else 0.0) > bound
-
-    out = {}
-    if c["similar_worst_drop"] >= -tolerance:
-        out["similar"] = ("confirmed" if c["large_worst_drop"] >= -tolerance else "qualified",
-                          "within the tolerance up to the small step" +
-                          ("" if c["large_worst_drop"] >= -tolerance else ", not at the large one"))
-    else:
-        out["similar"] = ("refuted", "the drop exceeds the tolerance already at small steps")
-    g, h = c["interp_gain_mnist"], c["interp_gain_mnist_ci"]
-    more_spikes = c["euler_snap_hidden"] > c["euler_linear_hidden"]
-    if beyond(g, h, 0.0):
-        out["interpolation"] = ("confirmed" if more_spikes else "qualified",
-                                "interpolation raises accuracy" + ("" if more_spikes else
-                                                                   ", but snap does not raise the activity"))
-    elif beyond(-g, h, 0.0):
-        out["interpolation"] = ("refuted", "interpolation lowers accuracy")
-    else:
-        out["interpolation"] = ("qualified", "no significant difference at this step")
-    top_ok = c["top_newton_drop"] >= -tolerance
-    euler_bad = c["euler_newton_drop"] < -tolerance
-    out["high_order"] = ("confirmed" if top_ok and euler_bad else "qualified" if top_ok else "refuted",
-                         "high order within the tolerance" + (" where Euler is not" if euler_bad else
-                                                              ", but so is Euler") if top_ok else
-                         "the highest order loses more than the tolerance")
-    if "interp_gain_threshold" in c:
-        gm, hm = c["interp_gain_mnist"], c["interp_gain_mnist_ci"]
-        gt, ht = c["interp_gain_threshold"], c["interp_gain_threshold_ci"]
-        effect_mnist = beyond(gm, hm, 0.0) or beyond(-gm, hm, 0.0)
-        effect_thr = beyond(gt, ht, 0.0) or beyond(-gt, ht, 0.0)
-        if not effect_mnist and not effect_thr:
-            out["threshold"] = ("qualified", "interpolation has no measurable effect on either data set, so "
-                                "thresholding has nothing to suppress here")
-        elif effect_mnist and not effect_thr:
-            out["threshold"] = ("confirmed", "interpolation matters on MNIST and not on thresholded MNIST")
-        else:
-            out["threshold"] = ("refuted", "interpolation matters on thresholded MNIST too")
     return out
 
 

@@ -93,14 +93,6 @@ def test_chapter_numbers_on_a_known_sweep():
     assert c["similar_worst_drop"] == pytest.approx(-0.02)
     assert c["euler_snap_drop"] == pytest.approx(-2.0) and c["euler_linear_drop"] == pytest.approx(-1.0)
     assert c["top_integration"] == "ps3" and c["top_newton_drop"] == pytest.approx(-0.1)
-    v = transfer_.verdicts(c, tolerance=1.5)
-    assert v["similar"][0] == "confirmed"  # worst at 5 ms: ps3 -0.1 points
-    assert v["high_order"][0] == "qualified"  # euler newton at 5 ms: -1.0, within 1.5 too
-    assert transfer_.verdicts(c, tolerance=0.5)["high_order"][0] == "confirmed"
-    assert v["threshold"][0] == "refuted"  # the fake sweep has the same (exact, seed-free) gain on both
-    c0 = dict(c, interp_gain_mnist=0.1, interp_gain_mnist_ci=0.5, interp_gain_threshold=-0.1,
-              interp_gain_threshold_ci=0.5)
-    assert transfer_.verdicts(c0)["threshold"][0] == "qualified"  # no effect anywhere: nothing to suppress
     assert c["interp_gain_mnist"] == pytest.approx(1.0) and c["interp_gain_threshold"] == pytest.approx(1.0)
     tol = transfer_.tolerable_step(ds, max_drop=1.5).sel(source="spiketime-mnist", input="exact")
     # euler snap: drops 0.04, 0.4, 2.0 points -> 1 ms; euler linear: 0.02, 0.2, 1.0 -> 5 ms

@@ -1,0 +1,157 @@
+"""How claims are decided (snnlib.inference): each test against statsmodels / scipy on fixed inputs,
+the right verdict on synthetic data with known effects, and the power computation against simulation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.multitest import multipletests
+
+from snnlib import inference as inf
+
+
+@pytest.mark.parametrize("b, c", [(10, 25), (3, 0), (40, 41), (0, 7)])
+def test_mcnemar_matches_statsmodels_exact(b, c):
+    n = 1000
+    e = inf.mcnemar(b, c, n)
+    assert e.value == pytest.approx((c - b) / n)
+    two_sided = min(1.0, 2 * min(e.p_above(0.0), e.p_below(0.0)))
+    table = [[n - b - c - 5, b], [c, 5]]
+    assert two_sided == pytest.approx(sm_mcnemar(table, exact=True).pvalue, rel=1e-9)
+    assert e.lo <= e.value <= e.hi
+
+
+def test_mcnemar_without_discordant_samples_still_bounds_the_difference():
+    e = inf.mcnemar(0, 0, 6000)
+    assert e.value == 0 and -0.001 < e.lo < 0 < e.hi < 0.001  # three in 6,000 at most, roughly
+    t = inf.judge("x", e.scaled(100.0), inf.equivalent(1.0))
+    assert not t.deterministic and inf.verdict_of(t) == "confirmed"
+    assert inf.verdict_of(inf.judge("x", inf.mcnemar(0, 0, 50).scaled(100.0), inf.equivalent(1.0))) == "undecided"
+
+
+def test_mcnemar_refuses_impossible_counts():
+    with pytest.raises(ValueError, match="b \\+ c <= n"):
+        inf.mcnemar(600, 500, 1000)
+
+
+def test_holm_matches_statsmodels_over_both_p_values_of_every_sampled_test():
+    rng = np.random.default_rng(3)
+    tests = [inf.judge(f"t{i}", inf.paired(rng.normal(mu, 1.0, 5)), inf.greater(0.0, 0.5))
+             for i, mu in enumerate((0.0, 0.3, 2.0, -1.0, 4.0))]
+    tests.append(inf.judge("exact", inf.exact(3.0), inf.greater(0.0)))  # deterministic: not in the family
+    adjusted = inf.holm(tests)
+    raw = np.array([[t.p_for, t.p_against] for t in tests[:-1]]).ravel()
+    expected = multipletests(raw, method="holm")[1].reshape(-1, 2)
+    got = np.array([[t.p_for_adj, t.p_against_adj] for t in adjusted[:-1]])
+    np.testing.assert_allclose(got, expected)
+    assert adjusted[-1].p_for_adj == 0.0 and adjusted[-1].p_against_adj == 1.0
+
+
+def test_paired_t_matches_scipy_and_rejects_too_few_pairs():
+    from scipy import stats
+
+    a, b = [1.0, 2.0, 3.5, 2.2], [0.5, 1.0, 1.0, 2.0]
+    e = inf.paired(a, b)
+    res = stats.ttest_rel(a, b, alternative="greater")
+    assert e.p_above(0.0) == pytest.approx(res.pvalue)
+    lo, hi = stats.ttest_rel(a, b).confidence_interval(1 - 2 * inf.ALPHA)
+    assert (e.lo, e.hi) == pytest.approx((lo, hi))
+    with pytest.raises(ValueError, match="two or more"):
+        inf.paired([1.0, math.nan], [0.0, 1.0])
+
+
+def test_flipped_and_scaled_estimates_keep_their_p_values():
+    e = inf.paired([0.1, 0.3, 0.2, 0.25])
+    f = e.flipped()
+    assert f.value == -e.value and (f.lo, f.hi) == (-e.hi, -e.lo)
+    assert f.p_above(-0.1) == pytest.approx(e.p_below(0.1))
+    s = e.scaled(100.0)
+    assert s.value == pytest.approx(100 * e.value) and s.p_above(10.0) == pytest.approx(e.p_above(0.1))
+
+
+@pytest.mark.parametrize("mu, rule, verdict", [
+    (2.0, inf.greater(0.0, 0.5), "confirmed"),        # a large effect in the claim's direction
+    (-2.0, inf.greater(0.0, 0.5), "refuted"),         # the other sign
+    (0.0, inf.greater(0.0, 0.5), "refuted"),          # a known null, enough seeds: smaller than what matters
+    (0.25, inf.greater(0.0, 0.5), "holds in part"),   # real, but smaller than what matters
+    (0.0, inf.equivalent(0.5), "confirmed"),          # "minimally affects": a confirmed null
+    (2.0, inf.equivalent(0.5), "refuted"),
+])
+def test_synthetic_effects_reach_the_right_verdict(mu, rule, verdict):
+    rng = np.random.default_rng(0)
+    d = mu + rng.normal(0.0, 0.1, 40)  # 40 seeds, little spread: every question is decided
+    assert inf.verdict_of(inf.judge("x", inf.paired(d), rule)) == verdict
+
+
+def test_a_known_null_with_few_seeds_is_undecided_and_says_what_would_decide_it():
+    rng = np.random.default_rng(1)
+    t = inf.judge("x", inf.paired(rng.normal(0.0, 1.0, 3)), inf.equivalent(0.5))
+    assert inf.verdict_of(t) == "undecided"
+    pw = inf.power(t)
+    assert pw["detectable"] > 0.5 and pw["n_needed"] > 3
+
+
+def test_power_matches_simulation_within_ten_percent():
+    """A paired t at n seeds with spread sd: a true effect of ``detectable`` is found with 80% power."""
+    rng = np.random.default_rng(7)
+    n, sd = 6, 1.3
+    base = inf.judge("x", inf.paired(rng.normal(0.0, sd, n)), inf.greater(0.0, 1.0))
+    detectable = inf.power(base)["detectable"] / base.estimate.se / math.sqrt(n) * sd  # at the true spread
+    from scipy import stats
+
+    hits = [stats.ttest_1samp(rng.normal(detectable, sd, n), 0.0, alternative="greater").pvalue < inf.ALPHA
+            for _ in range(4000)]
+    assert abs(np.mean(hits) - inf.POWER) <= 0.1 * inf.POWER
+    # and the sample it names for the tolerance reaches the power
+    need = inf.power(inf.judge("x", inf.paired(rng.normal(0.0, sd, 200)), inf.greater(0.0, 1.0)))["n_needed"]
+    hits = [stats.ttest_1samp(rng.normal(1.0, sd, int(need)), 0.0, alternative="greater").pvalue < inf.ALPHA
+            for _ in range(4000)]
+    assert abs(np.mean(hits) - inf.POWER) <= 0.1 * inf.POWER
+
+
+def _curves(slope_a, slope_b, seeds=4, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x, g, r = [], [], [], []
+    for grp, slope in (("a", slope_a), ("b", slope_b)):
+        for s in range(seeds):
+            off, ds = rng.normal(0, 0.2), rng.normal(0, 0.05)
+            for lx in np.log10([1, 2, 5, 10, 20, 50]):
+                y.append((slope + ds) * lx + off + rng.normal(0, noise))
+                x.append(lx)
+                g.append(grp)
+                r.append(f"{grp}{s}")
+    return y, x, g, r
+
+
+def test_mixed_model_recovers_a_planted_slope_difference():
+    """Over 40 simulated sweeps the 95% interval of the slope difference covers the planted -0.7 about
+    95% of the time and always excludes 0; with no planted difference it covers 0 as often."""
+    planted = [inf.mixed_slopes(*_curves(-0.1, -0.8, seed=s), ("a", "b")) for s in range(40)]
+    assert sum(e["difference"].lo < -0.7 < e["difference"].hi for e in planted) >= 34
+    assert all(e["difference"].hi < 0 for e in planted)
+    assert sum(e["slope_a"].lo < -0.1 < e["slope_a"].hi for e in planted) >= 34
+    assert inf.verdict_of(inf.judge("x", planted[1]["difference"].flipped(), inf.greater(0.0, 0.2))) == "confirmed"
+    null = [inf.mixed_slopes(*_curves(-0.3, -0.3, seed=s), ("a", "b"))["difference"] for s in range(40)]
+    assert sum(e.lo < 0 < e.hi for e in null) >= 34
+
+
+def test_combine_every_and_parts():
+    assert inf.combine(["confirmed", "confirmed"], "every") == "confirmed"
+    assert inf.combine(["confirmed", "refuted"], "every") == "refuted"
+    assert inf.combine(["confirmed", "undecided"], "every") == "undecided"
+    assert inf.combine(["confirmed", "refuted"], "parts") == "holds in part"
+    assert inf.combine(["confirmed", "undecided"], "parts") == "undecided"
+    assert inf.combine(["confirmed", "refuted", "undecided"], "parts") == "holds in part"
+    assert inf.combine(["refuted", "refuted"], "parts") == "refuted"
+    assert inf.combine(["confirmed", "not yet tested"], "parts") == "not yet tested"
+
+
+def test_rules_refuse_nonsense():
+    with pytest.raises(ValueError):
+        inf.Rule("greater", c=1.0, r=0.0)
+    with pytest.raises(ValueError):
+        inf.equivalent(0.0)
+    assert inf.greater(0.0, 0.5).scaled(2.0).r == 1.0 and inf.equivalent(0.5).scaled(0.5).delta == 0.25
