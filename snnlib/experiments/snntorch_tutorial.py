@@ -30,19 +30,24 @@ training digits, which the tutorial does not do. Time is in steps (the tutorial 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
+import yaml
 
 from snnlib.config import Config, ConfigError, is_positive
 from snnlib.data import datasets as data
-from snnlib.metrics import mean_diff_ci, prediction_interval
+from snnlib.inference import paired
+from snnlib.metrics import mean_diff_ci
 from snnlib.paths import checkpoints_root
 from snnlib.report import glue_training
 from snnlib.store import runs
 from snnlib.training.base import config_digest
+from snnlib.study.loading import load_sweep
+from snnlib.training.driver import summarize as summarize_training
 from snnlib.training.loop import Batches, fit, seed_everything, summarize_curves
 
 NAME = "snntorch-tutorial"
@@ -269,20 +274,13 @@ SETUPS = {"tutorial": {"rate": "seed002-rate", "ttfs": "seed002-ttfs"},
 SETUP_NAMES = {"tutorial": "snnTorch tutorial 5 (this chapter)", "study": "this study's encoding runs"}
 
 
-def ranking(diff: float, half: float) -> str:
-    """The ranking that the 95% interval ``diff ± half`` of TTFS − rate (accuracy) resolves."""
-    if not np.isfinite(half):
-        return "not resolved (one seed)"
-    return "TTFS above rate" if diff - half > 0 else "rate above TTFS" if diff + half < 0 else "not resolved"
-
-
 def compare(load, setups=("tutorial", "study")) -> dict:
     """Test accuracy (final epoch, %) of each coding under each setup and, where both codings ran,
-    the ranking their difference resolves.
+    their difference (Welch 95% interval over seeds).
 
     ``load(experiment)`` returns that experiment's :class:`~snnlib.store.runs.Run` or raises
     :class:`FileNotFoundError`. Returns ``{setup: {"rate", "rate_ci", "epochs_rate", "ttfs", ...,
-    "diff", "diff_ci", "ranking"}}`` (a coding's keys only where its run is found).
+    "diff", "diff_ci"}}`` (a coding's keys only where its run is found).
     """
     out = {}
     for setup in setups:
@@ -297,10 +295,18 @@ def compare(load, setups=("tutorial", "study")) -> dict:
                         f"epochs_{c}": r.summary["epochs"]})
         if len(acc) == len(CODINGS):
             d, h = mean_diff_ci(acc["ttfs"], acc["rate"])
-            row.update(diff=100 * d, diff_ci=100 * h, ranking=ranking(d, h))
+            row.update(diff=100 * d, diff_ci=100 * h)
         if row:
             out[setup] = row
     return out
+
+
+def study_run(coding: str, profile: str = "quick") -> runs.Run:
+    """This study's encoding run of ``coding`` (a training sweep over seeds: its points' results,
+    summarised over seeds, with the sweep's base config), as one :class:`~snnlib.store.runs.Run`."""
+    name = SETUPS["study"][coding]
+    ds = load_sweep(name, profile)
+    return runs.Run(runs.run_dir(name, profile), yaml.safe_load(ds.attrs["config"]), ds, summarize_training(ds), {})
 
 
 def loader(this, rate_run: str = ""):
@@ -317,30 +323,22 @@ def loader(this, rate_run: str = ""):
         if rate_run and experiment == rate_run.split("/")[0]:
             return runs.load(*rate_run.split("/"))
         if experiment in study:
-            return runs.load(experiment, "quick")
+            return study_run({v: k for k, v in SETUPS["study"].items()}[experiment])
         raise FileNotFoundError(f"{experiment} is not among this page's runs")
     return load
 
 
 def comparison_markdown(rows: dict) -> str:
-    """The rankings of :func:`compare` as a Markdown table and one sentence per setup (numbers
-    formatted from the runs, never typed); setups without both codings are left out."""
-    both = {k: v for k, v in rows.items() if "ranking" in v}
-    lines = ["| setup | rate coding (%) | TTFS coding (%) | TTFS − rate (points) | ranking (95% interval) |",
-             "|---|---|---|---|---|"]
+    """The two codings of :func:`compare` side by side per setup, as a Markdown table (numbers
+    formatted from the runs, never typed; setups without both codings left out). Descriptive: the
+    seed's ranking is judged once, in the findings chapter (:mod:`snnlib.analyses.findings`)."""
+    both = {k: v for k, v in rows.items() if "diff" in v}
+    lines = ["| setup | rate coding (%) | TTFS coding (%) | TTFS − rate (points, Welch 95% interval) |",
+             "|---|---|---|---|"]
     for setup, r in both.items():
         lines.append(f"| {SETUP_NAMES[setup]} | {r['rate']:.2f} ± {r['rate_ci']:.2f} | {r['ttfs']:.2f} ± "
-                     f"{r['ttfs_ci']:.2f} | {r['diff']:+.2f} ± {r['diff_ci']:.2f} | {r['ranking']} |")
-    def verdict(r):
-        favoured, gap = ("TTFS", r["diff"]) if r["diff"] > 0 else ("rate coding", -r["diff"])
-        if r["ranking"] in ("TTFS above rate", "rate above TTFS"):
-            how = "holds" if r["ranking"] == "TTFS above rate" else "is reversed"
-            return f"{how} ({favoured} ahead by {gap:.2f} ± {r['diff_ci']:.2f} points)"
-        return (f"is not resolved (the means favour {favoured} by {gap:.2f} points, but the 95% interval, "
-                f"± {r['diff_ci']:.2f}, includes no difference)")
-    said = [f"under {SETUP_NAMES[k]} the seed's ranking (TTFS above rate) {verdict(r)}" for k, r in both.items()]
-    sentence = "; ".join(said)
-    return "\n".join(lines) + "\n\n" + (sentence[:1].upper() + sentence[1:] + "." if said else "") + "\n"
+                     f"{r['ttfs_ci']:.2f} | {r['diff']:+.2f} ± {r['diff_ci']:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def setup_markdown(tutorial: dict, study: dict) -> str:
@@ -373,23 +371,24 @@ def setup_markdown(tutorial: dict, study: dict) -> str:
 
 def glue_numbers(run, study) -> None:
     """Glue this run's numbers (:func:`snnlib.report.glue_training` plus the published accuracy, the
-    prediction interval of one more run, its config) and those of this study's run ``study`` of the
+    recipe's accuracy minus it with its 95% interval (the paired t of the findings' "reproduced" test), its config) and those of this study's run ``study`` of the
     same coding (prefixed ``study_``), for the page's prose."""
     from myst_nb import glue  # optional: myst_nb is there only where the book's notebooks run
 
 
     glue_training(run)
     s, cfg = run.summary, run.config
-    lo, hi = prediction_interval(s["final_test_accuracy_per_seed"])
     published = s["published_test_accuracy"]
-    numbers = {"published": 100 * published, "pi_lo": 100 * lo, "pi_hi": 100 * hi,
+    acc = 100 * np.asarray(s["final_test_accuracy_per_seed"], dtype=float)
+    gap = paired(acc - 100 * published) if acc.size > 1 else None  # the findings' test of "reproduced"
+    numbers = {"published": 100 * published, "minus_published": float(acc.mean() - 100 * published),
+               "minus_published_lo": gap.lo if gap else math.nan, "minus_published_hi": gap.hi if gap else math.nan,
                "n_val": int(run.results.attrs["n_val"]), "n_steps": cfg["n_steps"], "beta": cfg["beta"],
                "hidden": cfg["hidden"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],
                "study_acc": 100 * study.summary["final_test_accuracy"],
                "study_ci": 100 * study.summary["final_test_accuracy_ci95"], "study_epochs": study.summary["epochs"]}
     d, h = mean_diff_ci(s["final_test_accuracy_per_seed"], study.summary["final_test_accuracy_per_seed"])
     numbers.update(tutorial_minus_study=100 * d, tutorial_minus_study_ci=100 * h)
-    texts = {"coding": {"rate": "rate (constant-current input)", "ttfs": "time-to-first-spike"}[cfg["coding"]],
-             "published_where": "above" if published > hi else "below" if published < lo else "inside"}
+    texts = {"coding": {"rate": "rate (constant-current input)", "ttfs": "time-to-first-spike"}[cfg["coding"]]}
     for key, value in {**numbers, **texts}.items():
         glue(key, value, display=False)

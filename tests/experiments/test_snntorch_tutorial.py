@@ -141,7 +141,7 @@ def _run(coding_acc):
                                      "final_test_accuracy_ci95": h, "epochs": 1}, {})
 
 
-def test_compare_ranks_only_where_both_codings_ran_and_the_interval_resolves_it():
+def test_compare_puts_the_codings_side_by_side_only_where_both_ran_and_decides_nothing():
     found = {"seed002-rate": _run([0.93, 0.94, 0.935]), "seed002-ttfs": _run([0.95, 0.955, 0.96]),
              "encoding-rate": _run([0.95, 0.96, 0.97])}
 
@@ -150,9 +150,8 @@ def test_compare_ranks_only_where_both_codings_ran_and_the_interval_resolves_it(
             raise FileNotFoundError(experiment)
         return found[experiment]
     rows = tut.compare(load)
-    assert rows["tutorial"]["ranking"] == "TTFS above rate"
     assert rows["tutorial"]["diff"] == pytest.approx(2.0)
-    assert "ttfs" not in rows["study"] and "ranking" not in rows["study"]
+    assert "ttfs" not in rows["study"] and "diff" not in rows["study"]
     text = tut.comparison_markdown(rows)
-    assert "+2.00" in text and tut.SETUP_NAMES["study"] not in text  # a setup with one coding is not ranked
-    assert tut.ranking(-0.02, 0.01) == "rate above TTFS" and tut.ranking(0.01, 0.02) == "not resolved"
+    assert "+2.00" in text and tut.SETUP_NAMES["study"] not in text  # a setup with one coding is left out
+    assert not any(w in text for w in ("holds", "reversed", "resolved", "confirmed", "refuted"))  # findings decide
