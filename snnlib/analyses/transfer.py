@@ -31,9 +31,10 @@ def with_drop(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def tolerable_step(ds: xr.Dataset, max_drop: float = 1.0, split: str = "test") -> xr.DataArray:
+def tolerable_step(ds: xr.Dataset, max_drop: float = 1.0, split: str = "val") -> xr.DataArray:
     """Per point and rule, the largest ``dt`` up to which the mean accuracy drop over seeds stays
-    within ``max_drop`` points at every step (NaN: not even the smallest step)."""
+    within ``max_drop`` points at every step (NaN: not even the smallest step). A chooser: it reads the
+    validation split unless told otherwise, never the test split by default."""
     drop = with_drop(ds)["drop"].sel(split=split).mean("seed")
     ok = (drop >= -max_drop).cumprod("dt").astype(bool)  # true until the first step beyond the bound
     dts = xr.DataArray(ds["dt"].values, dims="dt", coords={"dt": ds["dt"]})

@@ -156,6 +156,27 @@ def test_the_choosers_read_no_test_split():
     assert c0.keys() == c1.keys() and all(c0[k] == c1[k] or (np.isnan(c0[k]) and np.isnan(c1[k])) for k in c0)
 
 
+def test_the_transfer_chooser_reads_the_validation_split():
+    from snnlib.analyses import transfer
+
+    ds = _transfer_like()
+    noisy = ds.copy(deep=True)
+    noisy["accuracy"].loc[dict(split="test")] = 0.1  # every test accuracy collapsed: nothing it chooses moves
+    assert transfer.tolerable_step(noisy).equals(transfer.tolerable_step(ds))
+
+
+def _transfer_like():
+    rng = np.random.default_rng(0)
+    dims = ("source", "integration", "input", "seed", "rule", "dt", "split")
+    shape = (1, 2, 1, 3, 2, 3, 2)
+    coords = dict(source=["s"], integration=["euler", "ps3"], input=["exact"], seed=[0, 1, 2], rule=["snap", "linear"],
+                  dt=[0.1, 1.0, 5.0], split=["val", "test"])
+    acc = 0.95 - 0.004 * np.broadcast_to(np.array([0.1, 1.0, 5.0])[:, None], shape[-2:]) + rng.normal(0, 1e-3, shape)
+    return xr.Dataset({"accuracy": (dims, acc),
+                       "exact_accuracy": (("source", "integration", "input", "seed", "split"), np.full((1, 2, 1, 3, 2), 0.95))},
+                      coords=coords)
+
+
 def _decided(claim_id, sweeps):
     """A time-bin claim decided alone on synthetic sweeps (both datasets the same), Holm within it."""
     from types import SimpleNamespace
