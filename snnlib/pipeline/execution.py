@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import html
 import json
 import os
 import sys
@@ -32,7 +33,7 @@ from snnlib.training.driver import WEIGHTS, run_weights
 
 __all__ = ["KERNEL", "RUN_LOG", "READS", "ALLOW_DIRTY", "check_clean", "Task", "task", "execute", "execute_task",
            "papermill_parameters", "check_task_parameters", "reads_state", "chapter_complete", "move_stderr_to_log",
-           "strip_outputs"]
+           "show_parameters_once", "strip_outputs"]
 
 KERNEL = "snnlib"
 
@@ -247,6 +248,7 @@ def execute_task(t: Task) -> Path:
         if t.parameters.get("title"):
             _retitle(partial, t.parameters["title"])
         move_stderr_to_log(partial, out_dir / RUN_LOG)
+        show_parameters_once(partial)
         if not t.keep_outputs:
             strip_outputs(partial)
         if (out_dir / "meta.json").is_file():  # a run with results (a chapter has none)
@@ -264,14 +266,25 @@ def move_stderr_to_log(notebook: Path, log: Path) -> int:
     """Move the stderr streams of an executed notebook (progress bars, library warnings) into the
     text file ``log``, cell by cell, and drop them from the notebook; returns the lines logged.
 
-    Progress bars redraw themselves with carriage returns; each redraw becomes one log line. The
-    log is written (atomically) even when empty, so every run folder says what its run printed.
+    Progress bars redraw themselves with carriage returns; each redraw becomes one log line. A
+    progress bar drawn as a Jupyter widget (``tqdm.auto`` where ipywidgets is installed) is logged
+    as its last state and dropped too, with the notebook's widget state: a page is read without a
+    kernel, where a widget shows nothing. The log is written (atomically) even when empty, so every
+    run folder says what its run printed.
     """
     import nbformat  # optional: the notebook stack, only when a run is executed
 
-
     nb = nbformat.read(notebook, as_version=4)
-    lines = []
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+
+    def widget_text(out) -> str:
+        model = state.get(out["data"][_WIDGET_VIEW].get("model_id"), {})
+        parts = [state.get(c.removeprefix("IPY_MODEL_"), {}).get("state", {}).get("value")
+                 for c in model.get("state", {}).get("children", [])]
+        text = " ".join(html.unescape(v).replace("\u2007", " ") for v in parts if isinstance(v, str))
+        return text or "".join(out["data"].get("text/plain", "(a widget)"))
+
+    lines, widgets_left = [], False
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -282,12 +295,60 @@ def move_stderr_to_log(notebook: Path, log: Path) -> int:
                 text = "".join(text) if isinstance(text, list) else text
                 redraws = [ln.rstrip() for ln in text.replace("\r", "\n").split("\n")]
                 lines += [f"[cell {i}] {ln}" for ln in redraws if ln.strip()]
+            elif _is_progress_widget(out, state):
+                lines.append(f"[cell {i}] {widget_text(out)}")
             else:
+                widgets_left |= _WIDGET_VIEW in out.get("data", {})
                 keep.append(out)
         cell["outputs"] = keep
+    if not widgets_left:
+        nb.metadata.pop("widgets", None)
     atomic_write(log, "".join(ln + "\n" for ln in lines))
     nbformat.write(nb, notebook)
     return len(lines)
+
+
+#: the MIME types of a Jupyter widget's view (an output) and of the notebook's widget state (metadata)
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _is_progress_widget(out, state: dict) -> bool:
+    """A progress bar widget (tqdm's: a box holding a progress model), or a widget view whose model
+    was not saved (nothing a page could show)."""
+    view = out.get("data", {}).get(_WIDGET_VIEW)
+    if view is None:
+        return False
+    model = state.get(view.get("model_id"))
+    if model is None:
+        return True
+    children = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in model.get("state", {}).get("children", [])]
+    return any(c.get("model_name") in ("FloatProgressModel", "IntProgressModel") for c in children)
+
+
+def show_parameters_once(notebook: Path) -> bool:
+    """Show an executed notebook's parameters once: the values papermill injected, in a collapsed
+    cell (tag ``hide-input``), and not the notebook's defaults (its ``parameters`` cell, tagged
+    ``remove-cell``), which the injected values override. Only tags change; returns whether the
+    notebook had injected parameters (a notebook without them keeps its defaults in view)."""
+    import nbformat  # optional: the notebook stack, only when a run is executed
+
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    injected = [c for c in code if "injected-parameters" in c.metadata.get("tags", [])]
+    if not injected:
+        return False
+    changed = False
+    for cells, tag in (([c for c in code if "parameters" in c.metadata.get("tags", [])], "remove-cell"),
+                       (injected, "hide-input")):
+        for c in cells:
+            tags = c.metadata.setdefault("tags", [])
+            if tag not in tags:
+                tags.append(tag)
+                changed = True
+    if changed:
+        nbformat.write(nb, notebook)
+    return True
 
 
 def strip_outputs(notebook: Path) -> int:

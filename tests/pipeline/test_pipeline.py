@@ -143,6 +143,41 @@ def test_progress_bars_and_warnings_go_to_the_run_log_not_the_notebook(tmp_path,
     assert not any("\r" in ln for ln in log)
 
 
+def test_a_progress_bar_drawn_as_a_widget_goes_to_the_run_log(tmp_path, monkeypatch):
+    """With ipywidgets installed, ``tqdm.auto`` in a kernel draws a widget: the page, read without a
+    kernel, would show its first frame; the run log gets its last state instead."""
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",)),))
+    _notebook(tmp_path / "toy.ipynb", "from tqdm.auto import tqdm\n"
+                                      "for _ in tqdm(range(7), desc='epoch 1/1'): pass\nprint('the result')")
+    path = execution.execute("toy/r1", root=tmp_path / "runs")
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert [o.get("text") for o in outputs] == ["the result\n"] and "widgets" not in nb.metadata
+    log = (path.parent / RUN_LOG).read_text()
+    assert "epoch 1/1: 100%" in log and "7/7" in log and "IProgress" not in log
+
+
+def test_an_executed_notebook_shows_its_parameters_once(tmp_path, monkeypatch):
+    """The injected values are shown (collapsed); the defaults they override are removed; the
+    notebook's other cells keep their tags."""
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",), {"title": "Toy"}),))
+    _notebook(tmp_path / "toy.ipynb", "print(title)")
+    src = nbformat.read(tmp_path / "toy.ipynb", as_version=4)
+    src.cells.insert(2, nbformat.v4.new_code_cell("check = 1", metadata={"tags": ["remove-cell"]}))
+    nbformat.write(src, tmp_path / "toy.ipynb")
+    path = execution.execute("toy/r1", root=tmp_path / "runs")
+    tags = [(c.source.splitlines()[0], c.metadata.get("tags", [])) for c in nbformat.read(path, 4).cells
+            if c.cell_type == "code"]
+    assert tags == [("run_dir = None", ["parameters", "remove-cell"]),
+                    ("# Parameters", ["injected-parameters", "hide-input"]),
+                    ("check = 1", ["remove-cell"]), ("print(title)", [])]
+    assert not execution.show_parameters_once(tmp_path / "toy.ipynb")  # no injected values: defaults stay
+    assert nbformat.read(tmp_path / "toy.ipynb", 4).cells[1].metadata["tags"] == ["parameters"]
+
+
 @pytest.mark.data
 def test_data_overview_notebook_end_to_end(data_dir, isolated_runs):
     """The experiment notebook runs under papermill and writes a run that `runs.load` reads back,
