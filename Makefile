@@ -73,6 +73,8 @@ book: runs ## set up if needed, execute missing runs, build the HTML book (book/
 	@echo "Book: file://$(CURDIR)/$(BOOK_HTML)"
 
 $(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
+	@# the intro's list of chapters and planned ones, from the plan and the table of contents
+	$(PY) -m snnlib edition --profile $(PROFILE) > book/_edition.md
 	@# jupyter-book checks --toc from the working directory, Sphinx from book/: give it absolute
 	@if [ "$(PROFILE)" = quick ]; then toc=_toc.yml; else \
 	  mkdir -p book/_build; toc=_build/_toc_$(PROFILE).yml; \

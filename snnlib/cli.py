@@ -94,6 +94,8 @@ def _main(argv: list[str]) -> int:
     w.add_argument("--allow-dirty", action="store_true", help=_DIRTY + " (on a remote cluster: set it on the workers)")
     c = sub.add_parser("toc", help="print the book's table of contents for a profile")
     c.add_argument("--profile", default="quick")
+    ed = sub.add_parser("edition", help="print the intro's list of the chapters in the book and planned (book/_edition.md)")
+    ed.add_argument("--profile", default="quick")
     d = sub.add_parser("download", help="download a dataset into $SNNLIB_DATA")
     d.add_argument("dataset", choices=["mnist", "nmnist"])
     v = sub.add_parser("verify", help="check every run's result files against the SHA-256 in its meta.json")
@@ -129,6 +131,8 @@ def _main(argv: list[str]) -> int:
             return 1
     elif a.cmd == "toc":
         sys.stdout.write(plan_.book_toc((book_root() / "_toc.yml").read_text(), a.profile))
+    elif a.cmd == "edition":
+        sys.stdout.write(plan_.edition((book_root() / "_toc.yml").read_text(), a.profile))
     elif a.cmd == "download":
         print(f"{a.dataset} is in {datasets.fetch(a.dataset)}")
     elif a.cmd == "verify":

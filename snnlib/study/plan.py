@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+import yaml
+
 from snnlib.paths import notebooks_root
 from snnlib.store.sweeps import Sweep, SweepPoint, SweepProfile
 
@@ -371,6 +373,38 @@ def book_toc(toc: str, profile: str) -> str:
             continue
         kept.append(line)
     return "\n".join(kept) + "\n"
+
+
+def pages(profile: str) -> list[str]:
+    """The runs of ``profile`` that are pages of the book: its single runs and its sweeps' chapters
+    (keys), the sweeps still in progress included (their chapters are planned)."""
+    return [r.key for r in planned(profile)] + [f"{s.name}/{profile}" for s in sweeps(profile, in_progress=True)
+                                                if s.chapter is not None]
+
+
+def edition(toc: str, profile: str) -> str:
+    """The intro's account of this edition (``book/_edition.md``, written by ``make book``): the
+    chapters of the book's table of contents for ``profile`` (:func:`book_toc`) part by part, each
+    named by its page title (a ``{doc}`` link), and the pages of the plan not in it: the chapters
+    of sweeps still in progress, and any other planned run the table of contents leaves out."""
+    parts = yaml.safe_load(book_toc(toc, profile))["parts"]
+    shown = {c["file"] for p in parts for c in p.get("chapters", [])}
+    lines = [f"**Chapters in this edition** ({profile} profile), from the study's plan and the book's table "
+             "of contents:", ""]
+    for p in parts:
+        docs = "; ".join(f"{{doc}}`{c['file']}`" for c in p.get("chapters", []))
+        lines.append(f"- *{p['caption']}*: {docs}.")
+    missing = [k for k in pages(profile) if f"runs/{k}/notebook" not in shown]
+    titles = []
+    for k in missing:
+        run = find(k)
+        s = next((s for s in SWEEPS if f"{s.name}/{profile}" == k and profile in s.in_progress), None)
+        title = run.parameters.get("title") or k
+        titles.append(f"*{title}*" + (" (its runs are still being made)" if s is not None
+                                      else " (a run of the plan that the table of contents leaves out)"))
+    lines += ["", "**Planned, not in this edition:** " + (
+        "; ".join(titles) + "." if titles else "none; every chapter of the plan for this profile is in it.")]
+    return "\n".join(lines) + "\n"
 
 
 def search_note(sweep: str, profile: str) -> str | None:

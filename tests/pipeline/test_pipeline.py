@@ -89,7 +89,7 @@ def test_make_runs_has_nothing_to_do_when_every_run_is_complete():
 
 def test_make_help_lists_the_documented_targets():
     out = subprocess.run(["make"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for target in ("setup", "test", "runs", "book", "bench", "screenshot", "clean"):
+    for target in ("setup", "test", "runs", "stale", "book", "bench", "screenshot", "clean"):
         assert f"  {target} " in out
 
 
@@ -214,6 +214,8 @@ def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT / "book", src / "book", symlinks=True, ignore=shutil.ignore_patterns("_build"))
     shutil.copytree(ROOT / "runs", src / "runs")
+    # the intro's list of chapters, as `make book` writes it
+    (src / "book" / "_edition.md").write_text(plan.edition((ROOT / "book" / "_toc.yml").read_text(), "quick"))
     # what an interrupted `make runs` leaves behind must not break (or enter) the book
     leftover = src / "runs" / "data-overview" / "quick"
     bad = nbformat.v4.new_notebook()
@@ -237,6 +239,35 @@ def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
     summary = driver.summarize(loading.load_sweep("bptt-nmnist", "quick", root=ROOT / "runs"))
     assert f"{100 * summary['final_test_accuracy']:.2f}" in page
     assert "cdn.jsdelivr" not in page
+    # the intro lists the chapters by their titles, the discretization chapters among them
+    intro = (html / "intro.html").read_text()
+    for key in ("transfer/quick", "direct/quick", "timebins-mnist-bptt/quick"):
+        assert plan.find(key).parameters["title"] in intro
+
+
+def test_the_intros_list_of_chapters_is_the_table_of_contents_and_the_plan():
+    """The intro says which chapters are in this edition and which are planned from the plan and the
+    table of contents (``book/_edition.md``, written by ``make book``), never by hand."""
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert "```{include} _edition.md" in intro
+    assert "planned" not in intro.lower() and "not in this edition" not in intro
+    for profile in plan.PROFILES:
+        text = plan.edition(toc, profile)
+        listed, planned = text.split("**Planned, not in this edition:**")
+        files = [ln.split("file: ")[1] for ln in plan.book_toc(toc, profile).splitlines() if "file: " in ln]
+        assert [f for f in files if f"{{doc}}`{f}`" in listed] == files
+        for key in plan.pages(profile):  # every page of the plan: in the book, or planned by its title
+            shown = f"{{doc}}`runs/{key}/notebook`" in listed
+            title = plan.find(key).parameters.get("title") or key
+            assert shown != (f"*{title}*" in planned), (profile, key)
+            if not shown:  # only a chapter still being made is left out
+                assert "still being made" in planned and "leaves out" not in planned
+    # the discretization chapters are in the quick edition, which plans nothing more
+    quick = plan.edition(toc, "quick")
+    for key in ("transfer/quick", "direct/quick", "timebins-mnist-bptt/quick"):
+        assert f"{{doc}}`runs/{key}/notebook`" in quick
+    assert quick.endswith("none; every chapter of the plan for this profile is in it.\n")
 
 
 def test_each_profile_book_names_only_that_profiles_runs():
