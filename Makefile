@@ -17,8 +17,9 @@ BOOK_HTML = $(BOOK_OUT)/_build/html/index.html
 
 # Dask scheduler address for the sweeps (tcp://host:8786); empty: make's own jobs (make -j) run them.
 SCHEDULER ?=
-# Notebook targets of the chosen profile and each sweep chapter's order-only dependency on its
-# points (RUN_TARGETS and rules, generated from snnlib/study/plan.py once the environment exists).
+# Notebook targets of the chosen profile, each reader's order-only dependency on the runs it reads,
+# and REMAKE: the readers whose record says that what they read changed (RUN_TARGETS and rules,
+# generated from snnlib/study/plan.py and the runs' records once the environment exists).
 RUN_RULES := .runs-$(PROFILE).mk
 ifneq ($(wildcard $(PY)),)
 $(shell $(PY) -m snnlib makefile --profile $(PROFILE) > $(RUN_RULES).tmp && mv $(RUN_RULES).tmp $(RUN_RULES))
@@ -27,7 +28,7 @@ endif
 BOOK_SOURCES = $(shell find book -path book/_build -prune -o -path book/runs -prune -o -type f \( -name '*.md' -o -name '*.yml' -o -name '*.bib' -o -name '*.ipynb' \) -print) \
                $(shell find runs -name notebook.ipynb 2>/dev/null)
 
-.PHONY: help setup test lab runs _runs book bench screenshot clean distclean
+.PHONY: help setup test lab runs _runs stale book bench screenshot clean distclean
 
 help: ## list the targets
 	@echo "snn-discretization: make TARGET [PROFILE=quick|full] [SCHEDULER=tcp://host:8786] [SNNLIB_DATA=path]"
@@ -58,15 +59,22 @@ runs: $(STAMP) ## execute every missing run of PROFILE (make -j parallelises; SC
 
 _runs: $(RUN_TARGETS)
 
+# a reader in REMAKE is re-made although its notebook exists (its page re-rendered; results computed
+# from what it read recomputed, the previous ones kept as *.stale)
 runs/%/notebook.ipynb: | $(STAMP)
 	OMP_NUM_THREADS=$(RUN_THREADS) MKL_NUM_THREADS=$(RUN_THREADS) NUMBA_NUM_THREADS=$(RUN_THREADS) \
-	  $(PY) -m snnlib execute '$*'
+	  $(PY) -m snnlib execute $(if $(filter $@,$(REMAKE)),--remake )'$*'
+
+stale: $(STAMP) ## list the runs of PROFILE that read other runs and whose record is stale or missing (fails if one is stale)
+	@$(PY) -m snnlib stale --profile $(PROFILE)
 
 book: runs ## set up if needed, execute missing runs, build the HTML book (book/_build/html)
 	@$(MAKE) --no-print-directory $(BOOK_HTML) PROFILE=$(PROFILE)
 	@echo "Book: file://$(CURDIR)/$(BOOK_HTML)"
 
 $(BOOK_HTML): $(BOOK_SOURCES) | $(STAMP)
+	@# the intro's list of chapters and planned ones, from the plan and the table of contents
+	$(PY) -m snnlib edition --profile $(PROFILE) > book/_edition.md
 	@# jupyter-book checks --toc from the working directory, Sphinx from book/: give it absolute
 	@if [ "$(PROFILE)" = quick ]; then toc=_toc.yml; else \
 	  mkdir -p book/_build; toc=_build/_toc_$(PROFILE).yml; \

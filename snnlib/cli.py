@@ -1,4 +1,4 @@
-"""Command line: ``python -m snnlib {targets,makefile,execute,sweep,toc,download,verify} ...`` (used by the Makefile).
+"""Command line: ``python -m snnlib {targets,makefile,execute,sweep,toc,edition,download,verify,stale} ...`` (used by the Makefile).
 
 Argument parsing only: each verb calls one function of :mod:`snnlib.pipeline`, :mod:`snnlib.study`
 or :mod:`snnlib.data`. Every error is one line (``--debug``: the traceback). The verbs that execute runs import the run machinery (torch, numba, the
@@ -15,6 +15,7 @@ import sys
 from snnlib.data import datasets
 from snnlib.paths import book_root
 from snnlib.pipeline.makerules import make_rules, target_notebooks
+from snnlib.pipeline.records import readers
 from snnlib.store.runs import verify_all
 from snnlib.study import plan as plan_
 
@@ -79,6 +80,9 @@ def _main(argv: list[str]) -> int:
     e = sub.add_parser("execute", help="execute one planned run, chapter or sweep point, e.g. data-overview/quick")
     e.add_argument("key")
     e.add_argument("--allow-dirty", action="store_true", help=_DIRTY)
+    e.add_argument("--remake", action="store_true",
+                   help="re-make a run that reads other runs although it is complete (e.g. one made before it "
+                        "recorded what it read): its page is re-rendered, results computed from what it read recomputed")
     w = sub.add_parser("sweep", help="execute the missing points of sweeps on a Dask cluster")
     w.add_argument("names", nargs="*", help="sweep names (default with --all: every sweep of the profile)")
     w.add_argument("--all", action="store_true", help="every sweep of the profile")
@@ -90,10 +94,16 @@ def _main(argv: list[str]) -> int:
     w.add_argument("--allow-dirty", action="store_true", help=_DIRTY + " (on a remote cluster: set it on the workers)")
     c = sub.add_parser("toc", help="print the book's table of contents for a profile")
     c.add_argument("--profile", default="quick")
+    ed = sub.add_parser("edition", help="print the intro's list of the chapters in the book and planned (book/_edition.md)")
+    ed.add_argument("--profile", default="quick")
     d = sub.add_parser("download", help="download a dataset into $SNNLIB_DATA")
     d.add_argument("dataset", choices=["mnist", "nmnist"])
     v = sub.add_parser("verify", help="check every run's result files against the SHA-256 in its meta.json")
     v.add_argument("--root", default=None, help="the runs folder (default $SNNLIB_RUNS, else runs/)")
+    st = sub.add_parser("stale", help="list the runs that read other runs and whose record of them is stale or "
+                                      "missing (exit 1 if one is stale)")
+    st.add_argument("--profile", default="quick")
+    st.add_argument("--root", default=None, help="the runs folder (default $SNNLIB_RUNS, else runs/)")
     a = p.parse_args(argv)
     if getattr(a, "allow_dirty", False):
         os.environ["SNNLIB_ALLOW_DIRTY"] = "1"  # read by snnlib.pipeline.execution.check_clean, here and in local workers
@@ -104,7 +114,7 @@ def _main(argv: list[str]) -> int:
     elif a.cmd == "execute":
         from snnlib.pipeline.execution import execute  # deferred: the run machinery, only for this verb
 
-        execute(a.key)
+        execute(a.key, remake=a.remake)
     elif a.cmd == "sweep":
         from snnlib.pipeline.cluster import SweepError, run_sweeps  # deferred: the run machinery, only for this verb
 
@@ -121,6 +131,8 @@ def _main(argv: list[str]) -> int:
             return 1
     elif a.cmd == "toc":
         sys.stdout.write(plan_.book_toc((book_root() / "_toc.yml").read_text(), a.profile))
+    elif a.cmd == "edition":
+        sys.stdout.write(plan_.edition((book_root() / "_toc.yml").read_text(), a.profile))
     elif a.cmd == "download":
         print(f"{a.dataset} is in {datasets.fetch(a.dataset)}")
     elif a.cmd == "verify":
@@ -129,4 +141,29 @@ def _main(argv: list[str]) -> int:
             print(f"snnlib: {err}", file=sys.stderr)
         print(f"{n - len(failed)} of {n} runs verify against their recorded checksums")
         return 1 if failed else 0
+    elif a.cmd == "stale":
+        return _stale(a.profile, a.root)
     return 0
+
+
+def _stale(profile: str, root: str | None) -> int:
+    """``snnlib stale``: one line per reader whose record is stale, damaged or missing, the stale
+    first; exit 1 if one is stale or damaged, or has no record but reads a run made after it."""
+    found = readers(profile, root)
+    rank = {"stale": 0, "damaged": 1, "unrecorded": 2}
+    shown = sorted((r for r in found if r.status in rank), key=lambda r: (rank[r.status], not r.changed))
+    for r in shown:
+        few = ", ".join(r.changed[:3]) + (f" and {len(r.changed) - 3} more" if len(r.changed) > 3 else "")
+        if r.status == "stale":
+            print(f"stale       {r.key}: {len(r.changed)} of the runs it read changed since it was made ({few})")
+        elif r.status == "damaged":
+            print(f"damaged     {r.key}: its record ({r.key}/reads.json) cannot be read")
+        else:
+            newer = f"{len(r.changed)} of them made after it, so it is stale ({few})" if r.changed else "none made after it"
+            print(f"unrecorded  {r.key}: made before it recorded what it read; it reads {len(r.reads)} runs, {newer}")
+    counts = {s: sum(r.status == s for r in found) for s in ("current", "stale", "damaged", "unrecorded", "not made")}
+    print(f"{len(found)} runs of the {profile} profile read other runs: "
+          + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+          + (". `make runs` re-makes the stale ones; `python -m snnlib execute --remake KEY` re-makes one and "
+             "records what it read" if shown else ""))
+    return 1 if any(r.status in ("stale", "damaged") or r.changed for r in shown) else 0

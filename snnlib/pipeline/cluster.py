@@ -27,6 +27,7 @@ from typing import Iterable
 from tqdm.std import tqdm
 
 from snnlib.pipeline.checks import check_configs
+from snnlib.pipeline import records
 from snnlib.pipeline.execution import Task, execute_task, task
 from snnlib.store.runs import is_complete, point_dir
 from snnlib.study import plan as plan_
@@ -71,11 +72,14 @@ def check_workers(n: int | None, what: str = "workers") -> None:
 
 
 def missing_tasks(names: Iterable[str], profile: str, root: str | None = None) -> tuple[list[Task], int]:
-    """The tasks of the points of sweeps ``names`` that are not complete, and the number of points."""
+    """The tasks of the points of sweeps ``names`` that are not complete (a point that reads other
+    runs, e.g. a transfer point's trained network, also when its record says one of them changed),
+    and the number of points."""
     points = [p for n in names for p in plan_.sweep(n).points(profile)]
     check_configs(points)  # refuse an invalid point before any compute
+    folders = {p.key: point_dir(p.sweep.name, p.profile, p.id, root) for p in points}
     todo = [task(p.key, root) for p in points
-            if not is_complete(point_dir(p.sweep.name, p.profile, p.id, root))]
+            if not (is_complete(folders[p.key]) and records.current(folders[p.key], p.reads, root))]
     return todo, len(points)
 
 

@@ -5,16 +5,18 @@ folder, the papermill parameters), so that a worker on another machine needs onl
 package and the shared runs folder (:mod:`snnlib.pipeline.cluster`). :func:`execute_task` holds a
 lock on the run folder, refuses a parameter the notebook does not declare, writes the executed
 notebook last (an interrupted run never looks complete), moves what the run printed to stderr into
-``run.log`` and removes the notebooks of the chapters that the new point makes stale. A sweep's
-chapter writes a completion record (:data:`READS`: the points it read and the state of each), so
-that it is executed once per state of its points, however many sweeps finish at once.
+``run.log`` and removes the notebooks of the chapters that the new point makes stale. A run that
+reads other runs (a sweep's chapter, the findings, a seed 002 page, a transfer point) writes a
+completion record (:data:`READS`, :mod:`snnlib.pipeline.records`: the runs it read and the state of
+each), so that it is executed once per state of what it read, however many sweeps finish at once,
+and re-made when one of them changes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
+import html
 import os
 import sys
 from pathlib import Path
@@ -23,25 +25,24 @@ from typing import Any, NamedTuple
 from snnlib.config import ConfigError
 from snnlib.files import atomic_write
 from snnlib.paths import project_root, runs_root
+from snnlib.pipeline import records
+from snnlib.pipeline.records import READS, STALE_SUFFIX
 from snnlib.provenance import code_state
 from snnlib.report import unknown_parameters
-from snnlib.store.runs import NOTEBOOK, is_complete, point_dir, record_checksums, run_dir, sha256_of
+from snnlib.store.runs import NOTEBOOK, RESULT_FILES, is_complete, point_dir, record_checksums, run_dir
 from snnlib.store.sweeps import SweepPoint
 from snnlib.study import plan as plan_
 from snnlib.training.driver import WEIGHTS, run_weights
 
 __all__ = ["KERNEL", "RUN_LOG", "READS", "ALLOW_DIRTY", "check_clean", "Task", "task", "execute", "execute_task",
-           "papermill_parameters", "check_task_parameters", "reads_state", "chapter_complete", "move_stderr_to_log",
-           "strip_outputs"]
+           "papermill_parameters", "check_task_parameters", "reads_state", "complete", "move_stderr_to_log",
+           "show_parameters_once", "strip_outputs"]
 
 KERNEL = "snnlib"
 
 
 #: what a run printed to stderr (progress bars, warnings), moved out of its executed notebook
 RUN_LOG = "run.log"
-
-#: a chapter's completion record: the runs it read, each with the SHA-256 of its ``meta.json``
-READS = "reads.json"
 
 #: set to 1 to make runs for the book from a modified tree (``--allow-dirty``; the book marks them)
 ALLOW_DIRTY = "SNNLIB_ALLOW_DIRTY"
@@ -107,9 +108,13 @@ class Task(NamedTuple):
     #: a sweep point's notebook is kept without outputs: its record is its results, the chapters
     #: are what a reader sees (and the figures would be most of the committed bytes)
     keep_outputs: bool = True
-    #: a sweep's chapter: the run folders it reads (relative to the runs folder); its completion
-    #: record (:data:`READS`) says which states of them it was made from
+    #: the run folders it reads (relative to the runs folder, :func:`snnlib.study.plan.reads`); its
+    #: completion record (:data:`READS`) says which states of them it was made from
     reads: tuple = ()
+    #: a sweep's chapter: a notebook without results of its own
+    chapter: bool = False
+    #: its results are computed from what it reads: re-made, they are recomputed, not loaded
+    derived: bool = False
 
     @property
     def out_dir(self) -> Path:
@@ -121,19 +126,18 @@ def task(key: str, root: str | None = None) -> Task:
     import nbformat  # optional: the notebook stack, only when a run is executed
 
     run = plan_.find(key)
+    reads = plan_.reads_of(run)
     if isinstance(run, SweepPoint):
         point_dir(run.sweep.name, run.profile, run.id)  # validates the names
-        folder, keep = run.key, run.sweep.keep_weights
+        folder, keep, derived = run.key, run.sweep.keep_weights, bool(reads)  # a point reads what it computes from
         stale = tuple(f"{s.name}/{run.profile}" for s in plan_.chapters_reading(run.sweep.name, run.profile))
     else:
         run_dir(run.experiment, run.run_id)
-        folder, keep, stale = run.key, False, ()
-    chapter = plan_.chapter(key)
-    reads = () if chapter is None else tuple(p.key for s in plan_.read_by(plan_.sweep(chapter.experiment))
-                                              for p in s.points(chapter.run_id))
+        folder, keep, stale, derived = run.key, False, (), run.derived
     nb = nbformat.read(plan_.NOTEBOOKS / run.notebook, as_version=4)
     return Task(key, nb, folder, dict(run.parameters), keep, stale, None if root is None else str(Path(root).resolve()),
-                keep_outputs=not isinstance(run, SweepPoint), reads=reads)
+                keep_outputs=not isinstance(run, SweepPoint), reads=reads, chapter=plan_.chapter(key) is not None,
+                derived=derived)
 
 
 def check_task_parameters(t: Task) -> None:
@@ -147,33 +151,36 @@ def check_task_parameters(t: Task) -> None:
 
 
 def reads_state(t: Task) -> dict[str, str | None]:
-    """The state of the runs a chapter reads: run folder -> SHA-256 of its ``meta.json`` (rewritten
+    """The state of the runs ``t`` reads: run folder -> SHA-256 of its ``meta.json`` (rewritten
     whenever the run is made or remade), ``None`` for a run that is not there."""
-    root = runs_root(t.root)
-    return {k: sha256_of(root.joinpath(*k.split("/")) / "meta.json") for k in t.reads}
+    return records.state(t.reads, t.root)
 
 
-def chapter_complete(t: Task) -> bool:
-    """A chapter is complete when its notebook is written and its completion record (:data:`READS`)
-    names the runs it reads in their current state: a point made or remade since, by this machine or
-    another, makes it stale. A chapter written before the record existed is complete while its
-    notebook exists (a new point has always removed its chapter's notebook)."""
+def complete(t: Task) -> bool:
+    """A run is complete when it is made (a chapter: its notebook written; a run with results:
+    :func:`snnlib.store.runs.is_complete`) and, if it reads other runs, its completion record
+    (:data:`READS`) names them in their current state: a run made or remade since, by this machine or
+    another, makes it stale. A reader made before records existed is complete unless a run it reads
+    was made after it (:func:`snnlib.pipeline.records.current`; ``python -m snnlib stale`` lists
+    such readers)."""
     out = t.out_dir
-    if not (out / NOTEBOOK).is_file():
-        return False
-    if not (out / READS).is_file():
-        return True
-    try:
-        recorded = json.loads((out / READS).read_text())["reads"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False  # a damaged record: remake the chapter
-    return recorded == reads_state(t)
+    made = (out / NOTEBOOK).is_file() if t.chapter else is_complete(out)
+    return made and records.current(out, t.reads, t.root)
 
 
-def execute(key: str, root: str | None = None) -> Path:
+def execute(key: str, root: str | None = None, remake: bool = False) -> Path:
     """Execute the planned run ``key`` (``experiment/run_id``, ``sweep/profile`` for a sweep's
-    chapter, ``sweep/profile/point-id`` for a point) with papermill into its run folder."""
-    return execute_task(task(key, root))
+    chapter, ``sweep/profile/point-id`` for a point) with papermill into its run folder.
+
+    ``remake``: re-make a run that reads other runs although it is complete (e.g. a reader made
+    before completion records existed): its page is re-rendered and, for a run whose results are
+    computed from what it reads, its results recomputed. Refused for a run that reads nothing: its
+    results are its own (delete its folder to remake it)."""
+    t = task(key, root)
+    if remake and not t.reads:
+        raise ConfigError(f"--remake {key}: it reads no other run, so it is never stale; its results are its "
+                          f"own (delete {t.out_dir} to make it again)")
+    return execute_task(t, force=remake)
 
 
 @contextlib.contextmanager
@@ -203,18 +210,27 @@ def papermill_parameters(params: dict) -> dict:
     return {k: plain(v) for k, v in params.items()}
 
 
-def execute_task(t: Task) -> Path:
+def execute_task(t: Task, force: bool = False) -> Path:
     """Execute one :class:`Task`.
 
     The notebook is written to a temporary name and renamed to ``notebook.ipynb`` only when every
     cell succeeded (and, for ``keep_weights``, the weights are in the folder), so an interrupted or
     failed run never looks complete; a failed execution is kept as ``notebook.failed.ipynb``. A run
-    folder that is already complete is left as it is.
+    folder that is already complete (:func:`complete`) is left as it is, unless ``force``.
+
+    A stale reader is re-made in place: its notebook is executed again and its record rewritten. A
+    run whose results come from what it read (``derived``) has its previous result files set aside
+    as ``*.stale`` first, so that its notebook recomputes them (``runs.run_or_load`` would load
+    them); they are put back if the execution fails. Any other reader's notebook loads its results
+    (e.g. a page's trained networks are not trained again): only the page is re-rendered.
     """
     import papermill as pm  # optional: the notebook stack, only when a run is executed
 
     out_dir = t.out_dir.resolve()
-    done = (lambda: chapter_complete(t)) if t.reads else (lambda: is_complete(out_dir))
+
+    def done() -> bool:
+        return not force and complete(t)
+
     if not done():
         check_task_parameters(t)
         check_clean(out_dir)  # before the lock creates the folder
@@ -222,6 +238,8 @@ def execute_task(t: Task) -> Path:
         if done():  # made meanwhile, e.g. by a concurrent sweep
             return out_dir / NOTEBOOK
         reads = reads_state(t) if t.reads else None  # before it runs: a point landing meanwhile makes it stale
+        stale = force or not records.current(out_dir, t.reads, t.root)
+        aside = _set_aside_results(t, out_dir) if t.derived and stale else []
         partial = out_dir / ".notebook.partial.ipynb"
         failed = out_dir / "notebook.failed.ipynb"
         # Relative to the project root (the kernel's working directory) so that the executed notebook
@@ -241,18 +259,22 @@ def execute_task(t: Task) -> Path:
         except BaseException:
             if partial.exists():
                 os.replace(partial, failed)
+            for name in aside:  # the run stays as it was: stale, not lost
+                os.replace(out_dir / (name + STALE_SUFFIX), out_dir / name)
             print(f"snnlib: run {t.key} failed; the executed notebook is {failed}", file=sys.stderr)
             raise
         failed.unlink(missing_ok=True)
         if t.parameters.get("title"):
             _retitle(partial, t.parameters["title"])
         move_stderr_to_log(partial, out_dir / RUN_LOG)
+        show_parameters_once(partial)
         if not t.keep_outputs:
             strip_outputs(partial)
-        if (out_dir / "meta.json").is_file():  # a run with results (a chapter has none)
-            record_checksums(out_dir, [RUN_LOG, *([WEIGHTS] if t.keep_weights else [])])
         if reads is not None:
-            atomic_write(out_dir / READS, json.dumps({"reads": reads, **code_state()}, indent=1, sort_keys=True) + "\n")
+            records.write(out_dir, reads)
+        if (out_dir / "meta.json").is_file():  # a run with results (a chapter has none)
+            record_checksums(out_dir, [RUN_LOG, *([READS] if reads is not None else []),
+                                       *([WEIGHTS] if t.keep_weights else [])])
         os.replace(partial, out_dir / NOTEBOOK)
     for chapter in t.stale:
         # a chapter aggregating this point is re-executed by the next `make runs` / `snnlib sweep`
@@ -260,18 +282,44 @@ def execute_task(t: Task) -> Path:
     return out_dir / NOTEBOOK
 
 
+def _set_aside_results(t: Task, out_dir: Path) -> list[str]:
+    """Rename the files of a derived run's previous results (and its notebook, so that it never
+    looks complete meanwhile) to ``*.stale``, so that its notebook recomputes them; returns the
+    names moved. Nothing to move for a run not made yet (or made without results)."""
+    names = [n for n in ("meta.json", *RESULT_FILES, READS, RUN_LOG, NOTEBOOK) if (out_dir / n).is_file()]
+    if "meta.json" not in names:
+        return []
+    print(f"snnlib: {t.key}: its results are computed from the runs it reads, which changed since it was made "
+          f"(or --remake): recomputing them; the previous files are kept as *{STALE_SUFFIX} in {out_dir}",
+          file=sys.stderr)
+    for name in names:
+        os.replace(out_dir / name, out_dir / (name + STALE_SUFFIX))
+    return names
+
+
 def move_stderr_to_log(notebook: Path, log: Path) -> int:
     """Move the stderr streams of an executed notebook (progress bars, library warnings) into the
     text file ``log``, cell by cell, and drop them from the notebook; returns the lines logged.
 
-    Progress bars redraw themselves with carriage returns; each redraw becomes one log line. The
-    log is written (atomically) even when empty, so every run folder says what its run printed.
+    Progress bars redraw themselves with carriage returns; each redraw becomes one log line. A
+    progress bar drawn as a Jupyter widget (``tqdm.auto`` where ipywidgets is installed) is logged
+    as its last state and dropped too, with the notebook's widget state: a page is read without a
+    kernel, where a widget shows nothing. The log is written (atomically) even when empty, so every
+    run folder says what its run printed.
     """
     import nbformat  # optional: the notebook stack, only when a run is executed
 
-
     nb = nbformat.read(notebook, as_version=4)
-    lines = []
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+
+    def widget_text(out) -> str:
+        model = state.get(out["data"][_WIDGET_VIEW].get("model_id"), {})
+        parts = [state.get(c.removeprefix("IPY_MODEL_"), {}).get("state", {}).get("value")
+                 for c in model.get("state", {}).get("children", [])]
+        text = " ".join(html.unescape(v).replace("\u2007", " ") for v in parts if isinstance(v, str))
+        return text or "".join(out["data"].get("text/plain", "(a widget)"))
+
+    lines, widgets_left = [], False
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -282,12 +330,60 @@ def move_stderr_to_log(notebook: Path, log: Path) -> int:
                 text = "".join(text) if isinstance(text, list) else text
                 redraws = [ln.rstrip() for ln in text.replace("\r", "\n").split("\n")]
                 lines += [f"[cell {i}] {ln}" for ln in redraws if ln.strip()]
+            elif _is_progress_widget(out, state):
+                lines.append(f"[cell {i}] {widget_text(out)}")
             else:
+                widgets_left |= _WIDGET_VIEW in out.get("data", {})
                 keep.append(out)
         cell["outputs"] = keep
+    if not widgets_left:
+        nb.metadata.pop("widgets", None)
     atomic_write(log, "".join(ln + "\n" for ln in lines))
     nbformat.write(nb, notebook)
     return len(lines)
+
+
+#: the MIME types of a Jupyter widget's view (an output) and of the notebook's widget state (metadata)
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _is_progress_widget(out, state: dict) -> bool:
+    """A progress bar widget (tqdm's: a box holding a progress model), or a widget view whose model
+    was not saved (nothing a page could show)."""
+    view = out.get("data", {}).get(_WIDGET_VIEW)
+    if view is None:
+        return False
+    model = state.get(view.get("model_id"))
+    if model is None:
+        return True
+    children = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in model.get("state", {}).get("children", [])]
+    return any(c.get("model_name") in ("FloatProgressModel", "IntProgressModel") for c in children)
+
+
+def show_parameters_once(notebook: Path) -> bool:
+    """Show an executed notebook's parameters once: the values papermill injected, in a collapsed
+    cell (tag ``hide-input``), and not the notebook's defaults (its ``parameters`` cell, tagged
+    ``remove-cell``), which the injected values override. Only tags change; returns whether the
+    notebook had injected parameters (a notebook without them keeps its defaults in view)."""
+    import nbformat  # optional: the notebook stack, only when a run is executed
+
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    injected = [c for c in code if "injected-parameters" in c.metadata.get("tags", [])]
+    if not injected:
+        return False
+    changed = False
+    for cells, tag in (([c for c in code if "parameters" in c.metadata.get("tags", [])], "remove-cell"),
+                       (injected, "hide-input")):
+        for c in cells:
+            tags = c.metadata.setdefault("tags", [])
+            if tag not in tags:
+                tags.append(tag)
+                changed = True
+    if changed:
+        nbformat.write(nb, notebook)
+    return True
 
 
 def strip_outputs(notebook: Path) -> int:

@@ -77,6 +77,11 @@ class SweepPoint:
         return self.sweep.notebook
 
     @property
+    def reads(self) -> tuple[str, ...]:
+        """The run folders the point reads (:attr:`Sweep.point_reads` filled from its config)."""
+        return tuple(t.format(**self.config) for t in self.sweep.point_reads)
+
+    @property
     def parameters(self) -> dict[str, Any]:
         """The papermill parameters of the point's notebook (``run_dir`` is added when executed)."""
         out = {"title": f"{self.sweep.title or self.sweep.name}: {self.id}", "config": dict(self.config)}
@@ -109,6 +114,11 @@ class Sweep:
       them, and a new point of theirs makes it stale); they have no chapter of their own.
     - ``chapter_title``: the chapter's page title when it is not ``title`` (a chapter that
       aggregates several sweeps).
+    - ``point_reads``: the runs each point reads besides its config, as run folders
+      (``<experiment>/<run-id>`` or ``<sweep>/<profile>/<point-id>``) with ``{field}`` filled from
+      the point's config: e.g. a transfer point's trained network,
+      ``"{source}/{source_profile}/seed={seed}"``. A point's results are computed from them, so a
+      point whose record says they changed is recomputed (:mod:`snnlib.pipeline.records`).
     """
 
     name: str
@@ -122,6 +132,7 @@ class Sweep:
     experiment: str | None = None
     reads: tuple = ()
     chapter_title: str = ""
+    point_reads: tuple = ()
 
     def points(self, profile: str) -> list[SweepPoint]:
         """Every point of ``profile``, in grid order (the last grid key varies fastest)."""

@@ -6,12 +6,19 @@ executing ``notebook`` with papermill and ``parameters`` (plus ``run_dir``). A s
 (:class:`snnlib.store.sweeps.Sweep`) is a base config and a grid per profile: its points are runs
 ``runs/<sweep>/<profile>/<point-id>/`` and its chapter ``runs/<sweep>/<profile>/notebook.ipynb``.
 Every training run is a sweep point with one seed.
+
+A run that reads other runs (a chapter its sweep's points, the findings every run of its profile,
+a seed 002 page this study's encoding runs, a transfer point its trained network) declares them
+here, once: :func:`reads` resolves them to run folders. The run is made after them and records the
+state of each (:mod:`snnlib.pipeline.records`), so that it is re-made when one of them changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Mapping
+
+import yaml
 
 from snnlib.paths import notebooks_root
 from snnlib.store.sweeps import Sweep, SweepPoint, SweepProfile
@@ -28,10 +35,16 @@ class PlannedRun:
     notebook: str
     profiles: tuple[str, ...]
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    #: reads the other runs of its profile: made after all of them (``make -j``)
+    #: the runs it reads: planned runs (``experiment/run_id``) and sweeps (``<sweep>/<profile>``:
+    #: every point of that profile). It is made after them (``make -j``) and re-made when one of
+    #: them changes (:func:`reads`)
+    reads: tuple = ()
+    #: reads every other run of its profile (the findings): as if ``reads`` named them all
     reads_all: bool = False
-    #: planned runs (keys) it reads: made after them (``make -j``)
-    after: tuple = ()
+    #: its results are computed from what it reads (nothing trained): re-made, they are recomputed
+    #: (the previous ones kept as ``*.stale``); otherwise re-making it re-renders its page and its
+    #: notebook loads its results (``runs.run_or_load``), e.g. the networks a page trained
+    derived: bool = False
 
     @property
     def key(self) -> str:
@@ -47,14 +60,16 @@ PLAN: tuple[PlannedRun, ...] = (
     PlannedRun("performance", "quick", "performance.ipynb", ("quick", "full")),
     # the claims of the four sources with this study's verdicts, read from the other runs
     # seed 002 as published: snnTorch's tutorial 5 (snnTorch's Leaky, full MNIST, one epoch: the same
-    # run in both profiles); the TTFS page ranks the two codings, so it reads the rate run
+    # run in both profiles); both pages compare with this study's encoding runs
+    # (snntorch_tutorial.SETUPS["study"]), and the TTFS page ranks the two codings, so it reads the rate run
     PlannedRun("seed002-rate", "quick", "snntorch_tutorial.ipynb", ("quick", "full"), {
         "title": "Seed 002 as published: snnTorch tutorial 5, rate coding (constant current), 784-1000-10",
-        "config": {"coding": "rate", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]}}),
+        "config": {"coding": "rate", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]}},
+        reads=("encoding-rate/quick", "encoding-ttfs/quick")),
     PlannedRun("seed002-ttfs", "quick", "snntorch_tutorial.ipynb", ("quick", "full"), {
         "title": "Seed 002 as published: snnTorch tutorial 5, time-to-first-spike coding, 784-1000-10",
         "config": {"coding": "ttfs", "n_train": 0, "n_val": 5000, "n_test": 0, "epochs": 1, "seeds": [0, 1, 2]},
-        "rate_run": "seed002-rate/quick"}, after=("seed002-rate/quick",)),
+        "rate_run": "seed002-rate/quick"}, reads=("seed002-rate/quick", "encoding-rate/quick", "encoding-ttfs/quick")),
     # how the free settings of the BPTT quick sweeps were chosen: validation accuracy only (the
     # sweeps use the choice; a test checks it). lava-dl's network keeps lava-dl's recipe.
     PlannedRun("hpsearch", "bptt-mnist-ttfs", "hpsearch.ipynb", ("quick",), {
@@ -72,8 +87,8 @@ PLAN: tuple[PlannedRun, ...] = (
         "config": {"sweep": "timebins-nmnist-spiketime-exact", "profile": "quick", "epochs": 3,
                    "grid": {"theta_bats": [[0.25, 1.3], [0.5, 1.3], [1.0, 1.3], [2.0, 1.3], [0.5, 0.65], [0.5, 2.6]],
                             "weight_scale": [0.25, 0.5, 1.0]}}}),
-    PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True),
-    PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True),
+    PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True, derived=True),
+    PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True, derived=True),
 )
 
 # --- training sweeps (one seed per point; the chapter aggregates the seeds) ----------------------
@@ -175,7 +190,7 @@ SWEEPS: tuple[Sweep, ...] = (
                                      "dataset": "mnist-threshold"}, _SEEDS3)}),
     # seed 001, experiment 1: those weights simulated by integrated networks (nothing trained)
     Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb", experiment="transfer",
-          in_progress=("full",),
+          in_progress=("full",), point_reads=("{source}/{source_profile}/seed={seed}",),
           title="Transferring continuous-time weights to integrated networks", profiles={
               "quick": SweepProfile({"source_profile": "quick", "n_val": 250, "n_test": 2000},
                                     {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
@@ -266,7 +281,8 @@ def chapter(key: str) -> PlannedRun | None:
     if s is None or profile not in s.profiles or s.chapter is None:
         return None
     return PlannedRun(name, profile, s.chapter, (profile,),
-                      {"sweep": name, "profile": profile, "title": s.chapter_title or s.title})
+                      {"sweep": name, "profile": profile, "title": s.chapter_title or s.title},
+                      reads=tuple(f"{r.name}/{profile}" for r in read_by(s)))
 
 
 def find(key: str) -> PlannedRun | SweepPoint:
@@ -285,6 +301,40 @@ def find(key: str) -> PlannedRun | SweepPoint:
         return c
     raise KeyError(f"no planned run {key!r}; planned: {', '.join(r.key for r in PLAN)}, and the sweeps "
                    f"{', '.join(s.name for s in SWEEPS)} (<sweep>/<profile>[/<point-id>])")
+
+
+def reads(key: str) -> tuple[str, ...]:
+    """The run folders (keys relative to the runs folder, each a run with results) that the run,
+    chapter or sweep point ``key`` reads, in a fixed order: a chapter, its sweeps' points; a planned
+    run, what its ``reads`` name (a sweep's ``<sweep>/<profile>`` stands for its points) or, with
+    ``reads_all``, every other single run and sweep point of its profile (the sweeps still in
+    progress left out, as :func:`sweeps` leaves them); a point, its sweep's ``point_reads``.
+    Empty for a run that reads no other run."""
+    return reads_of(find(key))
+
+
+def reads_of(run: PlannedRun | SweepPoint) -> tuple[str, ...]:
+    """:func:`reads` of a planned run, a chapter (:func:`chapter`) or a sweep point."""
+    if isinstance(run, SweepPoint):
+        return run.reads
+    names = list(run.reads)
+    if run.reads_all:
+        if len(run.profiles) != 1:
+            raise ValueError(f"{run.key} reads every run of its profile, but has the profiles {run.profiles}")
+        (profile,) = run.profiles
+        names += [r.key for r in planned(profile) if r.key != run.key]
+        names += [f"{s.name}/{profile}" for s in sweeps(profile)]
+    out: dict[str, None] = {}
+    for name in names:
+        sweep_name, _, profile = name.partition("/")
+        s = next((s for s in SWEEPS if s.name == sweep_name), None)
+        if s is not None and profile in s.profiles:
+            out.update(dict.fromkeys(p.key for p in s.points(profile)))
+        elif any(r.key == name for r in PLAN):
+            out[name] = None
+        else:
+            raise KeyError(f"{run.key} reads {name!r}, which is neither a planned run nor a sweep's profile")
+    return tuple(out)
 
 
 def targets(profile: str) -> list[str]:
@@ -323,6 +373,38 @@ def book_toc(toc: str, profile: str) -> str:
             continue
         kept.append(line)
     return "\n".join(kept) + "\n"
+
+
+def pages(profile: str) -> list[str]:
+    """The runs of ``profile`` that are pages of the book: its single runs and its sweeps' chapters
+    (keys), the sweeps still in progress included (their chapters are planned)."""
+    return [r.key for r in planned(profile)] + [f"{s.name}/{profile}" for s in sweeps(profile, in_progress=True)
+                                                if s.chapter is not None]
+
+
+def edition(toc: str, profile: str) -> str:
+    """The intro's account of this edition (``book/_edition.md``, written by ``make book``): the
+    chapters of the book's table of contents for ``profile`` (:func:`book_toc`) part by part, each
+    named by its page title (a ``{doc}`` link), and the pages of the plan not in it: the chapters
+    of sweeps still in progress, and any other planned run the table of contents leaves out."""
+    parts = yaml.safe_load(book_toc(toc, profile))["parts"]
+    shown = {c["file"] for p in parts for c in p.get("chapters", [])}
+    lines = [f"**Chapters in this edition** ({profile} profile), from the study's plan and the book's table "
+             "of contents:", ""]
+    for p in parts:
+        docs = "; ".join(f"{{doc}}`{c['file']}`" for c in p.get("chapters", []))
+        lines.append(f"- *{p['caption']}*: {docs}.")
+    missing = [k for k in pages(profile) if f"runs/{k}/notebook" not in shown]
+    titles = []
+    for k in missing:
+        run = find(k)
+        s = next((s for s in SWEEPS if f"{s.name}/{profile}" == k and profile in s.in_progress), None)
+        title = run.parameters.get("title") or k
+        titles.append(f"*{title}*" + (" (its runs are still being made)" if s is not None
+                                      else " (a run of the plan that the table of contents leaves out)"))
+    lines += ["", "**Planned, not in this edition:** " + (
+        "; ".join(titles) + "." if titles else "none; every chapter of the plan for this profile is in it.")]
+    return "\n".join(lines) + "\n"
 
 
 def search_note(sweep: str, profile: str) -> str | None:

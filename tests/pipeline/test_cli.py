@@ -109,6 +109,7 @@ def test_allow_dirty_is_a_flag_of_the_commands_that_make_runs(monkeypatch):
 
     monkeypatch.setenv(execution.ALLOW_DIRTY, "0")  # restored after the test (the command sets it to 1)
     called = []
-    monkeypatch.setattr(execution, "execute", lambda key: called.append((key, os.environ.get(execution.ALLOW_DIRTY))))
+    monkeypatch.setattr(execution, "execute",
+                        lambda key, remake=False: called.append((key, os.environ.get(execution.ALLOW_DIRTY))))
     assert main(["execute", "data-overview/quick", "--allow-dirty"]) == 0
     assert called == [("data-overview/quick", "1")]

@@ -171,7 +171,7 @@ def test_a_chapter_runs_once_per_state_of_its_points(toy_sweep, tmp_path):
     sweeps that finish together, leave it alone; a point remade (here, or brought by a pull) makes it
     stale."""
     from snnlib.pipeline.cluster import run_sweeps
-    from snnlib.pipeline.execution import READS, chapter_complete, execute_task, task
+    from snnlib.pipeline.execution import READS, complete, execute_task, task
 
     toy_sweep(sleep=0.0, chapter="toy_chapter.ipynb")
     run_sweeps(["toy"], "quick", n_workers=1, progress=False)
@@ -197,9 +197,9 @@ def test_a_chapter_runs_once_per_state_of_its_points(toy_sweep, tmp_path):
     point = runs.point_dir("toy", "quick", chapter.reads[0].split("/")[-1])
     meta = json.loads((point / "meta.json").read_text())
     (point / "meta.json").write_text(json.dumps(dict(meta, finished="later")))
-    assert runs.is_complete(point) and not chapter_complete(task("toy/quick"))
+    assert runs.is_complete(point) and not complete(task("toy/quick"))
     run_sweeps(["toy"], "quick", n_workers=1, progress=False)
-    assert _chapter_runs(tmp_path) == 3 and chapter_complete(task("toy/quick"))
+    assert _chapter_runs(tmp_path) == 3 and complete(task("toy/quick"))
 
 
 def test_a_point_that_fails_names_what_it_left(toy_sweep):

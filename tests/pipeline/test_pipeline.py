@@ -89,7 +89,7 @@ def test_make_runs_has_nothing_to_do_when_every_run_is_complete():
 
 def test_make_help_lists_the_documented_targets():
     out = subprocess.run(["make"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for target in ("setup", "test", "runs", "book", "bench", "screenshot", "clean"):
+    for target in ("setup", "test", "runs", "stale", "book", "bench", "screenshot", "clean"):
         assert f"  {target} " in out
 
 
@@ -143,6 +143,41 @@ def test_progress_bars_and_warnings_go_to_the_run_log_not_the_notebook(tmp_path,
     assert not any("\r" in ln for ln in log)
 
 
+def test_a_progress_bar_drawn_as_a_widget_goes_to_the_run_log(tmp_path, monkeypatch):
+    """With ipywidgets installed, ``tqdm.auto`` in a kernel draws a widget: the page, read without a
+    kernel, would show its first frame; the run log gets its last state instead."""
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",)),))
+    _notebook(tmp_path / "toy.ipynb", "from tqdm.auto import tqdm\n"
+                                      "for _ in tqdm(range(7), desc='epoch 1/1'): pass\nprint('the result')")
+    path = execution.execute("toy/r1", root=tmp_path / "runs")
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert [o.get("text") for o in outputs] == ["the result\n"] and "widgets" not in nb.metadata
+    log = (path.parent / RUN_LOG).read_text()
+    assert "epoch 1/1: 100%" in log and "7/7" in log and "IProgress" not in log
+
+
+def test_an_executed_notebook_shows_its_parameters_once(tmp_path, monkeypatch):
+    """The injected values are shown (collapsed); the defaults they override are removed; the
+    notebook's other cells keep their tags."""
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",), {"title": "Toy"}),))
+    _notebook(tmp_path / "toy.ipynb", "print(title)")
+    src = nbformat.read(tmp_path / "toy.ipynb", as_version=4)
+    src.cells.insert(2, nbformat.v4.new_code_cell("check = 1", metadata={"tags": ["remove-cell"]}))
+    nbformat.write(src, tmp_path / "toy.ipynb")
+    path = execution.execute("toy/r1", root=tmp_path / "runs")
+    tags = [(c.source.splitlines()[0], c.metadata.get("tags", [])) for c in nbformat.read(path, 4).cells
+            if c.cell_type == "code"]
+    assert tags == [("run_dir = None", ["parameters", "remove-cell"]),
+                    ("# Parameters", ["injected-parameters", "hide-input"]),
+                    ("check = 1", ["remove-cell"]), ("print(title)", [])]
+    assert not execution.show_parameters_once(tmp_path / "toy.ipynb")  # no injected values: defaults stay
+    assert nbformat.read(tmp_path / "toy.ipynb", 4).cells[1].metadata["tags"] == ["parameters"]
+
+
 @pytest.mark.data
 def test_data_overview_notebook_end_to_end(data_dir, isolated_runs):
     """The experiment notebook runs under papermill and writes a run that `runs.load` reads back,
@@ -179,6 +214,8 @@ def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT / "book", src / "book", symlinks=True, ignore=shutil.ignore_patterns("_build"))
     shutil.copytree(ROOT / "runs", src / "runs")
+    # the intro's list of chapters, as `make book` writes it
+    (src / "book" / "_edition.md").write_text(plan.edition((ROOT / "book" / "_toc.yml").read_text(), "quick"))
     # what an interrupted `make runs` leaves behind must not break (or enter) the book
     leftover = src / "runs" / "data-overview" / "quick"
     bad = nbformat.v4.new_notebook()
@@ -202,6 +239,35 @@ def test_book_builds_from_the_committed_runs_with_warnings_as_errors(tmp_path):
     summary = driver.summarize(loading.load_sweep("bptt-nmnist", "quick", root=ROOT / "runs"))
     assert f"{100 * summary['final_test_accuracy']:.2f}" in page
     assert "cdn.jsdelivr" not in page
+    # the intro lists the chapters by their titles, the discretization chapters among them
+    intro = (html / "intro.html").read_text()
+    for key in ("transfer/quick", "direct/quick", "timebins-mnist-bptt/quick"):
+        assert plan.find(key).parameters["title"] in intro
+
+
+def test_the_intros_list_of_chapters_is_the_table_of_contents_and_the_plan():
+    """The intro says which chapters are in this edition and which are planned from the plan and the
+    table of contents (``book/_edition.md``, written by ``make book``), never by hand."""
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert "```{include} _edition.md" in intro
+    assert "planned" not in intro.lower() and "not in this edition" not in intro
+    for profile in plan.PROFILES:
+        text = plan.edition(toc, profile)
+        listed, planned = text.split("**Planned, not in this edition:**")
+        files = [ln.split("file: ")[1] for ln in plan.book_toc(toc, profile).splitlines() if "file: " in ln]
+        assert [f for f in files if f"{{doc}}`{f}`" in listed] == files
+        for key in plan.pages(profile):  # every page of the plan: in the book, or planned by its title
+            shown = f"{{doc}}`runs/{key}/notebook`" in listed
+            title = plan.find(key).parameters.get("title") or key
+            assert shown != (f"*{title}*" in planned), (profile, key)
+            if not shown:  # only a chapter still being made is left out
+                assert "still being made" in planned and "leaves out" not in planned
+    # the discretization chapters are in the quick edition, which plans nothing more
+    quick = plan.edition(toc, "quick")
+    for key in ("transfer/quick", "direct/quick", "timebins-mnist-bptt/quick"):
+        assert f"{{doc}}`runs/{key}/notebook`" in quick
+    assert quick.endswith("none; every chapter of the plan for this profile is in it.\n")
 
 
 def test_each_profile_book_names_only_that_profiles_runs():
