@@ -119,6 +119,9 @@ class Sweep:
       the point's config: e.g. a transfer point's trained network,
       ``"{source}/{source_profile}/seed={seed}"``. A point's results are computed from them, so a
       point whose record says they changed is recomputed (:mod:`snnlib.pipeline.records`).
+    - ``chapter_reads``: single runs the chapter reads besides its sweeps' points, as
+      ``<experiment>/<run-id>`` with ``{profile}`` filled: e.g. ``"findings/{profile}"`` for a chapter
+      that quotes the findings' verdicts (it is made after them and re-made when they change).
     """
 
     name: str
@@ -133,6 +136,7 @@ class Sweep:
     reads: tuple = ()
     chapter_title: str = ""
     point_reads: tuple = ()
+    chapter_reads: tuple = ()
 
     def points(self, profile: str) -> list[SweepPoint]:
         """Every point of ``profile``, in grid order (the last grid key varies fastest)."""

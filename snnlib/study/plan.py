@@ -167,6 +167,7 @@ def _timebins(dataset: str, ks: tuple, bptt: dict, st: dict, full: dict, dt: flo
 
 #: the chapter (on the MNIST BPTT sweep) reads all eight
 _TB_CHAPTER = {"chapter": "timebins.ipynb", "chapter_title": "Time bins and convergence rate: spike-time scheme vs BPTT",
+               "chapter_reads": ("findings/{profile}",),  # it quotes the findings' verdicts
                "reads": tuple(f"timebins-{d}-{arm}" for d in ("mnist", "nmnist")
                               for arm in ("bptt", "spiketime", "spiketime-shared", "spiketime-exact"))[1:]}
 #: full profiles: all of MNIST / N-MNIST, 20 epochs, five seeds
@@ -191,6 +192,7 @@ SWEEPS: tuple[Sweep, ...] = (
     # seed 001, experiment 1: those weights simulated by integrated networks (nothing trained)
     Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb", experiment="transfer",
           in_progress=("full",), point_reads=("{source}/{source_profile}/seed={seed}",),
+          chapter_reads=("findings/{profile}",),  # it quotes the findings' verdicts
           title="Transferring continuous-time weights to integrated networks", profiles={
               "quick": SweepProfile({"source_profile": "quick", "n_val": 250, "n_test": 2000},
                                     {"source": ("spiketime-mnist", "spiketime-mnist-threshold"),
@@ -203,7 +205,7 @@ SWEEPS: tuple[Sweep, ...] = (
     # seed 001, experiment 2: integrated networks trained directly (piggyback vs adjusted), with the
     # exact scheme on the same subset as benchmark; the measured cost is in the chapter (issue 12)
     Sweep("direct", "train.ipynb", scheme="integrated", in_progress=("full",), chapter="direct.ipynb",
-          reads=("direct-newton", "direct-exact"),
+          reads=("direct-newton", "direct-exact"), chapter_reads=("findings/{profile}",),
           title="Training integrated networks directly: piggyback vs adjusted", profiles={
               p: SweepProfile(base, {"gradient": ("piggyback", "adjusted"), "integration": ("euler", "ps2", "ps3", "ps5"),
                                      "dt": (0.25, 1.0, 4.0), "seed": seeds})
@@ -282,7 +284,8 @@ def chapter(key: str) -> PlannedRun | None:
         return None
     return PlannedRun(name, profile, s.chapter, (profile,),
                       {"sweep": name, "profile": profile, "title": s.chapter_title or s.title},
-                      reads=tuple(f"{r.name}/{profile}" for r in read_by(s)))
+                      reads=tuple(f"{r.name}/{profile}" for r in read_by(s))
+                      + tuple(x.format(profile=profile) for x in s.chapter_reads))
 
 
 def find(key: str) -> PlannedRun | SweepPoint:
