@@ -376,7 +376,7 @@ def glue_numbers(run, study) -> None:
     from myst_nb import glue  # optional: myst_nb is there only where the book's notebooks run
 
 
-    glue_training(run)
+    glue_training(run.results, run.summary)
     s, cfg = run.summary, run.config
     published = s["published_test_accuracy"]
     acc = 100 * np.asarray(s["final_test_accuracy_per_seed"], dtype=float)

@@ -131,6 +131,18 @@ def test_tiny_run_writes_a_loadable_run(data_dir, isolated_runs, tmp_path, monke
     assert run.summary["published_test_accuracy"] == tut.PUBLISHED[coding]
     assert run.config["coding"] == coding
     assert len(list((isolated_runs.parent / "checkpoints" / tut.NAME).glob("*.pt"))) == 2
+    # the page glues its numbers from the run and this study's run of the same coding
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: glued.__setitem__(key, value))
+    study = runs.Run(None, {}, None, {"final_test_accuracy": 0.9, "final_test_accuracy_ci95": 0.01, "epochs": 2,
+                                      "final_test_accuracy_per_seed": [0.89, 0.9, 0.91]}, {})
+    tut.glue_numbers(run, study)
+    acc = 100 * np.asarray(run.summary["final_test_accuracy_per_seed"])
+    assert glued["minus_published"] == pytest.approx(acc.mean() - 100 * tut.PUBLISHED[coding])
+    assert glued["minus_published_lo"] <= glued["minus_published"] <= glued["minus_published_hi"]
+    assert glued["n_seeds"] == 2 and glued["study_epochs"] == 2
 
 
 def _run(coding_acc):
