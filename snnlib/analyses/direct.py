@@ -196,6 +196,17 @@ def claims(m: dict[str, xr.Dataset]) -> dict:
     return out
 
 
+def resolution(sweeps: dict[str, xr.Dataset], m: dict[str, xr.Dataset]) -> tuple[float, float]:
+    """``(spacing, resolution)``: the training samples between validation records (``sweeps``:
+    :func:`load`) and that spacing over the smallest ``n_q`` measured by a run that reached the
+    target (``m``: :func:`metrics`). The records resolve ``n_q`` when the resolution is at most
+    :data:`snnlib.study.claims.RESOLUTION`; a run at the target by its first record has ``n_q`` =
+    the first record's samples, so a resolution of 1 or more says the records cannot place it."""
+    spacing = max(float(np.diff(ds["samples_seen"].values).max()) for ds in sweeps.values())
+    smallest = min(float(x["n_q"].where(x["reached"] == 1).min()) for x in m.values())
+    return spacing, spacing / smallest if smallest > 0 else math.nan
+
+
 def wall_hours(profile: str = "quick") -> float:
     """Hours of one core that the complete points of the three sweeps took (their ``meta.json``)."""
     return sum(wall_minutes(name, profile) for name in SWEEPS) / 60.0

@@ -73,6 +73,8 @@ def test_point_metrics_on_known_curves():
     n_q = float(d["n_q"].sel(gradient="piggyback", integration="ps5", dt=0.25).isel(seed=0))
     curve = 0.95 * 0.998 * (1 - np.exp(-N / 3000)) / (1 - np.exp(-N[-1] / 3000))
     assert N[0] < n_q < N[-1] and np.interp(n_q, N, curve) == pytest.approx(target)
+    # the records, 2,500 samples apart, cannot place the benchmark's n_q (at the first record): resolution 1
+    assert direct.resolution(_sweeps(), m) == (2500.0, 1.0)
     np.testing.assert_allclose(d["final_test"].sel(gradient="adjusted", integration="ps5", dt=4.0),
                                [100 * 0.95 * (1 + 0.002 * (k - 1)) - 1 for k in SEEDS])
     # paired by seed: the drop of Euler (90 %) against the benchmark (95 %), seed by seed
