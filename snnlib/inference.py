@@ -28,7 +28,7 @@ declares each claim's quantity, rule and tolerance before the runs that judge it
    two-sided 95% interval), then a verdict per test (:func:`verdict_of`): *confirmed* (only the claim's
    test rejects), *refuted* (only the opposing one), *holds in part* (both: a real effect smaller
    than what matters) or *undecided* (neither). An undecided test states the smallest effect its sample
-   could detect with power :data:`POWER` and the sample that would detect the declared tolerance
+   could detect with power :data:`POWER` and the sample that would decide it at the measured effect
    (:func:`power`; ``statsmodels`` ``TTestPower`` on the measured spread).
 
 4. Parts combine (:func:`combine`): ``every`` (the claim is about every condition: refuted when one
@@ -51,7 +51,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 __all__ = ["ALPHA", "POWER", "VERDICTS", "Estimate", "Rule", "greater", "equivalent", "paired", "welch",
-           "mcnemar", "mixed_slopes", "exact", "Tested", "judge", "holm", "verdict_of", "combine", "power"]
+           "mcnemar", "mixed_slopes", "exact", "Tested", "judge", "holm", "verdict_of", "combine", "distance", "power"]
 
 #: one-sided level of every test: a claim is confirmed when its two-sided 95% interval (before
 #: Holm) lies on the claim's side
@@ -353,13 +353,24 @@ def combine(verdicts: Sequence[str], mode: str = "parts") -> str:
     return "holds in part"
 
 
+def distance(t: Tested) -> float:
+    """How far the estimate lies from the boundary of the test it leans to: for ``greater(c, r)`` the
+    larger of ``value - c`` (towards confirming) and ``r - value`` (towards refuting); for
+    ``equivalent(delta)`` ``| |value| - delta |``. The effect a larger sample must resolve to decide."""
+    v, rule = t.estimate.value, t.rule
+    if rule.kind == "greater":
+        return max(v - rule.c, rule.r - v)
+    return abs(abs(v) - rule.delta)
+
+
 def power(t: Tested, level: float = POWER, alpha: float = ALPHA) -> dict:
     """For a sampled test: ``detectable``, the smallest distance from the rule's boundary that its
     sample detects with probability ``level`` by a one-sided test at ``alpha`` (pass the level a test
     must pass after Holm, e.g. ``ALPHA / family size``, the strictest step), and ``n_needed``, the
-    sample (the unit of ``n``: seeds, runs, digits) that detects the declared tolerance. From the
-    measured spread: ``statsmodels`` ``TTestPower`` for a paired t, the normal law for the others."""
-    est, tol = t.estimate, t.rule.tolerance
+    sample (the unit of ``n``: seeds, runs, digits) that would decide the test if the effect is what
+    was measured (:func:`distance`), from the measured spread: ``statsmodels`` ``TTestPower`` for a
+    paired t, the normal law for the others."""
+    est, effect = t.estimate, distance(t)
     if t.deterministic or not math.isfinite(est.se) or est.se <= 0:
         return {"detectable": math.nan, "n_needed": math.nan}
     if est.method.startswith("paired t"):
@@ -367,12 +378,12 @@ def power(t: Tested, level: float = POWER, alpha: float = ALPHA) -> dict:
         d = tp.solve_power(nobs=est.n, alpha=alpha, power=level, alternative="larger")
         detectable = float(d) * sd
         n_needed = math.inf
-        if tol > 0:  # the smallest n whose power reaches ``level`` (a scan: robust where a root finder is not)
+        if effect > 0:  # the smallest n whose power reaches ``level`` (a scan: robust where a root finder is not)
             ns = np.arange(2, 5001)
-            ok = np.flatnonzero(tp.power(effect_size=tol / sd, nobs=ns, alpha=alpha, alternative="larger") >= level)
+            ok = np.flatnonzero(tp.power(effect_size=effect / sd, nobs=ns, alpha=alpha, alternative="larger") >= level)
             n_needed = float(ns[ok[0]]) if ok.size else math.inf
     else:
         z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(level)
         detectable = z * est.se
-        n_needed = math.ceil(est.n * (detectable / tol) ** 2) if tol > 0 else math.inf
+        n_needed = math.ceil(est.n * (detectable / effect) ** 2) if effect > 0 else math.inf
     return {"detectable": float(detectable), "n_needed": n_needed}

@@ -155,3 +155,12 @@ def test_rules_refuse_nonsense():
     with pytest.raises(ValueError):
         inf.equivalent(0.0)
     assert inf.greater(0.0, 0.5).scaled(2.0).r == 1.0 and inf.equivalent(0.5).scaled(0.5).delta == 0.25
+
+
+def test_the_sample_that_decides_is_sized_for_the_measured_effect():
+    big = inf.judge("x", inf.paired([1.6, 1.75, 1.9]), inf.greater(0.0, 0.1))
+    assert inf.distance(big) == pytest.approx(1.75)  # far above the claim's boundary: few seeds decide it
+    near = inf.judge("x", inf.paired([0.1, 0.2, 0.3]), inf.greater(0.0, 0.5))
+    assert inf.distance(near) == pytest.approx(0.3)  # between the bounds: the refuting test leads
+    assert inf.distance(inf.judge("x", inf.paired([0.1, 0.2, 0.3]), inf.equivalent(1.0))) == pytest.approx(0.8)
+    assert inf.power(big)["n_needed"] < inf.power(near)["n_needed"]

@@ -542,7 +542,8 @@ def _leaf_text(path: tuple, t: inf.Tested, alpha: float) -> str:
         pw = inf.power(t, alpha=alpha)
         unit = e.method.split(" over ")[-1].split(" (")[0].split()[-1] if " over " in e.method else "samples"
         needed = f"about {pw['n_needed']:.0f} {unit}" if math.isfinite(pw["n_needed"]) else f"more than 5000 {unit}"
-        text += f" (detects {_fmt(pw['detectable'])} at {inf.POWER:.0%} power; {needed} would decide {_fmt(t.rule.tolerance)})"
+        text += (f" (this sample detects {_fmt(pw['detectable'])} at {inf.POWER:.0%} power; {needed} would decide it "
+                 f"if the effect is as measured)")
     return text
 
 
