@@ -49,7 +49,7 @@ VERDICTS = inf.VERDICTS
 SOURCES = table.SOURCES
 CLAIMS = table.CLAIMS
 #: chapters that do not exist yet, by the name the table gives them
-PLANNED = {"single-spike": "single-spike (time-to-first-spike output) training against multi-spike: convergence"}
+PLANNED = table.PLANNED_CHAPTERS
 
 Loader = Callable[[str], Run]  # experiment name -> its run of the profile
 Tree = Union[inf.Tested, tuple]  # a test, or (mode, {label: tree})

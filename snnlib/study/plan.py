@@ -22,6 +22,7 @@ import yaml
 
 from snnlib.paths import notebooks_root
 from snnlib.store.sweeps import Sweep, SweepPoint, SweepProfile
+from snnlib.study import claims
 
 PROFILES = ("quick", "full")
 #: the folder of the runs' notebooks (:func:`snnlib.paths.notebooks_root`)
@@ -389,7 +390,8 @@ def edition(toc: str, profile: str) -> str:
     """The intro's account of this edition (``book/_edition.md``, written by ``make book``): the
     chapters of the book's table of contents for ``profile`` (:func:`book_toc`) part by part, each
     named by its page title (a ``{doc}`` link), and the pages of the plan not in it: the chapters
-    of sweeps still in progress, and any other planned run the table of contents leaves out."""
+    of sweeps still in progress, any other planned run the table of contents leaves out, and the
+    chapters that claims of the claims table (:mod:`snnlib.study.claims`) wait for."""
     parts = yaml.safe_load(book_toc(toc, profile))["parts"]
     shown = {c["file"] for p in parts for c in p.get("chapters", [])}
     lines = [f"**Chapters in this edition** ({profile} profile), from the study's plan and the book's table "
@@ -405,6 +407,10 @@ def edition(toc: str, profile: str) -> str:
         title = run.parameters.get("title") or k
         titles.append(f"*{title}*" + (" (its runs are still being made)" if s is not None
                                       else " (a run of the plan that the table of contents leaves out)"))
+    # the chapters that claims of the claims table wait for (not in the plan yet)
+    waiting = sorted({c.chapter for c in claims.CLAIMS if c.chapter in claims.PLANNED_CHAPTERS})
+    titles += [f"*{claims.PLANNED_CHAPTERS[c]}* (claims of the sources wait for it: *not yet tested* in the findings)"
+               for c in waiting]
     lines += ["", "**Planned, not in this edition:** " + (
         "; ".join(titles) + "." if titles else "none; every chapter of the plan for this profile is in it.")]
     return "\n".join(lines) + "\n"
