@@ -385,5 +385,5 @@ def power(t: Tested, level: float = POWER, alpha: float = ALPHA) -> dict:
     else:
         z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(level)
         detectable = z * est.se
-        n_needed = math.ceil(est.n * (detectable / effect) ** 2) if effect > 0 else math.inf
+        n_needed = max(2, math.ceil(est.n * (detectable / effect) ** 2)) if effect > 0 else math.inf
     return {"detectable": float(detectable), "n_needed": n_needed}

@@ -42,7 +42,7 @@ from snnlib.training.driver import summarize as summarize_training
 
 __all__ = ["VERDICTS", "SOURCES", "Settings", "Decision", "DECIDERS", "CLAIMS", "FindingsConfig", "Config", "decide",
            "decide_all", "run", "provenance", "summarize", "markdown_table", "chapter_markdown",
-           "sensitivity_table", "tests_frame", "glue_numbers"]
+           "sensitivity_table", "tolerances_markdown", "tests_frame", "glue_numbers"]
 
 NAME = "findings"
 VERDICTS = inf.VERDICTS
@@ -532,18 +532,19 @@ def _family_alpha(decisions: dict) -> float:
 
 
 def _leaf_text(path: tuple, t: inf.Tested, alpha: float) -> str:
+    """One test in a line: its estimate with the 95% interval and its verdict; an undecided one with
+    the sample that would decide it at the measured effect (p-values and power: :func:`tests_frame`)."""
     e = t.estimate
     v = inf.verdict_of(t)
     where = " / ".join(path) or t.name
     if t.deterministic:
         return f"{where}: {_fmt(e.value)} → {v}"
-    text = f"{where}: {e.value:+.3g} [{e.lo:+.3g}, {e.hi:+.3g}], Holm p {t.p_for_adj:.2g} for / {t.p_against_adj:.2g} against → {v}"
+    text = f"{where}: {e.value:+.3g} [{e.lo:+.3g}, {e.hi:+.3g}] → {v}"
     if v == "undecided":
         pw = inf.power(t, alpha=alpha)
         unit = e.method.split(" over ")[-1].split(" (")[0].split()[-1] if " over " in e.method else "samples"
-        needed = f"about {pw['n_needed']:.0f} {unit}" if math.isfinite(pw["n_needed"]) else f"more than 5000 {unit}"
-        text += (f" (this sample detects {_fmt(pw['detectable'])} at {inf.POWER:.0%} power; {needed} would decide it "
-                 f"if the effect is as measured)")
+        text += (f" (about {pw['n_needed']:.0f} {unit} would decide it)" if math.isfinite(pw["n_needed"])
+                 else f" (more than 5000 {unit} would be needed)")
     return text
 
 
@@ -708,15 +709,26 @@ def _verdict_cell(ds: xr.Dataset, i: int) -> str:
 
 
 def markdown_table(ds: xr.Dataset) -> str:
-    """The claims table in MyST Markdown: source, claim (quoted), verdict, deciding tests, tolerance, chapter."""
-    lines = ["| source | claim (the source's words) | verdict | what decides it | tolerance (declared in advance) | chapter |",
-             "|---|---|---|---|---|---|"]
+    """The claims table in MyST Markdown: source, claim (quoted), verdict, what decides it, chapter
+    (the tolerances: :func:`tolerances_markdown`; every p-value: :func:`tests_frame`)."""
+    lines = ["| source | claim (the source's words) | verdict | what decides it (estimate [95% interval] → verdict) | chapter |",
+             "|---|---|---|---|---|"]
     for i in range(ds.sizes["claim"]):
-        r = {k: str(ds[k].values[i]) for k in ("source", "wording", "evidence", "chapter", "planned_chapter",
-                                                "tolerance")}
+        r = {k: str(ds[k].values[i]) for k in ("source", "wording", "evidence", "chapter", "planned_chapter")}
         chapter = f"{{doc}}`/{r['chapter']}`" if r["chapter"] else f"{r['planned_chapter']} (planned)"
         lines.append(f"| {SOURCES[r['source']]} | “{_cell(r['wording'])}” | {_verdict_cell(ds, i)} | "
-                     f"{_cell(r['evidence']) or '–'} | {_cell(r['tolerance']) or '–'} | {chapter} |")
+                     f"{_cell(r['evidence']) or '–'} | {chapter} |")
+    return "\n".join(lines) + "\n"
+
+
+def tolerances_markdown() -> str:
+    """The claims table's declarations as a Markdown table: each claim's quantity and test, and each
+    rule with its bound and one-line rationale (declared before the runs that judge them)."""
+    lines = ["| claim | quantity (positive supports the claim) | test | rule: bound | rationale |", "|---|---|---|---|---|"]
+    for c in CLAIMS:
+        for k, rule in c.rules.items():
+            lines.append(f"| `{c.id}` | {_cell(c.quantity)} | {_cell(c.test)} | {k}: {rule.describe('{:.3g}')} | "
+                         f"{_cell(c.why[k])} |")
     return "\n".join(lines) + "\n"
 
 
