@@ -48,7 +48,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestPower
+from statsmodels.stats.power import TTestIndPower, TTestPower
 
 __all__ = ["ALPHA", "POWER", "VERDICTS", "Estimate", "Rule", "greater", "equivalent", "paired", "welch",
            "mcnemar", "mixed_slopes", "exact", "Tested", "judge", "holm", "verdict_of", "combine", "distance", "power"]
@@ -369,18 +369,23 @@ def power(t: Tested, level: float = POWER, alpha: float = ALPHA) -> dict:
     must pass after Holm, e.g. ``ALPHA / family size``, the strictest step), and ``n_needed``, the
     sample (the unit of ``n``: seeds, runs, digits) that would decide the test if the effect is what
     was measured (:func:`distance`), from the measured spread: ``statsmodels`` ``TTestPower`` for a
-    paired t, the normal law for the others."""
+    paired t, ``TTestIndPower`` for Welch's (per group), the normal law for the others."""
     est, effect = t.estimate, distance(t)
     if t.deterministic or not math.isfinite(est.se) or est.se <= 0:
         return {"detectable": math.nan, "n_needed": math.nan}
-    if est.method.startswith("paired t"):
-        tp, sd = TTestPower(), est.se * math.sqrt(est.n)
-        d = tp.solve_power(nobs=est.n, alpha=alpha, power=level, alternative="larger")
-        detectable = float(d) * sd
+    if est.method.startswith(("paired t", "Welch t")):  # Student t: few seeds have heavy tails
+        paired_t = est.method.startswith("paired t")
+        tp, sd = (TTestPower(), est.se * math.sqrt(est.n)) if paired_t else (TTestIndPower(), est.sd)
+        kw = {"alpha": alpha, "alternative": "larger"}
+        power_at = (lambda d, n: tp.power(effect_size=d, nobs=n, **kw)) if paired_t else \
+            (lambda d, n: tp.power(effect_size=d, nobs1=n, ratio=1.0, **kw))
+        ds = np.linspace(0.01, 200.0, 20000)  # effect sizes in units of sd: the smallest at ``level``
+        ok = np.flatnonzero(power_at(ds, est.n) >= level)
+        detectable = float(ds[ok[0]]) * sd if ok.size else math.inf
         n_needed = math.inf
-        if effect > 0:  # the smallest n whose power reaches ``level`` (a scan: robust where a root finder is not)
+        if effect > 0:  # the smallest n (per group) whose power reaches ``level``: a scan, robust where a root finder is not
             ns = np.arange(2, 5001)
-            ok = np.flatnonzero(tp.power(effect_size=effect / sd, nobs=ns, alpha=alpha, alternative="larger") >= level)
+            ok = np.flatnonzero(power_at(effect / sd, ns) >= level)
             n_needed = float(ns[ok[0]]) if ok.size else math.inf
     else:
         z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(level)

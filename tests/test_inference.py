@@ -164,3 +164,17 @@ def test_the_sample_that_decides_is_sized_for_the_measured_effect():
     assert inf.distance(near) == pytest.approx(0.3)  # between the bounds: the refuting test leads
     assert inf.distance(inf.judge("x", inf.paired([0.1, 0.2, 0.3]), inf.equivalent(1.0))) == pytest.approx(0.8)
     assert inf.power(big)["n_needed"] < inf.power(near)["n_needed"]
+
+
+def test_welch_power_uses_the_t_law_of_few_seeds():
+    """Three seeds a side: Welch's detectable effect is the one TTestIndPower finds at 80% power, and a
+    simulation at that effect rejects about 80% of the time."""
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    sd = 0.5
+    t = inf.judge("x", inf.welch(rng.normal(0, sd, 3), rng.normal(0, sd, 3)), inf.greater(0.0, 0.5))
+    d = inf.power(t)["detectable"] / t.estimate.sd * sd  # at the true spread
+    hits = [stats.ttest_ind(rng.normal(d, sd, 3), rng.normal(0, sd, 3), equal_var=True, alternative="greater").pvalue
+            < inf.ALPHA for _ in range(4000)]
+    assert abs(np.mean(hits) - inf.POWER) <= 0.1 * inf.POWER
