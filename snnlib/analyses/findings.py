@@ -41,7 +41,7 @@ from snnlib.study.plan import PROFILES
 from snnlib.training.driver import summarize as summarize_training
 
 __all__ = ["VERDICTS", "SOURCES", "Settings", "Decision", "DECIDERS", "CLAIMS", "FindingsConfig", "Config", "decide",
-           "decide_all", "run", "provenance", "summarize", "markdown_table", "chapter_markdown",
+           "decide_one", "decide_all", "run", "provenance", "summarize", "markdown_table", "chapter_markdown",
            "sensitivity_table", "tolerances_markdown", "tests_frame", "glue_numbers"]
 
 NAME = "findings"
@@ -476,6 +476,18 @@ def decide(claim: table.Declared, load: Loader, s: Settings = Settings()) -> Dec
         return f"its run is missing ({str(e).splitlines()[0]})"
     except NotDecidable as e:
         return f"its runs cannot decide it yet ({e})"
+
+
+def decide_one(claim_id: str, load: Loader, s: Settings = Settings()) -> tuple[str, Tree | None]:
+    """One claim decided alone, its own tests the family (Holm within them): ``(verdict, tree)``, or
+    ``(reason, None)`` when it is not yet tested. For a chapter or a test; the findings table adjusts
+    over every claim (:func:`decide_all`)."""
+    d = decide(table.claim(claim_id), load, s)
+    if not isinstance(d, Decision):
+        return d or "not yet tested", None
+    leaves = _leaves(d.tree)
+    tree = _replace(d.tree, {p: t for (p, _), t in zip(leaves, inf.holm([t for _, t in leaves]))})
+    return _verdict(tree), tree
 
 
 def _leaves(tree: Tree, path=()) -> list:

@@ -86,16 +86,9 @@ def _decided(claim_id, sweeps):
     """A direct-training claim decided alone on synthetic sweeps, Holm within it."""
     from types import SimpleNamespace
 
-    from snnlib import inference as inf
     from snnlib.analyses import findings
-    from snnlib.study import claims
 
-    d = findings.decide(claims.claim(claim_id), lambda e: SimpleNamespace(results=sweeps[e]))
-    if not isinstance(d, findings.Decision):
-        return d, None
-    leaves = findings._leaves(d.tree)
-    tree = findings._replace(d.tree, {p: t for (p, _), t in zip(leaves, inf.holm([t for _, t in leaves]))})
-    return findings._verdict(tree), tree
+    return findings.decide_one(claim_id, lambda e: SimpleNamespace(results=sweeps[e]))
 
 
 def test_verdicts_follow_the_numbers():

@@ -45,17 +45,13 @@ CLAIM = {c.id: c for c in findings.CLAIMS}
 
 
 def _decided(claim_id: str, load):
-    """A claim decided alone: a family of its own tests, Holm-adjusted within it."""
-    d = findings.decide(CLAIM[claim_id], load)
-    if not isinstance(d, findings.Decision):
-        return None
-    leaves = findings._leaves(d.tree)
-    return findings._replace(d.tree, {p: t for (p, _), t in zip(leaves, inf.holm([t for _, t in leaves]))})
+    """A claim decided alone: a family of its own tests, Holm-adjusted within it (its tree, or None)."""
+    return findings.decide_one(claim_id, load)[1]
 
 
 def _verdict(claim_id: str, load) -> str:
-    tree = _decided(claim_id, load)
-    return "not yet tested" if tree is None else findings._verdict(tree)
+    verdict, tree = findings.decide_one(claim_id, load)
+    return verdict if tree is not None else "not yet tested"
 
 
 def test_every_claim_names_its_source_and_an_existing_or_planned_chapter():

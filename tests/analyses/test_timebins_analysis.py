@@ -181,17 +181,10 @@ def _decided(claim_id, sweeps):
     """A time-bin claim decided alone on synthetic sweeps (both datasets the same), Holm within it."""
     from types import SimpleNamespace
 
-    from snnlib import inference as inf
     from snnlib.analyses import findings
-    from snnlib.study import claims
 
     names = {name: key for d in tb.DATASETS for key, name in tb.sweep_names(d).items()}
-    d = findings.decide(claims.claim(claim_id), lambda e: SimpleNamespace(results=sweeps[names[e]]))
-    if not isinstance(d, findings.Decision):
-        return d, None
-    leaves = findings._leaves(d.tree)
-    tree = findings._replace(d.tree, {p: t for (p, _), t in zip(leaves, inf.holm([t for _, t in leaves]))})
-    return findings._verdict(tree), tree
+    return findings.decide_one(claim_id, lambda e: SimpleNamespace(results=sweeps[names[e]]))
 
 
 def test_findings_decide_seed_000_from_both_datasets():
