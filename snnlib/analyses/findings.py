@@ -751,7 +751,7 @@ def chapter_markdown(ds: xr.Dataset, claim_ids) -> str:
     out = []
     for cid in claim_ids:
         i = index[cid]
-        out.append(f"- “{_cell(ds['wording'].values[i])}” {_verdict_cell(ds, i)}. {_cell(ds['evidence'].values[i])} "
+        out.append(f"- “{_cell(ds['wording'].values[i])}” {_verdict_cell(ds, i)}. {_cell(ds['evidence'].values[i])}. "
                    f"*Tolerance:* {_cell(ds['tolerance'].values[i])}.")
     return "\n".join(out) + "\n"
 
