@@ -13,9 +13,12 @@ label equals the analytic network's; hidden and output spikes per sample; the fi
 time error ``|t_first - t_first^exact|`` (ms; earliest output spike of a sample, over samples
 where both networks have one) and the fraction of samples where only one of them has an output
 spike; wall time per sample of the forward pass (one thread), and its ratio to the analytic
-network's forward timed in the same process (robust to the machine's load).
+network's forward timed in the same process (robust to the machine's load). Per test sample (dim
+``test_sample``): ``test_correct`` (rule, dt) and ``exact_test_correct``, 1 where it is classified
+right, for the per-sample paired tests (exact McNemar) of the findings.
 
-The chapter's claims and verdicts over the whole sweep are :mod:`snnlib.analyses.transfer`.
+The chapter's numbers over the whole sweep are :mod:`snnlib.analyses.transfer`; its claims are decided
+in :mod:`snnlib.analyses.findings`.
 """
 
 from __future__ import annotations
@@ -118,9 +121,11 @@ def _forward(net, batches, predict):
     return torch.cat(preds), torch.cat(first), torch.cat(hid), torch.cat(out_n), wall
 
 
-def compare(net, batches, labels: torch.Tensor, predict, reference) -> dict:
+def compare(net, batches, labels: torch.Tensor, predict, reference, per_sample: bool = False) -> dict:
     """The metrics of :mod:`this module <snnlib.experiments.transfer>` for ``net`` against the
-    analytic network's ``reference = _forward(...)`` on the same ``batches``."""
+    analytic network's ``reference = _forward(...)`` on the same ``batches``; with ``per_sample``
+    also ``correct``, whether each sample is classified right (``[n]`` booleans: the per-sample paired
+    tests of :mod:`snnlib.analyses.findings` read them)."""
     pred, first, hid, out_n, wall = _forward(net, batches, predict)
     ref_pred, ref_first = reference[0], reference[1]
     both = torch.isfinite(first) & torch.isfinite(ref_first)
@@ -134,7 +139,7 @@ def compare(net, batches, labels: torch.Tensor, predict, reference) -> dict:
         "first_spike_mismatch": float((torch.isfinite(first) != torch.isfinite(ref_first)).double().mean()),
         "wall_ms_per_sample": 1000.0 * wall / n,
         "wall_vs_exact": wall / reference[4],  # a ratio in one process: robust to the machine's load
-    }
+    } | ({"correct": (pred == labels).numpy()} if per_sample else {})
 
 
 def load_source(cfg: TransferConfig):
@@ -165,17 +170,26 @@ def run(cfg: TransferConfig, progress: bool = True) -> xr.Dataset:
                "first_spike_mismatch", "wall_ms_per_sample", "wall_vs_exact")
     vals = {m: np.full((len(rules), len(cfg.dts), len(splits)), np.nan) for m in metrics}
     exact = {m: np.full(len(splits), np.nan) for m in metrics}
+    n_test = len(sets["test"][1])  # per test sample, right or wrong: the paired tests' data
+    correct = np.zeros((len(rules), len(cfg.dts), n_test), dtype=np.int8)
+    exact_correct = np.zeros(n_test, dtype=np.int8)
     bar = tqdm(total=len(rules) * len(cfg.dts) * len(splits), desc=f"transfer {cfg.integration} input={cfg.input} "
                f"seed={cfg.seed}", disable=not progress)
     for s, split in enumerate(splits):
         batches, labels = sets[split]
         ref = _forward(net, batches, predict)
-        for m, v in compare(net, batches, labels, predict, ref).items():
+        got = compare(net, batches, labels, predict, ref, per_sample=split == "test")
+        if split == "test":
+            exact_correct[:] = got.pop("correct")
+        for m, v in got.items():
             exact[m][s] = v
         for r, rule in enumerate(rules):
             for j, dt in enumerate(cfg.dts):
                 d = cfg.discretization(rule, dt)
-                for m, v in compare(net.with_(d), batches, labels, predict, ref).items():
+                got = compare(net.with_(d), batches, labels, predict, ref, per_sample=split == "test")
+                if split == "test":
+                    correct[r, j] = got.pop("correct")
+                for m, v in got.items():
                     vals[m][r, j, s] = v
                 bar.update()
     bar.close()
@@ -187,6 +201,10 @@ def run(cfg: TransferConfig, progress: bool = True) -> xr.Dataset:
         ds[f"exact_{m}"] = ("split", exact[m])
         for name in (m, f"exact_{m}"):
             ds[name].attrs["units"] = units.get(m, "fraction")
+    ds["test_correct"] = (("rule", "dt", "test_sample"), correct)
+    ds["exact_test_correct"] = ("test_sample", exact_correct)
+    for name in ("test_correct", "exact_test_correct"):
+        ds[name].attrs["long_name"] = "1 where the test sample is classified right (first n_test test samples)"
     ds["dt"].attrs["units"] = "ms"
     ds.attrs.update(source=f"{cfg.source}/{cfg.source_profile}/seed={cfg.seed}", dataset=scfg.dataset,
                     integration=cfg.integration, integrator=cfg.integrator,

@@ -214,6 +214,16 @@ def test_discordant_digits_are_bounded_by_the_recorded_agreement(diff, bound):
     assert abs(diff) <= b + c and b + c in (max(bound, abs(diff)), max(bound, abs(diff)) - 1)
 
 
+def test_paired_counts_use_the_recorded_digits_and_else_the_bound():
+    import xarray as xr
+
+    first = xr.Dataset({"test_correct": (("seed", "test_sample"), np.array([[1, 1, 0, 0], [1, 0, 1, 1]], np.int8))})
+    second = xr.Dataset({"test_correct": (("seed", "test_sample"), np.array([[1, 0, 1, 1], [1, 0, 0, 1]], np.int8))})
+    # seed 0: right only under the first: digit 1; only under the second: digits 2, 3; seed 1: digit 2, none
+    assert findings._paired_counts(first, second, diff=0.0, bound=99.0) == (2, 2, True)
+    assert findings._paired_counts(xr.Dataset(), second, diff=1.0, bound=5.0) == (2, 3, False)
+
+
 def test_mean_diff_ci_matches_welch():
     from scipy import stats
 

@@ -36,6 +36,10 @@ def test_fine_high_order_newton_reproduces_the_analytic_network(data_dir, isolat
         assert float(test["first_spike_error"].sel(rule="newton", dt=0.05)) < 1e-3
         assert float(test["first_spike_error"].sel(rule="snap", dt=5.0)) > 0.1
         assert float(test["exact_agreement"]) == 1.0 and float(test["exact_first_spike_error"]) == 0.0
+        # per test digit, right or wrong: the paired tests' data, consistent with the accuracies
+        assert ds.sizes["test_sample"] == 300 and ds["test_correct"].dtype == np.int8
+        np.testing.assert_allclose(ds["test_correct"].mean("test_sample"), test["accuracy"])
+        assert float(ds["exact_test_correct"].mean()) == pytest.approx(exact)
     assert set(transfer.summarize(ds)) >= {"exact_test_accuracy", "test_accuracy_newton_dt_min"}
 
 
