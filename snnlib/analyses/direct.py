@@ -115,11 +115,15 @@ def point_metrics(ds: xr.Dataset, bench: xr.Dataset | None = None, q: float = Q,
     return out
 
 
+def per_seed(da: xr.DataArray) -> np.ndarray:
+    """One value per seed: the quantity averaged over every other dim (the unit the tests pair on)."""
+    other = [d for d in da.dims if d != "seed"]
+    return np.asarray((da.mean(other) if other else da).values, dtype=float).ravel()
+
+
 def _stat(da: xr.DataArray) -> tuple[float, float]:
     """Mean and 95% half-width over seeds of a quantity averaged over every other dim first."""
-    other = [d for d in da.dims if d != "seed"]
-    per_seed = da.mean(other) if other else da
-    return mean_ci(np.asarray(per_seed.values, dtype=float).ravel())
+    return mean_ci(per_seed(da))
 
 
 def metrics(sweeps: dict[str, xr.Dataset], q: float = Q) -> dict[str, xr.Dataset]:

@@ -36,9 +36,8 @@ from snnlib.store import runs
 from snnlib.store.runs import Run
 from snnlib.study import claims as table
 from snnlib.study import plan
-from snnlib.study.loading import load_sweep
+from snnlib.study.loading import sweep_run
 from snnlib.study.plan import PROFILES
-from snnlib.training.driver import summarize as summarize_training
 
 __all__ = ["VERDICTS", "SOURCES", "Settings", "Decision", "DECIDERS", "CLAIMS", "FindingsConfig", "Config", "decide",
            "decide_one", "decide_all", "run", "provenance", "summarize", "markdown_table", "chapter_markdown",
@@ -171,18 +170,21 @@ def _curves(load: Loader, c, s, disc: str) -> dict:
         acc = f["final_test"].sel(discretization=disc)
         acc.attrs["window_ms"] = f.attrs["window_ms"]
         out[d] = {"rate": _est(inf.mixed_slopes, *_long(lrr, int(f.attrs["base_bins"])), ("spiketime", "bptt")),
-                  "accuracy": _est(inf.mixed_slopes, *_long(acc), ("spiketime", "bptt")),
-                  "resolution": l.attrs["resolution"], "censored": int(l["censored"].sel(discretization=disc).sum()),
-                  "target": 100 * float(l["target"].sel(discretization=disc))}
+                  "accuracy": _est(inf.mixed_slopes, *_long(acc), ("spiketime", "bptt"))}
     return out
 
 
-def _context_rates(cur: dict, s: Settings) -> tuple[dict, str]:
+def _context_rates(load: Loader, s: Settings, disc: str, scheme: str | None = None) -> tuple[dict, str]:
+    """The numbers and sentence that say how the rates of ``disc`` (and ``scheme``, or both) were measured:
+    the shared target, how finely the records resolve n_q, and the runs that never reach the target."""
     n, parts = {}, []
-    for d, m in cur.items():
-        n.update({f"{d}_target": m["target"], f"{d}_resolution": m["resolution"], f"{d}_censored": m["censored"]})
+    for d, (_, l) in _timebins(load, s.q).items():
+        censored = l["censored"].sel(discretization=disc)
+        n.update({f"{d}_target": 100 * float(l["target"].sel(discretization=disc)),
+                  f"{d}_resolution": l.attrs["resolution"],
+                  f"{d}_censored": int((censored if scheme is None else censored.sel(scheme=scheme)).sum())})
         parts.append(f"{_LABEL[d]}: target {{{d}_target:.1f}} % (q = {s.q:g} x the lower benchmark), record spacing "
-                     f"{{{d}_resolution:.2f}} x the smallest n_q" + (" (n_q not resolved)" if m["resolution"] >
+                     f"{{{d}_resolution:.2f}} x the smallest n_q" + (" (n_q not resolved)" if l.attrs["resolution"] >
                                                                     table.RESOLUTION else "")
                      + f", {{{d}_censored}} runs never reach it (their fall understated)")
     return n, "; ".join(parts)
@@ -196,7 +198,7 @@ def _hypothesis(disc: str):
             "BPTT rate falls": _t(c, s, "falls", m["rate"]["slope_bptt"].flipped()),
             "falls more for spike-time": _t(c, s, "falls more for spike-time", m["rate"]["difference"])})
             for d, m in cur.items()})
-        return Decision(tree, *_context_rates(cur, s))
+        return Decision(tree, *_context_rates(load, s, disc))
     return decide
 
 
@@ -207,7 +209,7 @@ def _decrease(load: Loader, c, s) -> Decision:
         for sch, name in (("spiketime", "spike-time"), ("bptt", "BPTT"))} | {
         f"{name} rate falls": _t(c, s, "rate falls", m["rate"][f"slope_{sch}"].flipped())
         for sch, name in (("spiketime", "spike-time"), ("bptt", "BPTT"))}) for d, m in cur.items()})
-    return Decision(tree, *_context_rates(cur, s))
+    return Decision(tree, *_context_rates(load, s, "seed000"))
 
 
 def _bats_baseline(load: Loader, c, s) -> Decision:
@@ -232,10 +234,7 @@ def _minimal(disc: str):
             lrr = l["lrr"].sel(scheme="spiketime", discretization=disc)
             parts[_LABEL[d]] = ("every", {f"{int(b)} bins": _t(c, s, "minimal", _est(inf.paired, lrr.sel(bins=b).values))
                                           for b in lrr["bins"].values})
-        cur = {d: {"target": 100 * float(l["target"].sel(discretization=disc)), "resolution": l.attrs["resolution"],
-                   "censored": int(l["censored"].sel(scheme="spiketime", discretization=disc).sum())}
-               for d, (f, l) in _timebins(load, s.q).items()}
-        return Decision(("parts", parts), *_context_rates(cur, s))
+        return Decision(("parts", parts), *_context_rates(load, s, disc, "spiketime"))
     return decide
 
 
@@ -250,10 +249,7 @@ def _slayer(load: Loader, c, s) -> Decision:
                                                                             _est(inf.paired, lrr.sel(bins=b).values))
                                                         for b in small}),
             f"collapses at {coarse} bins": _t(c, s, "collapses", _est(inf.paired, -lrr.sel(bins=coarse).values))})
-    cur = {d: {"target": 100 * float(l["target"].sel(discretization="seed000")), "resolution": l.attrs["resolution"],
-               "censored": int(l["censored"].sel(scheme="bptt", discretization="seed000").sum())}
-           for d, (f, l) in _timebins(load, s.q).items()}
-    return Decision(("parts", parts), *_context_rates(cur, s))
+    return Decision(("parts", parts), *_context_rates(load, s, "seed000", "bptt"))
 
 
 def _latency(load: Loader, c, s) -> Decision:
@@ -358,11 +354,6 @@ def _direct_metrics(load: Loader, q: float) -> dict:
     return direct.metrics({name: load(name).results for name in direct.SWEEPS}, q)
 
 
-def _per_seed(da: xr.DataArray) -> np.ndarray:
-    other = [d for d in da.dims if d != "seed"]
-    return np.asarray((da.mean(other) if other else da).values, dtype=float)
-
-
 def _high_order(load: Loader, c, s) -> Decision:
     m = _direct_metrics(load, s.q)
     d, e = m["direct"], m["direct-exact"]
@@ -371,12 +362,12 @@ def _high_order(load: Loader, c, s) -> Decision:
     big = d.sel(gradient="adjusted", dt=large)
     hi, eu = big.sel(integration=high), big.sel(integration="euler")
     tree = ("parts", {
-        "more accurate": _t(c, s, "more accurate", _est(inf.paired, _per_seed(hi["final_test"]), _per_seed(eu["final_test"]))),
-        "sparser": _t(c, s, "sparser", _est(inf.paired, -np.log(_per_seed(hi["spikes"]) / _per_seed(eu["spikes"])))),
+        "more accurate": _t(c, s, "more accurate", _est(inf.paired, direct.per_seed(hi["final_test"]), direct.per_seed(eu["final_test"]))),
+        "sparser": _t(c, s, "sparser", _est(inf.paired, -np.log(direct.per_seed(hi["spikes"]) / direct.per_seed(eu["spikes"])))),
         "faster to converge": _t(c, s, "faster to converge",
-                                 _est(inf.paired, -np.log(_per_seed(hi["n_q"]) / _per_seed(eu["n_q"])))),
-        "robust (against the exact scheme)": _t(c, s, "robust", _est(inf.paired, _per_seed(hi["final_test"]),
-                                                                     _per_seed(e["final_test"])))})
+                                 _est(inf.paired, -np.log(direct.per_seed(hi["n_q"]) / direct.per_seed(eu["n_q"])))),
+        "robust (against the exact scheme)": _t(c, s, "robust", _est(inf.paired, direct.per_seed(hi["final_test"]),
+                                                                     direct.per_seed(e["final_test"])))})
     n = {"large_dt": large, "exact_test": float(e["final_test"].mean()), "unreached": int((d["reached"] == 0).sum())}
     return Decision(tree, n, f"{high} vs Euler at {{large_dt:g}} ms (h / tau_s = {{large_dt:g}} / 130), adjusted "
                     "gradient; the exact scheme {exact_test:.2f} %; runs that never reach the target: {unreached}")
@@ -386,7 +377,7 @@ def _euler_time(load: Loader, c, s) -> Decision:
     d = _direct_metrics(load, s.q)["direct"]
     high = [str(x) for x in d["integration"].values][-1]
     ratio = np.log(d.sel(integration="euler")["epoch_cost"] / d.sel(integration=high)["epoch_cost"])
-    return Decision(_t(c, s, "faster", _est(inf.paired, -_per_seed(ratio))), {},
+    return Decision(_t(c, s, "faster", _est(inf.paired, -direct.per_seed(ratio))), {},
                     f"Euler against {high}, wall time per epoch, both gradients, every step")
 
 
@@ -394,8 +385,8 @@ def _piggyback(load: Loader, c, s) -> Decision:
     d = _direct_metrics(load, s.q)["direct"]
     pig, adj = d.sel(gradient="piggyback"), d.sel(gradient="adjusted")
     tree = ("parts", {
-        "similar accuracy": _t(c, s, "similar accuracy", _est(inf.paired, _per_seed(pig["final_test"] - adj["final_test"]))),
-        "slower to the target": _t(c, s, "slower", _est(inf.paired, _per_seed(np.log(pig["cost_to_q"] / adj["cost_to_q"]))))})
+        "similar accuracy": _t(c, s, "similar accuracy", _est(inf.paired, direct.per_seed(pig["final_test"] - adj["final_test"]))),
+        "slower to the target": _t(c, s, "slower", _est(inf.paired, direct.per_seed(np.log(pig["cost_to_q"] / adj["cost_to_q"]))))})
     last = d["cosine"].isel(checkpoint=-1).sel(dt=float(d["dt"].max())) if "cosine" in d else None
     n = {"pig_cosine": float(last.sel(gradient="piggyback").mean()) if last is not None else math.nan,
          "adj_cosine": float(last.sel(gradient="adjusted").mean()) if last is not None else math.nan,
@@ -631,11 +622,9 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
         if experiment not in run_ids:
             raise FileNotFoundError(f"no {experiment} run in the {cfg.profile} profile")
         if experiment in sweeps:  # every seed is a point: the sweep's results, summarised over seeds
-            ds = load_sweep(experiment, cfg.profile)
+            r = sweep_run(experiment, cfg.profile)
+            ds = r.results
             metas = [p.get("provenance", {}) for p in json.loads(ds.attrs.get("points", "{}")).values()]
-            # a training sweep over seeds only; else its chapter summarises it
-            training = plan.sweep(experiment).scheme is not None and set(json.loads(ds.attrs["grid"])) == {"seed"}
-            r = Run(runs.run_dir(experiment, cfg.profile), {}, ds, summarize_training(ds) if training else {}, {})
             used[experiment] = ",".join(sorted({(m.get("git_commit") or "")[:12] for m in metas} - {""}))
             dirty.update(f"{experiment}/{cfg.profile}/{p}" for p in ds.attrs.get("dirty", []))
         else:
@@ -709,7 +698,7 @@ def provenance(ds: xr.Dataset) -> str:
 def summarize(ds: xr.Dataset) -> dict:
     out = {"n_claims": int(ds.sizes["claim"]), "n_tests": int(ds.sizes.get("test", 0)),
            "n_fragile": int(ds["fragile"].sum()) if "fragile" in ds else 0,
-           "alpha_strictest": float(ds.attrs.get("alpha_strictest", math.nan)), "q": float(ds.attrs.get("q", math.nan))}
+           "alpha_strictest": float(ds.attrs.get("alpha_strictest", math.nan)), **table.settings()}
     for v in VERDICTS:
         out["n_" + v.replace(" ", "_")] = int((ds["verdict"] == v).sum())
     for c, k, x in zip(ds["number_claim"].values, ds["number_name"].values, ds["number_value"].values):

@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
-import yaml
 
 from snnlib.config import Config, ConfigError, is_positive
 from snnlib.data import datasets as data
@@ -46,8 +45,7 @@ from snnlib.paths import checkpoints_root
 from snnlib.report import glue_training
 from snnlib.store import runs
 from snnlib.training.base import config_digest
-from snnlib.study.loading import load_sweep
-from snnlib.training.driver import summarize as summarize_training
+from snnlib.study.loading import sweep_run
 from snnlib.training.loop import Batches, fit, seed_everything, summarize_curves
 
 NAME = "snntorch-tutorial"
@@ -304,9 +302,7 @@ def compare(load, setups=("tutorial", "study")) -> dict:
 def study_run(coding: str, profile: str = "quick") -> runs.Run:
     """This study's encoding run of ``coding`` (a training sweep over seeds: its points' results,
     summarised over seeds, with the sweep's base config), as one :class:`~snnlib.store.runs.Run`."""
-    name = SETUPS["study"][coding]
-    ds = load_sweep(name, profile)
-    return runs.Run(runs.run_dir(name, profile), yaml.safe_load(ds.attrs["config"]), ds, summarize_training(ds), {})
+    return sweep_run(SETUPS["study"][coding], profile)
 
 
 def loader(this, rate_run: str = ""):

@@ -25,10 +25,10 @@ import hashlib
 import json
 import math
 
-from snnlib.inference import Rule, equivalent, greater
+from snnlib.inference import POWER, Rule, equivalent, greater
 
 __all__ = ["DECLARED", "PLANNED_CHAPTERS", "Q", "QS_SENSITIVITY", "TOLERANCE_SCALES", "HOLD_POINTS", "RESOLUTION", "SOURCES",
-           "Declared", "CLAIMS", "claim", "digest", "digests", "changed_since"]
+           "Declared", "CLAIMS", "settings", "claim", "digest", "digests", "changed_since"]
 
 #: the date these declarations were made: before the runs of issues 24-26 that decide them
 DECLARED = "2026-12-06"
@@ -226,6 +226,16 @@ CLAIMS: tuple[Declared, ...] = (
              "per epoch and of the hidden spikes, against the 1 ms grid", f"paired t over seeds, {_SPLIT}",
              {"cheaper": greater(0.0, COST)}, {"cheaper": COST_WHY}, uses_q=False),
 )
+
+
+def settings() -> dict:
+    """The shared declarations as the pages quote them (glued, never typed): the target fraction, its
+    sensitivity neighbours, the tolerance factors, the "minimal" rate factor, the resolution limit and
+    the power at which undecided verdicts are sized."""
+    return {"q": Q, "q_sensitivity": " and ".join(f"{q:g}" for q in QS_SENSITIVITY),
+            "q_sensitivity_pct": " and ".join(f"{100 * q:g} %" for q in QS_SENSITIVITY),
+            "tolerance_scales": " and ".join(f"{f:g}" for f in TOLERANCE_SCALES),
+            "rate_factor": math.exp(RATE), "resolution_limit": RESOLUTION, "power_pct": 100 * POWER}
 
 
 def claim(claim_id: str) -> Declared:

@@ -16,11 +16,12 @@ import xarray as xr
 import yaml
 
 from snnlib.config import plain
-from snnlib.store.runs import is_complete, load, point_dir
+from snnlib.store.runs import Run, is_complete, load, point_dir, run_dir
 from snnlib.store.sweeps import format_value
 from snnlib.study import plan
+from snnlib.training.driver import summarize as summarize_training
 
-__all__ = ["load_sweep", "MissingPointsError"]
+__all__ = ["load_sweep", "sweep_run", "MissingPointsError"]
 
 
 def _json_scalar(o: Any) -> Any:
@@ -94,3 +95,13 @@ def load_sweep(name: str, profile: str = "quick", *, root: str | os.PathLike | N
     if missing:
         warnings.warn(f"sweep {name}/{profile}: points missing (NaN): {', '.join(missing)}", stacklevel=2)
     return out
+
+
+def sweep_run(name: str, profile: str = "quick") -> Run:
+    """A sweep read as one run (for readers that take a :class:`~snnlib.store.runs.Run`): its points'
+    results (:func:`load_sweep`), the sweep's base config and, for a training sweep over seeds only,
+    the training summary over its seeds (:func:`snnlib.training.driver.summarize`; else empty)."""
+    ds = load_sweep(name, profile)
+    seeds_only = plan.sweep(name).scheme is not None and set(json.loads(ds.attrs["grid"])) == {"seed"}
+    return Run(run_dir(name, profile), yaml.safe_load(ds.attrs.get("config", "{}")) or {}, ds,
+               summarize_training(ds) if seeds_only else {}, {})
