@@ -698,7 +698,8 @@ def provenance(ds: xr.Dataset) -> str:
 def summarize(ds: xr.Dataset) -> dict:
     out = {"n_claims": int(ds.sizes["claim"]), "n_tests": int(ds.sizes.get("test", 0)),
            "n_fragile": int(ds["fragile"].sum()) if "fragile" in ds else 0,
-           "alpha_strictest": float(ds.attrs.get("alpha_strictest", math.nan)), **table.settings()}
+           "alpha_strictest": float(ds.attrs.get("alpha_strictest", math.nan)),
+           "q": float(ds.attrs.get("q", math.nan)), **table.settings()}
     for v in VERDICTS:
         out["n_" + v.replace(" ", "_")] = int((ds["verdict"] == v).sum())
     for c, k, x in zip(ds["number_claim"].values, ds["number_name"].values, ds["number_value"].values):

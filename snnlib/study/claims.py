@@ -229,10 +229,10 @@ CLAIMS: tuple[Declared, ...] = (
 
 
 def settings() -> dict:
-    """The shared declarations as the pages quote them (glued, never typed): the target fraction, its
+    """The shared declarations as the pages quote them (glued, never typed): the target fraction's
     sensitivity neighbours, the tolerance factors, the "minimal" rate factor, the resolution limit and
     the power at which undecided verdicts are sized."""
-    return {"q": Q, "q_sensitivity": " and ".join(f"{q:g}" for q in QS_SENSITIVITY),
+    return {"q_sensitivity": " and ".join(f"{q:g}" for q in QS_SENSITIVITY),
             "q_sensitivity_pct": " and ".join(f"{100 * q:g} %" for q in QS_SENSITIVITY),
             "tolerance_scales": " and ".join(f"{f:g}" for f in TOLERANCE_SCALES),
             "rate_factor": math.exp(RATE), "resolution_limit": RESOLUTION, "power_pct": 100 * POWER}
