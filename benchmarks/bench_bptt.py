@@ -14,11 +14,17 @@ machine's second core is shared), steps of 1 ms:
   this case measures; ``snnlib-dense-hidden`` (a dense matmul there) is timed too.
 
 The implementations train the same network on the same batches in the same process, interleaved
-step by step (snnlib, snnTorch, snnlib, ...), so load on the shared machine hits all of them; the
-ratio of median step times is the result. Also reported: the share of the *dense matmul floor*
-reached, i.e. the time of the dense matmuls alone that a clock-driven layer stack must do (forward,
-weight gradient and, past the first layer, input gradient of every projection) divided by the
-measured step time (above 1 means sparsity beat the dense floor). Peak memory: each implementation
+step by step (snnlib, snnTorch, snnlib, ...), so load on the shared machine hits all of them. A
+*round* is one pass over the batches; reported are the median step time over all rounds and the
+ratio of the two implementations' times per round, as median and range over the rounds.
+
+**Fraction of floor**: the *sparse floor* of the step (:func:`_floor.bptt_floor`, measured primitives
+of this machine: GEMM at the layer shapes, triad bandwidth at the state arrays' size, scatter-add
+throughput at the rows' width) divided by the median step time. The floor counts, per projection,
+the forward and weight gradient at the cheaper of one weight-row scatter-add per input spike (the
+spikes measured in the timed steps) and the dense GEMM, the input gradient (past the first
+projection) as a dense GEMM, 28 bytes of neuron state traffic per (step, sample, neuron) and 28
+bytes of Adam traffic per weight; nothing overlapped. Peak memory: each implementation
 also runs alone in a fresh subprocess; reported is its peak resident memory during training
 (``VmHWM``, reset through ``/proc/self/clear_refs`` once the data are loaded) minus the resident
 memory at that point, i.e. what training adds (Linux only).
@@ -31,10 +37,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
 
+import _floor
 import _results
 
 ALPHA, BETA, THETA = 0.75, 0.97, 1.0  # lava-dl's NMNIST decays (current 0.25, voltage 0.03)
@@ -83,7 +91,14 @@ def _ours(sizes, sparse_hidden=True, dense_input=False):
 
     net = ClockNetwork(sizes, CubaDiscrete(ALPHA, BETA, THETA), generator=torch.Generator().manual_seed(0),
                        sparse_hidden=sparse_hidden)
-    return net, (lambda r: net(r.to_dense() if dense_input else r)[0])
+    net.spikes_seen = []  # per step: the spikes entering each projection (input's, then hidden layers')
+
+    def forward(r):
+        out, hidden = net(r.to_dense() if dense_input else r)
+        n_in = r.t.numel() if hasattr(r, "t") else int(r.count_nonzero())
+        net.spikes_seen.append([n_in] + [float(h.sum()) for h in hidden])
+        return out
+    return net, forward
 
 
 def _snntorch(sizes):
@@ -134,36 +149,35 @@ def _trainer(make, sizes):
         opt.step()
         return time.perf_counter() - t0
 
+    step.net = net
     return step
 
 
-def _interleaved(impls, sizes, rasters, labels, repeats):
-    """Median step time of each implementation, the steps interleaved (one of each in turn)."""
+def _interleaved(impls, sizes, rasters, labels, rounds):
+    """Step times of each implementation per round (one pass over the batches), the steps interleaved
+    (one of each in turn), and the spikes per step entering each projection of ``impls[0]``."""
     steps = {name: _trainer(IMPLS[name], sizes) for name in impls}
     for name in impls:  # one step first: compilation (numba) and one-off allocations not counted
         steps[name](rasters[0], labels[0])
+    seen = getattr(steps[impls[0]].net, "spikes_seen", None)
+    if seen is not None:
+        seen.clear()
     times = {name: [] for name in impls}
-    for _ in range(repeats):
+    for _ in range(rounds):
+        for name in impls:
+            times[name].append([])
         for r, y in zip(rasters, labels):
             for name in impls:
-                times[name].append(steps[name](r, y))
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+                times[name][-1].append(steps[name](r, y))
+    return times, seen
 
 
-def _dense_floor(sizes, B, T, repeats=3):
-    """Time of the dense matmuls of a clock-driven layer stack (forward and weight gradient of every
-    projection, input gradient of those past the first)."""
-    import torch
-
-    best = float("inf")
-    xs = [torch.rand(T * B, n) for n in sizes[:-1]]
-    ws = [torch.rand(b, a, requires_grad=True) for a, b in zip(sizes[:-1], sizes[1:])]
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for i, (x, w) in enumerate(zip(xs, ws)):
-            (x.requires_grad_(i > 0) @ w.t()).sum().backward()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _summary(times: dict, ours: str, theirs: str) -> dict:
+    """Median step time of each implementation, and the per-round ratio theirs / ours (median, range)."""
+    med = {name: statistics.median(t for rnd in rounds for t in rnd) for name, rounds in times.items()}
+    ratios = [sum(b) / sum(a) for a, b in zip(times[ours], times[theirs])]
+    return {"median_s": med, "ratio_median": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)],
+            "ratio_rounds": ratios}
 
 
 def _one(impl: str, kind: str, n_batches: int):
@@ -195,13 +209,14 @@ def main():
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    n_batches, repeats = (2, 1) if a.quick else (4, 3)
+    n_batches, rounds = (2, 1) if a.quick else (4, 9)
     if a.one:
         print(json.dumps(_one(a.one[0], a.one[1], n_batches)))
         return
     import torch
 
     torch.set_num_threads(1)
+    prims = _floor.primitives()
     results = []
     for kind in a.cases.split(","):
         if kind not in CASES:
@@ -213,11 +228,14 @@ def main():
         # the dense path for comparison: dense hidden projections (and, for a dense input, the input's)
         dense_name = "snnlib-dense-input-dense-hidden" if dense else "snnlib-dense-hidden"
         impls = [ours_name, "snntorch"] + ([dense_name] if (len(sizes) > 3 or dense) else [])
-        med = _interleaved(impls, sizes, rasters, labels, repeats)
-        med["snnlib"] = med.pop(ours_name)
-        if dense_name in med:
-            med["snnlib-dense-hidden"] = med.pop(dense_name)
-        floor = _dense_floor(sizes, B, T)
+        times, seen = _interleaved(impls, sizes, rasters, labels, rounds)
+        times["snnlib"] = times.pop(ours_name)
+        if dense_name in times:
+            times["snnlib-dense-hidden"] = times.pop(dense_name)
+        summ = _summary(times, "snnlib", "snntorch")
+        med = summ["median_s"]
+        spikes = [statistics.mean(s[l] for s in seen) for l in range(len(sizes) - 1)]
+        floor = _floor.bptt_floor(prims, sizes, B, T, spikes)
         mem = {}
         for impl in (ours_name, "snntorch"):
             if a.no_memory:
@@ -228,22 +246,27 @@ def main():
             mem["snntorch" if impl == "snntorch" else "snnlib"] = \
                 json.loads(out.stdout.strip().splitlines()[-1])["training_peak_mib"]
         ours, theirs = med["snnlib"], med["snntorch"]
-        r = {"input": kind, "sizes": list(sizes), "batch": B, "steps": T,
+        r = {"input": kind, "sizes": list(sizes), "batch": B, "steps": T, "rounds": rounds,
+             "batches_per_round": n_batches,
              "snnlib_samples_per_s": B / ours, "snntorch_samples_per_s": B / theirs,
-             "speedup": theirs / ours, "dense_floor_s": floor, "dense_floor_share_snnlib": floor / ours,
-             "dense_floor_share_snntorch": floor / theirs,
+             "speedup": summ["ratio_median"], "speedup_range": summ["ratio_range"],
+             "speedup_rounds": summ["ratio_rounds"],
+             "floor_s": floor["floor_s"], "floor_parts_s": floor["parts_s"],
+             "floor_fraction_snnlib": floor["floor_s"] / ours, "floor_fraction_snntorch": floor["floor_s"] / theirs,
+             "spikes_per_sample": [x / B for x in spikes],
              "input_spikes_per_sample": float(sum(r.t.numel() for r in rasters)) / (B * len(rasters)),
              "training_peak_mib_snnlib": mem["snnlib"], "training_peak_mib_snntorch": mem["snntorch"], **extra}
         if "snnlib-dense-hidden" in med:
             r["speedup_dense_hidden"] = theirs / med["snnlib-dense-hidden"]
         results.append(r)
+        lo, hi = r["speedup_range"]
         print(f"{kind:24s} snnlib {r['snnlib_samples_per_s']:7.1f}/s  snnTorch {r['snntorch_samples_per_s']:6.1f}/s  "
-              f"speedup {r['speedup']:5.2f}x" + (f" (dense hidden {r['speedup_dense_hidden']:.2f}x)"
-                                                  if "speedup_dense_hidden" in r else "") +
-              f"  dense-floor share {r['dense_floor_share_snnlib']:.2f}  "
+              f"speedup {r['speedup']:5.2f}x [{lo:.2f}, {hi:.2f}]" +
+              (f" (dense hidden {r['speedup_dense_hidden']:.2f}x)" if "speedup_dense_hidden" in r else "") +
+              f"  floor fraction {r['floor_fraction_snnlib']:.2f} (snnTorch {r['floor_fraction_snntorch']:.3f})  "
               f"training peak MiB {mem['snnlib']:.0f} vs {mem['snntorch']:.0f}")
     _results.write("bptt", "BPTT training step vs snnTorch: 784-800-10 (B=64, T=100) and 2312-512-512-10 "
-                   "(B=32, T=300), 1 thread, interleaved", results, a.quick)
+                   "(B=32, T=300), 1 thread, interleaved", results, a.quick, primitives=prims.as_dict())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,16 @@ weights, float32 storage):
 * **scaling**: forward and adjusted training samples/s for dt in 0.25 .. 4 ms at k = 3 and for
   k = 1 .. 5 at dt = 1 ms; peak memory added by an adjusted training step.
 
+Rates are medians over interleaved rounds; the training ratios to the exact step are also given as
+the range of the per-round ratios. **Fraction of floor** (:mod:`_floor`): the exact training step
+against the *event floor* (:func:`_floor.event_floor`: per (event, neuron) pair a scatter-add and a
+first-order decay step forward and backward, plus the input gradient past the first layer), the
+adjusted and piggyback steps against the *grid floor* (:func:`_floor.grid_floor`: the same pairs'
+scatter-adds, plus an order-3 polynomial step per grid point and neuron forward and one adjoint step
+backward, the grid being the 1-ms steps of the 200-ms window merged with the distinct input times
+off the grid and the hidden spike times), at the primitives' throughputs measured in the same
+process.
+
 Writes ``benchmarks/results/integrated.json`` (``integrated_quick.json`` with ``--quick``).
 
     SNNLIB_DATA=/work/shared/data .venv/bin/python benchmarks/bench_integrated.py [--quick]
@@ -23,9 +33,11 @@ Writes ``benchmarks/results/integrated.json`` (``integrated_quick.json`` with ``
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
+import _floor
 import _results
 
 B = 50
@@ -35,7 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two batches, one round (smoke test)")
     a = ap.parse_args()
-    n_batches, rounds = (2, 1) if a.quick else (6, 3)
+    n_batches, rounds = (2, 1) if a.quick else (6, 7)
 
     import numba
     import torch
@@ -142,12 +154,35 @@ def main() -> None:
         "train_adjusted_vs_exact": med["train/adjusted"] / med["train/exact"],
         "train_piggyback_vs_exact": med["train/piggyback"] / med["train/exact"],
     }
+
+    def per_round(num, den):
+        v = [x / y for x, y in zip(rates[num], rates[den])]
+        return [min(v), max(v)]
+    ratio_range = {"train_adjusted_vs_exact": per_round("train/adjusted", "train/exact"),
+                   "train_piggyback_vs_exact": per_round("train/piggyback", "train/exact"),
+                   "forward_vs_exact": per_round("forward/integrated", "forward/exact")}
+    # floors (benchmarks/_floor.py): events and grid points per sample of the timed digits
+    prims = _floor.primitives()
+    events = [float(sum(torch.isfinite(x).sum() for x in xs[1:])) / (n_batches * B), hidden["forward/integrated"]]
+    t_max, dt = 200.0, 1.0
+    off_grid = statistics.mean(len({float(t) for t in x[b].flatten() if math.isfinite(t) and t % dt != 0.0})
+                               for x in xs[1:] for b in range(len(x)))
+    n_grid = t_max / dt + 1
+    points = [n_grid + off_grid, n_grid + events[1]]  # hidden spike times taken as distinct (off-grid)
+    floors = {"train/exact": _floor.event_floor(prims, (784, 800, 10), B, [events[0], hidden["forward/exact"]]),
+              "train/adjusted": _floor.grid_floor(prims, (784, 800, 10), B, events, points, 3)}
+    floors["train/piggyback"] = floors["train/adjusted"]
+    floor_fraction = {k: f["floor_s"] / (B / med[k]) for k, f in floors.items()}
     for k, v in ratios.items():
         print(f"{k}: {v:.2f}x")
     print(f"adjusted training step: peak {peak:.0f} MiB, {added:.0f} MiB added")
+    print("floor fractions: " + ", ".join(f"{k} {v:.3f}" for k, v in floor_fraction.items()))
     _results.write("integrated", "integrated event network (PS(3), linear, dt = 1 ms) vs the PyTorch reference "
                    "and the exact kernels, 784-800-10, batch 50, MNIST TTFS", results, a.quick, batch=B,
-                   ratios=ratios, train_peak_rss_mib=peak, train_peak_added_mib=added)
+                   ratios=ratios, ratio_range=ratio_range, train_peak_rss_mib=peak, train_peak_added_mib=added,
+                   floor_fraction=floor_fraction, floor_s={k: f["floor_s"] for k, f in floors.items()},
+                   floor_parts_s={k: f["parts_s"] for k, f in floors.items()}, events_per_sample=events,
+                   grid_points_per_sample=points, primitives=prims.as_dict())
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ import sys
 import time
 from pathlib import Path
 
+import _floor
+
 from snnlib.paths import bench_results_root
 
 B, T_STEPS, SIZES = 50, 100, (784, 800, 10)
@@ -205,6 +207,8 @@ def _worker(method: str, n_batches: int, warmup: int, target: float | None = Non
         "median_step_ms": 1e3 * statistics.median(times),
         "cpu_samples_per_s": n_batches * B / cpu,
         "hidden_spikes_per_sample": float(np.mean(spikes)),
+        "input_events_per_sample": float(np.mean([(float(torch.isfinite(x).sum()) if torch.is_tensor(x)
+                                                          else x.t.numel()) / B for x in xs[warmup:]])),
         "peak_rss_mib": _maxrss_mib(),
         "setup_peak_rss_mib": rss_setup,
         **({"first_layer_scale": scale, "target_hidden_spikes": target} if scale is not None else {}),
@@ -269,7 +273,7 @@ def main(argv=None) -> dict:
         print(json.dumps(_worker(a.worker, a.batches, a.warmup, a.target)))
         return {}
     n_batches = a.batches or (4 if a.quick else 30)
-    repeats = a.repeats or (1 if a.quick else 2)
+    repeats = a.repeats or (1 if a.quick else 5)
     machine = _machine()
     runs = {m: [] for m in METHODS}
     t0 = time.time()
@@ -292,6 +296,13 @@ def main(argv=None) -> dict:
         "hidden_spikes_per_sample": statistics.median(x["hidden_spikes_per_sample"] for x in rs),
     } for m, rs in runs.items()}
     ratio = summary["spiketime"]["samples_per_s"] / summary["snntorch"]["samples_per_s"]
+    per_repeat = {m: [a_["samples_per_s"] / b_["samples_per_s"] for a_, b_ in zip(runs["spiketime"], runs[m])]
+                  for m in METHODS[1:]}
+    prims = _floor.primitives()
+    st = summary["spiketime"]
+    floor = _floor.event_floor(prims, SIZES, B, [statistics.median(x["input_events_per_sample"] for x in runs["spiketime"]),
+                                                 st["hidden_spikes_per_sample"]])
+    st_s = B / st["samples_per_s"]
     result = {
         "benchmark": "spiketime-vs-snntorch-training",
         "units": {"samples_per_s": "training samples per second (forward + backward + Adam)",
@@ -307,6 +318,10 @@ def main(argv=None) -> dict:
         "ratio_spiketime_over_snntorch": ratio,
         **{f"ratio_spiketime_over_{m}": summary["spiketime"]["samples_per_s"] / summary[m]["samples_per_s"]
            for m in METHODS[2:]},
+        "ratio_range": {m: [min(v), max(v)] for m, v in per_repeat.items()},
+        "ratio_repeats": per_repeat,
+        "floor_s": floor["floor_s"], "floor_parts_s": floor["parts_s"], "floor_fraction_spiketime": floor["floor_s"] / st_s,
+        "primitives": prims.as_dict(),
         "cpu_time_ratio": summary["spiketime"]["cpu_samples_per_s"] / summary["snntorch"]["cpu_samples_per_s"],
         "target_ratio": 10.0,
         "runs": runs,
@@ -314,6 +329,7 @@ def main(argv=None) -> dict:
         "quick": a.quick,
     }
     _write(result, a.out or (OUT.with_name("spiketime_quick.json") if a.quick else OUT))
+    print(f"floor fraction (exact spike-time, event floor): {floor['floor_s'] / st_s:.3f}")
     print(json.dumps({"ratio": round(ratio, 2), **{m: round(s["samples_per_s"], 1) for m, s in summary.items()}}))
     return result
 

@@ -49,10 +49,14 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
     if "bptt" in cfg.benchmarks and (doc := _load("bptt")):
         rows = doc["results"]
         ds = ds.assign_coords(bptt_input=[r["input"] for r in rows])
-        for key in ("snnlib_samples_per_s", "snntorch_samples_per_s", "speedup", "dense_floor_share_snnlib",
-                    "dense_floor_share_snntorch", "training_peak_mib_snnlib", "training_peak_mib_snntorch",
-                    "input_spikes_per_sample"):
+        for key in ("snnlib_samples_per_s", "snntorch_samples_per_s", "speedup",
+                    "training_peak_mib_snnlib", "training_peak_mib_snntorch", "input_spikes_per_sample"):
             ds[f"bptt_{key}"] = ("bptt_input", np.array([float(r[key]) for r in rows]))
+        for key in ("floor_s", "floor_fraction_snnlib", "floor_fraction_snntorch"):  # fraction of the sparse floor
+            ds[f"bptt_{key}"] = ("bptt_input", np.array([float(r.get(key, np.nan)) for r in rows]))
+        for i, side in enumerate(("lo", "hi")):  # per-round ratio to snnTorch
+            ds[f"bptt_speedup_{side}"] = ("bptt_input", np.array([float(r.get("speedup_range", [np.nan] * 2)[i])
+                                                                  for r in rows]))
         ds.attrs["bptt_finished"] = doc["finished"]
         found.append("bptt")
     if "events" in cfg.benchmarks and (doc := _load("events")):
@@ -75,6 +79,9 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
             if k.startswith("ratio_spiketime_over_") and k.endswith("_matched"):
                 ds.attrs[f"spiketime_speedup_{k.removeprefix('ratio_spiketime_over_')}"] = float(v)
         ds.attrs["spiketime_finished"] = doc["machine"].get("finished", "")
+        if "floor_fraction_spiketime" in doc:
+            ds.attrs["spiketime_floor_fraction"] = float(doc["floor_fraction_spiketime"])
+            ds.attrs["spiketime_speedup_lo"], ds.attrs["spiketime_speedup_hi"] = map(float, doc["ratio_range"]["snntorch"])
         found.append("spiketime")
     if "integrated" in cfg.benchmarks and (doc := _load("integrated")):
         rows = doc["results"]
@@ -83,6 +90,10 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         for k, v in doc["ratios"].items():
             ds.attrs[f"integrated_{k}"] = float(v)
         ds.attrs["integrated_train_peak_added_mib"] = float(doc["train_peak_added_mib"])
+        for k, v in doc.get("floor_fraction", {}).items():  # train/adjusted -> integrated_floor_fraction_adjusted
+            ds.attrs[f"integrated_floor_fraction_{k.split('/')[1]}"] = float(v)
+        for k, (lo, hi) in doc.get("ratio_range", {}).items():
+            ds.attrs[f"integrated_{k}_lo"], ds.attrs[f"integrated_{k}_hi"] = float(lo), float(hi)
         ds.attrs["integrated_finished"] = doc["finished"]
         found.append("integrated")
     if doc := _load("gpu"):  # only written on a machine with a GPU
@@ -98,6 +109,13 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
             if r["method"] == "bptt_cuda_compiled" and "wall_s" in r:
                 ds.attrs["gpu_compiled_wall_s"] = float(r["wall_s"])
         found.append("gpu")
+    prims = {}
+    for name in found:  # the machine's measured primitives (benchmarks/_floor.py), as each file recorded them
+        doc = _load(name) or {}
+        prims.update(doc.get("primitives", {}))
+    if prims:
+        ds = ds.assign_coords(primitive=sorted(prims))
+        ds["primitive_rate"] = ("primitive", np.array([prims[k] for k in sorted(prims)]))
     if not found:
         raise FileNotFoundError(f"no benchmark results in {bench_results_root()}: run `make bench` first.")
     ds.attrs["benchmarks"] = ",".join(found)
@@ -111,12 +129,18 @@ def summarize(ds: xr.Dataset) -> dict:
             key = str(inp).replace("-", "_")
             out[f"bptt_speedup_{key}"] = float(ds["bptt_speedup"].sel(bptt_input=inp))
             out[f"bptt_samples_per_s_{key}"] = float(ds["bptt_snnlib_samples_per_s"].sel(bptt_input=inp))
-            out[f"bptt_floor_share_{key}"] = float(ds["bptt_dense_floor_share_snnlib"].sel(bptt_input=inp))
+            for v in ("floor_fraction_snnlib", "floor_fraction_snntorch", "speedup_lo", "speedup_hi"):
+                if f"bptt_{v}" in ds:
+                    out[f"bptt_{v}_{key}"] = float(ds[f"bptt_{v}"].sel(bptt_input=inp))
             out[f"bptt_peak_mib_{key}"] = float(ds["bptt_training_peak_mib_snnlib"].sel(bptt_input=inp))
             out[f"snntorch_peak_mib_{key}"] = float(ds["bptt_training_peak_mib_snntorch"].sel(bptt_input=inp))
     if "spiketime_speedup" in ds.attrs:
         out["spiketime_speedup"] = float(ds.attrs["spiketime_speedup"])
-        out.update({k: float(v) for k, v in ds.attrs.items() if k.startswith("spiketime_speedup_")})
+        for k in ("spiketime_floor_fraction", "spiketime_speedup_lo", "spiketime_speedup_hi"):
+            if k in ds.attrs:
+                out[k] = float(ds.attrs[k])
+        out.update({k: float(v) for k, v in ds.attrs.items() if k.startswith("spiketime_speedup_")
+                    and k not in ("spiketime_speedup_lo", "spiketime_speedup_hi")})
         for impl in ds["spiketime_impl"].values:
             out[f"spiketime_samples_per_s_{impl}"] = float(ds["spiketime_samples_per_s"].sel(spiketime_impl=impl))
             out[f"spiketime_training_peak_mib_{impl}"] = float(ds["spiketime_training_peak_mib"].sel(spiketime_impl=impl))
@@ -154,6 +178,54 @@ def gpu_ratios(ds: xr.Dataset) -> dict:
         # time also holds the benchmark's own batches)
         out["gpu_compile_break_even_samples"] = wall / (1 / rates["bptt_cuda"] - 1 / rates["bptt_cuda_compiled"])
     return out
+
+
+PRIMITIVE_UNITS = {"gemm": ("GFLOP/s", 1e9), "stream": ("GB/s", 1e9), "scatter": ("G adds/s", 1e9),
+                   "grid": ("G updates/s", 1e9)}
+
+
+def primitives_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The machine's measured primitives (``benchmarks/_floor.py``): one row per primitive and shape."""
+    rows = []
+    for name, rate in zip(ds["primitive"].values, ds["primitive_rate"].values):
+        kind, _, shape = str(name).partition(" ")
+        unit, scale = PRIMITIVE_UNITS[kind]
+        rows.append({"primitive": kind, "shape": shape, "rate": round(float(rate) / scale, 2), "unit": unit})
+    return pd.DataFrame(rows).set_index(["primitive", "shape"])
+
+
+def floor_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Each training workload against the machine (fraction of its floor, ``benchmarks/_floor.py``)
+    and against snnTorch (median per-round ratio and its range), with the memory training adds."""
+    rows = {}
+    if "bptt_floor_fraction_snnlib" in ds:
+        for inp in ds["bptt_input"].values:
+            r = ds.sel(bptt_input=inp)
+            rows[f"BPTT {inp}"] = {"samples/s": float(r["bptt_snnlib_samples_per_s"]),
+                                   "fraction of floor": float(r["bptt_floor_fraction_snnlib"]),
+                                   "snnTorch's fraction": float(r["bptt_floor_fraction_snntorch"]),
+                                   "vs snnTorch": float(r["bptt_speedup"]),
+                                   "range": f"{float(r['bptt_speedup_lo']):.1f}-{float(r['bptt_speedup_hi']):.1f}",
+                                   "training peak MiB": float(r["bptt_training_peak_mib_snnlib"])}
+    if "spiketime_floor_fraction" in ds.attrs:
+        a = ds.attrs
+        rows["exact spike-time (event floor)"] = {
+            "samples/s": float(ds["spiketime_samples_per_s"].sel(spiketime_impl="spiketime")),
+            "fraction of floor": a["spiketime_floor_fraction"], "vs snnTorch": a["spiketime_speedup"],
+            "range": f"{a['spiketime_speedup_lo']:.1f}-{a['spiketime_speedup_hi']:.1f}",
+            "training peak MiB": float(ds["spiketime_training_peak_mib"].sel(spiketime_impl="spiketime"))}
+    rates = dict(zip([str(m) for m in ds["integrated_method"].values], ds["integrated_samples_per_s"].values)) \
+        if "integrated_method" in ds.coords else {}
+    for g in ("adjusted", "piggyback"):
+        if f"integrated_floor_fraction_{g}" in ds.attrs:
+            a = ds.attrs
+            rows[f"integrated PS(3), {g} (grid floor)"] = {
+                "samples/s": float(rates[f"train/{g}"]), "fraction of floor": a[f"integrated_floor_fraction_{g}"],
+                "vs exact step": a[f"integrated_train_{g}_vs_exact"],
+                "range": f"{a[f'integrated_train_{g}_vs_exact_lo']:.2f}-{a[f'integrated_train_{g}_vs_exact_hi']:.2f}",
+                "training peak MiB": a["integrated_train_peak_added_mib"] if g == "adjusted" else np.nan}
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    return df.round(3)
 
 
 def integrated_table(ds: xr.Dataset):
