@@ -71,7 +71,8 @@ def _spiketime(dev, threads, images, labels, n, warmup, gradient=None):
     if gradient is not None:
         net = net.with_(Discretization("euler", None, 1.0, "linear"), gradient)
     net = net.to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    from snnlib.training.loop import make_adam
+    opt = make_adam(net.parameters(), cfg.lr)
     batches = [(encoding.ttfs(images[i:i + B], 100.0, dtype=torch.float32).to(dev),
                 torch.as_tensor(labels[i:i + B]).to(dev)) for i in range(0, n * B, B)]
     with torch.no_grad():
@@ -96,7 +97,8 @@ def _bptt(dev, images, labels, n, warmup, compiled: bool):
 
     net = ClockNetwork(SIZES, CubaDiscrete(math.exp(-1.0 / 130.0), math.exp(-1.0 / 260.0), 1.0),
                        generator=torch.Generator().manual_seed(0), sparse_hidden=True).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    from snnlib.training.loop import make_adam
+    opt = make_adam(net.parameters(), 1e-3)
     fwd = torch.compile(net) if compiled else net
     batches = [(to_device(encoding.ttfs_raster(images[i:i + B], T_STEPS, 1.0), dev),
                 torch.as_tensor(labels[i:i + B]).to(dev)) for i in range(0, n * B, B)]
@@ -138,7 +140,8 @@ def _snntorch(dev, images, labels, n, warmup):
 
     torch.manual_seed(0)
     net = Net().to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    from snnlib.training.loop import make_adam
+    opt = make_adam(net.parameters(), 1e-3)
     loss_fn = SF.ce_count_loss()
     batches = [(encoding.ttfs_raster(images[i:i + B], T_STEPS, 1.0).to_dense().to(dev),
                 torch.as_tensor(labels[i:i + B]).to(dev)) for i in range(0, n * B, B)]

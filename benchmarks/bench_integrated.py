@@ -87,7 +87,8 @@ def main() -> None:
 
     def train_rate(d, gradient):
         W = [w.clone().requires_grad_() for w in init]
-        opt = torch.optim.Adam(W, lr=cfg.lr)
+        from snnlib.training.loop import make_adam
+        opt = make_adam(W, cfg.lr)  # the training loop's Adam (fused)
 
         def step(x, y):
             o, _ = forward(W, x, d, gradient)

@@ -183,7 +183,8 @@ def _worker(method: str, n_batches: int, warmup: int, target: float | None = Non
 
         scale = _match_activity(hidden_per_sample, scale_weights, target)
         matched = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    from snnlib.training.loop import make_adam
+    opt = make_adam(net.parameters(), lr)  # the training loop's Adam (fused), for every method
     rss_setup = _maxrss_mib()
     dense = (lambda r: r.to_dense()) if method.startswith("snntorch") else (lambda x: x)
     for i in range(warmup):  # includes loading (or compiling) the numba kernels

@@ -202,6 +202,21 @@ def _eval_batches(n_samples: int, batch_size: int, evals_per_epoch: int) -> list
     return [min(math.ceil(t / batch_size), n_batches) - 1 for t in targets]
 
 
+def make_adam(params, lr: float) -> torch.optim.Adam:
+    """Adam, fused where torch has a fused kernel for the parameters (CPU and CUDA floating tensors).
+
+    The fused step updates each weight with the same formula in one pass (five to six times faster
+    than the per-tensor loop on one CPU thread: 1.1 against 6-7 ms for 784-800-10, about 15% of an
+    exact spike-time training step); its results differ from the loop's in the last bit of some
+    weights (float32 rounding of the same arithmetic), so runs trained before this choice are not
+    reproduced bit for bit. A checkpoint restores the optimizer it was saved with (``fused`` is part
+    of the saved parameter groups), so a resumed run continues as it started.
+    """
+    params = list(params)
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 def default_step(model, inputs, labels, loss) -> tuple[torch.Tensor, torch.Tensor]:
     """One training step's forward and backward: ``out = model(inputs)``, ``loss(out, labels)``,
     autograd backward. A scheme with its own gradient may pass another ``step`` to :func:`fit`."""
@@ -249,7 +264,7 @@ def fit(
         raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'.")
     n_samples = getattr(train, "samples_per_epoch", len(train.y))
     eval_at = _eval_batches(n_samples, train.batch_size, evals_per_epoch)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = make_adam(model.parameters(), lr)
     n_batches = len(train)
     n_chunks = math.ceil(n_batches / log_every)
     hist = {k: np.full(epochs, np.nan) for k in (
