@@ -51,11 +51,26 @@ import torch
 from snnlib.events.kernels import exact_cpu as _k
 from snnlib.model.crossing import GRAZING_EPS
 
-__all__ = ["SpikeLayer"]
+__all__ = ["SpikeLayer", "run_index"]
+
+def run_index(B: int, R: int) -> np.ndarray:
+    """``[B]`` run of each sample when ``B`` samples are ``R`` runs' batches laid out run-major
+    (``[R, B // R]`` flattened); a :class:`ValueError` when ``R`` does not divide ``B``."""
+    if R < 1 or B % R:
+        raise ValueError(f"{B} samples cannot be {R} runs' batches of equal size (need R >= 1 dividing B)")
+    return np.repeat(np.arange(R, dtype=np.int64), B // R)
+
 
 class SpikeLayer(torch.autograd.Function):
     """Numba forward / backward of one layer; see the module docstring. Returns the spike
-    times and (non-differentiable) counts ``[B, N_out]``."""
+    times and (non-differentiable) counts ``[B, N_out]``.
+
+    Packed runs: ``weights [R, N_out, N_in]`` are ``R`` independent networks' weights and the
+    ``B`` samples of ``in_times`` are their batches laid out run-major (``[R, B / R]`` flattened):
+    each sample is simulated with its run's weights, and the gradient ``[R, N_out, N_in]`` of each
+    run is summed over the chunks of samples a separate run would have
+    (:func:`snnlib.events.kernels.exact_cpu.chunk_bounds`), so it equals that run's alone bit for bit.
+    ``weights [N_out, N_in]`` is one network (``R = 1``)."""
 
     @staticmethod
     def forward(ctx, in_times, weights, theta, tau, t_max, K, row_len=None):
@@ -65,14 +80,15 @@ class SpikeLayer(torch.autograd.Function):
         W = weights.detach().numpy()
         if not np.isfinite(W).all():
             raise ValueError("weights contain NaN or inf")
-        Wt = np.ascontiguousarray(W.T)
+        Wt = np.ascontiguousarray(W.T[None] if W.ndim == 2 else W.transpose(0, 2, 1))  # [R, N_in, N_out]
+        run = run_index(x.shape[0], Wt.shape[0])
         n_ev, n_nan = _k.count_events(x, t_max, row_len)
         if n_nan:
             raise ValueError(f"in_times contain {n_nan} NaN entries (use +inf for padding)")
         E = int(n_ev.max()) if len(n_ev) else 0
         ev_t, ev_src, ev_flat, ev_h = _k.sort_events(x, t_max, n_ev, E, row_len)
         ev_x = np.exp(ev_h * (-1.0 / tau))  # decay over each interval (vectorised exp)
-        B, N = x.shape[0], Wt.shape[1]
+        B, N = x.shape[0], Wt.shape[2]
         out_t = np.full((B, N, K), np.inf, dtype=x.dtype)
         cnt = np.zeros((B, N), np.int32)
         # the spike log (np.empty: only the first n_log[b] entries of a row are written)
@@ -80,28 +96,31 @@ class SpikeLayer(torch.autograd.Function):
         log_I, log_x = np.empty((B, N * K)), np.empty((B, N * K))
         n_log = np.zeros(B, np.int64)
         eps_round = 4.0 * float(np.finfo(x.dtype).eps)
-        _k.forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
+        _k.forward_kernel(ev_t, ev_src, ev_x, n_ev, run, Wt, theta, tau, K, eps_round,
                           out_t, cnt, log_j, log_n, log_k, log_I, log_x, n_log)
-        ctx.arrays = (log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, Wt)
-        ctx.consts = (theta, tau, x.shape)
+        ctx.arrays = (log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, run, Wt)
+        ctx.consts = (theta, tau, x.shape, W.ndim == 2)
         counts = torch.from_numpy(cnt).to(torch.int64)
         ctx.mark_non_differentiable(counts)
         return torch.from_numpy(out_t), counts
 
     @staticmethod
     def backward(ctx, grad_out, _grad_counts):
-        log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.arrays
-        theta, tau, (B, N_in, K_in) = ctx.consts
+        log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev, run, Wt = ctx.arrays
+        theta, tau, (B, N_in, K_in), single = ctx.consts
         g = grad_out.detach().contiguous().numpy()
         need_in = bool(ctx.needs_input_grad[0])
-        n_chunks = max(1, min(B, numba.get_num_threads()))
-        dWt = np.zeros((n_chunks,) + Wt.shape, dtype=Wt.dtype)
+        R = Wt.shape[0]
+        n_chunks = max(1, min(B // R, numba.get_num_threads()))  # per run: a separate run's chunks
+        dWt = np.zeros((R * n_chunks,) + Wt.shape[1:], dtype=Wt.dtype)
         g_in = np.zeros((B, N_in * K_in) if need_in else (1, 1), dtype=g.dtype)
         _k.backward_kernel(g, log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev,
-                           Wt, theta, tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
+                           run, Wt, theta, tau, GRAZING_EPS, need_in, _k.chunk_bounds(B // R, R, n_chunks),
+                           dWt, g_in)
         dW = None
         if ctx.needs_input_grad[1]:
-            dW = torch.from_numpy(np.ascontiguousarray((dWt[0] if n_chunks == 1 else dWt.sum(0)).T))
+            dW = torch.from_numpy(np.ascontiguousarray(_k.sum_parts(dWt, R).transpose(0, 2, 1)))
+            dW = dW[0] if single else dW
         gi = torch.from_numpy(g_in.reshape(B, N_in, K_in)) if need_in else None
         return gi, dW, None, None, None, None, None
 
