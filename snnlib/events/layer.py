@@ -231,7 +231,8 @@ def event_layer(in_times: Tensor, weights: Tensor, params: NeuronParams,
     R, B = in_times.shape[:2]
     if d.is_exact and backend in ("numba", "cuda"):  # one launch, samples run-major
         flat = None if in_counts is None else in_counts.reshape(R * B, -1)
-        times, counts = impl(in_times.reshape(R * B, *in_times.shape[2:]), weights, params, d, float(t_max),
+        _, _, N_in, K_in = in_times.shape
+        times, counts = impl(in_times.reshape(R * B, N_in, K_in), weights, params, d, float(t_max),
                              max_spikes, gradient, flat)
         return times.reshape(R, B, *times.shape[1:]), counts.reshape(R, B, -1)
     outs = [impl(in_times[r], weights[r], params, d, float(t_max), max_spikes, gradient,
