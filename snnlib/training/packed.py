@@ -47,6 +47,7 @@ from snnlib.device import device_name, resolve_device
 from snnlib.events.network import EventNetwork, PackedEventNetwork
 from snnlib.provenance import code_state
 from snnlib.training.base import TrainConfig
+from snnlib.training.driver import scheme_of, weights_file
 from snnlib.training.loop import (
     Batches,
     NonFiniteLossError,
@@ -243,8 +244,6 @@ def run_packed(cfgs: Sequence[TrainConfig], progress: bool = True, save: bool = 
     scheme's attributes). The scheme must build :class:`~snnlib.events.network.EventNetwork` s and
     use the default training step. ``save``: write each run's best-validation weights to its weight
     file (:func:`snnlib.training.driver.weights_file`), as the driver does; no checkpoints."""
-    from snnlib.training.driver import scheme_of, weights_file  # the driver imports the schemes
-
     cfgs = list(cfgs)
     check_packable(cfgs)
     cfg0 = cfgs[0]

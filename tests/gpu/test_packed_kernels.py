@@ -5,7 +5,6 @@ simulator is slow."""
 
 import math
 
-import pytest
 import torch
 from test_spiketime import F64, T_MAX, P  # the CPU tests' layer settings (tests/events/ is on sys.path)
 

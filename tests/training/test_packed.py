@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from snnlib.events import exact
 from snnlib.events.kernels import exact_cpu
 from snnlib.events.layer import event_layer
 from snnlib.events.network import EventNetwork, PackedEventNetwork
@@ -69,12 +70,16 @@ def _same_curves(a, b):
 
 # ------------------------------------------------------------------ the layer
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("chunks", [1, 3])
-def test_packed_layer_equals_separate_layers(dtype, chunks, monkeypatch):
+@pytest.mark.parametrize("chunks,block", [(1, None), (3, None), (1, 1), (3, 2)])
+def test_packed_layer_equals_separate_layers(dtype, chunks, block, monkeypatch):
     """Times, counts, dL/dW and dL/d(input) of each packed run equal that run's layer alone, also when
-    the weight gradient is cut into several chunks of samples (as with several numba threads)."""
+    the weight gradient is cut into several chunks of samples (as with several numba threads) and
+    when the runs go through the kernels in blocks of ``block`` runs (large layers)."""
     monkeypatch.setattr(numba, "get_num_threads", lambda: chunks)  # the chunk count; results depend on it only
     R, B = 3, 5
+    if block is not None:  # B samples of 5 neurons x 4 spikes of log: 8 bytes each
+        monkeypatch.setattr(exact, "LOG_BLOCK_BYTES", block * B * 5 * 4 * 8)
+        assert len(exact.run_blocks(R, B, 5 * 4)) == -(-R // block)
     g = torch.Generator().manual_seed(3)
     x = torch.rand(R, B, 6, 3, generator=g, dtype=dtype) * 100.0
     x[torch.rand(R, B, 6, 3, generator=g) < 0.3] = math.inf
