@@ -78,6 +78,16 @@ def run_blocks(R: int, B_run: int, log_row: int) -> list[tuple[int, int]]:
     return [(r0, min(R, r0 + per)) for r0 in range(0, R, per)]
 
 
+def _transposed(A: np.ndarray) -> np.ndarray:
+    """``[R, n, m]`` contiguous from ``A [R, m, n]`` (or ``[m, n]``: ``R = 1``), one run at a time
+    (numpy's copy of a 3-d transposed view is several times slower)."""
+    A = A[None] if A.ndim == 2 else A
+    out = np.empty((A.shape[0], A.shape[2], A.shape[1]), dtype=A.dtype)
+    for r in range(A.shape[0]):
+        out[r] = A[r].T
+    return out
+
+
 class SpikeLayer(torch.autograd.Function):
     """Numba forward / backward of one layer; see the module docstring. Returns the spike
     times and (non-differentiable) counts ``[B, N_out]``.
@@ -98,7 +108,7 @@ class SpikeLayer(torch.autograd.Function):
         W = weights.detach().numpy()
         if not np.isfinite(W).all():
             raise ValueError("weights contain NaN or inf")
-        Wt = np.ascontiguousarray(W.T[None] if W.ndim == 2 else W.transpose(0, 2, 1))  # [R, N_in, N_out]
+        Wt = _transposed(W)  # [R, N_in, N_out]
         R, N = Wt.shape[0], Wt.shape[2]
         run_index(x.shape[0], R)  # refuses a batch that is not R equal batches
         B = x.shape[0]
@@ -151,7 +161,7 @@ class SpikeLayer(torch.autograd.Function):
         dW = None
         if ctx.needs_input_grad[1]:
             dWt = dWs[0] if len(dWs) == 1 else np.concatenate(dWs)
-            dW = torch.from_numpy(np.ascontiguousarray(dWt.transpose(0, 2, 1)))
+            dW = torch.from_numpy(_transposed(dWt))
             dW = dW[0] if single else dW
         gi = torch.from_numpy(g_in.reshape(B, N_in, K_in)) if need_in else None
         return gi, dW, None, None, None, None, None
