@@ -22,9 +22,10 @@ in an order that is not fixed, alone or packed alike.
   only in :data:`PACKABLE` fields (:func:`check_packable`).
 
 What packing leaves out (a documented subset of :func:`~snnlib.training.loop.fit`): no
-checkpoints (a packed training is not resumable; an interrupted pack restarts), no probes, and
-the best-validation weights are returned (``best_state``), written to the runs' weight files only
-by :func:`run_packed` with ``save=True``. A non-finite loss in any run stops the whole pack.
+checkpoints (a packed training is not resumable; an interrupted pack restarts) and no probes; the
+best-validation weights are written where ``weights`` says (:func:`run_packed`: each config's weight
+file, as the driver). ``epoch_time`` is the pack's wall time per epoch (shared by its runs). A
+non-finite loss in any run stops the whole pack.
 Networks: :class:`~snnlib.events.network.EventNetwork` s (the ``spiketime`` and ``integrated``
 schemes); the exact discretization on ``"numba"``/``"cuda"`` is the one-launch path, other
 simulations run their runs one after another inside each layer (correct, not faster).
