@@ -53,11 +53,11 @@ def main(argv=None) -> int:
     fwd, bwd = sc._kernels(128)
     ifwd, ibwd = ik._kernels(30, 128)
     kernels = [
-        ("spike-time forward", fwd, sig(f8(B, E), i4(B, E), f8(B, E + 1), i8(B), f8(N_in, N), 1.0, 1.0, K, 1.0,
+        ("spike-time forward", fwd, sig(f8(B, E), i4(B, E), f8(B, E + 1), i8(B), i8(B), f8(2, N_in, N), 1.0, 1.0, K, 1.0,
                                         f8(B, N, K), i4(B, N), i4(B, N, K), f8(B, N, K), f8(B, N, K))),
         ("spike-time backward", bwd, sig(f8(B, N, K), i4(B, N, K), f8(B, N, K), f8(B, N, K), i4(B, N), i4(B, E),
-                                         i4(B, E), f8(B, E + 1), i8(B), f8(N_in, N), 1.0, 1.0, 1.0, True,
-                                         f8(N_in, N), f8(B, N_in))),
+                                         i4(B, E), f8(B, E + 1), i8(B), i8(B), f8(2, N_in, N), 1.0, 1.0, 1.0,
+                                         True, f8(2, N_in, N), f8(B, N_in))),
         ("integrated forward", ifwd, sig(f8(B, E), i4(B, E), i8(B), f8(7), f8(N_in, N), 1, True, 1.0, f8(6, 4),
                                          f8(4), f8(B, N, K), i4(B, N), i4(B, N, K), True, True, i8(B), f8(B, P),
                                          i8(B, P + 1), np.zeros((B, P), np.bool_), i4(B, N), i4(B, N, K),

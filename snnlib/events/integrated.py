@@ -155,7 +155,8 @@ class IntegratedLayer(torch.autograd.Function):
             _ik.piggyback_log(log_j, log_n, log_t, n_log, ev_t, ev_src, n_ev, Wt, params.tau, log_I, log_x)
             ev_x = np.exp(ev_h * (-1.0 / params.tau))
             _sk.backward_kernel(g, log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev,
-                                Wt, params.theta, params.tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
+                                np.zeros(B, np.int64), Wt[None], params.theta, params.tau, GRAZING_EPS, need_in,
+                                _sk.chunk_bounds(B, 1, n_chunks), dWt, g_in)
         dW = None
         if ctx.needs_input_grad[1]:
             dW = torch.from_numpy(np.ascontiguousarray(dWt.sum(0).T)).to(dtype)

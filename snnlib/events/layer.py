@@ -28,6 +28,13 @@ exact flow on a grid)           kernels                                         
   of ``in_times`` and ``weights``); the output has that dtype.
 
 :func:`spike_layer` is the exact layer's spike times alone (BATS's layer), through the same door.
+
+**Packed runs** (:mod:`snnlib.training.packed`): ``weights [R, N_out, N_in]`` and ``in_times
+[R, B, N_in, K_in]`` are ``R`` independent networks' layers, each with its own batch; the output is
+``[R, B, N_out, K]``. The exact discretization on ``"numba"`` and ``"cuda"`` runs all of them in one
+kernel launch (the samples laid out run-major, each reading its run's weights, the weight gradient
+summed per run exactly as for the run alone); the other implementations simulate the runs one
+after the other.
 """
 
 from __future__ import annotations
@@ -101,8 +108,13 @@ def check_choices(d: Discretization, gradient: Optional[str], backend: str) -> s
 
 
 def check_layer_args(in_times: Tensor, weights: Tensor, max_spikes, t_max) -> None:
-    """The shapes, spike buffer and window of one event layer."""
-    if in_times.dim() != 3 or weights.dim() != 2 or in_times.shape[1] != weights.shape[1]:
+    """The shapes, spike buffer and window of one event layer (or of ``R`` packed runs' layers:
+    ``in_times [R, B, N_in, K_in]``, ``weights [R, N_out, N_in]``)."""
+    if weights.dim() == 3:
+        if in_times.dim() != 4 or in_times.shape[0] != weights.shape[0] or in_times.shape[2] != weights.shape[2]:
+            raise ValueError(f"packed runs need in_times [R, B, N_in, K_in] and weights [R, N_out, N_in] with "
+                             f"matching R and N_in, got {tuple(in_times.shape)} and {tuple(weights.shape)}")
+    elif in_times.dim() != 3 or weights.dim() != 2 or in_times.shape[1] != weights.shape[1]:
         raise ValueError(f"need in_times [B, N_in, K_in] and weights [N_out, N_in] with matching N_in, "
                          f"got {tuple(in_times.shape)} and {tuple(weights.shape)}")
     if not (isinstance(max_spikes, int) and max_spikes >= 1):
@@ -182,7 +194,9 @@ def event_layer(in_times: Tensor, weights: Tensor, params: NeuronParams,
         backend: ``"auto"``, ``"numba"``, ``"cuda"`` or ``"torch"`` (module docstring).
         in_counts: ``[B, N_in]`` spikes per input train when ``in_times`` is a layer's output
             (entries past the count are padding and are skipped).
-    Differentiable with respect to ``in_times`` and ``weights``.
+    Differentiable with respect to ``in_times`` and ``weights``. Packed runs (module docstring):
+    ``in_times [R, B, N_in, K_in]``, ``weights [R, N_out, N_in]``, ``in_counts [R, B, N_in]`` give
+    ``(times [R, B, N_out, K], counts [R, B, N_out])``.
     """
     d = discretization
     gradient = check_choices(d, gradient, backend)
@@ -209,7 +223,21 @@ def event_layer(in_times: Tensor, weights: Tensor, params: NeuronParams,
     if d.is_exact and d.input == "grid":  # exact flow on inputs delayed to the grid, straight through
         in_times = quantize_times(in_times, d.dt)
     impl = IMPLEMENTATIONS[("exact" if d.is_exact else "grid", backend)]
-    return impl(in_times, weights, params, d, float(t_max), max_spikes, gradient, in_counts)
+    if weights.dim() == 2:
+        return impl(in_times, weights, params, d, float(t_max), max_spikes, gradient, in_counts)
+    if in_counts is not None and in_counts.shape != in_times.shape[:3]:
+        raise ValueError(f"in_counts must be [R, B, N_in] = {tuple(in_times.shape[:3])} for packed runs, "
+                         f"got {tuple(in_counts.shape)}")
+    R, B = in_times.shape[:2]
+    if d.is_exact and backend in ("numba", "cuda"):  # one launch, samples run-major
+        flat = None if in_counts is None else in_counts.reshape(R * B, -1)
+        _, _, N_in, K_in = in_times.shape
+        times, counts = impl(in_times.reshape(R * B, N_in, K_in), weights, params, d, float(t_max),
+                             max_spikes, gradient, flat)
+        return times.reshape(R, B, *times.shape[1:]), counts.reshape(R, B, -1)
+    outs = [impl(in_times[r], weights[r], params, d, float(t_max), max_spikes, gradient,
+                 None if in_counts is None else in_counts[r]) for r in range(R)]
+    return torch.stack([t for t, _ in outs]), torch.stack([c for _, c in outs])
 
 
 def spike_layer(in_times: Tensor, weights: Tensor, params: NeuronParams, *, t_max: float,

@@ -13,6 +13,10 @@ One entry point, the three axes as separate arguments (``ARCHITECTURE.md``)::
 The same weights can be simulated under another discretization with :meth:`EventNetwork.with_`
 (a view sharing the parameters): that is how weights trained in continuous time are
 *transferred* to integrated networks (seed 001's first experiment).
+
+:class:`PackedEventNetwork` simulates ``R`` networks of the same shape (independent weights, e.g.
+the seeds of a sweep) together: one kernel launch per layer for all of them
+(:mod:`snnlib.training.packed` trains them).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from snnlib.events.layer import check_choices, event_layer
 from snnlib.model.discretization import Discretization
 from snnlib.model.neuron import NeuronParams
 
-__all__ = ["EventNetwork"]
+__all__ = ["EventNetwork", "PackedEventNetwork"]
 
 
 class EventNetwork(torch.nn.Module):
@@ -99,3 +103,66 @@ class EventNetwork(torch.nn.Module):
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, t_max={self.t_max}, discretization={self.discretization.label}, " \
                f"gradient={self.gradient!r}, backend={self.backend!r}"
+
+
+class PackedEventNetwork(torch.nn.Module):
+    """``R`` :class:`EventNetwork` s of one shape simulated together, each with its own weights.
+
+    ``forward(in_times) -> (out_times [R, B, N_out, K_out], [hidden counts [R, B]])`` with
+    ``in_times [R, B, N_in, K_in]`` (run ``r``'s batch in row ``r``), or ``[B, N_in, K_in]`` given
+    to every run. Each layer is one call of :func:`snnlib.events.layer.event_layer` with the
+    stacked weights ``[R, N_out, N_in]`` (for the exact discretization on ``"numba"`` and
+    ``"cuda"``: one kernel launch for all runs). Run ``r``'s results equal ``nets[r]``'s alone bit
+    for bit on the CPU (``tests/training/test_packed.py``).
+
+    The networks are not copied: ``self.runs[r]`` is ``nets[r]``, whose parameters are the ones
+    trained (one optimiser per run, :func:`snnlib.training.packed.fit_packed`); the weights are
+    stacked at every forward. They must agree in everything but their weights (sizes, neuron
+    parameters, spike buffers, window, discretization, gradient, backend, dtype, device).
+    """
+
+    def __init__(self, nets: Sequence[EventNetwork]):
+        super().__init__()
+        nets = list(nets)
+        if not nets or not all(isinstance(n, EventNetwork) for n in nets):
+            raise ValueError("PackedEventNetwork needs one or more EventNetworks")
+        first = nets[0]
+        for r, net in enumerate(nets[1:], 1):
+            for name in ("sizes", "params", "max_spikes", "t_max", "discretization", "gradient", "backend"):
+                if getattr(net, name) != getattr(first, name):
+                    raise ValueError(f"run {r} differs from run 0 in {name} ({getattr(net, name)!r} != "
+                                     f"{getattr(first, name)!r}): packed networks differ only in their weights")
+            for l, (w, w0) in enumerate(zip(net.weights, first.weights)):
+                if w.shape != w0.shape or w.dtype != w0.dtype or w.device != w0.device:
+                    raise ValueError(f"run {r}'s layer {l} weights ({tuple(w.shape)}, {w.dtype}, {w.device}) differ "
+                                     f"from run 0's ({tuple(w0.shape)}, {w0.dtype}, {w0.device})")
+        self.runs = torch.nn.ModuleList(nets)
+
+    @property
+    def R(self) -> int:
+        """The number of runs."""
+        return len(self.runs)
+
+    def stacked_weights(self, l: int) -> Tensor:
+        """``[R, N_out, N_in]``: layer ``l``'s weights of every run (differentiable)."""
+        return torch.stack([net.weights[l] for net in self.runs])
+
+    def forward(self, in_times: Tensor) -> tuple[Tensor, list[Tensor]]:
+        net = self.runs[0]
+        if in_times.dim() == 3:
+            in_times = in_times.unsqueeze(0).expand(self.R, *in_times.shape)
+        if in_times.dim() != 4 or in_times.shape[0] != self.R:
+            raise ValueError(f"need in_times [R = {self.R}, B, N_in, K_in] or [B, N_in, K_in], "
+                             f"got {tuple(in_times.shape)}")
+        x = in_times.to(net.weights[0].dtype)
+        hidden, counts = [], None
+        L = len(net.weights)
+        for l, (p, K) in enumerate(zip(net.params, net.max_spikes)):
+            x, counts = event_layer(x, self.stacked_weights(l), p, net.discretization, t_max=net.t_max,
+                                    max_spikes=K, gradient=net.gradient, backend=net.backend, in_counts=counts)
+            if l < L - 1:
+                hidden.append(counts.sum(-1))
+        return x, hidden
+
+    def extra_repr(self) -> str:
+        return f"R={self.R}"

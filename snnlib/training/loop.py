@@ -43,7 +43,7 @@ from snnlib.provenance import code_state, describe
 
 __all__ = ["Batches", "fit", "evaluate", "seed_everything", "NonFiniteLossError", "CheckpointError",
            "RESUME_ANYWAY", "SATURATED", "activity", "split_batches", "summarize_curves", "default_step", "state_arrays",
-           "save_weights", "load_weights"]
+           "save_weights", "load_weights", "curves_dataset"]
 
 #: set to 1 to resume from a checkpoint written by other training code (recorded in ``trained_by``)
 RESUME_ANYWAY = "SNNLIB_RESUME_ANYWAY"
@@ -364,6 +364,19 @@ def fit(
 
     if weights is not None:
         save_weights(weights, best["state"], epoch=best["epoch"], val_accuracy=best["val_accuracy"])
+    # every session that trained these curves (this one only if it trained an epoch)
+    trained_by = [*sessions, *([session] if session["last_epoch"] > start_epoch else [])]
+    return curves_dataset(hist, batch_loss, curve, log_every, best_epoch=best["epoch"], trained_by=trained_by,
+                          probes=probes if probe is not None else None)
+
+
+def curves_dataset(hist: dict, batch_loss: np.ndarray, curve: dict, log_every: int, *, best_epoch: int,
+                   trained_by: list, probes: list | None = None) -> xr.Dataset:
+    """The learning curves :func:`fit` returns, from its records: ``hist`` (per-epoch arrays),
+    ``batch_loss [epochs, log chunks]``, ``curve`` (``[epochs, evals_per_epoch]`` arrays of
+    ``val_accuracy``, ``val_loss``, ``samples_seen``), the best-validation epoch, the training
+    sessions and, if a probe ran, ``probes`` (one dict per checkpoint)."""
+    epochs = len(hist["train_loss"])
     units = {"epoch_time": "s", "hidden_spikes": "spikes per sample"}
     data = {k: (("epoch",), v, {"units": units.get(k, "1")}) for k, v in hist.items()}
     data["batch_loss"] = (("epoch", "log_chunk"), batch_loss,
@@ -374,14 +387,13 @@ def fit(
     coords = {"epoch": np.arange(1, epochs + 1),
               "samples_seen": ("samples_seen", curve["samples_seen"].ravel().astype(np.int64),
                                {"units": "training samples"})}
-    if probe is not None:
+    if probes is not None:
         coords["checkpoint"] = ("checkpoint", np.arange(epochs + 1), {"long_name": "epochs finished"})
         for k in dict.fromkeys(k for p in probes for k in p):
             data[f"probe_{k}"] = (("checkpoint",), np.array([p.get(k, np.nan) for p in probes], dtype=float))
     ds = xr.Dataset(data, coords=coords)
-    ds.attrs["best_epoch"] = int(best["epoch"])
-    # every session that trained these curves (this one only if it trained an epoch)
-    ds.attrs["trained_by"] = json.dumps([*sessions, *([session] if session["last_epoch"] > start_epoch else [])])
+    ds.attrs["best_epoch"] = int(best_epoch)
+    ds.attrs["trained_by"] = json.dumps(trained_by)
     return ds
 
 

@@ -32,6 +32,14 @@ Layout and conventions (times in ms; ``tau = 2 tau_s``):
 Everything is computed in float64 whatever the storage dtype. Samples run in parallel
 (``prange``); the weight gradient is accumulated in one buffer per chunk of samples, so
 results do not depend on the threads' scheduling (only on ``n_chunks``).
+
+**Runs** (packed training, :mod:`snnlib.training.packed`): the kernels take the transposed weights
+of ``R`` independent networks, ``Wt [R, N_in, N]``, and a run index per sample, ``run [B]``; each
+sample reads its own run's weights. The backward's chunks of samples (:func:`chunk_bounds`) never
+straddle two runs: the samples of a packed batch are laid out run-major (``[R, B_r]`` flattened)
+and each run is cut into the chunks a separate run of ``B_r`` samples would have, so that the
+per-run sums of ``dWt_parts`` equal, bit for bit, the weight gradient of that run alone. One
+network is ``R = 1`` (``run`` all zero).
 """
 
 from __future__ import annotations
@@ -164,6 +172,24 @@ def sort_events(in_times, t_max, n_ev, E, row_len):
     return ev_t, ev_src, ev_flat, ev_h
 
 
+def chunk_bounds(B: int, R: int, n_chunks: int) -> np.ndarray:
+    """``[R n_chunks + 1]`` sample bounds of the backward's chunks for ``R`` runs of ``B`` samples each
+    (run-major layout): run ``r``'s chunk ``c`` is samples ``r B + (c B) // n_chunks`` up to
+    ``r B + ((c + 1) B) // n_chunks``, the chunks of a separate run of ``B`` samples."""
+    c = np.arange(n_chunks + 1, dtype=np.int64)
+    per_run = (c * B) // n_chunks
+    starts = np.arange(R, dtype=np.int64) * B
+    return np.concatenate([(starts[:, None] + per_run[None, :-1]).ravel(), [R * B]]).astype(np.int64)
+
+
+def sum_parts(dWt_parts: np.ndarray, R: int) -> np.ndarray:
+    """``[R, N_in, N]``: the weight gradient of each run from ``dWt_parts [R n_chunks, N_in, N]``
+    (:func:`chunk_bounds`), each run's chunks summed exactly as a separate run's."""
+    n = dWt_parts.shape[0] // R
+    parts = dWt_parts.reshape((R, n) + dWt_parts.shape[1:])
+    return np.stack([parts[r, 0] if n == 1 else parts[r].sum(0) for r in range(R)])
+
+
 @njit(inline="always", **_OPTS)
 def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
                     out_t, cnt, log_j, log_n, log_k, log_I, log_x, nl):
@@ -218,17 +244,19 @@ def _exact_interval(b, n, j, v, i, X, t_prev, theta, tau, eps_round, K,
 
 
 @njit(parallel=True, **_OPTS)
-def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
+def forward_kernel(ev_t, ev_src, ev_x, n_ev, run, Wts, theta, tau, K, eps_round,
                    out_t, cnt, log_j, log_n, log_k, log_I, log_x, n_log):
     """Fill ``out_t [B, N, K]`` (spike times), ``cnt [B, N]`` and the spike log ``[B, N K]``
     (``n_log [B]`` entries per sample, in the order of the intervals): ``log_j`` (interval),
     ``log_n, log_k`` (neuron, spike index), ``log_I`` (current ``I`` at the spike) and
     ``log_x`` (decay factor from the start of the interval). Log-ordered storage: written
     sequentially, read sequentially by the backward. ``ev_x [B, E + 1]``: decay factor of
-    each interval; ``Wt [N_in, N]``: transposed weights (rows contiguous over neurons)."""
+    each interval; ``Wts [R, N_in, N]``: the transposed weights of each run (rows contiguous over
+    neurons); ``run [B]``: the run of each sample (module docstring)."""
     B = ev_t.shape[0]
-    N = Wt.shape[1]
+    N = Wts.shape[2]
     for b in prange(B):
+        Wt = Wts[run[b]]
         V = np.zeros(N)
         I = np.zeros(N)
         Vo = np.zeros(N)
@@ -292,9 +320,10 @@ def forward_kernel(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
 
 @njit(parallel=True, **_OPTS)
 def backward_kernel(g, log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat, ev_x, n_ev,
-                    Wt, theta, tau, grazing_eps, need_in, n_chunks, dWt_parts, g_in):
-    """Accumulate ``dWt_parts[c] [N_in, N]`` (chunk ``c`` of samples) and, if
-    ``need_in``, ``g_in [B, N_in K_in]`` from ``g = dL/d out_t [B, N, K]``.
+                    run, Wts, theta, tau, grazing_eps, need_in, bounds, dWt_parts, g_in):
+    """Accumulate ``dWt_parts[c] [N_in, N]`` (chunk ``c``: samples ``bounds[c]`` to ``bounds[c + 1]``,
+    all of one run, :func:`chunk_bounds`) and, if ``need_in``, ``g_in [B, N_in K_in]`` from
+    ``g = dL/d out_t [B, N, K]``; ``run [B]``, ``Wts [R, N_in, N]`` as in :func:`forward_kernel`.
 
     One reverse sweep over the intervals per sample. ``A1, A2`` are kept up to a common
     scale (true ``A1 = A1 s``, ``A2 = A2 s^2``) so moving back over an interval costs one
@@ -303,11 +332,12 @@ def backward_kernel(g, log_j, log_n, log_k, log_I, log_x, n_log, ev_src, ev_flat
     reset coupling), which gives ``mu_k`` before it is added."""
     B, N, K = g.shape
     r = theta / tau  # reset coupling: dV(t_l)/dt_k = -theta x_k(t_l) / tau
-    for c in prange(n_chunks):
+    for c in prange(bounds.shape[0] - 1):
         dWt = dWt_parts[c]
         A1 = np.zeros(N)
         A2 = np.zeros(N)
-        for b in range((c * B) // n_chunks, ((c + 1) * B) // n_chunks):
+        for b in range(bounds[c], bounds[c + 1]):
+            Wt = Wts[run[b]]
             for n in range(N):
                 A1[n] = 0.0
                 A2[n] = 0.0

@@ -17,6 +17,11 @@ BATS's own CUDA kernels:
   different samples meet only on the same input event), and the input-time gradient of each event,
   a sum over the neurons, is reduced in shared memory and added once per block.
 
+**Runs** (packed training, :mod:`snnlib.training.packed`): as on the CPU, ``Wt [R, N_in, N]`` holds
+``R`` independent networks' transposed weights and ``run [B]`` the run of each sample; a sample
+reads its run's weights and its weight gradient goes to its run's ``dWt[run[b]]``. One network is
+``R = 1``.
+
 Everything is computed in float64, like the CPU kernels, so the two agree to rounding. The
 crossing and the reverse sweep repeat the CPU kernels' code (numba compiles a function for one
 target): change them together; ``tests/gpu`` compares them.
@@ -122,11 +127,12 @@ def _kernels(tpb: int):
     """The forward and backward kernels for blocks of ``tpb`` threads (a power of two)."""
 
     @cuda.jit
-    def forward(ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round, out_t, cnt, log_j, log_I, log_x):
+    def forward(ev_t, ev_src, ev_x, n_ev, run, Wt, theta, tau, K, eps_round, out_t, cnt, log_j, log_I, log_x):
         n = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
         b = cuda.blockIdx.y
-        if n >= Wt.shape[1]:
+        if n >= Wt.shape[2]:
             return
+        q = run[b]
         E = n_ev[b]
         v = 0.0
         i = 0.0
@@ -172,18 +178,19 @@ def _kernels(tpb: int):
                     xr = min(R, 1.0)
                     v, i = v * xr + i * tau * xr * (1.0 - xr), i * xr * xr
             if j < E:
-                i += Wt[ev_src[b, j], n]
+                i += Wt[q, ev_src[b, j], n]
                 t_prev = ev_t[b, j]
                 active = True
         cnt[b, n] = k
 
     @cuda.jit
-    def backward(g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt, theta, tau, grazing_eps,
+    def backward(g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, run, Wt, theta, tau, grazing_eps,
                  need_in, dWt, g_in):
         tid = cuda.threadIdx.x
         n = cuda.blockIdx.x * cuda.blockDim.x + tid
         b = cuda.blockIdx.y
-        N = Wt.shape[1]
+        q = run[b]
+        N = Wt.shape[2]
         own = n < N  # threads past the last neuron still join the block's reductions
         red = cuda.shared.array(tpb, dtype=float64)
         r = theta / tau  # reset coupling: dV(t_l)/dt_k = -theta x_k(t_l) / tau
@@ -218,9 +225,9 @@ def _kernels(tpb: int):
             if nonzero:
                 src = ev_src[b, j - 1]
                 s2 = s * s
-                cuda.atomic.add(dWt, (src, n), tau * s * A1 - tau * s2 * A2)
+                cuda.atomic.add(dWt, (q, src, n), tau * s * A1 - tau * s2 * A2)
                 if need_in:
-                    contrib = Wt[src, n] * (s * A1 - 2.0 * s2 * A2)
+                    contrib = Wt[q, src, n] * (s * A1 - 2.0 * s2 * A2)
             if need_in:
                 total = _block_sum(red, tid, contrib)
                 if tid == 0 and total != 0.0:
@@ -234,16 +241,28 @@ def _tpb() -> int:
     return 8 if simulated() else 128
 
 
+def run_index(B: int, R: int, device) -> Tensor:
+    """``[B]`` run of each sample for ``R`` runs' batches laid out run-major (as
+    :func:`snnlib.events.exact.run_index`), on ``device``."""
+    if R < 1 or B % R:
+        raise ValueError(f"{B} samples cannot be {R} runs' batches of equal size (need R >= 1 dividing B)")
+    return torch.arange(R, dtype=torch.int64, device=device).repeat_interleave(B // R)
+
+
 class _SpikeLayerCUDA(torch.autograd.Function):
-    """CUDA forward / backward of one exact spike-time layer; returns ``(times, counts)``."""
+    """CUDA forward / backward of one exact spike-time layer; returns ``(times, counts)``.
+    ``weights [N_out, N_in]``, or ``[R, N_out, N_in]`` for ``R`` packed runs whose batches are the
+    samples laid out run-major (as :class:`snnlib.events.exact.SpikeLayer`)."""
 
     @staticmethod
     def forward(ctx, in_times, weights, theta, tau, t_max, K, row_len=None):
         B, N_in, K_in = in_times.shape
-        N = weights.shape[0]
+        N = weights.shape[-2]
         dev = in_times.device
         ev_t, ev_src, ev_flat, ev_x, n_ev = sort_events(in_times, t_max, tau, row_len)
-        Wt = weights.detach().t().to(torch.float64).contiguous()
+        W3 = weights.detach().unsqueeze(0) if weights.dim() == 2 else weights.detach()
+        Wt = W3.transpose(1, 2).to(torch.float64).contiguous()  # [R, N_in, N]
+        run = run_index(B, Wt.shape[0], dev)
         out_t = torch.full((B, N, K), math.inf, dtype=torch.float64, device=dev)
         cnt = torch.zeros((B, N), dtype=torch.int32, device=dev)
         log_j = torch.zeros((B, N, K), dtype=torch.int32, device=dev)
@@ -253,19 +272,19 @@ class _SpikeLayerCUDA(torch.autograd.Function):
         tpb = _tpb()
         if B and N:
             fwd, _ = _kernels(tpb)
-            _launch(fwd, (-(-N // tpb), B), tpb, out_t, ev_t, ev_src, ev_x, n_ev, Wt, theta, tau, K, eps_round,
-                    out_t, cnt, log_j, log_I, log_x)
-        ctx.save_for_backward(log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt)
-        ctx.consts = (theta, tau, (B, N_in, K_in), weights.dtype)
+            _launch(fwd, (-(-N // tpb), B), tpb, out_t, ev_t, ev_src, ev_x, n_ev, run, Wt, theta, tau, K,
+                    eps_round, out_t, cnt, log_j, log_I, log_x)
+        ctx.save_for_backward(log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, run, Wt)
+        ctx.consts = (theta, tau, (B, N_in, K_in), weights.dtype, weights.dim() == 2)
         counts = cnt.to(torch.int64)
         ctx.mark_non_differentiable(counts)
         return out_t.to(in_times.dtype), counts
 
     @staticmethod
     def backward(ctx, grad_out, _grad_counts):
-        log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt = ctx.saved_tensors
-        theta, tau, (B, N_in, K_in), w_dtype = ctx.consts
-        N = Wt.shape[1]
+        log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, run, Wt = ctx.saved_tensors
+        theta, tau, (B, N_in, K_in), w_dtype, single = ctx.consts
+        N = Wt.shape[2]
         g = grad_out.detach().to(torch.float64).contiguous()
         need_in = bool(ctx.needs_input_grad[0])
         dWt = torch.zeros_like(Wt)
@@ -273,9 +292,12 @@ class _SpikeLayerCUDA(torch.autograd.Function):
         tpb = _tpb()
         if B and N and ev_x.shape[1] > 1:
             _, bwd = _kernels(tpb)
-            _launch(bwd, (-(-N // tpb), B), tpb, g, g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt,
-                    theta, tau, GRAZING_EPS, need_in, dWt, g_in)
-        dW = dWt.t().to(w_dtype) if ctx.needs_input_grad[1] else None
+            _launch(bwd, (-(-N // tpb), B), tpb, g, g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, run,
+                    Wt, theta, tau, GRAZING_EPS, need_in, dWt, g_in)
+        dW = None
+        if ctx.needs_input_grad[1]:
+            dW = dWt.transpose(1, 2).to(w_dtype)
+            dW = dW[0] if single else dW
         gi = g_in.reshape(B, N_in, K_in).to(grad_out.dtype) if need_in else None
         return gi, dW, None, None, None, None, None
 
@@ -283,7 +305,8 @@ class _SpikeLayerCUDA(torch.autograd.Function):
 def spike_layer_cuda(in_times: Tensor, weights: Tensor, theta: float, tau: float, t_max: float, K: int,
                      row_len: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """``(times [B, N, K], counts [B, N])`` of one exact layer on the GPU (arguments already checked
-    by :func:`snnlib.events.layer.event_layer`, which calls this for ``backend="cuda"``)."""
+    by :func:`snnlib.events.layer.event_layer`, which calls this for ``backend="cuda"``); ``weights
+    [R, N, N_in]``: ``R`` packed runs, the ``B`` samples laid out run-major (:class:`_SpikeLayerCUDA`)."""
     if not supports(in_times):
         raise RuntimeError("the CUDA spike-time kernels need CUDA tensors and a GPU numba can use "
                            "(or CPU tensors under NUMBA_ENABLE_CUDASIM=1)")

@@ -150,8 +150,9 @@ class _IntegratedLayerCUDA(torch.autograd.Function):
             log_t = torch.where(torch.isfinite(out_t), out_t, torch.zeros_like(out_t))
             _sc._launch(_piggyback_log, blocks, tpb, g, log_j, log_t, cnt, ev_t, ev_src, Wt, tau, log_I, log_x)
             _, st_bwd = _sc._kernels(tpb)
-            _sc._launch(st_bwd, blocks, tpb, g, g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev, Wt,
-                        theta, tau, GRAZING_EPS, need_in, dWt, g_in)
+            _sc._launch(st_bwd, blocks, tpb, g, g, log_j, log_I, log_x, cnt, ev_src, ev_flat, ev_x, n_ev,
+                        torch.zeros(B, dtype=torch.int64, device=g.device), Wt.unsqueeze(0), theta, tau,
+                        GRAZING_EPS, need_in, dWt.unsqueeze(0), g_in)
         dW = dWt.t().to(w_dtype) if ctx.needs_input_grad[1] else None
         gi = g_in.reshape(B, N_in, K_in).to(grad_out.dtype) if need_in else None
         return gi, dW, None, None, None, None, None, None, None
