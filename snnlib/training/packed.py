@@ -56,6 +56,7 @@ from snnlib.training.loop import (
     _now,
     activity,
     curves_dataset,
+    make_adam,
     save_weights,
     seed_everything,
     split_batches,
@@ -150,7 +151,7 @@ def fit_packed(model: PackedEventNetwork, loss: Callable, predict: Callable, tra
         raise ValueError(f"the runs' training batches differ in (batches, batch size, samples per epoch): {shape}")
     n_batches, batch_size, n_samples = shape.pop()
     eval_at = _eval_batches(n_samples, batch_size, evals_per_epoch)
-    opts = [torch.optim.Adam(net.parameters(), lr=lr) for net, lr in zip(model.runs, lrs)]
+    opts = [make_adam(net.parameters(), lr) for net, lr in zip(model.runs, lrs)]  # as fit: the same Adam
     n_chunks = math.ceil(n_batches / log_every)
     hist = [{k: np.full(epochs, np.nan) for k in (
         "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
