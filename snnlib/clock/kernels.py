@@ -17,66 +17,238 @@ import numpy as np
 SURROGATE_CODES = {"slayer": 0, "arctan": 1, "fast_sigmoid": 2}
 
 
-@nb.njit(parallel=True, cache=True, fastmath=False)
-def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end, v_end):
-    # time outside, neurons inside: every step reads and writes contiguous rows
-    T, M = x.shape
-    u = u0.copy()
-    v = v0.copy()
-    for t in range(T):
-        for m in nb.prange(M):
-            um = alpha * u[m] + x[t, m]
-            vm = beta * v[m] + um
-            v_pre[t, m] = vm
-            if vm >= theta:
-                spikes[t, m] = 1.0
-                vm = 0.0 if reset_zero else vm - theta
-            else:
-                spikes[t, m] = 0.0
-            u[m] = um
-            v[m] = vm
-    u_end[:] = u
-    v_end[:] = v
+# ----------------------------------------------------------------------------------------------
+# exp(x) for x <= 0 that LLVM vectorises (numba here has no SVML, so math.exp stays a scalar libm call
+# and keeps the backward's loop scalar). Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2
+# (ln2 split in a short high part, exact times n, and a low part), a Taylor polynomial for exp(r) in
+# Horner form (degree 7 in float32: truncation < 6e-9 relative; degree 13 in float64: < 2e-16), and the
+# scaling by 2^n through the exponent bits in two factors 2^(n1) 2^(n2) (n1 = n >> 1), each a normal
+# number down to n = -151 (float32) / -1076 (float64), so subnormal results are rounded once, as libm
+# does, and arguments below the underflow bound (clamped there) give 0. Accuracy, measured against
+# numpy's exp over [-105, 0] (tests/clock/test_clock_kernels.py): <= 2 ulp in float32, <= 2 ulp in float64.
+
+_F32 = np.float32
+_LOG2E_32, _LN2HI_32, _LN2LO_32 = _F32(1.4426950408889634), _F32(0.693359375), _F32(-2.12194440e-4)
+_LO_32, _HALF_32, _ONE_32 = _F32(-105.0), _F32(0.5), _F32(1.0)
+_C32 = tuple(_F32(1.0 / math.factorial(k)) for k in range(8))
+_LOG2E_64, _LN2HI_64, _LN2LO_64 = 1.4426950408889634, 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_C64 = tuple(1.0 / math.factorial(k) for k in range(14))
+
+
+@nb.njit(inline="always")
+def _exp_neg_f32(x):
+    x = max(x, _LO_32)
+    fn = math.floor(x * _LOG2E_32 + _HALF_32)
+    r = (x - fn * _LN2HI_32) - fn * _LN2LO_32
+    c = _C32
+    p = c[7]
+    p = p * r + c[6]
+    p = p * r + c[5]
+    p = p * r + c[4]
+    p = p * r + c[3]
+    p = p * r + c[2]
+    p = p * r + c[1]
+    p = p * r + c[0]
+    n = np.int64(fn)
+    n1 = n >> 1
+    s1 = np.int32((n1 + 127) << 23).view(np.float32)
+    s2 = np.int32((n - n1 + 127) << 23).view(np.float32)
+    return (p * s1) * s2
+
+
+@nb.njit(inline="always")
+def _exp_neg_f64(x):
+    x = max(x, -746.0)
+    fn = math.floor(x * _LOG2E_64 + 0.5)
+    r = (x - fn * _LN2HI_64) - fn * _LN2LO_64
+    c = _C64
+    p = c[13]
+    p = p * r + c[12]
+    p = p * r + c[11]
+    p = p * r + c[10]
+    p = p * r + c[9]
+    p = p * r + c[8]
+    p = p * r + c[7]
+    p = p * r + c[6]
+    p = p * r + c[5]
+    p = p * r + c[4]
+    p = p * r + c[3]
+    p = p * r + c[2]
+    p = p * r + c[1]
+    p = p * r + c[0]
+    n = np.int64(fn)
+    n1 = n >> 1
+    s1 = np.int64((n1 + 1023) << 52).view(np.float64)
+    s2 = np.int64((n - n1 + 1023) << 52).view(np.float64)
+    return (p * s1) * s2
+
+
+def exp_neg(x):
+    """``exp(x)`` for ``x <= 0`` (float32 or float64 scalar, computed in that precision): the
+    vectorisable exponential of the SLAYER surrogate (use inside compiled code)."""
+    raise NotImplementedError("exp_neg is compiled: call it from numba code (or exp_neg_array)")
+
+
+@nb.extending.overload(exp_neg, inline="always")
+def _exp_neg_overload(x):
+    if isinstance(x, nb.types.Float) and x.bitwidth == 32:
+        return lambda x: _exp_neg_f32(x)
+    if isinstance(x, nb.types.Float):
+        return lambda x: _exp_neg_f64(x)
+    return None
+
+
+@nb.njit(cache=True)
+def exp_neg_array(x, out):
+    """``out[i] = exp_neg(x[i])`` over 1-d arrays (for the accuracy tests)."""
+    for i in range(x.shape[0]):
+        out[i] = exp_neg(x[i])
 
 
 @nb.njit(inline="always")
 def _surrogate(x, code, width, scale):
+    """The surrogate's derivative at ``x`` in ``x``'s precision (the constants are cast to it)."""
+    one = x - x + 1  # a 1 of x's type
     if code == 0:
-        return scale / (2.0 * width) * math.exp(-abs(x) / width)
+        return scale / (width + width) * exp_neg(-abs(x) / width)
     if code == 1:
-        a = math.pi * width / 2.0 * x
-        return scale * (width / 2.0) / (1.0 + a * a)
-    d = 1.0 + width * abs(x)
+        a = (one * math.pi) * width / (one + one) * x
+        return scale * (width / (one + one)) / (one + a * a)
+    d = one + width * abs(x)
     return scale / (d * d)
+
+
+#: columns per block of the kernels: each block runs the whole time loop on its columns (the state stays
+#: in L1, one parallel region instead of one per step)
+CHUNK = 4096
+
+
+@nb.njit(parallel=True, cache=True, fastmath=False)
+def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end, v_end, n_cols, emit):
+    """The sequence over ``x [T, M]``; with ``emit``, also the spikes' ``(rows, cols)`` in the
+    ``[T M / n_cols, n_cols]`` raster, row-major (what :func:`binary_nonzero` of ``spikes`` returns),
+    collected while each block's row is still in L1 instead of two more scans of the raster."""
+    T, M = x.shape
+    n_chunks = (M + CHUNK - 1) // CHUNK
+    counts = np.zeros((n_chunks, T), dtype=np.int64)
+    # each block writes its spikes' flat indices t M + m into its own region (capacity: all its
+    # entries; the untouched pages of the allocation are never mapped)
+    buf = np.empty(T * M if emit else 0, dtype=np.int64)
+    for c in nb.prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(M, lo + CHUNK)
+        u = u0[lo:hi].copy()
+        v = v0[lo:hi].copy()
+        base = T * lo
+        k = base
+        for t in range(T):
+            _forward_row(x[t, lo:hi], alpha, beta, theta, reset_zero, u, v, v_pre[t, lo:hi], spikes[t, lo:hi])
+            if emit:
+                row = spikes[t, lo:hi]
+                k0 = k
+                for m in range(hi - lo):
+                    if row[m] != 0:
+                        buf[k] = t * M + lo + m
+                        k += 1
+                counts[c, t] = k - k0
+        u_end[lo:hi] = u
+        v_end[lo:hi] = v
+    if not emit:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    # merge the blocks' lists into row-major order: step by step, block by block
+    n = 0
+    for c in range(n_chunks):
+        n += counts[c].sum()
+    rows = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    j = 0
+    starts = np.empty(n_chunks, dtype=np.int64)
+    for c in range(n_chunks):
+        starts[c] = T * c * CHUNK
+    for t in range(T):
+        for c in range(n_chunks):
+            k = starts[c]
+            for i in range(counts[c, t]):
+                f = buf[k + i]
+                rows[j] = f // n_cols
+                cols[j] = f - rows[j] * n_cols
+                j += 1
+            starts[c] = k + counts[c, t]
+    return rows, cols
+
+
+@nb.njit(inline="always")
+def _forward_row(xt, alpha, beta, theta, reset_zero, u, v, vp, sp):
+    for m in range(xt.shape[0]):
+        um = alpha * u[m] + xt[m]
+        vm = beta * v[m] + um
+        vp[m] = vm
+        if vm >= theta:
+            sp[m] = 1.0
+            vm = vm - vm if reset_zero else vm - theta
+        else:
+            sp[m] = 0.0
+        u[m] = um
+        v[m] = vm
 
 
 @nb.njit(parallel=True, cache=True, fastmath=False)
 def cuba_backward(g_s, v_pre, spikes, alpha, beta, theta, reset_zero, code, width, scale,
                   g_u_end, g_v_end, g_x, g_u0, g_v0):
     T, M = g_s.shape
-    gv = g_v_end.copy()  # into v after the reset of step t
-    gu = g_u_end.copy()  # into u[t] from step t+1 on
-    for t in range(T - 1, -1, -1):
-        for m in nb.prange(M):
-            carry = (1.0 - spikes[t, m]) if reset_zero else 1.0
-            gvt = g_s[t, m] * _surrogate(v_pre[t, m] - theta, code, width, scale) + gv[m] * carry
+    n_chunks = (M + CHUNK - 1) // CHUNK
+    for c in nb.prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(M, lo + CHUNK)
+        gv = g_v_end[lo:hi].copy()  # into v after the reset of step t
+        gu = g_u_end[lo:hi].copy()  # into u[t] from step t+1 on
+        for t in range(T - 1, -1, -1):
+            _backward_row(g_s[t, lo:hi], v_pre[t, lo:hi], spikes[t, lo:hi], alpha, beta, theta, reset_zero,
+                          code, width, scale, gu, gv, g_x[t, lo:hi])
+        g_u0[lo:hi] = gu
+        g_v0[lo:hi] = gv
+
+
+@nb.njit(inline="always")
+def _backward_row(gs, vp, sp, alpha, beta, theta, reset_zero, code, width, scale, gu, gv, gx):
+    # one loop per case, so that each is a straight loop LLVM vectorises
+    n = gs.shape[0]
+    if code == 0:
+        if reset_zero:
+            for m in range(n):
+                gvt = gs[m] * _surrogate(vp[m] - theta, 0, width, scale) + gv[m] * (1 - sp[m])
+                gut = gvt + gu[m]
+                gx[m] = gut
+                gu[m] = gut * alpha
+                gv[m] = gvt * beta
+        else:
+            for m in range(n):
+                gvt = gs[m] * _surrogate(vp[m] - theta, 0, width, scale) + gv[m]
+                gut = gvt + gu[m]
+                gx[m] = gut
+                gu[m] = gut * alpha
+                gv[m] = gvt * beta
+    else:
+        for m in range(n):
+            carry = (1 - sp[m]) if reset_zero else sp[m] - sp[m] + 1
+            gvt = gs[m] * _surrogate(vp[m] - theta, code, width, scale) + gv[m] * carry
             gut = gvt + gu[m]
-            g_x[t, m] = gut
+            gx[m] = gut
             gu[m] = gut * alpha
             gv[m] = gvt * beta
-    g_u0[:] = gu
-    g_v0[:] = gv
 
 
-def forward(x: np.ndarray, u0, v0, alpha, beta, theta, reset_zero):
+def forward(x: np.ndarray, u0, v0, alpha, beta, theta, reset_zero, n_cols: int = 0):
+    """The sequence; with ``n_cols > 0`` also the spikes' ``(rows, cols)`` in the raster reshaped to
+    ``[-1, n_cols]`` (as :func:`binary_nonzero`), else ``None``."""
     T, M = x.shape
     spikes = np.empty_like(x)
     v_pre = np.empty_like(x)
     u_end = np.empty(M, dtype=x.dtype)
     v_end = np.empty(M, dtype=x.dtype)
-    cuba_forward(x, u0, v0, x.dtype.type(alpha), x.dtype.type(beta), x.dtype.type(theta), reset_zero,
-                 spikes, v_pre, u_end, v_end)
-    return spikes, v_pre, u_end, v_end
+    rows, cols = cuba_forward(x, u0, v0, x.dtype.type(alpha), x.dtype.type(beta), x.dtype.type(theta), reset_zero,
+                              spikes, v_pre, u_end, v_end, max(int(n_cols), 1), n_cols > 0)
+    return spikes, v_pre, u_end, v_end, ((rows, cols) if n_cols > 0 else None)
 
 
 def backward(g_s, v_pre, spikes, alpha, beta, theta, reset_zero, surrogate, g_u_end, g_v_end):
@@ -156,25 +328,34 @@ def skip_backward(g_s, v_out, alpha, beta, theta, k, cpu, code, width, scale, g_
     """Both leaky integrators' backward of the fork in one reverse sweep (``cpu``: the CPU kernel,
     else the CUDA kernel; :func:`snnlib.clock.stepping._li_backward`)."""
     T, M = g_s.shape
-    gv_next = np.zeros(M, dtype=g_s.dtype)  # voltage integrator's g_in[n+1]
-    gu_next = np.zeros(M, dtype=g_s.dtype)  # current integrator's g_in[n+1]
-    for n in range(T - 1, -1, -1):
-        kept = n % k == 0
-        last = n == T - 1
-        for m in nb.prange(M):
-            g_out = g_s[n, m] * _surrogate(v_out[n, m] - theta, code, width, scale)
-            if kept:
-                gv = g_out if (cpu or last) else g_out + beta * gv_next[m]
-                gu = gv if (cpu or last) else gv + alpha * gu_next[m]
-            elif not last:
-                gv = gv_next[m] * beta if cpu else gv_next[m]
-                gu = gu_next[m] * alpha if cpu else gu_next[m]
-            else:
-                gv = g_out if cpu else g_out * 0.0
-                gu = gv if cpu else gv * 0.0
-            g_x[n, m] = gu
-            gv_next[m] = gv
-            gu_next[m] = gu
+    n_chunks = (M + CHUNK - 1) // CHUNK
+    for c in nb.prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(M, lo + CHUNK)
+        gv_next = np.zeros(hi - lo, dtype=g_s.dtype)  # voltage integrator's g_in[n+1]
+        gu_next = np.zeros(hi - lo, dtype=g_s.dtype)  # current integrator's g_in[n+1]
+        for n in range(T - 1, -1, -1):
+            _skip_backward_row(g_s[n, lo:hi], v_out[n, lo:hi], alpha, beta, theta, n % k == 0, n == T - 1, cpu,
+                               code, width, scale, gv_next, gu_next, g_x[n, lo:hi])
+
+
+@nb.njit(inline="always")
+def _skip_backward_row(gs, vo, alpha, beta, theta, kept, last, cpu, code, width, scale, gv_next, gu_next, gx):
+    zero = alpha - alpha
+    for m in range(gs.shape[0]):
+        g_out = gs[m] * _surrogate(vo[m] - theta, code, width, scale)
+        if kept:
+            gv = g_out if (cpu or last) else g_out + beta * gv_next[m]
+            gu = gv if (cpu or last) else gv + alpha * gu_next[m]
+        elif not last:
+            gv = gv_next[m] * beta if cpu else gv_next[m]
+            gu = gu_next[m] * alpha if cpu else gu_next[m]
+        else:
+            gv = g_out if cpu else g_out * zero
+            gu = gv if cpu else gv * zero
+        gx[m] = gu
+        gv_next[m] = gv
+        gu_next[m] = gu
 
 
 def skip(x, alpha, beta, theta, reset_zero, k):
