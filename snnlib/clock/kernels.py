@@ -133,7 +133,7 @@ def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end
     counts = np.zeros((n_chunks, T), dtype=np.int64)
     # each block writes its spikes' flat indices t M + m into its own region (capacity: all its
     # entries; the untouched pages of the allocation are never mapped)
-    buf = np.empty(T * M if emit else 0, dtype=np.int64)
+    buf = np.empty(T * M + 1 if emit else 0, dtype=np.int64)
     for c in nb.prange(n_chunks):
         lo = c * CHUNK
         hi = min(M, lo + CHUNK)
@@ -143,13 +143,13 @@ def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end
         k = base
         for t in range(T):
             _forward_row(x[t, lo:hi], alpha, beta, theta, reset_zero, u, v, v_pre[t, lo:hi], spikes[t, lo:hi])
-            if emit:
+            if emit:  # branchless compaction: write every index, advance past the spikes only
                 row = spikes[t, lo:hi]
                 k0 = k
+                f0 = t * M + lo
                 for m in range(hi - lo):
-                    if row[m] != 0:
-                        buf[k] = t * M + lo + m
-                        k += 1
+                    buf[k] = f0 + m
+                    k += row[m] != 0
                 counts[c, t] = k - k0
         u_end[lo:hi] = u
         v_end[lo:hi] = v
