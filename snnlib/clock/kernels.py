@@ -124,16 +124,20 @@ CHUNK = 4096
 
 
 @nb.njit(parallel=True, cache=True, fastmath=False)
-def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end, v_end, n_cols, emit):
+def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end, v_end, n_cols, emit,
+                 max_density):
     """The sequence over ``x [T, M]``; with ``emit``, also the spikes' ``(rows, cols)`` in the
     ``[T M / n_cols, n_cols]`` raster, row-major (what :func:`binary_nonzero` of ``spikes`` returns),
-    collected while each block's row is still in L1 instead of two more scans of the raster."""
+    collected while each block's row is still in L1 instead of two more scans of the raster, and
+    ``True``; ``False`` (and empty indices) once a block's spikes exceed ``max_density`` of its
+    entries (a projection that will take the dense matmul needs no indices: collection stops there)."""
     T, M = x.shape
     n_chunks = (M + CHUNK - 1) // CHUNK
     counts = np.zeros((n_chunks, T), dtype=np.int64)
-    # each block writes its spikes' flat indices t M + m into its own region (capacity: all its
+    # each block writes its spikes' columns m, step by step, into its own region (capacity: all its
     # entries; the untouched pages of the allocation are never mapped)
     buf = np.empty(T * M + 1 if emit else 0, dtype=np.int64)
+    over = np.zeros(n_chunks, dtype=np.bool_)
     for c in nb.prange(n_chunks):
         lo = c * CHUNK
         hi = min(M, lo + CHUNK)
@@ -141,21 +145,30 @@ def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end
         v = v0[lo:hi].copy()
         base = T * lo
         k = base
+        budget = base + max_density * (T * (hi - lo))
         for t in range(T):
             _forward_row(x[t, lo:hi], alpha, beta, theta, reset_zero, u, v, v_pre[t, lo:hi], spikes[t, lo:hi])
-            if emit:  # branchless compaction: write every index, advance past the spikes only
+            if emit and not over[c]:  # branchless compaction: write every index, advance past the spikes only
                 row = spikes[t, lo:hi]
                 k0 = k
-                f0 = t * M + lo
                 for m in range(hi - lo):
-                    buf[k] = f0 + m
+                    buf[k] = lo + m
                     k += row[m] != 0
                 counts[c, t] = k - k0
+                over[c] = k > budget
         u_end[lo:hi] = u
         v_end[lo:hi] = v
-    if not emit:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    # merge the blocks' lists into row-major order: step by step, block by block
+    if not emit or over.any():
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
+    # merge the blocks' lists into row-major order: step by step, block by block; column m is sample
+    # m // n_cols, neuron m % n_cols (tabulated once: no integer division per spike)
+    n_b = M // n_cols
+    b_of = np.empty(M, dtype=np.int64)
+    n_of = np.empty(M, dtype=np.int64)
+    for b in range(n_b):
+        for i in range(n_cols):
+            b_of[b * n_cols + i] = b
+            n_of[b * n_cols + i] = i
     n = 0
     for c in range(n_chunks):
         n += counts[c].sum()
@@ -168,13 +181,14 @@ def cuba_forward(x, u0, v0, alpha, beta, theta, reset_zero, spikes, v_pre, u_end
     for t in range(T):
         for c in range(n_chunks):
             k = starts[c]
+            r0 = t * n_b
             for i in range(counts[c, t]):
-                f = buf[k + i]
-                rows[j] = f // n_cols
-                cols[j] = f - rows[j] * n_cols
+                m = buf[k + i]
+                rows[j] = r0 + b_of[m]
+                cols[j] = n_of[m]
                 j += 1
             starts[c] = k + counts[c, t]
-    return rows, cols
+    return rows, cols, True
 
 
 @nb.njit(inline="always")
@@ -238,17 +252,19 @@ def _backward_row(gs, vp, sp, alpha, beta, theta, reset_zero, code, width, scale
             gv[m] = gvt * beta
 
 
-def forward(x: np.ndarray, u0, v0, alpha, beta, theta, reset_zero, n_cols: int = 0):
+def forward(x: np.ndarray, u0, v0, alpha, beta, theta, reset_zero, n_cols: int = 0, max_density: float = 1.0):
     """The sequence; with ``n_cols > 0`` also the spikes' ``(rows, cols)`` in the raster reshaped to
-    ``[-1, n_cols]`` (as :func:`binary_nonzero`), else ``None``."""
+    ``[-1, n_cols]`` (as :func:`binary_nonzero`), or ``None`` if not asked or if more than
+    ``max_density`` of a block's entries spike (see :func:`cuba_forward`)."""
     T, M = x.shape
     spikes = np.empty_like(x)
     v_pre = np.empty_like(x)
     u_end = np.empty(M, dtype=x.dtype)
     v_end = np.empty(M, dtype=x.dtype)
-    rows, cols = cuba_forward(x, u0, v0, x.dtype.type(alpha), x.dtype.type(beta), x.dtype.type(theta), reset_zero,
-                              spikes, v_pre, u_end, v_end, max(int(n_cols), 1), n_cols > 0)
-    return spikes, v_pre, u_end, v_end, ((rows, cols) if n_cols > 0 else None)
+    rows, cols, ok = cuba_forward(x, u0, v0, x.dtype.type(alpha), x.dtype.type(beta), x.dtype.type(theta),
+                                  reset_zero, spikes, v_pre, u_end, v_end, max(int(n_cols), 1), n_cols > 0,
+                                  float(max_density))
+    return spikes, v_pre, u_end, v_end, ((rows, cols) if ok else None)
 
 
 def backward(g_s, v_pre, spikes, alpha, beta, theta, reset_zero, surrogate, g_u_end, g_v_end):

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from snnlib.clock.raster import Raster, _is_binary, sparse_projection, spike_projection
+from snnlib.clock.raster import Raster, _is_binary, dense_threshold, sparse_projection, spike_projection
 from snnlib.clock.stepping import check_neuron, clock_sequence
 from snnlib.model.discretization import ClockDiscretization
 from snnlib.model.surrogates import get_surrogate
@@ -78,7 +78,9 @@ class ClockNetwork(torch.nn.Module):
             else:
                 cur = x @ w.t()
             nonzero = [] if (self.sparse_hidden and i < last) else None
-            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate, nonzero=nonzero)
+            # no indices past the density at which the next projection goes dense
+            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate, nonzero=nonzero,
+                                  nonzero_max_density=dense_threshold(self.sizes[i + 2]) if i < last else 1.0)
             if i < last:
                 hidden_counts.append(x.detach().sum((0, 2)))
         return x, hidden_counts

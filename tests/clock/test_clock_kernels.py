@@ -90,6 +90,12 @@ def test_forward_emits_the_indices_binary_nonzero_finds(shape, dtype):
     torch_backend = []
     cuba_sequence(x, p, backend="torch", nonzero=torch_backend)
     assert torch_backend == []
+    # past a block's density limit no indices (the projection will go dense), below it all of them
+    density = float(s.mean())
+    above, below = [], []
+    assert torch.equal(cuba_sequence(x, p, nonzero=above, nonzero_max_density=0.5 * density)[0], s)
+    cuba_sequence(x, p, nonzero=below, nonzero_max_density=1.0)
+    assert (above == []) == (density > 0) and torch.equal(below[0][0], nz[0][0])
 
 
 def test_dense_threshold_by_output_width():
