@@ -82,5 +82,9 @@ class ClockNetwork(torch.nn.Module):
             x, _ = clock_sequence(cur, p, self.discretization, self.surrogate, nonzero=nonzero,
                                   nonzero_max_density=dense_threshold(self.sizes[i + 2]) if i < last else 1.0)
             if i < last:
-                hidden_counts.append(x.detach().sum((0, 2)))
+                if nonzero:  # from the indices: rows are t B + b
+                    B = x.shape[1]
+                    hidden_counts.append(torch.bincount(nonzero[0][0] % B, minlength=B).to(x.dtype))
+                else:
+                    hidden_counts.append(x.detach().sum((0, 2)))
         return x, hidden_counts
