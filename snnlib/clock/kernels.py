@@ -2,9 +2,12 @@
 :mod:`snnlib.clock.raster` and :mod:`snnlib.clock.stepping`).
 
 Each neuron (column ``m`` of the flattened ``[T, M]`` arrays, ``M = B N``) is independent of the
-others, so each time step runs in parallel over neurons: the whole sequence in one compiled call
-instead of several small tensor operations per step. They compute exactly what the
-PyTorch path of :class:`snnlib.clock.recurrence._CubaBPTT` computes (tested to agree).
+others, so the columns are split into blocks of ``CHUNK`` run in parallel, each block running the
+whole time loop (its state stays in L1; one parallel region per call, not one per step), its inner
+loop over the block's columns a straight loop that LLVM vectorises: the whole sequence in one
+compiled call instead of several small tensor operations per step. They compute what the PyTorch
+path of :class:`snnlib.clock.recurrence._CubaBPTT` computes (tested to agree: spikes exactly,
+gradients to rounding; the SLAYER surrogate's exponential is :func:`exp_neg`, within an ulp).
 """
 
 from __future__ import annotations
