@@ -53,10 +53,11 @@ def _exp_neg_f32(x):
     p = p * r + c[2]
     p = p * r + c[1]
     p = p * r + c[0]
-    n = np.int64(fn)
-    n1 = n >> 1
-    s1 = np.int32((n1 + 127) << 23).view(np.float32)
-    s2 = np.int32((n - n1 + 127) << 23).view(np.float32)
+    # 2^n1 2^n2 (n1 = floor(n / 2)) built in float arithmetic (exact: small integers times 2^23) and
+    # one float -> int32 conversion each, no 64-bit integer ops that would halve the vector width
+    fn1 = np.floor(fn * _HALF_32)
+    s1 = np.int32((fn1 + _F32(127.0)) * _F32(8388608.0)).view(np.float32)
+    s2 = np.int32((fn - fn1 + _F32(127.0)) * _F32(8388608.0)).view(np.float32)
     return (p * s1) * s2
 
 
@@ -80,10 +81,9 @@ def _exp_neg_f64(x):
     p = p * r + c[2]
     p = p * r + c[1]
     p = p * r + c[0]
-    n = np.int64(fn)
-    n1 = n >> 1
-    s1 = np.int64((n1 + 1023) << 52).view(np.float64)
-    s2 = np.int64((n - n1 + 1023) << 52).view(np.float64)
+    fn1 = np.floor(fn * 0.5)
+    s1 = np.int64((fn1 + 1023.0) * 4503599627370496.0).view(np.float64)
+    s2 = np.int64((fn - fn1 + 1023.0) * 4503599627370496.0).view(np.float64)
     return (p * s1) * s2
 
 
@@ -102,6 +102,30 @@ def _exp_neg_overload(x):
     return None
 
 
+def _one(x):
+    """1 in ``x``'s float type (an integer literal would promote float32 arithmetic to float64)."""
+    raise NotImplementedError
+
+
+def _pi(x):
+    """pi in ``x``'s float type."""
+    raise NotImplementedError
+
+
+@nb.extending.overload(_one, inline="always")
+def _one_overload(x):
+    if isinstance(x, nb.types.Float):
+        return (lambda x: np.float32(1.0)) if x.bitwidth == 32 else (lambda x: np.float64(1.0))
+    return None
+
+
+@nb.extending.overload(_pi, inline="always")
+def _pi_overload(x):
+    if isinstance(x, nb.types.Float):
+        return (lambda x: np.float32(math.pi)) if x.bitwidth == 32 else (lambda x: np.float64(math.pi))
+    return None
+
+
 @nb.njit(cache=True)
 def exp_neg_array(x, out):
     """``out[i] = exp_neg(x[i])`` over 1-d arrays (for the accuracy tests)."""
@@ -112,11 +136,11 @@ def exp_neg_array(x, out):
 @nb.njit(inline="always")
 def _surrogate(x, code, width, scale):
     """The surrogate's derivative at ``x`` in ``x``'s precision (the constants are cast to it)."""
-    one = x - x + 1  # a 1 of x's type
+    one = _one(x)
     if code == 0:
         return scale / (width + width) * exp_neg(-abs(x) / width)
     if code == 1:
-        a = (one * math.pi) * width / (one + one) * x
+        a = _pi(x) * width / (one + one) * x
         return scale * (width / (one + one)) / (one + a * a)
     d = one + width * abs(x)
     return scale / (d * d)
@@ -235,7 +259,7 @@ def _backward_row(gs, vp, sp, alpha, beta, theta, reset_zero, code, width, scale
     else:
         n = gs.shape[0]
         for m in range(n):
-            carry = (1 - sp[m]) if reset_zero else sp[m] - sp[m] + 1
+            carry = (_one(sp[m]) - sp[m]) if reset_zero else _one(sp[m])
             gvt = gs[m] * _surrogate(vp[m] - theta, code, width, scale) + gv[m] * carry
             gut = gvt + gu[m]
             gx[m] = gut
@@ -248,7 +272,7 @@ def _slayer_row(gs, vp, sp, alpha, beta, theta, reset_zero, code, width, scale, 
     n = gs.shape[0]
     if reset_zero:
         for m in range(n):
-            gvt = gs[m] * _surrogate(vp[m] - theta, code, width, scale) + gv[m] * (1 - sp[m])
+            gvt = gs[m] * _surrogate(vp[m] - theta, code, width, scale) + gv[m] * (_one(sp[m]) - sp[m])
             gut = gvt + gu[m]
             gx[m] = gut
             gu[m] = gut * alpha
