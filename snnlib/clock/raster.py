@@ -3,7 +3,8 @@
 A :class:`Raster` stores a binary raster ``[T, B, N]`` by its spikes; :func:`sparse_projection`
 (the first layer's input) and :func:`spike_projection` (a hidden layer's spikes, which need a
 gradient) multiply a binary raster by ``W^T`` at a cost proportional to the spikes, with the same
-values and gradients as the dense matmul; :func:`rebin` merges time bins.
+values and gradients as the dense matmul (which :func:`spike_projection` takes itself above a measured
+spike density, :func:`dense_threshold`); :func:`rebin` merges time bins.
 """
 
 from __future__ import annotations
