@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from snnlib.clock.raster import Raster, _is_binary, sparse_projection, spike_projection
+from snnlib.clock.raster import Raster, _is_binary, dense_threshold, sparse_projection, spike_projection
 from snnlib.clock.stepping import check_neuron, clock_sequence
 from snnlib.model.discretization import ClockDiscretization
 from snnlib.model.surrogates import get_surrogate
@@ -32,7 +32,10 @@ class ClockNetwork(torch.nn.Module):
     or the ``"exact"`` grid, which takes :class:`snnlib.model.neuron.NeuronParams`) and ``surrogate``.
     ``sparse_hidden``: project hidden spikes, and a dense input raster that is binary, with
     :func:`spike_projection` (same values and gradients as the dense matmul, faster at the usual
-    few-percent spike densities); a non-binary dense input (event counts) takes the dense matmul.
+    few-percent spike densities, the dense matmul above a density threshold,
+    :func:`snnlib.clock.raster.dense_threshold`); the spikes' indices come from the layer's forward
+    kernel where it runs (no scan of the raster). A non-binary dense input (event counts) takes the
+    dense matmul.
     """
 
     def __init__(self, sizes, neurons, surrogate="slayer",
@@ -65,14 +68,23 @@ class ClockNetwork(torch.nn.Module):
         through :func:`sparse_projection`)."""
         x = raster
         hidden_counts = []
+        nonzero = []  # the spikes of the layer just run, as its kernel found them (numba "loihi")
+        last = len(self.weights) - 1
         for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
             if isinstance(x, Raster):
                 cur = sparse_projection(x, w)
             elif self.sparse_hidden and (i > 0 or _is_binary(x)):  # spikes: binary and mostly zero
-                cur = spike_projection(x, w)
+                cur = spike_projection(x, w, nonzero[0] if nonzero else None)
             else:
                 cur = x @ w.t()
-            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate)
-            if i < len(self.weights) - 1:
-                hidden_counts.append(x.detach().sum((0, 2)))
+            nonzero = [] if (self.sparse_hidden and i < last) else None
+            # no indices past the density at which the next projection goes dense
+            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate, nonzero=nonzero,
+                                  nonzero_max_density=dense_threshold(self.sizes[i + 2]) if i < last else 1.0)
+            if i < last:
+                if nonzero:  # from the indices: rows are t B + b
+                    B = x.shape[1]
+                    hidden_counts.append(torch.bincount(nonzero[0][0] % B, minlength=B).to(x.dtype))
+                else:
+                    hidden_counts.append(x.detach().sum((0, 2)))
         return x, hidden_counts

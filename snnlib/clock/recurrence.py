@@ -106,14 +106,19 @@ def _use_kernels(x: Tensor, backend: str) -> bool:
 
 class _CubaBPTT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, u0, v0, p: CubaDiscrete, surrogate: Surrogate, backend: str = "auto"):
+    def forward(ctx, x, u0, v0, p: CubaDiscrete, surrogate: Surrogate, backend: str = "auto", nonzero=None,
+                nonzero_max_density: float = 1.0):
         ctx.p, ctx.surrogate = p, surrogate
         ctx.kernels = _use_kernels(x, backend)
         if ctx.kernels:
             T = x.shape[0]
             arrays = [t.detach().contiguous().reshape(T, -1).numpy() for t in (x,)] + \
                      [t.detach().contiguous().reshape(-1).numpy() for t in (u0, v0)]
-            s, vp, ue, ve = K.forward(*arrays, p.alpha, p.beta, p.theta, p.reset == "zero")
+            n_cols = x.shape[-1] if nonzero is not None else 0
+            s, vp, ue, ve, nz = K.forward(*arrays, p.alpha, p.beta, p.theta, p.reset == "zero", n_cols,
+                                          nonzero_max_density)
+            if nz is not None:
+                nonzero.append(tuple(torch.from_numpy(a) for a in nz))
             spikes, v_pre = (torch.from_numpy(a).reshape(x.shape) for a in (s, vp))
             u, v = (torch.from_numpy(a).reshape(x.shape[1:]) for a in (ue, ve))
             ctx.save_for_backward(v_pre, spikes)
@@ -145,7 +150,7 @@ class _CubaBPTT(torch.autograd.Function):
                                       p.reset == "zero", ctx.surrogate, vec(g_u_end), vec(g_v_end))
             shape = v_pre.shape
             return (torch.from_numpy(gx).reshape(shape), torch.from_numpy(gu0).reshape(shape[1:]),
-                    torch.from_numpy(gv0).reshape(shape[1:]), None, None, None)
+                    torch.from_numpy(gv0).reshape(shape[1:]), None, None, None, None, None)
         # the surrogate of every step at once: one vectorised op instead of T small ones
         g_vpre = g_s * ctx.surrogate.derivative(v_pre - p.theta)
         carry = None if p.reset == "subtract" else (1.0 - spikes)
@@ -159,23 +164,31 @@ class _CubaBPTT(torch.autograd.Function):
             torch.add(gv_t, g_u, out=gu_t)  # u[t] feeds v_pre[t] and u[t+1]
             g_u = gu_t * p.alpha
             g_v = gv_t * p.beta  # v_pre[t] = beta v_post[t-1] + u[t]
-        return g_x, g_u, g_v, None, None, None
+        return g_x, g_u, g_v, None, None, None, None, None
 
 
 def cuba_sequence(x: Tensor, p: CubaDiscrete, surrogate: Surrogate | str = "slayer",
                   state: tuple[Tensor, Tensor] | None = None,
-                  backend: str = "auto") -> tuple[Tensor, tuple[Tensor, Tensor]]:
+                  backend: str = "auto", nonzero: list | None = None,
+                  nonzero_max_density: float = 1.0) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """Run the layer over the input current ``x`` ``[T, B, N]``; returns spikes ``[T, B, N]`` (0/1
     in ``x``'s dtype) and the final state ``(u, v)`` to carry into the next chunk.
 
     ``backend``: ``"numba"`` (compiled loops, CPU float tensors), ``"torch"`` (tensor operations,
-    any device) or ``"auto"`` (numba where it applies)."""
+    any device) or ``"auto"`` (numba where it applies).
+
+    ``nonzero``: a list to which the numba forward appends the spikes' ``(rows, cols)`` in
+    ``spikes.reshape(-1, N)`` (row-major, as ``nonzero``), found as the spikes are produced, for
+    :func:`snnlib.clock.raster.spike_projection`; nothing is appended on the torch backend, nor when a
+    block of the kernel's columns has more than ``nonzero_max_density`` of its entries spiking (the
+    projection then takes the dense matmul: collecting stops there)."""
     if x.dim() != 3:
         raise ValueError(f"x must be time-major [T, B, N], got shape {tuple(x.shape)}.")
     if state is None:
         z = x.new_zeros(x.shape[1:])
         state = (z, z)
-    spikes, u, v = _CubaBPTT.apply(x, state[0], state[1], p, get_surrogate(surrogate), backend)
+    spikes, u, v = _CubaBPTT.apply(x, state[0], state[1], p, get_surrogate(surrogate), backend, nonzero,
+                                   nonzero_max_density)
     return spikes, (u, v)
 
 

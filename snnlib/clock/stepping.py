@@ -55,17 +55,20 @@ __all__ = ["clock_sequence", "skip_sequence", "exact_grid_sequence",
            "exact_grid_constants", "grid_raster", "check_neuron"]
 
 def clock_sequence(x: Tensor, neuron, discretization: ClockDiscretization = ClockDiscretization(),
-                   surrogate: Surrogate | str = "slayer", state=None):
+                   surrogate: Surrogate | str = "slayer", state=None, nonzero: list | None = None,
+                   nonzero_max_density: float = 1.0):
     """Run one clock layer on the input current ``x [T, B, N]``: spikes ``[T, B, N]`` and final state.
 
     ``neuron``: :class:`~snnlib.clock.recurrence.CubaDiscrete` (``"loihi"``, ``"skip"``) or
-    :class:`~snnlib.model.neuron.NeuronParams` (``"exact"``)."""
+    :class:`~snnlib.model.neuron.NeuronParams` (``"exact"``). ``nonzero``, ``nonzero_max_density``: see
+    :func:`~snnlib.clock.recurrence.cuba_sequence` (``"loihi"`` on the numba backend fills it; the
+    others leave it empty)."""
     d = discretization
     check_neuron(neuron, d)
     if d.method == "exact":
         return exact_grid_sequence(x, neuron, d.h, surrogate, state)
     if d.method == "loihi":
-        return cuba_sequence(x, neuron, surrogate, state)
+        return cuba_sequence(x, neuron, surrogate, state, nonzero=nonzero, nonzero_max_density=nonzero_max_density)
     if state is not None:
         raise ValueError("method='skip' starts from rest (lava-dl's layer within one sample); no state.")
     return skip_sequence(x, neuron, d.k, surrogate, d.skip_backward), None

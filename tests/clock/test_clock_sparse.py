@@ -76,7 +76,8 @@ def test_dense_binary_input_takes_the_sparse_path_and_counts_the_dense_one(monke
     import snnlib.clock.network as C
 
     calls = []
-    monkeypatch.setattr(C, "spike_projection", lambda s, w: calls.append(s.shape[2]) or raster._SpikeProjection.apply(w, s))
+    monkeypatch.setattr(C, "spike_projection",
+                        lambda s, w, nz=None: calls.append(s.shape[2]) or raster.spike_projection(s, w, nz))
     g = torch.Generator().manual_seed(7)
     p = CubaDiscrete(0.8, 0.95, 0.4)
     nets = [ClockNetwork((30, 12, 4), p, generator=torch.Generator().manual_seed(8), dtype=F64, sparse_hidden=sh)

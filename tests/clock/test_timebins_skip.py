@@ -162,11 +162,12 @@ def test_selectable_in_the_clock_network():
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
 @pytest.mark.parametrize("variant", ["cuda", "cpu"])
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
-def test_numba_kernels_equal_the_torch_reference(dtype, variant, reset):
+@pytest.mark.parametrize("n", [16, 1100])  # 1100: 4 x 1100 columns, more than one kernel block (K.CHUNK)
+def test_numba_kernels_equal_the_torch_reference(dtype, variant, reset, n):
     g = torch.Generator().manual_seed(11)
     p = CubaDiscrete.from_loihi(0.25, 0.03, theta=1.25, reset=reset)
-    x = (torch.rand(53, 4, 16, generator=g) < 0.3).to(dtype) * torch.randn(53, 4, 16, generator=g).to(dtype)
-    w = torch.randn(53, 4, 16, generator=g).to(dtype)
+    x = (torch.rand(53, 4, n, generator=g) < 0.3).to(dtype) * torch.randn(53, 4, n, generator=g).to(dtype)
+    w = torch.randn(53, 4, n, generator=g).to(dtype)
     outs = {}
     for backend in ("torch", "numba"):
         xi = x.clone().requires_grad_()
