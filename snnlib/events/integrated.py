@@ -117,9 +117,9 @@ class IntegratedLayer(torch.autograd.Function):
         B, N_in, K_in = x.shape
         if row_len is None:
             row_len = np.full((B, N_in), K_in, np.int64)
-        if not bool(torch.isfinite(weights.detach()).all()):
-            raise ValueError("weights contain NaN or inf")
         Wt = weights.detach().t().to(work).contiguous().numpy()  # [N_in, N], storage dtype
+        if not _ik.all_finite(Wt):
+            raise ValueError("weights contain NaN or inf")
         full_grid = grid_points(t_max, d.dt)
         xd = np.empty((B, N_in, K_in))  # only the entries k < row_len are written (and read)
         if _ik.deliver(x, row_len, float(t_max), d.input == "grid", float(d.dt), GRID_TOL, full_grid, xd):
@@ -183,7 +183,8 @@ class IntegratedLayer(torch.autograd.Function):
                                 Wt, params.theta, params.tau, GRAZING_EPS, need_in, n_chunks, dWt, g_in)
         dW = None
         if ctx.needs_input_grad[1]:
-            part = torch.from_numpy(dWt[0] if n_chunks == 1 else dWt.sum(0))
-            dW = torch.empty((Wt.shape[1], Wt.shape[0]), dtype=dtype).copy_(part.t())  # one pass
+            dW = np.empty((Wt.shape[1], Wt.shape[0]), dtype=Wt.dtype)
+            _ik.transpose_into(dWt[0] if n_chunks == 1 else dWt.sum(0), dW)  # one pass
+            dW = torch.from_numpy(dW).to(dtype)
         gi = torch.from_numpy(g_in.reshape(B, N_in, K_in)).to(dtype) if need_in else None
         return gi, dW, None, None, None, None, None, None

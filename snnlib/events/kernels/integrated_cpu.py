@@ -287,6 +287,26 @@ def _neuron_step_rec(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr, eps
     return La * v + Lb * i, Lc * i, n
 
 
+@njit(inline="always", **_OPTS)
+def _free_step(V, I, Vo, Io, flag, row, a, b, c, theta, hpos, interp):
+    """Pass 1 of a step (vectorisable): the spike-free step for every neuron (the inputs ``row``
+    added), the start states kept in ``Vo, Io``, the neurons that may cross flagged; returns
+    their number."""
+    nflag = 0
+    for n in range(V.shape[0]):
+        v = V[n]
+        i = I[n]
+        Vo[n] = v
+        Io[n] = i
+        v1 = a * v + b * i
+        V[n] = v1
+        I[n] = c * i + row[n]
+        f = ((v1 >= theta) & hpos) | ((v >= theta) & interp)
+        flag[n] = f
+        nflag += f
+    return nflag
+
+
 @njit(**_OPTS)
 def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr, eps,
               out_t, cnt, do_log, log_j, log_n, log_k, log_t,
@@ -337,38 +357,28 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr, eps
                 st_v[p, n] = V[n]
                 st_i[p, n] = I[n]
         # the inputs delivered at tp (added after the step), summed as the reference does (in
-        # float64 whatever Wt's dtype)
-        if ie == j0:
-            if not acc_zero:
-                acc[:] = 0.0
-                acc_zero = True
-        else:
-            src = ev_src[j0]
-            for n in range(N):
-                acc[n] = Wt[src, n]
-            for e in range(j0 + 1, ie):
-                src = ev_src[e]
-                for n in range(N):
-                    acc[n] += Wt[src, n]
-            acc_zero = False
-        row = acc
+        # float64 whatever Wt's dtype); a lone input's row is read in place
+        hpos = interp or h > 0.0
         a = _A(cf, pr, h)
         b = _B(cf, pr, h)
         c = _C(cf, pr, h)
-        hpos = interp or h > 0.0
-        # pass 1 (vectorisable): the spike-free step for every neuron, flagging crossings
-        nflag = 0
-        for n in range(N):
-            v = V[n]
-            i = I[n]
-            Vo[n] = v
-            Io[n] = i
-            v1 = a * v + b * i
-            V[n] = v1
-            I[n] = c * i + row[n]
-            f = ((v1 >= theta) & hpos) | ((v >= theta) & interp)
-            flag[n] = f
-            nflag += f
+        if ie - j0 == 1:
+            nflag = _free_step(V, I, Vo, Io, flag, Wt[ev_src[j0]], a, b, c, theta, hpos, interp)
+        else:
+            if ie == j0:
+                if not acc_zero:
+                    acc[:] = 0.0
+                    acc_zero = True
+            else:
+                src = ev_src[j0]
+                for n in range(N):
+                    acc[n] = Wt[src, n]
+                for e in range(j0 + 1, ie):
+                    src = ev_src[e]
+                    for n in range(N):
+                        acc[n] += Wt[src, n]
+                acc_zero = False
+            nflag = _free_step(V, I, Vo, Io, flag, acc, a, b, c, theta, hpos, interp)
         # pass 2: neurons that spike in the step, redone with the spike rule
         if nflag > 0:
             for w in range(words.shape[0]):
@@ -405,7 +415,7 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr, eps
                             nl += 1
                     cnt[n] = k0 + ns
                     V[n] = v1
-                    I[n] = i1 + row[n]
+                    I[n] = i1 + (Wt[ev_src[j0], n] if ie - j0 == 1 else acc[n])
         p += 1
         t_prev = tp
         if is_grid:
@@ -467,31 +477,52 @@ def piggyback_log(log_j, log_n, log_t, n_log, ev_t, ev_src, n_ev, Wt, tau, log_I
 @njit(parallel=True, **_OPTS)
 def deliver(x, row_len, t_max, on_grid, dt, tol, grid, xd):
     """:func:`snnlib.events.grid.delivered_times` of ``x [B, N_in, K_in]`` (any float dtype, read
-    as float64) into the float64 ``xd``, only for the entries ``k < row_len[b, i]`` (the others
-    are never read); ``grid``: :func:`snnlib.events.grid.grid_points` (with ``0``), ``tol``:
-    :data:`snnlib.model.discretization.GRID_TOL`. Returns the number of NaN entries of ``x``
-    (all of them, padding included)."""
-    B, N_in, K_in = x.shape
-    nan = np.zeros(B, np.int64)
-    G1 = grid.shape[0] - 1
-    for b in prange(B):
-        z = 0
-        for i in range(N_in):
-            m = row_len[b, i]
-            for k in range(K_in):
-                t = np.float64(x[b, i, k])
-                if t != t:
-                    z += 1
-                if k >= m:
-                    continue
-                out = math.inf
-                if on_grid:
-                    if math.isfinite(t):
-                        q = np.ceil(t / dt - tol)
-                        if q >= 0.0 and q < G1:
-                            out = grid[int(q)]
-                elif math.isfinite(t) and t >= 0.0 and t < t_max:
-                    out = t
-                xd[b, i, k] = out
-        nan[b] = z
+    as float64) into the float64 ``xd``, for the entries ``k < row_len[b, i]`` (the others are
+    padding, never read); ``grid``: :func:`snnlib.events.grid.grid_points` (with ``0``), ``tol``:
+    :data:`snnlib.model.discretization.GRID_TOL`. Returns the number of NaN entries among them."""
+    nan = np.zeros(x.shape[0], np.int64)
+    for b in prange(x.shape[0]):
+        nan[b] = _deliver_row(x[b], row_len[b], t_max, on_grid, dt, tol, grid, xd[b])
     return nan.sum()
+
+
+@njit(**_OPTS)
+def _deliver_row(x, row_len, t_max, on_grid, dt, tol, grid, xd):
+    z = 0
+    G1 = grid.shape[0] - 1
+    for i in range(x.shape[0]):
+        for k in range(min(row_len[i], x.shape[1])):
+            t = np.float64(x[i, k])
+            out = math.inf
+            if t != t:
+                z += 1
+            elif on_grid:
+                if t < math.inf and t > -math.inf:
+                    q = np.ceil(t / dt - tol)
+                    if q >= 0.0 and q < G1:
+                        out = grid[int(q)]
+            elif t >= 0.0 and t < t_max:
+                out = t
+            xd[i, k] = out
+    return z
+
+
+@njit(**_OPTS)
+def all_finite(a):
+    """Whether every entry of the 2-d ``a`` is finite (one vectorisable pass)."""
+    acc = 0.0
+    for r in range(a.shape[0]):
+        for c in range(a.shape[1]):
+            acc += a[r, c] * 0.0
+    return acc == 0.0
+
+
+@njit(**_OPTS)
+def transpose_into(src, dst):
+    """``dst[:] = src.T`` (``dst`` in its own dtype, rounded once), in cache blocks."""
+    R, C = src.shape
+    for r0 in range(0, R, 32):
+        for c0 in range(0, C, 32):
+            for c in range(c0, min(c0 + 32, C)):
+                for r in range(r0, min(r0 + 32, R)):
+                    dst[c, r] = src[r, c]
