@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from snnlib.events.kernels.integrated_cpu import _A, _B, _C, _OPTS, SNAP, LINEAR, _dA, _dB, _dC, _secant  # noqa: F401
+from snnlib.events.kernels.integrated_cpu import _OPTS, LINEAR, SNAP, _abc, _dabc, _secant  # noqa: F401
 
 
 @njit(inline="always", **_OPTS)
@@ -105,9 +105,7 @@ def adjusted_backward(g, ev_src, ev_flat, Wt, rule, zero_reset, tau_s, cf, pr, n
                     q -= 1
                 t_prev = pt_t[b, p - 1] if p > 0 else 0.0
                 h = pt_t[b, p] - t_prev
-                A = _A(cf, pr, h)
-                Bc = _B(cf, pr, h)
-                C = _C(cf, pr, h)
+                A, Bc, C = _abc(cf, pr, h)
                 if not need_in:
                     # the spike-free step for every neuron (vectorisable), then the neurons with
                     # spikes in it from their recorded rounds (no time gradients needed)
@@ -129,9 +127,7 @@ def adjusted_backward(g, ev_src, ev_flat, Wt, rule, zero_reset, tau_s, cf, pr, n
                     continue
                 for f in range(q + 1, q_hi + 1):
                     mark[fl_ix[b, f, 1]] = f
-                dA = _dA(cf, pr, h)
-                dB = _dB(cf, pr, h)
-                dC = _dC(cf, pr, h)
+                dA, dB, dC = _dabc(cf, pr, h)
                 g_end = 0.0  # dL/dt_p from the step ending at p
                 g_start = 0.0  # dL/dt_{p-1}
                 for n in range(N):

@@ -111,6 +111,53 @@ def _dC(cf, pr, x):
 
 
 @njit(inline="always", **_OPTS)
+def _abc(cf, pr, x):
+    """``(a(x), b(x), c(x))``: the Horner chains of :func:`_A`, :func:`_B`, :func:`_C` (the same
+    operations, so the same values) interleaved in one loop, which overlaps their latencies."""
+    if pr[0]:
+        return _A(cf, pr, x), _B(cf, pr, x), _C(cf, pr, x)
+    m = cf.shape[1] - 1
+    a = cf[0, m]
+    b = cf[1, m]
+    c = cf[2, m]
+    for j in range(m - 1, -1, -1):
+        a = a * x + cf[0, j]
+        b = b * x + cf[1, j]
+        c = c * x + cf[2, j]
+    return a, b, c
+
+
+@njit(inline="always", **_OPTS)
+def _ab(cf, pr, x):
+    """``(a(x), b(x))`` as :func:`_abc`."""
+    if pr[0]:
+        return _A(cf, pr, x), _B(cf, pr, x)
+    m = cf.shape[1] - 1
+    a = cf[0, m]
+    b = cf[1, m]
+    for j in range(m - 1, -1, -1):
+        a = a * x + cf[0, j]
+        b = b * x + cf[1, j]
+    return a, b
+
+
+@njit(inline="always", **_OPTS)
+def _dabc(cf, pr, x):
+    """``(a'(x), b'(x), c'(x))`` as :func:`_abc` (:func:`_dA`, :func:`_dB`, :func:`_dC`)."""
+    if pr[0]:
+        return _dA(cf, pr, x), _dB(cf, pr, x), _dC(cf, pr, x)
+    m = cf.shape[1] - 1
+    a = cf[3, m]
+    b = cf[4, m]
+    c = cf[5, m]
+    for j in range(m - 1, -1, -1):
+        a = a * x + cf[3, j]
+        b = b * x + cf[4, j]
+        c = c * x + cf[5, j]
+    return a, b, c
+
+
+@njit(inline="always", **_OPTS)
 def _safe(slope, eps):
     """The grazing guard of :func:`snnlib.model.crossing.safe_slope`."""
     if slope < 0.0:
@@ -126,8 +173,10 @@ def _newton(v, i, rem, f0, fh, theta, cf, pr):
     lo, hi = 0.0, rem
     x = rem * (-f0) / (fh - f0)
     for _ in range(60):
-        f = _A(cf, pr, x) * v + _B(cf, pr, x) * i - theta
-        fp = _dA(cf, pr, x) * v + _dB(cf, pr, x) * i
+        ax, bx = _ab(cf, pr, x)
+        dax, dbx, _ = _dabc(cf, pr, x)
+        f = ax * v + bx * i - theta
+        fp = dax * v + dbx * i
         if f < 0.0:
             lo = x
         else:
@@ -160,7 +209,8 @@ def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr,
         if rule != SNAP and v >= theta:
             s = 0.0
         elif rule != SNAP or rem > 0.0:
-            vr = _A(cf, pr, rem) * v + _B(cf, pr, rem) * i
+            Ar, Br = _ab(cf, pr, rem)
+            vr = Ar * v + Br * i
             if vr >= theta:
                 if rule == SNAP:
                     s = rem
@@ -171,15 +221,17 @@ def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr,
         if not (s <= rem):
             break
         r_v[n], r_i[n], r_s[n], r_rem[n] = v, i, s, rem
-        vs = _A(cf, pr, s) * v + _B(cf, pr, s) * i
-        i = _C(cf, pr, s) * i
+        sA, sB, sC = _abc(cf, pr, s)
+        vs = sA * v + sB * i
+        i = sC * i
         v = 0.0 if zero_reset else vs - theta
         e = e + s
         r_t[n] = t_prev + e
         n += 1
     rem = h - e
     r_v[n], r_i[n], r_rem[n] = v, i, rem
-    return _A(cf, pr, rem) * v + _B(cf, pr, rem) * i, _C(cf, pr, rem) * i, n
+    La, Lb, Lc = _abc(cf, pr, rem)
+    return La * v + Lb * i, Lc * i, n
 
 
 @njit(inline="always", **_OPTS)
@@ -231,8 +283,7 @@ def _neuron_step_rec(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr, eps
         if rule != SNAP and v >= theta:
             s = 0.0
         elif rule != SNAP or rem > 0.0:
-            Ar = _A(cf, pr, rem)
-            Br = _B(cf, pr, rem)
+            Ar, Br = _ab(cf, pr, rem)
             vr = Ar * v + Br * i
             if vr >= theta:
                 if rule == SNAP:
@@ -244,26 +295,27 @@ def _neuron_step_rec(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr, eps
         if not (s <= rem):
             break
         q = r0 + n
-        sA = _A(cf, pr, s)
-        sB = _B(cf, pr, s)
-        sC = _C(cf, pr, s)
-        dVs = _dA(cf, pr, s) * v + _dB(cf, pr, s) * i
+        sA, sB, sC = _abc(cf, pr, s)
+        dAs, dBs, dCs = _dabc(cf, pr, s)
+        dVs = dAs * v + dBs * i
         rd[q, 0] = dVs
-        rd[q, 1] = _dC(cf, pr, s) * i
+        rd[q, 1] = dCs * i
         rd[q, 2] = sA
         rd[q, 3] = sB
         rd[q, 4] = sC
         d1, d2, d3 = 0.0, 0.0, 0.0
         if rule == SNAP:
             if v < theta and rem > 0.0:
-                _, d1, d2, d3 = _secant_d(v, i, rem, theta, Ar, Br, _dA(cf, pr, rem), _dB(cf, pr, rem), eps)
+                dAr, dBr, _ = _dabc(cf, pr, rem)
+                _, d1, d2, d3 = _secant_d(v, i, rem, theta, Ar, Br, dAr, dBr, eps)
             else:
                 d3 = 1.0
         elif s == 0.0 and v >= theta:  # s = 0 locally: no derivative through the crossing
             if rule != LINEAR:
                 d1 = math.inf
         elif rule == LINEAR:
-            _, d1, d2, d3 = _secant_d(v, i, rem, theta, Ar, Br, _dA(cf, pr, rem), _dB(cf, pr, rem), eps)
+            dAr, dBr, _ = _dabc(cf, pr, rem)
+            _, d1, d2, d3 = _secant_d(v, i, rem, theta, Ar, Br, dAr, dBr, eps)
         else:
             d1 = _safe(dVs, eps)
         rd[q, 5] = d1
@@ -276,11 +328,10 @@ def _neuron_step_rec(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr, eps
         r_t[n] = t_prev + e
         n += 1
     rem = h - e
-    La = _A(cf, pr, rem)
-    Lb = _B(cf, pr, rem)
-    Lc = _C(cf, pr, rem)
-    ff[0] = _dA(cf, pr, rem) * v + _dB(cf, pr, rem) * i
-    ff[1] = _dC(cf, pr, rem) * i
+    La, Lb, Lc = _abc(cf, pr, rem)
+    dAL, dBL, dCL = _dabc(cf, pr, rem)
+    ff[0] = dAL * v + dBL * i
+    ff[1] = dCL * i
     ff[2] = La
     ff[3] = Lb
     ff[4] = Lc
@@ -359,9 +410,7 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr, eps
         # the inputs delivered at tp (added after the step), summed as the reference does (in
         # float64 whatever Wt's dtype); a lone input's row is read in place
         hpos = interp or h > 0.0
-        a = _A(cf, pr, h)
-        b = _B(cf, pr, h)
-        c = _C(cf, pr, h)
+        a, b, c = _abc(cf, pr, h)
         if ie - j0 == 1:
             nflag = _free_step(V, I, Vo, Io, flag, Wt[ev_src[j0]], a, b, c, theta, hpos, interp)
         else:
