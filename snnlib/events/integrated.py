@@ -117,7 +117,7 @@ class IntegratedLayer(torch.autograd.Function):
         B, N_in, K_in = x.shape
         if row_len is None:
             row_len = np.full((B, N_in), K_in, np.int64)
-        Wt = weights.detach().t().to(work).contiguous().numpy()  # [N_in, N], storage dtype
+        Wt = np.ascontiguousarray(weights.detach().to(work).numpy().T)  # [N_in, N], storage dtype
         if not _ik.all_finite(Wt):
             raise ValueError("weights contain NaN or inf")
         full_grid = grid_points(t_max, d.dt)

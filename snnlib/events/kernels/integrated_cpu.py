@@ -509,14 +509,15 @@ def piggyback_log(log_j, log_n, log_t, n_log, ev_t, ev_src, n_ev, Wt, tau, log_I
         for q in range(n_log[b]):
             jq = log_j[b, q]
             while j < jq:
+                src = ev_src[b, j]
                 if j > 0:
                     x = math.exp(-(ev_t[b, j] - ev_t[b, j - 1]) / tau)
                     x2 = x * x
+                    for n in range(N):  # decay, then add (two roundings, as in two passes)
+                        I[n] = I[n] * x2 + Wt[src, n]
+                else:
                     for n in range(N):
-                        I[n] *= x2
-                src = ev_src[b, j]
-                for n in range(N):
-                    I[n] += Wt[src, n]
+                        I[n] += Wt[src, n]
                 j += 1
             xs = math.exp(-(log_t[b, q] - ev_t[b, jq - 1]) / tau) if jq > 0 else 1.0
             log_x[b, q] = xs
@@ -559,19 +560,20 @@ def _deliver_row(x, row_len, t_max, on_grid, dt, tol, grid, xd):
 @njit(**_OPTS)
 def all_finite(a):
     """Whether every entry of the 2-d ``a`` is finite (one vectorisable pass)."""
-    acc = 0.0
+    bad = 0
     for r in range(a.shape[0]):
         for c in range(a.shape[1]):
-            acc += a[r, c] * 0.0
-    return acc == 0.0
+            x = a[r, c]
+            bad |= (x - x) != 0.0
+    return bad == 0
 
 
 @njit(**_OPTS)
 def transpose_into(src, dst):
-    """``dst[:] = src.T`` (``dst`` in its own dtype, rounded once), in cache blocks."""
+    """``dst[:] = src.T`` (``dst`` in its own dtype, rounded once), in strips of 16 rows."""
     R, C = src.shape
-    for r0 in range(0, R, 32):
-        for c0 in range(0, C, 32):
-            for c in range(c0, min(c0 + 32, C)):
-                for r in range(r0, min(r0 + 32, R)):
-                    dst[c, r] = src[r, c]
+    for r0 in range(0, R, 16):
+        r1 = min(r0 + 16, R)
+        for c in range(C):
+            for r in range(r0, r1):
+                dst[c, r] = src[r, c]
