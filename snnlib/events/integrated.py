@@ -64,9 +64,14 @@ backward in time:
    With ``input="grid"`` the same formula is the straight-through gradient of the delivery
    time (the rounding ``ceil(t/dt) dt`` itself has zero derivative).
 
-For the backward the forward records the integration points and the start state of every
-(step, neuron) with spikes (those steps are re-run backward, with the same code); the state of
-every neuron at every point only when the input times need a gradient (a hidden layer's input).
+For the backward the forward records the integration points and, for every (step, neuron) with
+spikes, what the backward needs of it (:func:`snnlib.events.kernels.integrated_cpu._neuron_step_rec`:
+per spike ``a, b, c`` and ``V'(s), I'(s)`` at the crossing offset and the crossing's derivatives
+``dS/dv, dS/di, dS/drem`` (``newton``: the guarded slope), 8 float64; per recorded step the last
+piece's ``a, b, c, V'(L), I'(L)`` and 5 int32 indices), so the reverse sweep re-runs no step and
+evaluates no polynomial per spike; the state of every neuron at every point only when the input
+times need a gradient (a hidden layer's input). Those per-spike buffers are sized for ``K`` spikes
+per neuron but only their used prefix becomes resident (anonymous mappings, no huge pages).
 
 :class:`IntegratedLayer` is the numba implementation; the layer is called through the one door,
 :func:`snnlib.events.layer.event_layer`, which also reaches the CUDA kernels

@@ -23,11 +23,15 @@ that spike in a step take the slow path (:func:`_neuron_step`, which mirrors
 integrated with spikes, then the inputs delivered there are added to ``I``.
 
 **Backward** (:func:`snnlib.events.kernels.integrated_adjoint.adjusted_backward`): when a gradient is
-needed the forward records the integration points and, for every (step, neuron) with spikes, the
-state at the step's start
-(and, only when the input times need a gradient, every neuron's state at every point); one
-reverse sweep per sample then carries the adjoint ``(lambda_v, lambda_i)`` of every neuron
-and the time gradient of every integration point, re-running only the steps with spikes.
+needed the forward records the integration points and, for every (step, neuron) with spikes,
+the step polynomials' values and derivatives at each crossing and at the last piece and the
+crossing's derivatives (:func:`_neuron_step_rec`; and, only when the input times need a
+gradient, every neuron's state at every point); one reverse sweep per sample then carries the
+adjoint ``(lambda_v, lambda_i)`` of every neuron and the time gradient of every integration
+point, without re-running any step.
+
+Inputs and weights may be float32 (read as float64: exact); spike times are written in the
+output array's dtype (one rounding).
 """
 
 from __future__ import annotations
