@@ -126,12 +126,18 @@ class IntegratedLayer(torch.autograd.Function):
         if not _ik.all_finite(Wt):
             raise ValueError("weights contain NaN or inf")
         full_grid = grid_points(t_max, d.dt)
-        xd = np.empty((B, N_in, K_in))  # only the entries k < row_len are written (and read)
-        if _ik.deliver(x, row_len, float(t_max), d.input == "grid", float(d.dt), GRID_TOL, full_grid, xd):
+        if d.input == "grid":
+            xd = _sparse_empty((B, N_in, K_in))  # only the entries k < row_len are written (and read)
+            if _ik.deliver(x, row_len, float(t_max), True, float(d.dt), GRID_TOL, full_grid, xd):
+                raise ValueError("in_times contain NaN entries (use +inf for padding)")
+        else:
+            xd = x  # delivered at their times: the events are the entries in [0, t_max)
+        n_ev, n_nan = _sk.count_events(xd, t_max, row_len)
+        if n_nan:
             raise ValueError("in_times contain NaN entries (use +inf for padding)")
-        n_ev, _ = _sk.count_events(xd, t_max, row_len)
         E = int(n_ev.max()) if len(n_ev) else 0
-        ev_t, ev_src, ev_flat, ev_h = _sk.sort_events(xd, t_max, n_ev, E, row_len)
+        ev_t, ev_src, ev_flat, ev_h = _sk.sort_events(xd, t_max, n_ev, E, row_len)  # ev_h in float64
+        ev_t = ev_t.astype(np.float64, copy=False)  # float32 times are exact in float64
         grid = full_grid[1:]
         coef = _ik.coefficients(d.order, params.tau, params.tau_s)
         N = Wt.shape[1]
