@@ -358,3 +358,21 @@ def test_float32_storage_is_float64_rounded_once(gradient):
     t64.backward(torch.where(m, g.float().double(), torch.zeros_like(t64)))
     assert torch.equal(W32r.grad, W64r.grad.float())
     assert torch.equal(x32r.grad, x64r.grad.float())
+
+
+def test_compiled_helpers():
+    """The weight-gradient transpose (rounded once into the storage dtype) and the finite check."""
+    from snnlib.events.kernels import integrated_cpu as ik
+
+    rng = np.random.default_rng(1)
+    for R, C in [(784, 800), (13, 5), (8, 3), (7, 9), (1, 1)]:
+        a = rng.standard_normal((R, C))
+        for dtype in (np.float32, np.float64):
+            o = np.empty((C, R), dtype)
+            ik.transpose_into(a, o)
+            np.testing.assert_array_equal(o, a.T.astype(dtype))
+        assert ik.all_finite(a.astype(np.float32))
+        for bad in (np.nan, np.inf, -np.inf):
+            b = a.copy()
+            b[R // 2, C - 1] = bad
+            assert not ik.all_finite(b)

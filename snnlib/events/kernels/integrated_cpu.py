@@ -574,10 +574,12 @@ def all_finite(a):
 
 @njit(**_OPTS)
 def transpose_into(src, dst):
-    """``dst[:] = src.T`` (``dst`` in its own dtype, rounded once), in strips of 16 rows."""
+    """``dst[:] = src.T`` (``dst`` in its own dtype, rounded once), in strips of 8 rows."""
     R, C = src.shape
-    for r0 in range(0, R, 16):
-        r1 = min(r0 + 16, R)
+    for r0 in range(0, R - 7, 8):
         for c in range(C):
-            for r in range(r0, r1):
+            for r in range(r0, r0 + 8):
                 dst[c, r] = src[r, c]
+    for r in range((R // 8) * 8, R):
+        for c in range(C):
+            dst[c, r] = src[r, c]
