@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from snnlib.events.kernels.integrated_cpu import _OPTS, LINEAR, SNAP, _abc, _dabc, _secant  # noqa: F401
+from snnlib.events.kernels.integrated_cpu import _OPTS, LINEAR, SNAP, _abc, _dabc
 
 
 @njit(inline="always", **_OPTS)
