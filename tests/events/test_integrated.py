@@ -309,3 +309,70 @@ def test_exact_flow_on_a_grid_converges_to_the_closed_form(rule, inp, order):
         m = torch.isfinite(ref)
         errs.append((t[m] - ref[m]).abs().mean().item())
     assert abs(_slope(hs, errs) - order) < 0.3, errs
+
+
+@pytest.mark.parametrize("inp", ["exact", "grid"])
+def test_compiled_delivery_equals_delivered_times(inp):
+    """The kernels' input delivery (compiled, reading any float dtype, only the entries below
+    ``row_len``) is :func:`snnlib.events.grid.delivered_times`; NaN counted there only."""
+    from snnlib.events.grid import grid_points
+    from snnlib.events.kernels import integrated_cpu as ik
+    from snnlib.model.discretization import GRID_TOL
+
+    d = D("ps", 2, 0.5, "linear", inp)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2.0, T + 2.0, (3, 7, 4))
+    x[0, 0] = [0.0, 0.5, 0.2, 60.0]
+    x[1, 2, :2] = [np.inf, -np.inf]
+    x[2, 3, 1] = 1.0 - 1e-12  # within the grid tolerance of a grid point
+    row_len = rng.integers(0, 5, (3, 7)).astype(np.int64)
+    for dtype in (np.float64, np.float32):
+        xs = x.astype(dtype)
+        want = delivered_times(xs.astype(np.float64), d, T)
+        xd = np.full(x.shape, -7.0)
+        assert ik.deliver(xs, row_len, T, inp == "grid", 0.5, GRID_TOL, grid_points(T, 0.5), xd) == 0
+        m = np.arange(4)[None, None, :] < row_len[..., None]
+        np.testing.assert_array_equal(xd[m], want[m])
+        assert (xd[~m] == -7.0).all()  # padding untouched
+    x[2, 1, 3] = np.nan
+    assert ik.deliver(x, np.full((3, 7), 4, np.int64), T, False, 0.5, GRID_TOL, grid_points(T, 0.5), xd) == 1
+
+
+@pytest.mark.parametrize("gradient", ["adjusted", "piggyback"])
+def test_float32_storage_is_float64_rounded_once(gradient):
+    """float32 inputs and weights are read exactly (as float64) by the kernels, which write the
+    spike times and the gradients in float32 once: the float64 computation on the same values,
+    rounded."""
+    d = D("ps", 3, 1.0, "linear")
+    x, W = problem(B=3, N_in=10, N_out=5, K_in=2)
+    x32, W32 = x.float(), W.float()
+    g = torch.rand(3, 5, 4, generator=torch.Generator().manual_seed(1), dtype=F64)
+    x64r, W64r = x32.double().requires_grad_(), W32.double().requires_grad_()
+    t64, c64 = event_layer(x64r, W64r, P, d, t_max=T, max_spikes=4, gradient=gradient)
+    x32r, W32r = x32.clone().requires_grad_(), W32.clone().requires_grad_()
+    t32, c32 = event_layer(x32r, W32r, P, d, t_max=T, max_spikes=4, gradient=gradient)
+    # the same output gradient, as the float32 backward sees it
+    t32.backward(torch.where(torch.isfinite(t32), g.float(), torch.zeros_like(t32)))
+    assert torch.equal(c32, c64) and torch.equal(t32, t64.float())
+    m = torch.isfinite(t64)
+    t64.backward(torch.where(m, g.float().double(), torch.zeros_like(t64)))
+    assert torch.equal(W32r.grad, W64r.grad.float())
+    assert torch.equal(x32r.grad, x64r.grad.float())
+
+
+def test_compiled_helpers():
+    """The weight-gradient transpose (rounded once into the storage dtype) and the finite check."""
+    from snnlib.events.kernels import integrated_cpu as ik
+
+    rng = np.random.default_rng(1)
+    for R, C in [(784, 800), (13, 5), (8, 3), (7, 9), (1, 1)]:
+        a = rng.standard_normal((R, C))
+        for dtype in (np.float32, np.float64):
+            o = np.empty((C, R), dtype)
+            ik.transpose_into(a, o)
+            np.testing.assert_array_equal(o, a.T.astype(dtype))
+        assert ik.all_finite(a.astype(np.float32))
+        for bad in (np.nan, np.inf, -np.inf):
+            b = a.copy()
+            b[R // 2, C - 1] = bad
+            assert not ik.all_finite(b)

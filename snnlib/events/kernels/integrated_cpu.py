@@ -23,11 +23,15 @@ that spike in a step take the slow path (:func:`_neuron_step`, which mirrors
 integrated with spikes, then the inputs delivered there are added to ``I``.
 
 **Backward** (:func:`snnlib.events.kernels.integrated_adjoint.adjusted_backward`): when a gradient is
-needed the forward records the integration points and, for every (step, neuron) with spikes, the
-state at the step's start
-(and, only when the input times need a gradient, every neuron's state at every point); one
-reverse sweep per sample then carries the adjoint ``(lambda_v, lambda_i)`` of every neuron
-and the time gradient of every integration point, re-running only the steps with spikes.
+needed the forward records the integration points and, for every (step, neuron) with spikes,
+the step polynomials' values and derivatives at each crossing and at the last piece and the
+crossing's derivatives (:func:`_neuron_step_rec`; and, only when the input times need a
+gradient, every neuron's state at every point); one reverse sweep per sample then carries the
+adjoint ``(lambda_v, lambda_i)`` of every neuron and the time gradient of every integration
+point, without re-running any step.
+
+Inputs and weights may be float32 (read as float64: exact); spike times are written in the
+output array's dtype (one rounding).
 """
 
 from __future__ import annotations
@@ -111,6 +115,53 @@ def _dC(cf, pr, x):
 
 
 @njit(inline="always", **_OPTS)
+def _abc(cf, pr, x):
+    """``(a(x), b(x), c(x))``: the Horner chains of :func:`_A`, :func:`_B`, :func:`_C` (the same
+    operations, so the same values) interleaved in one loop, which overlaps their latencies."""
+    if pr[0]:
+        return _A(cf, pr, x), _B(cf, pr, x), _C(cf, pr, x)
+    m = cf.shape[1] - 1
+    a = cf[0, m]
+    b = cf[1, m]
+    c = cf[2, m]
+    for j in range(m - 1, -1, -1):
+        a = a * x + cf[0, j]
+        b = b * x + cf[1, j]
+        c = c * x + cf[2, j]
+    return a, b, c
+
+
+@njit(inline="always", **_OPTS)
+def _ab(cf, pr, x):
+    """``(a(x), b(x))`` as :func:`_abc`."""
+    if pr[0]:
+        return _A(cf, pr, x), _B(cf, pr, x)
+    m = cf.shape[1] - 1
+    a = cf[0, m]
+    b = cf[1, m]
+    for j in range(m - 1, -1, -1):
+        a = a * x + cf[0, j]
+        b = b * x + cf[1, j]
+    return a, b
+
+
+@njit(inline="always", **_OPTS)
+def _dabc(cf, pr, x):
+    """``(a'(x), b'(x), c'(x))`` as :func:`_abc` (:func:`_dA`, :func:`_dB`, :func:`_dC`)."""
+    if pr[0]:
+        return _dA(cf, pr, x), _dB(cf, pr, x), _dC(cf, pr, x)
+    m = cf.shape[1] - 1
+    a = cf[3, m]
+    b = cf[4, m]
+    c = cf[5, m]
+    for j in range(m - 1, -1, -1):
+        a = a * x + cf[3, j]
+        b = b * x + cf[4, j]
+        c = c * x + cf[5, j]
+    return a, b, c
+
+
+@njit(inline="always", **_OPTS)
 def _safe(slope, eps):
     """The grazing guard of :func:`snnlib.model.crossing.safe_slope`."""
     if slope < 0.0:
@@ -126,8 +177,10 @@ def _newton(v, i, rem, f0, fh, theta, cf, pr):
     lo, hi = 0.0, rem
     x = rem * (-f0) / (fh - f0)
     for _ in range(60):
-        f = _A(cf, pr, x) * v + _B(cf, pr, x) * i - theta
-        fp = _dA(cf, pr, x) * v + _dB(cf, pr, x) * i
+        ax, bx = _ab(cf, pr, x)
+        dax, dbx, _ = _dabc(cf, pr, x)
+        f = ax * v + bx * i - theta
+        fp = dax * v + dbx * i
         if f < 0.0:
             lo = x
         else:
@@ -160,7 +213,8 @@ def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr,
         if rule != SNAP and v >= theta:
             s = 0.0
         elif rule != SNAP or rem > 0.0:
-            vr = _A(cf, pr, rem) * v + _B(cf, pr, rem) * i
+            Ar, Br = _ab(cf, pr, rem)
+            vr = Ar * v + Br * i
             if vr >= theta:
                 if rule == SNAP:
                     s = rem
@@ -171,34 +225,163 @@ def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr,
         if not (s <= rem):
             break
         r_v[n], r_i[n], r_s[n], r_rem[n] = v, i, s, rem
-        vs = _A(cf, pr, s) * v + _B(cf, pr, s) * i
-        i = _C(cf, pr, s) * i
+        sA, sB, sC = _abc(cf, pr, s)
+        vs = sA * v + sB * i
+        i = sC * i
         v = 0.0 if zero_reset else vs - theta
         e = e + s
         r_t[n] = t_prev + e
         n += 1
     rem = h - e
     r_v[n], r_i[n], r_rem[n] = v, i, rem
-    return _A(cf, pr, rem) * v + _B(cf, pr, rem) * i, _C(cf, pr, rem) * i, n
+    La, Lb, Lc = _abc(cf, pr, rem)
+    return La * v + Lb * i, Lc * i, n
+
+
+@njit(inline="always", **_OPTS)
+def _secant_d(v, i, rem, theta, A, Bc, dA, dB, eps):
+    """:func:`_secant` from ``A = a(rem)``, ``Bc = b(rem)`` and their derivatives."""
+    vr = A * v + Bc * i
+    D = rem * _safe((vr - v) / rem, eps) if rem > 0.0 else vr - v
+    s = rem * (theta - v) / D
+    d_vr = -s / D  # ds / dV(rem)
+    d_v = rem * (theta - vr) / (D * D)  # explicit ds / dv (V(rem) held)
+    d_rem = s / rem + d_vr * (dA * v + dB * i)
+    return s, d_v + d_vr * A, d_vr * Bc, d_rem
 
 
 @njit(**_OPTS)
-def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
+def _secant(v, i, rem, theta, cf, pr, eps):
+    """Linear-interpolation crossing ``s = rem (theta - v) / (V(rem) - v)`` and its
+    derivatives ``(s, ds/dv, ds/di, ds/drem)``; the secant slope ``(V(rem) - v) / rem`` is
+    guarded like a crossing slope."""
+    return _secant_d(v, i, rem, theta, _A(cf, pr, rem), _B(cf, pr, rem), _dA(cf, pr, rem), _dB(cf, pr, rem), eps)
+
+
+#: fields of a round's backward record (``rd [R, N_RD]``), see :func:`_neuron_step_rec`
+N_RD = 8
+#: fields of a recorded step's last piece (``fl_f [F, N_FL]``)
+N_FL = 5
+
+
+@njit(**_OPTS)
+def _neuron_step_rec(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr, eps, r_t, rd, r0, ff):
+    """:func:`_neuron_step` (the same arithmetic, so the same spikes to the bit), recording what
+    the adjusted backward needs so that it never re-runs the step nor evaluates a polynomial.
+    Round ``r`` (crossing offset ``s`` from the round's start state ``(v, i)``, remaining length
+    ``rem``) goes to ``rd[r0 + r]``: ``V'(s) = a'(s) v + b'(s) i``, ``I'(s) = c'(s) i``, ``a(s),
+    b(s), c(s)`` and the crossing's derivatives ``d1, d2, d3``: ``ds/dv, ds/di, ds/drem`` of the
+    secant (``linear``; ``snap``: the secant of the straight-through time, or ``(0, 0, 1)`` where
+    the time's gradient goes to the end of the step); ``newton``: the guarded slope ``V'(s)`` in
+    ``d1``. Where ``s = 0`` is locally constant (``v >= theta`` already): ``(0, 0, 0)``
+    (``newton``: ``d1 = +inf``). The last piece (length ``L`` from the last reset or the step's
+    start, state ``(v, i)``) goes to ``ff``: ``a'(L) v + b'(L) i``, ``c'(L) i``, ``a(L), b(L),
+    c(L)``. Spike times to ``r_t``; returns ``(v, i, n)`` at the end of the step."""
+    e = 0.0
+    n = 0
+    while n < left:
+        rem = h - e
+        s = math.inf
+        Ar = 0.0
+        Br = 0.0
+        if rule != SNAP and v >= theta:
+            s = 0.0
+        elif rule != SNAP or rem > 0.0:
+            Ar, Br = _ab(cf, pr, rem)
+            vr = Ar * v + Br * i
+            if vr >= theta:
+                if rule == SNAP:
+                    s = rem
+                elif rule == LINEAR:
+                    s = rem * (theta - v) / (vr - v)
+                else:
+                    s = _newton(v, i, rem, v - theta, vr - theta, theta, cf, pr)
+        if not (s <= rem):
+            break
+        q = r0 + n
+        sA, sB, sC = _abc(cf, pr, s)
+        dAs, dBs, dCs = _dabc(cf, pr, s)
+        dVs = dAs * v + dBs * i
+        rd[q, 0] = dVs
+        rd[q, 1] = dCs * i
+        rd[q, 2] = sA
+        rd[q, 3] = sB
+        rd[q, 4] = sC
+        d1, d2, d3 = 0.0, 0.0, 0.0
+        if rule == SNAP:
+            if v < theta and rem > 0.0:
+                dAr, dBr, _ = _dabc(cf, pr, rem)
+                _, d1, d2, d3 = _secant_d(v, i, rem, theta, Ar, Br, dAr, dBr, eps)
+            else:
+                d3 = 1.0
+        elif s == 0.0 and v >= theta:  # s = 0 locally: no derivative through the crossing
+            if rule != LINEAR:
+                d1 = math.inf
+        elif rule == LINEAR:
+            dAr, dBr, _ = _dabc(cf, pr, rem)
+            _, d1, d2, d3 = _secant_d(v, i, rem, theta, Ar, Br, dAr, dBr, eps)
+        else:
+            d1 = _safe(dVs, eps)
+        rd[q, 5] = d1
+        rd[q, 6] = d2
+        rd[q, 7] = d3
+        vs = sA * v + sB * i
+        i = sC * i
+        v = 0.0 if zero_reset else vs - theta
+        e = e + s
+        r_t[n] = t_prev + e
+        n += 1
+    rem = h - e
+    La, Lb, Lc = _abc(cf, pr, rem)
+    dAL, dBL, dCL = _dabc(cf, pr, rem)
+    ff[0] = dAL * v + dBL * i
+    ff[1] = dCL * i
+    ff[2] = La
+    ff[3] = Lb
+    ff[4] = Lc
+    return La * v + Lb * i, Lc * i, n
+
+
+@njit(inline="always", **_OPTS)
+def _free_step(V, I, Vo, Io, flag, row, a, b, c, theta, hpos, interp):
+    """Pass 1 of a step (vectorisable): the spike-free step for every neuron (the inputs ``row``
+    added), the start states kept in ``Vo, Io``, the neurons that may cross flagged; returns
+    their number."""
+    nflag = 0
+    for n in range(V.shape[0]):
+        v = V[n]
+        i = I[n]
+        Vo[n] = v
+        Io[n] = i
+        v1 = a * v + b * i
+        V[n] = v1
+        I[n] = c * i + row[n]
+        f = ((v1 >= theta) & hpos) | ((v >= theta) & interp)
+        flag[n] = f
+        nflag += f
+    return nflag
+
+
+@njit(**_OPTS)
+def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr, eps,
               out_t, cnt, do_log, log_j, log_n, log_k, log_t,
-              record, full, pt_t, pt_lo, pt_grid, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
+              record, full, pt_t, pt_lo, pt_grid, fl_ix, fl_f, rd, st_v, st_i):
     """One sample: fills ``out_t [N, K]``, ``cnt [N]`` and the spike log (``do_log``: event
     count ``j`` seen, neuron, index, time; in time order of the steps). With ``record``, for
     the backward: per integration point ``p`` its time, first delivered event and whether it
-    is a grid point; one entry per (step, neuron) with spikes in it (``fl_*``: point, neuron,
-    spikes before the step, state at the step's start; in order of ``p``); with ``full``, the
-    state of every neuron at the start of every step (``st_v, st_i [P, N]``, needed for the
-    time gradients of the points). Returns ``(P, n_log, n_flagged)``."""
+    is a grid point; one entry per (step, neuron) with spikes in it, in order of ``p`` and of
+    the neuron (``fl_ix [F, 5]``: point, neuron, spikes before the step, spikes in it, first
+    round in ``rd``; ``fl_f [F, N_FL]``: the last piece) and one row of ``rd [R, N_RD]`` per
+    spike (:func:`_neuron_step_rec`); with ``full``, the state of every neuron at the start of every
+    step (``st_v, st_i [P, N]``, needed for the time gradients of the points). ``out_t`` may be
+    float32 (each time rounded once). Returns ``(P, n_log, n_flagged)``."""
     N = Wt.shape[1]
     V = np.zeros(N)
     I = np.zeros(N)
     Vo = np.empty(N)
     Io = np.empty(N)
-    acc = np.empty(N)
+    acc = np.zeros(N)
+    acc_zero = True
     flag = np.zeros(((N + 7) // 8) * 8, np.uint8)
     words = flag.view(np.uint64)  # the scan for flagged neurons skips 8 at a time
     interp = rule != SNAP
@@ -209,6 +392,7 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
     p = 0
     nl = 0
     nf = 0
+    nr = 0
     G = grid.shape[0]
     while True:
         tg = grid[ig]
@@ -227,33 +411,27 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
             for n in range(N):
                 st_v[p, n] = V[n]
                 st_i[p, n] = I[n]
-        # the inputs delivered at tp (added after the step), summed as the reference does
-        if ie - j0 == 1:
-            row = Wt[ev_src[j0]]
-        else:
-            acc[:] = 0.0
-            for e in range(j0, ie):
-                src = ev_src[e]
-                for n in range(N):
-                    acc[n] += Wt[src, n]
-            row = acc
-        a = _A(cf, pr, h)
-        b = _B(cf, pr, h)
-        c = _C(cf, pr, h)
+        # the inputs delivered at tp (added after the step), summed as the reference does (in
+        # float64 whatever Wt's dtype); a lone input's row is read in place
         hpos = interp or h > 0.0
-        # pass 1 (vectorisable): the spike-free step for every neuron, flagging crossings
-        nflag = 0
-        for n in range(N):
-            v = V[n]
-            i = I[n]
-            Vo[n] = v
-            Io[n] = i
-            v1 = a * v + b * i
-            V[n] = v1
-            I[n] = c * i + row[n]
-            f = ((v1 >= theta) & hpos) | ((v >= theta) & interp)
-            flag[n] = f
-            nflag += f
+        a, b, c = _abc(cf, pr, h)
+        if ie - j0 == 1:
+            nflag = _free_step(V, I, Vo, Io, flag, Wt[ev_src[j0]], a, b, c, theta, hpos, interp)
+        else:
+            if ie == j0:
+                if not acc_zero:
+                    acc[:] = 0.0
+                    acc_zero = True
+            else:
+                src = ev_src[j0]
+                for n in range(N):
+                    acc[n] = Wt[src, n]
+                for e in range(j0 + 1, ie):
+                    src = ev_src[e]
+                    for n in range(N):
+                        acc[n] += Wt[src, n]
+                acc_zero = False
+            nflag = _free_step(V, I, Vo, Io, flag, acc, a, b, c, theta, hpos, interp)
         # pass 2: neurons that spike in the step, redone with the spike rule
         if nflag > 0:
             for w in range(words.shape[0]):
@@ -268,14 +446,18 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
                         continue
                     v, i = Vo[n], Io[n]
                     if record:
-                        fl_p[nf] = p
-                        fl_n[nf] = n
-                        fl_k[nf] = k0
-                        fl_v[nf] = v
-                        fl_i[nf] = i
+                        v1, i1, ns = _neuron_step_rec(v, i, h, t_prev, K - k0, rule, zero_reset, theta, cf, pr,
+                                                      eps, r_t, rd, nr, fl_f[nf])
+                        fl_ix[nf, 0] = p
+                        fl_ix[nf, 1] = n
+                        fl_ix[nf, 2] = k0
+                        fl_ix[nf, 3] = ns
+                        fl_ix[nf, 4] = nr
+                        nr += ns
                         nf += 1
-                    v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, cf, pr,
-                                              r_v, r_i, r_s, r_rem, r_t)
+                    else:
+                        v1, i1, ns = _neuron_step(v, i, h, t_prev, K - k0, rule, zero_reset, theta, cf, pr,
+                                                  r_v, r_i, r_s, r_rem, r_t)
                     for r in range(ns):
                         out_t[n, k0 + r] = r_t[r]
                         if do_log:
@@ -286,7 +468,7 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
                             nl += 1
                     cnt[n] = k0 + ns
                     V[n] = v1
-                    I[n] = i1 + row[n]
+                    I[n] = i1 + (Wt[ev_src[j0], n] if ie - j0 == 1 else acc[n])
         p += 1
         t_prev = tp
         if is_grid:
@@ -299,9 +481,9 @@ def _simulate(ev_t, ev_src, E, grid, Wt, K, rule, zero_reset, theta, cf, pr,
 
 
 @njit(parallel=True, **_OPTS)
-def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, cf, pr,
+def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, cf, pr, eps,
             out_t, cnt, do_log, log_j, log_n, log_k, log_t, n_log,
-            record, full, n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_p, fl_n, fl_k, fl_v, fl_i, st_v, st_i):
+            record, full, n_pt, pt_t, pt_lo, pt_grid, n_fl, fl_ix, fl_f, rd, st_v, st_i):
     """All samples (in parallel): ``out_t [B, N, K]`` (``+inf`` padded), ``cnt [B, N]``, with
     ``do_log`` the spike log ``[B, N K]`` (``n_log [B]`` entries), with ``record`` what
     :func:`adjusted_backward` needs (``[B, ...]`` rows of :func:`_simulate`'s arrays; ``n_pt``,
@@ -309,9 +491,9 @@ def forward(ev_t, ev_src, n_ev, grid, Wt, K, rule, zero_reset, theta, cf, pr,
     B = ev_t.shape[0]
     for b in prange(B):
         P, nl, nf = _simulate(ev_t[b], ev_src[b], n_ev[b], grid, Wt, K, rule, zero_reset, theta,
-                              cf, pr, out_t[b], cnt[b], do_log, log_j[b], log_n[b],
+                              cf, pr, eps, out_t[b], cnt[b], do_log, log_j[b], log_n[b],
                               log_k[b], log_t[b], record, full, pt_t[b], pt_lo[b], pt_grid[b],
-                              fl_p[b], fl_n[b], fl_k[b], fl_v[b], fl_i[b], st_v[b], st_i[b])
+                              fl_ix[b], fl_f[b], rd[b], st_v[b], st_i[b])
         n_log[b] = nl
         n_pt[b] = P
         n_fl[b] = nf
@@ -331,15 +513,73 @@ def piggyback_log(log_j, log_n, log_t, n_log, ev_t, ev_src, n_ev, Wt, tau, log_I
         for q in range(n_log[b]):
             jq = log_j[b, q]
             while j < jq:
+                src = ev_src[b, j]
                 if j > 0:
                     x = math.exp(-(ev_t[b, j] - ev_t[b, j - 1]) / tau)
                     x2 = x * x
+                    for n in range(N):  # decay, then add (two roundings, as in two passes)
+                        I[n] = I[n] * x2 + Wt[src, n]
+                else:
                     for n in range(N):
-                        I[n] *= x2
-                src = ev_src[b, j]
-                for n in range(N):
-                    I[n] += Wt[src, n]
+                        I[n] += Wt[src, n]
                 j += 1
             xs = math.exp(-(log_t[b, q] - ev_t[b, jq - 1]) / tau) if jq > 0 else 1.0
             log_x[b, q] = xs
             log_I[b, q] = I[log_n[b, q]] * xs * xs
+
+
+@njit(parallel=True, **_OPTS)
+def deliver(x, row_len, t_max, on_grid, dt, tol, grid, xd):
+    """:func:`snnlib.events.grid.delivered_times` of ``x [B, N_in, K_in]`` (any float dtype, read
+    as float64) into the float64 ``xd``, for the entries ``k < row_len[b, i]`` (the others are
+    padding, never read); ``grid``: :func:`snnlib.events.grid.grid_points` (with ``0``), ``tol``:
+    :data:`snnlib.model.discretization.GRID_TOL`. Returns the number of NaN entries among them."""
+    nan = np.zeros(x.shape[0], np.int64)
+    for b in prange(x.shape[0]):
+        nan[b] = _deliver_row(x[b], row_len[b], t_max, on_grid, dt, tol, grid, xd[b])
+    return nan.sum()
+
+
+@njit(**_OPTS)
+def _deliver_row(x, row_len, t_max, on_grid, dt, tol, grid, xd):
+    z = 0
+    G1 = grid.shape[0] - 1
+    for i in range(x.shape[0]):
+        for k in range(min(row_len[i], x.shape[1])):
+            t = np.float64(x[i, k])
+            out = math.inf
+            if t != t:
+                z += 1
+            elif on_grid:
+                if t < math.inf and t > -math.inf:
+                    q = np.ceil(t / dt - tol)
+                    if q >= 0.0 and q < G1:
+                        out = grid[int(q)]
+            elif t >= 0.0 and t < t_max:
+                out = t
+            xd[i, k] = out
+    return z
+
+
+@njit(**_OPTS)
+def all_finite(a):
+    """Whether every entry of the 2-d ``a`` is finite (one vectorisable pass)."""
+    bad = 0
+    for r in range(a.shape[0]):
+        for c in range(a.shape[1]):
+            x = a[r, c]
+            bad |= (x - x) != 0.0
+    return bad == 0
+
+
+@njit(**_OPTS)
+def transpose_into(src, dst):
+    """``dst[:] = src.T`` (``dst`` in its own dtype, rounded once), in strips of 8 rows."""
+    R, C = src.shape
+    for r0 in range(0, R - 7, 8):
+        for c in range(C):
+            for r in range(r0, r0 + 8):
+                dst[c, r] = src[r, c]
+    for r in range((R // 8) * 8, R):
+        for c in range(C):
+            dst[c, r] = src[r, c]

@@ -127,7 +127,7 @@ def _neuron_step(v, i, h, t_prev, left, rule, zero_reset, theta, cf, pr, r_v, r_
 
 @cuda.jit(device=True)
 def _secant(v, i, rem, theta, cf, pr, eps):
-    """:func:`snnlib.events.kernels.integrated_adjoint._secant`: ``(ds/dv, ds/di, ds/drem)`` of the linear
+    """:func:`snnlib.events.kernels.integrated_cpu._secant`: ``(ds/dv, ds/di, ds/drem)`` of the linear
     crossing ``s = rem (theta - v) / (V(rem) - v)``."""
     A = _A(cf, pr, rem)
     Bc = _B(cf, pr, rem)
