@@ -45,6 +45,8 @@ import time
 import _floor
 import _results
 
+from snnlib.memory import keep_freed_memory
+
 ALPHA, BETA, THETA = 0.75, 0.97, 1.0  # lava-dl's NMNIST decays (current 0.25, voltage 0.03)
 #: case -> (layer sizes, batch size, time steps)
 CASES = {"mnist-ttfs": ((784, 800, 10), 64, 100), "nmnist-like": ((784, 800, 10), 64, 100),
@@ -184,6 +186,8 @@ def _one(impl: str, kind: str, n_batches: int):
     import torch
 
     torch.set_num_threads(1)
+
+    keep_freed_memory()  # as training does (snnlib.memory), for every implementation timed here
     numba.set_num_threads(1)
     rasters, labels, _ = _inputs(kind, n_batches)
     sizes = CASES[kind][0]
@@ -215,6 +219,8 @@ def main():
     import torch
 
     torch.set_num_threads(1)
+
+    keep_freed_memory()  # as training does (snnlib.memory), for every implementation timed here
     prims = _floor.primitives()
     results = []
     for kind in a.cases.split(","):

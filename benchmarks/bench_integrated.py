@@ -40,6 +40,8 @@ import time
 import _floor
 import _results
 
+from snnlib.memory import keep_freed_memory
+
 B = 50
 
 
@@ -61,6 +63,8 @@ def main() -> None:
     from snnlib.training.schemes.spiketime import BatsConfig
 
     torch.set_num_threads(1)
+
+    keep_freed_memory()  # as training does (snnlib.memory), for every implementation timed here
     numba.set_num_threads(1)
     images, labels = data.load_mnist("train")
     xs = [encoding.ttfs(images[i * B:(i + 1) * B], 100.0, dtype=torch.float32) for i in range(n_batches + 1)]

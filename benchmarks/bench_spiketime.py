@@ -48,6 +48,7 @@ from pathlib import Path
 
 import _floor
 
+from snnlib.memory import keep_freed_memory
 from snnlib.paths import bench_results_root
 
 B, T_STEPS, SIZES = 50, 100, (784, 800, 10)
@@ -83,6 +84,8 @@ def _worker(method: str, n_batches: int, warmup: int, target: float | None = Non
     from snnlib.data import encoding
 
     torch.set_num_threads(1)
+
+    keep_freed_memory()  # as training does (snnlib.memory), for every implementation timed here
     numba.set_num_threads(1)
     images, labels = data.load_mnist("train")
     n = (n_batches + warmup) * B

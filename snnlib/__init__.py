@@ -15,7 +15,7 @@ them; ``tests/test_architecture.py`` checks them), from the top:
 - :mod:`snnlib.model` (the CuBa-LIF neuron, integrators, spike rules, surrogates, the
   discretization values);
 - the ground floor: :mod:`snnlib.config`, :mod:`snnlib.files`, :mod:`snnlib.paths`,
-  :mod:`snnlib.device`, :mod:`snnlib.metrics`.
+  :mod:`snnlib.device`, :mod:`snnlib.memory`, :mod:`snnlib.metrics`.
 
 Time is in ms everywhere.
 """

@@ -13,6 +13,7 @@ import os
 import sys
 
 from snnlib.data import datasets
+from snnlib.memory import keep_freed_memory
 from snnlib.paths import book_root
 from snnlib.pipeline.makerules import make_rules, target_notebooks
 from snnlib.pipeline.records import readers
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
+    keep_freed_memory()  # sweeps and executions train: their large arrays reused, not faulted in afresh
     try:
         return _main(argv)
     except KeyboardInterrupt:

@@ -72,3 +72,4 @@ def to_device(obj: Any, dev: torch.device) -> Any:
     if isinstance(obj, dict):
         return {k: to_device(v, dev) for k, v in obj.items()}
     return obj
+

@@ -38,6 +38,7 @@ import xarray as xr
 from tqdm.std import tqdm
 
 from snnlib.device import to_device
+from snnlib.memory import keep_freed_memory
 from snnlib.metrics import mean_ci
 from snnlib.provenance import code_state, describe
 
@@ -264,6 +265,7 @@ def fit(
         raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'.")
     n_samples = getattr(train, "samples_per_epoch", len(train.y))
     eval_at = _eval_batches(n_samples, train.batch_size, evals_per_epoch)
+    keep_freed_memory()  # a training step's large arrays reused, not faulted in afresh at every step
     opt = make_adam(model.parameters(), lr)
     n_batches = len(train)
     n_chunks = math.ceil(n_batches / log_every)

@@ -45,6 +45,7 @@ import xarray as xr
 from tqdm.std import tqdm
 
 from snnlib.device import device_name, resolve_device
+from snnlib.memory import keep_freed_memory
 from snnlib.events.network import EventNetwork, PackedEventNetwork
 from snnlib.provenance import code_state
 from snnlib.training.base import TrainConfig
@@ -151,6 +152,7 @@ def fit_packed(model: PackedEventNetwork, loss: Callable, predict: Callable, tra
         raise ValueError(f"the runs' training batches differ in (batches, batch size, samples per epoch): {shape}")
     n_batches, batch_size, n_samples = shape.pop()
     eval_at = _eval_batches(n_samples, batch_size, evals_per_epoch)
+    keep_freed_memory()  # as fit
     opts = [make_adam(net.parameters(), lr) for net, lr in zip(model.runs, lrs)]  # as fit: the same Adam
     n_chunks = math.ceil(n_batches / log_every)
     hist = [{k: np.full(epochs, np.nan) for k in (

@@ -175,7 +175,7 @@ def _kernels(tpb: int):
                         alive = False
                         break
                 if alive:
-                    xr = min(R, 1.0)
+                    xr = R if R < 1.0 else 1.0  # min(R, 1.0); numba's CUDA target has no two-argument min
                     v, i = v * xr + i * tau * xr * (1.0 - xr), i * xr * xr
             if j < E:
                 i += Wt[q, ev_src[b, j], n]
@@ -212,9 +212,9 @@ def _kernels(tpb: int):
                 xk = log_x[b, n, p]
                 slope = log_I[b, n, p] - r  # dV/dt at t_k^-, where V = theta
                 if slope < 0.0:  # the grazing guard of snnlib.model.crossing.safe_slope
-                    slope = -max(-slope, grazing_eps)
+                    slope = slope if -slope > grazing_eps else -grazing_eps  # -max(-slope, eps)
                 else:
-                    slope = max(slope, grazing_eps)
+                    slope = slope if slope > grazing_eps else grazing_eps  # max(slope, eps)
                 mu = -(g[b, n, p] - r * (A1 * s / xk)) / slope
                 u = mu * xk * inv_s
                 A1 += u

@@ -85,10 +85,12 @@ def _dC(cf, pr, x):
 
 @cuda.jit(device=True, inline=True)
 def _safe(slope, eps):
-    """The grazing guard of :func:`snnlib.model.crossing.safe_slope`."""
+    """The grazing guard of :func:`snnlib.model.crossing.safe_slope` (``-max(-slope, eps)`` below zero,
+    else ``max(slope, eps)``, written out: numba's built-in CUDA target cannot lower a two-argument
+    ``max``, and the result must be the same value on every target)."""
     if slope < 0.0:
-        return -max(-slope, eps)
-    return max(slope, eps)
+        return slope if -slope > eps else -eps
+    return slope if slope > eps else eps
 
 
 @cuda.jit(device=True)
