@@ -96,3 +96,26 @@ def test_performance_page_reads_fractions_of_floor(monkeypatch, tmp_path):
     t = performance.floor_table(ds)
     assert t.loc["BPTT mnist-ttfs", "fraction of floor"] == 0.3 and t.loc["BPTT mnist-ttfs", "range"] == "6.0-8.0"
     assert performance.primitives_table(ds).loc[("gemm", "6400x784x800"), "rate"] == 120.0
+
+
+def test_performance_page_compares_with_the_baseline_commit(monkeypatch, tmp_path):
+    from snnlib.experiments import performance
+
+    monkeypatch.setenv("SNNLIB_BENCH_RESULTS", str(tmp_path))
+
+    def doc(rate, frac):
+        return {"finished": "x", "summary": {"spiketime": {"samples_per_s": rate, "peak_rss_mib": 1.0,
+                                                           "setup_peak_rss_mib": 0.5, "hidden_spikes_per_sample": 1.0},
+                                             "snntorch": {"samples_per_s": 100.0, "peak_rss_mib": 1.0,
+                                                          "setup_peak_rss_mib": 0.5, "hidden_spikes_per_sample": 1.0}},
+                "ratio_spiketime_over_snntorch": rate / 100, "machine": {}, "floor_fraction_spiketime": frac,
+                "ratio_range": {"snntorch": [1.0, 2.0]}}
+    (tmp_path / "spiketime.json").write_text(json.dumps(doc(3000.0, 0.3)))
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "spiketime.json").write_text(json.dumps(doc(2000.0, 0.2)))
+    (tmp_path / "baseline" / "COMMIT").write_text("a43049c\n")
+    ds = performance.run(performance.Config(benchmarks=("spiketime",)))
+    t = performance.before_after_table(ds)
+    assert t.loc["exact spike-time", "speed-up"] == 1.5 and t.loc["exact spike-time", "fraction of floor before"] == 0.2
+    assert ds.attrs["baseline_commit"] == "a43049c"
+    assert performance.summarize(ds)["speedup_since_baseline_exact_spike_time"] == 1.5

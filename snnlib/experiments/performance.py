@@ -38,9 +38,32 @@ class PerformanceConfig(Config):
 Config = PerformanceConfig
 
 
-def _load(name: str) -> dict | None:
-    path = bench_results_root() / f"{name}.json"
+#: the same benchmarks run on an earlier commit of the code (``benchmarks/results/baseline/``, with the
+#: commit in ``COMMIT``): the page's before / after table
+BASELINE = "baseline"
+
+
+def _load(name: str, folder: str | None = None) -> dict | None:
+    root = bench_results_root() / folder if folder else bench_results_root()
+    path = root / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _headline(name: str, doc: dict) -> dict:
+    """The training throughputs (samples/s) and fractions of floor a result file gives, by workload."""
+    out = {}
+    if name == "bptt":
+        for r in doc["results"]:
+            out[f"BPTT {r['input']}"] = (r["snnlib_samples_per_s"], r.get("floor_fraction_snnlib", np.nan))
+    elif name == "spiketime":
+        out["exact spike-time"] = (doc["summary"]["spiketime"]["samples_per_s"], doc.get("floor_fraction_spiketime", np.nan))
+    elif name == "integrated":
+        rates = {r["method"]: r["samples_per_s"] for r in doc["results"]}
+        ff = doc.get("floor_fraction", {})
+        for g in ("adjusted", "piggyback", "exact"):
+            out[f"integrated PS(3) {g}" if g != "exact" else "exact (integrated benchmark)"] = (
+                rates[f"train/{g}"], ff.get(f"train/{g}", np.nan))
+    return out
 
 
 def run(cfg: PerformanceConfig) -> xr.Dataset:
@@ -109,6 +132,20 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
             if r["method"] == "bptt_cuda_compiled" and "wall_s" in r:
                 ds.attrs["gpu_compiled_wall_s"] = float(r["wall_s"])
         found.append("gpu")
+    rows = {}
+    for name in found:  # before / after: the baseline's file beside today's, where one was committed
+        if name != "gpu" and (old := _load(name, BASELINE)):
+            new = _headline(name, _load(name))
+            for k, (rate, frac) in _headline(name, old).items():
+                if k in new:
+                    rows[k] = (rate, new[k][0], frac, new[k][1])
+    if rows:
+        ds = ds.assign_coords(workload=list(rows))
+        for i, key in enumerate(("before_samples_per_s", "after_samples_per_s", "before_floor_fraction",
+                                 "after_floor_fraction")):
+            ds[key] = ("workload", np.array([float(v[i]) for v in rows.values()]))
+        commit = bench_results_root() / BASELINE / "COMMIT"
+        ds.attrs["baseline_commit"] = commit.read_text().strip() if commit.is_file() else "unknown"
     prims = {}
     for name in found:  # the machine's measured primitives (benchmarks/_floor.py), as each file recorded them
         doc = _load(name) or {}
@@ -155,6 +192,11 @@ def summarize(ds: xr.Dataset) -> dict:
             out[k] = float(v)
     if "gpu_samples_per_s" in ds:
         out.update(gpu_ratios(ds))
+    if "after_samples_per_s" in ds:
+        for w in ds["workload"].values:
+            key = str(w).replace(" ", "_").replace("-", "_").replace("(", "").replace(")", "")
+            r = ds.sel(workload=w)
+            out[f"speedup_since_baseline_{key}"] = float(r["after_samples_per_s"] / r["before_samples_per_s"])
     return out
 
 
@@ -225,6 +267,18 @@ def floor_table(ds: xr.Dataset) -> pd.DataFrame:
                 "range": f"{a[f'integrated_train_{g}_vs_exact_lo']:.2f}-{a[f'integrated_train_{g}_vs_exact_hi']:.2f}",
                 "training peak MiB": a["integrated_train_peak_added_mib"] if g == "adjusted" else np.nan}
     df = pd.DataFrame.from_dict(rows, orient="index")
+    return df.round(3)
+
+
+def before_after_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Training throughput and fraction of floor of each workload, on the baseline commit's code and
+    today's, measured by the same benchmarks (each run once, on this machine)."""
+    df = ds[["before_samples_per_s", "after_samples_per_s", "before_floor_fraction",
+             "after_floor_fraction"]].to_dataframe()
+    df.insert(2, "speed-up", df["after_samples_per_s"] / df["before_samples_per_s"])
+    df.columns = ["samples/s before", "samples/s after", "speed-up", "fraction of floor before",
+                  "fraction of floor after"]
+    df.index.name = None
     return df.round(3)
 
 
