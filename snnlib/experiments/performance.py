@@ -264,10 +264,12 @@ def floor_table(ds: xr.Dataset) -> pd.DataFrame:
             rows[f"integrated PS(3), {g} (grid floor)"] = {
                 "samples/s": float(rates[f"train/{g}"]), "fraction of floor": a[f"integrated_floor_fraction_{g}"],
                 "vs exact step": a[f"integrated_train_{g}_vs_exact"],
-                "range": f"{a[f'integrated_train_{g}_vs_exact_lo']:.2f}-{a[f'integrated_train_{g}_vs_exact_hi']:.2f}",
+                "range": f"{a[f'integrated_train_{g}_vs_exact_lo']:.2f}-{a[f'integrated_train_{g}_vs_exact_hi']:.2f}"
+                         " (vs exact)",
                 "training peak MiB": a["integrated_train_peak_added_mib"] if g == "adjusted" else np.nan}
     df = pd.DataFrame.from_dict(rows, orient="index")
-    return df.round(3)
+    df = df.rename(columns={"range": "range over rounds"})
+    return df.round(3).astype(object).where(df.notna(), "")  # a blank where a ratio does not apply
 
 
 def before_after_table(ds: xr.Dataset) -> pd.DataFrame:
