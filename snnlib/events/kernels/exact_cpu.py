@@ -187,7 +187,9 @@ def sum_parts(dWt_parts: np.ndarray, R: int) -> np.ndarray:
     (:func:`chunk_bounds`), each run's chunks summed exactly as a separate run's."""
     n = dWt_parts.shape[0] // R
     parts = dWt_parts.reshape((R, n) + dWt_parts.shape[1:])
-    return np.stack([parts[r, 0] if n == 1 else parts[r].sum(0) for r in range(R)])
+    if n == 1:  # one chunk per run (one thread): the parts are the gradients, no copy
+        return parts[:, 0]
+    return np.stack([parts[r].sum(0) for r in range(R)])
 
 
 @njit(inline="always", **_OPTS)
