@@ -24,32 +24,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numba
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _results import write  # noqa: E402
+from bench_gpu import B, SIZES  # noqa: E402
+from bench_gpu import _time as _samples_per_s  # noqa: E402
 
-B, SIZES = 50, (784, 800, 10)
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def _setup(R, dev, images, labels, n):
     """``R`` spike-time networks (seeds ``0 .. R-1``), their Adams and ``n`` batches ``[R, B, ...]``
     (run ``r``'s own digits)."""
     from snnlib.data import encoding
+    from snnlib.training.loop import make_adam
     from snnlib.training.schemes.spiketime import BatsConfig, SpikeTimeNetwork
 
     cfg = BatsConfig()
     nets = [SpikeTimeNetwork(cfg, dtype=torch.float32, generator=torch.Generator().manual_seed(r)).to(dev)
             for r in range(R)]
-    opts = [torch.optim.Adam(net.parameters(), lr=cfg.lr) for net in nets]
+    opts = [make_adam(net.parameters(), cfg.lr) for net in nets]  # the training loop's Adam, as packed training
     batches = []
     for i in range(n):
         idx = [((i * R + r) * B) % (len(labels) - B) for r in range(R)]
@@ -60,15 +56,8 @@ def _setup(R, dev, images, labels, n):
 
 
 def _time(step, batches, dev, warmup: int) -> float:
-    """Seconds per step of ``step`` over ``batches`` after ``warmup`` untimed batches."""
-    for x, y in batches[:warmup]:
-        step(x, y)
-    _sync(dev)
-    t0 = time.perf_counter()
-    for x, y in batches[warmup:]:
-        step(x, y)
-    _sync(dev)
-    return (time.perf_counter() - t0) / (len(batches) - warmup)
+    """Seconds per step (:func:`bench_gpu._time` gives samples per second of batches of ``B``)."""
+    return B / _samples_per_s(step, batches, dev, warmup)
 
 
 def _packed(R, dev, images, labels, n, warmup):

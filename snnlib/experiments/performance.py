@@ -69,7 +69,8 @@ def _headline(name: str, doc: dict) -> dict:
 def run(cfg: PerformanceConfig) -> xr.Dataset:
     ds = xr.Dataset()
     found = []
-    if "bptt" in cfg.benchmarks and (doc := _load("bptt")):
+    docs = {name: _load(name) for name in BENCHMARKS + ("gpu",)}  # each result file read once
+    if "bptt" in cfg.benchmarks and (doc := docs["bptt"]):
         rows = doc["results"]
         ds = ds.assign_coords(bptt_input=[r["input"] for r in rows])
         for key in ("snnlib_samples_per_s", "snntorch_samples_per_s", "speedup",
@@ -82,7 +83,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
                                                                   for r in rows]))
         ds.attrs["bptt_finished"] = doc["finished"]
         found.append("bptt")
-    if "events" in cfg.benchmarks and (doc := _load("events")):
+    if "events" in cfg.benchmarks and (doc := docs["events"]):
         rows = doc["results"]
         names = [r["integrator"] + (f"({r['order']})" if "order" in r else "") + (f" dt={r['dt']:g} ms" if "dt" in r else "")
                  for r in rows]
@@ -91,7 +92,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
             ds[f"events_{key}"] = ("events_case", np.array([float(r[key]) for r in rows]))
         ds.attrs["events_finished"] = doc["finished"]
         found.append("events")
-    if "spiketime" in cfg.benchmarks and (doc := _load("spiketime")):
+    if "spiketime" in cfg.benchmarks and (doc := docs["spiketime"]):
         impls = list(doc["summary"])
         ds = ds.assign_coords(spiketime_impl=impls)
         for key in ("samples_per_s", "peak_rss_mib", "setup_peak_rss_mib", "hidden_spikes_per_sample"):
@@ -106,7 +107,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
             ds.attrs["spiketime_floor_fraction"] = float(doc["floor_fraction_spiketime"])
             ds.attrs["spiketime_speedup_lo"], ds.attrs["spiketime_speedup_hi"] = map(float, doc["ratio_range"]["snntorch"])
         found.append("spiketime")
-    if "integrated" in cfg.benchmarks and (doc := _load("integrated")):
+    if "integrated" in cfg.benchmarks and (doc := docs["integrated"]):
         rows = doc["results"]
         ds = ds.assign_coords(integrated_method=[r["method"] for r in rows])
         ds["integrated_samples_per_s"] = ("integrated_method", np.array([float(r["samples_per_s"]) for r in rows]))
@@ -119,7 +120,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
             ds.attrs[f"integrated_{k}_lo"], ds.attrs[f"integrated_{k}_hi"] = float(lo), float(hi)
         ds.attrs["integrated_finished"] = doc["finished"]
         found.append("integrated")
-    if doc := _load("gpu"):  # only written on a machine with a GPU
+    if doc := docs["gpu"]:  # only written on a machine with a GPU
         rows = [r for r in doc["results"] if "samples_per_s" in r]
         ds = ds.assign_coords(gpu_method=[r["method"] for r in rows])
         ds["gpu_samples_per_s"] = ("gpu_method", np.array([float(r["samples_per_s"]) for r in rows]))
@@ -135,7 +136,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
     rows = {}
     for name in found:  # before / after: the baseline's file beside today's, where one was committed
         if name != "gpu" and (old := _load(name, BASELINE)):
-            new = _headline(name, _load(name))
+            new = _headline(name, docs[name])
             for k, (rate, frac) in _headline(name, old).items():
                 if k in new:
                     rows[k] = (rate, new[k][0], frac, new[k][1])
@@ -148,7 +149,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         ds.attrs["baseline_commit"] = commit.read_text().strip() if commit.is_file() else "unknown"
     prims = {}
     for name in found:  # the machine's measured primitives (benchmarks/_floor.py), as each file recorded them
-        doc = _load(name) or {}
+        doc = docs[name]
         prims.update(doc.get("primitives", {}))
     if prims:
         ds = ds.assign_coords(primitive=sorted(prims))

@@ -115,20 +115,26 @@ def _dC(cf, pr, x):
 
 
 @njit(inline="always", **_OPTS)
+def _horner3(cf, r, x):
+    """Rows ``r, r + 1, r + 2`` of ``cf`` evaluated at ``x`` as interleaved Horner chains (the same
+    operations as :func:`_horner` on each row, so the same values), which overlaps their latencies."""
+    m = cf.shape[1] - 1
+    a = cf[r, m]
+    b = cf[r + 1, m]
+    c = cf[r + 2, m]
+    for j in range(m - 1, -1, -1):
+        a = a * x + cf[r, j]
+        b = b * x + cf[r + 1, j]
+        c = c * x + cf[r + 2, j]
+    return a, b, c
+
+
+@njit(inline="always", **_OPTS)
 def _abc(cf, pr, x):
-    """``(a(x), b(x), c(x))``: the Horner chains of :func:`_A`, :func:`_B`, :func:`_C` (the same
-    operations, so the same values) interleaved in one loop, which overlaps their latencies."""
+    """``(a(x), b(x), c(x))``: :func:`_A`, :func:`_B`, :func:`_C` together (:func:`_horner3`)."""
     if pr[0]:
         return _A(cf, pr, x), _B(cf, pr, x), _C(cf, pr, x)
-    m = cf.shape[1] - 1
-    a = cf[0, m]
-    b = cf[1, m]
-    c = cf[2, m]
-    for j in range(m - 1, -1, -1):
-        a = a * x + cf[0, j]
-        b = b * x + cf[1, j]
-        c = c * x + cf[2, j]
-    return a, b, c
+    return _horner3(cf, 0, x)
 
 
 @njit(inline="always", **_OPTS)
@@ -150,15 +156,7 @@ def _dabc(cf, pr, x):
     """``(a'(x), b'(x), c'(x))`` as :func:`_abc` (:func:`_dA`, :func:`_dB`, :func:`_dC`)."""
     if pr[0]:
         return _dA(cf, pr, x), _dB(cf, pr, x), _dC(cf, pr, x)
-    m = cf.shape[1] - 1
-    a = cf[3, m]
-    b = cf[4, m]
-    c = cf[5, m]
-    for j in range(m - 1, -1, -1):
-        a = a * x + cf[3, j]
-        b = b * x + cf[4, j]
-        c = c * x + cf[5, j]
-    return a, b, c
+    return _horner3(cf, 3, x)
 
 
 @njit(inline="always", **_OPTS)
