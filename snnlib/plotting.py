@@ -321,3 +321,25 @@ def coding_comparison(ax: plt.Axes, rows: dict, names: dict, published: dict | N
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12))  # below: never on the data
     return ax
+
+
+def lines_over(ax: plt.Axes, da: xr.DataArray, x: str, by: str, reference: float | None = None,
+               scale: float = 1.0, logx: bool = True, styles: dict | None = None) -> plt.Axes:
+    """One line per value of the dimension ``by`` of ``da``: its mean over ``seed`` (when present)
+    against the coordinate ``x``, with the range over seeds as a band; ``reference`` as a dashed
+    horizontal line; values times ``scale``. ``styles``: per value of ``by``, keyword arguments
+    of ``ax.plot``."""
+    xs = da[x].values
+    for key in da[by].values:
+        d = da.sel({by: key}) * scale
+        mu = d.mean("seed").values if "seed" in d.dims else d.values
+        line, = ax.plot(xs, mu, "o-", ms=3, label=str(key), **(styles or {}).get(str(key), {}))
+        if "seed" in d.dims and d.sizes["seed"] > 1:
+            ax.fill_between(xs, d.min("seed").values, d.max("seed").values, alpha=0.15, color=line.get_color())
+    if reference is not None:
+        ax.axhline(reference * scale, color="k", ls="--", lw=1, label="analytic")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(da.name.replace("_", " ") if da.name else "")
+    return ax

@@ -16,7 +16,7 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "snnlib"
 #: imported only inside the functions that need them (ARCHITECTURE.md, "Optional dependencies")
-OPTIONAL = {"papermill", "nbformat", "jupyter_client", "zmq", "distributed", "seaborn", "tonic", "snntorch", "myst_nb",
+OPTIONAL = {"nir", "norse", "nest", "papermill", "nbformat", "jupyter_client", "zmq", "distributed", "seaborn", "tonic", "snntorch", "myst_nb",
             "IPython", "fcntl"}
 
 

@@ -145,18 +145,25 @@ def compare(net, batches, labels: torch.Tensor, predict, reference, per_sample: 
 def load_source(cfg: TransferConfig):
     """``(network (float64), its prediction rule, source config, {split: (encoded batches, labels)})``
     of the source run."""
+    return load_trained(cfg.source, cfg.source_profile, cfg.seed, {"val": cfg.n_val, "test": cfg.n_test},
+                        cfg.batch_size)
 
-    model, scfg = driver.load_model(point_dir(cfg.source, cfg.source_profile, f"seed={cfg.seed}"))
+
+def load_trained(source: str, source_profile: str, seed: int, splits: dict, batch_size: int):
+    """``(network (float64), its prediction rule, source config, {split: (encoded batches, labels)})``
+    of the training sweep point ``runs/<source>/<source_profile>/seed=<seed>`` (its best-validation
+    weights), with the first ``splits[split]`` samples of each split encoded as the source did."""
+    model, scfg = driver.load_model(point_dir(source, source_profile, f"seed={seed}"))
     scheme = driver.scheme_of(scfg)
     sets = scheme.data(scfg)
     out = {}
-    for split, n in (("val", cfg.n_val), ("test", cfg.n_test)):
+    for split, n in splits.items():
         x, y = sets[split]
         if n > len(y):
             raise ValueError(f"n_{split} = {n}: the source's {split} split has only {len(y)} samples")
         encode = scheme.encoder(scfg, split)
         idx = np.arange(n)
-        batches = [encode(x, idx[i:i + cfg.batch_size]).double() for i in range(0, n, cfg.batch_size)]
+        batches = [encode(x, idx[i:i + batch_size]).double() for i in range(0, n, batch_size)]
         out[split] = (batches, torch.as_tensor(y[:n]))
     return model.double(), scheme.predict(scfg), scfg, out
 

@@ -88,6 +88,10 @@ PLAN: tuple[PlannedRun, ...] = (
         "config": {"sweep": "timebins-nmnist-spiketime-exact", "profile": "quick", "epochs": 3,
                    "grid": {"theta_bats": [[0.25, 1.3], [0.5, 1.3], [1.0, 1.3], [2.0, 1.3], [0.5, 0.65], [0.5, 2.6]],
                             "weight_scale": [0.25, 0.5, 1.0]}}}),
+    # the trained MNIST networks exported to NIR and run by other libraries' importers and by this project's
+    # integrators against the step; NEST as an oracle (the same run in both profiles: it reads the quick networks)
+    PlannedRun("across-simulators", "quick", "across_simulators.ipynb", ("quick", "full"),
+               {"source": "spiketime-mnist", "source_profile": "quick"}, reads=("spiketime-mnist/quick",)),
     PlannedRun("findings", "quick", "findings.ipynb", ("quick",), {"profile": "quick"}, reads_all=True, derived=True),
     PlannedRun("findings", "full", "findings.ipynb", ("full",), {"profile": "full"}, reads_all=True, derived=True),
 )
