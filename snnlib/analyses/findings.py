@@ -1,4 +1,4 @@
-"""The findings chapter: every claim of the four sources decided from the committed runs, in one place.
+"""The findings chapter: every claim of the four sources (and of NIR's users) decided from the committed runs, in one place.
 
 What each claim means, its quantity, test, tolerance and rationale are declared in the claims table
 (:mod:`snnlib.study.claims`). This module measures: each claim's *decider* reads the runs and
@@ -349,6 +349,42 @@ def _interpolation(load: Loader, c, s) -> Decision:
                     "(snap), {linear_hidden:.0f} (linear), {exact_hidden:.0f} (analytic); discordant digits " + how)
 
 
+# ---------------------------------------------------------------------------- across simulators
+def _importer_cells(load: Loader, c, s, sims: list, max_h: float) -> tuple[dict, dict]:
+    """Per (simulator, step <= ``max_h``): the paired per-digit test of its accuracy against the
+    analytic network's, pooled over the source networks."""
+    ds = load("across-simulators").results
+    cells = {}
+    for sim in sims:
+        for h in [float(x) for x in ds["h"].values if x <= max_h]:
+            a = ds["test_correct"].sel(simulator=sim, h=h).astype(bool)
+            z = ds["exact_test_correct"].astype(bool)
+            b, cc = int((z & ~a).sum()), int((~z & a).sum())  # right only analytic / only the importer
+            n = int(a.size)
+            est = inf.mcnemar(b, cc, n, strata=ds.sizes["seed"], what="test digits")
+            cells[f"{sim}, {h:g} ms"] = _t(c, s, "keeps accuracy", est.scaled(100.0))
+    n = {"exact_accuracy": 100 * float(ds["exact_accuracy"].mean()), "n_test": int(ds.sizes["test_sample"]),
+         "n_networks": int(ds.sizes["seed"]), "tau_s": float(ds.attrs["tau_s_ms"])}
+    return cells, n
+
+
+def _nir_as_imported(load: Loader, c, s) -> Decision:
+    cells, n = _importer_cells(load, c, s, ["snntorch", "norse"], 1.0)
+    cells = {k: v for k, v in cells.items() if k.endswith(", 1 ms")}
+    if not cells:
+        raise NotDecidable("the run has no step of 1 ms")
+    return Decision(("every", cells), n, "the exported networks imported as they are, at 1 ms (h / tau_s = 1/"
+                    "{tau_s:.0f}); the analytic network {exact_accuracy:.2f} % on {n_test:.0f} test digits per network, "
+                    "{n_networks:.0f} networks; discordant digits counted per digit")
+
+
+def _nir_corrected(load: Loader, c, s) -> Decision:
+    cells, n = _importer_cells(load, c, s, ["snntorch+corrected", "norse+corrected"], 1.0)
+    return Decision(("every", cells), n, "the importers with their correction at every step up to 1 ms; the analytic "
+                    "network {exact_accuracy:.2f} % on {n_test:.0f} test digits per network, {n_networks:.0f} "
+                    "networks; discordant digits counted per digit")
+
+
 # --------------------------------------------------------------------------------------- direct
 def _direct_metrics(load: Loader, q: float) -> dict:
     return direct.metrics({name: load(name).results for name in direct.SWEEPS}, q)
@@ -469,6 +505,7 @@ DECIDERS: dict[str, Callable[[Loader, table.Declared, Settings], Decision]] = {
     "s002_rate": _seed002_rate, "s002_ttfs": _seed002_ttfs,
     "s003_fewer_spikes": _fewer_spikes, "s003_temporal_accuracy": _temporal_accuracy, "s003_surrogate": _surrogate,
     "s003_bptt_cost": _bptt_cost, "s003_dynamic": _dynamic, "s003_latency": _latency,
+    "nir_as_imported": _nir_as_imported, "nir_corrected": _nir_corrected,
 }
 
 

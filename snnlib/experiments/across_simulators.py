@@ -30,11 +30,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
+from snnlib import inference
 from snnlib.config import Config, is_positive
 from snnlib.experiments.transfer import first_output_time, load_trained
 from snnlib.files import sha256_bytes
@@ -215,6 +218,9 @@ def _cat(outs: list) -> torch.Tensor:
 def run(cfg: AcrossConfig, progress: bool = True) -> xr.Dataset:
     """Metrics along ``(seed, simulator, h)``; the analytic network's along ``seed`` (``exact_*``)."""
     torch.set_num_threads(1)
+    # one thread for numba too: with its OpenMP pool of several threads started (by the event network),
+    # torch's operations in the importers ran 25x slower on this 2-core machine (measured)
+    numba.set_num_threads(1)
     oracle = nest_check(cfg.nest_resolutions) if cfg.nest_resolutions else {}  # before numba starts its threads
     S, H, R = len(cfg.simulators), len(cfg.steps), len(cfg.seeds)
     metrics = ("accuracy", "agreement", "output_spikes", "first_spike_error", "first_spike_mismatch",
@@ -307,6 +313,24 @@ def breakpoints(ds: xr.Dataset, tolerance: float) -> dict:
         n = int(np.argmin(ok)) if not ok.all() else len(ok)
         out[str(sim)] = float(ds["h_over_tau_s"].values[n - 1]) if n > 0 else float("nan")
     return out
+
+
+def paired_differences(ds: xr.Dataset):
+    """Per ``(simulator, h)``: its test accuracy minus the analytic network's (points) over every
+    digit of every source network, with the two-sided 90 % interval of the exact McNemar test
+    (:func:`snnlib.inference.mcnemar`) and the discordant digits (right only analytic, right only
+    the simulator). A ``pandas.DataFrame``, one row per cell."""
+    rows = []
+    z = ds["exact_test_correct"].astype(bool)
+    for sim in ds["simulator"].values:
+        for h in ds["h"].values:
+            a = ds["test_correct"].sel(simulator=sim, h=h).astype(bool)
+            b, c = int((z & ~a).sum()), int((~z & a).sum())
+            est = inference.mcnemar(b, c, int(a.size), strata=ds.sizes["seed"], what="test digits").scaled(100.0)
+            rows.append({"simulator": str(sim), "h (ms)": float(h), "h / tau_s": float(h) / float(ds.attrs["tau_s_ms"]),
+                         "difference (points)": est.value, "lo": est.lo, "hi": est.hi,
+                         "right only analytic": b, "right only simulator": c})
+    return pd.DataFrame(rows)
 
 
 def summarize(ds: xr.Dataset) -> dict:

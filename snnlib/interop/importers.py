@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -117,7 +118,9 @@ def _module(graph, importer: str, step: float) -> Callable:
         with contextlib.redirect_stdout(io.StringIO()):  # it prints a warning per layer
             return import_from_nir(graph)
     from norse.torch import from_nir  # optional: the Norse importer (pip install norse)
-    return from_nir(graph, dt=step)
+    with warnings.catch_warnings():  # Norse 1.1.0 calls nirtorch.load, which nirtorch 2.6 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return from_nir(graph, dt=step)
 
 
 def simulate(graph, importer: str, h: float, in_times: torch.Tensor, *, corrected: bool = False,

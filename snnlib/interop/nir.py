@@ -138,7 +138,8 @@ def from_nir(graph, *, time_unit: Optional[str] = None, max_spikes: Optional[int
              dtype: torch.dtype = torch.float64) -> EventNetwork:
     """An :class:`~snnlib.events.network.EventNetwork` (exact discretization) from a NIR graph (or a
     path to a ``.nir`` file): see the module docstring. ``time_unit`` (``"ms"``, ``"s"``, ``"us"``),
-    ``max_spikes`` (per neuron and layer) and ``t_max`` (ms) default to the graph's metadata;
+    ``max_spikes`` (per neuron and layer) and ``t_max`` (ms) default to the graph's metadata (its
+    ``t_max`` in the graph's time unit);
     ``max_spikes`` and ``t_max`` must be given for a graph that has none."""
     nir = _nir()
     if isinstance(graph, (str, Path)):
@@ -186,7 +187,7 @@ def from_nir(graph, *, time_unit: Optional[str] = None, max_spikes: Optional[int
         if W.shape[1] != sizes[-1]:
             raise ValueError(f"NIR graph: {lin_name!r} takes {W.shape[1]} inputs, the layer before has {sizes[-1]}")
         sizes.append(W.shape[0])
-    window = t_max if t_max is not None else meta.get("t_max")
+    window = t_max if t_max is not None else (None if meta.get("t_max") is None else float(meta["t_max"]) * f)
     if window is None:
         raise ValueError("NIR graph: no t_max in its metadata; pass t_max (ms)")
     net = EventNetwork(sizes, params, max_spikes=caps, t_max=float(window), backend=backend, dtype=dtype)

@@ -1,4 +1,4 @@
-"""The claims table: every claim of the four sources, how this study decides it, declared in advance.
+"""The claims table: every claim of the four sources (and two of NIR's users), how this study decides it, declared in advance.
 
 One row per claim: the source's words, the chapter that tests it, the quantity (oriented so that a
 positive value supports the claim), the test that fits the design, the rule with its tolerance (the
@@ -54,7 +54,8 @@ PLANNED_CHAPTERS = {"single-spike": "single-spike (time-to-first-spike output) t
                                     "convergence"}
 
 SOURCES = {"000": "Chalakova 2024 (poster)", "001": "Guichard 2024 (poster)",
-           "002": "Gusev & Abramov 2023 (slides)", "003": "Nguyen 2023 (survey slides)"}
+           "002": "Gusev & Abramov 2023 (slides)", "003": "Nguyen 2023 (survey slides)",
+           "nir": "NIR (Pedersen et al. 2024) and its importers"}
 
 # ------------------------------------------------------------------ the tolerances, with reasons
 RATE = math.log(1.25)
@@ -112,6 +113,7 @@ class Declared:
 
 
 _TB = "timebins-mnist-bptt"
+_AS = "across-simulators"
 _SPLIT = "per dataset (MNIST, N-MNIST)"
 
 CLAIMS: tuple[Declared, ...] = (
@@ -225,6 +227,18 @@ CLAIMS: tuple[Declared, ...] = (
              "on the shared grid, at the fewest bins whose validation accuracy holds: minus ln of the training time "
              "per epoch and of the hidden spikes, against the 1 ms grid", f"paired t over seeds, {_SPLIT}",
              {"cheaper": greater(0.0, COST)}, {"cheaper": COST_WHY}, uses_q=False),
+    Declared("nir_as_imported", "nir", "[What a user of NIR expects] A CuBa-LIF network exported to NIR keeps its "
+             "accuracy when another library's NIR importer runs it.", _AS,
+             "importer (as imported) minus analytic test accuracy (points) at h = 1 ms (h / tau_s = 1/130, "
+             "tau_s = 130 ms), each importer", "exact McNemar per test digit, pooled over the source networks "
+             "(two one-sided tests), every importer",
+             {"keeps accuracy": equivalent(SIMILAR)}, {"keeps accuracy": SIMILAR_WHY}, mode="every"),
+    Declared("nir_corrected", "nir", "[This study] With its one documented correction (an input spike counted as a "
+             "delta of area 1), an importer's own discretization keeps the analytic accuracy at the steps users "
+             "choose.", _AS, "corrected importer minus analytic test accuracy (points), every importer at every "
+             "step up to 1 ms (h / tau_s <= 1/130)", "exact McNemar per test digit, pooled over the source networks "
+             "(two one-sided tests), every cell",
+             {"keeps accuracy": equivalent(SIMILAR)}, {"keeps accuracy": SIMILAR_WHY}, mode="every"),
 )
 
 

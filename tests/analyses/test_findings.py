@@ -58,7 +58,7 @@ def test_every_claim_names_its_source_and_an_existing_or_planned_chapter():
     # a claim may be decided by a sweep still in progress: "not yet tested" until it is complete
     experiments = {r.experiment for r in plan.planned("quick")} | {s.name for s in plan.sweeps("quick", True)}
     assert len(CLAIM) == len(findings.CLAIMS)  # ids are unique
-    assert {c.source for c in findings.CLAIMS} == set(findings.SOURCES)  # all four sources
+    assert {c.source for c in findings.CLAIMS} == set(findings.SOURCES)  # all four sources and NIR
     for c in findings.CLAIMS:
         if c.id not in findings.DECIDERS:
             assert c.chapter in findings.PLANNED and not c.rules, c.id
