@@ -128,7 +128,9 @@ def simulate(graph, importer: str, h: float, in_times: torch.Tensor, *, correcte
     """Output spike raster ``[T, B, C]`` (0 / 1, float32) of ``graph`` (exported by
     :func:`snnlib.interop.nir.to_nir`, time in ms) imported by ``importer`` and run at the step
     ``h`` (ms) for ``T = ceil(t_max / h) + 1`` steps (grid points ``0, h, ..., >= t_max``), on the
-    input spike times ``in_times`` (``[B, N_in, K]`` ms, ``+inf`` padded), delivered on the grid."""
+    input spike times ``in_times`` (``[B, N_in, K]`` ms, ``+inf`` padded), delivered on the grid.
+    An importer has no shorter last step: where ``h`` does not divide the window its last step ends
+    after ``t_max`` (this project's grids end the window with a shorter step)."""
     if importer not in IMPORTERS:
         raise ValueError(f"importer = {importer!r}: expected one of {', '.join(IMPORTERS)}")
     t_max = float(graph.metadata["t_max"])
