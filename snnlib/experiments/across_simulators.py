@@ -25,6 +25,7 @@ the findings. The prediction rule is the source's (most output spikes; ties: ear
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tempfile
 import time
@@ -49,6 +50,8 @@ from snnlib.model.neuron import NeuronParams
 from snnlib.training.losses import predict_events_by_count
 
 NAME = "across-simulators"
+#: a spike buffer no neuron of these networks fills in the window (the importers' networks have no cap)
+UNCAPPED = 200
 #: the importers' simulator names: as imported, and with the documented correction
 IMPORTED = tuple(f"{imp}{suffix}" for imp in importers.IMPORTERS for suffix in ("", "+corrected"))
 
@@ -74,7 +77,8 @@ class AcrossConfig(Config):
     - ``steps``: the time steps ``h``.
     - ``n_test``: the first test digits (all 10,000 by default); ``n_vectors``: test digits shipped
       with each export as its test vectors; ``vector_steps``: the steps at which every importer,
-      as imported and corrected, is checked on them (:func:`check_vectors`); ``batch_size``:
+      as imported and corrected, is checked on them (:func:`check_vectors`), against the shipped
+      output and against the same network without its spike cap; ``batch_size``:
       digits per forward pass.
     - ``nest_resolutions``: NEST's resolutions (ms) of the oracle check (:func:`nest_check`); ``()``
       skips it.
@@ -140,20 +144,24 @@ def _metrics(out: torch.Tensor, labels: torch.Tensor, ref_pred: torch.Tensor, re
             "correct": (pred == labels).numpy().astype(np.int8)}
 
 
-def check_vectors(graph, sim: str, h: float) -> dict:
+def check_vectors(graph, sim: str, h: float, references: dict | None = None) -> dict:
     """An importer (``sim`` in :data:`IMPORTED`) at the step ``h`` ms on the graph's shipped test
-    vectors, against the exact output they carry: the mean first-spike time error over the
-    outputs where both spike (ms), the fraction of outputs where only one of them spikes, and the
-    mean absolute difference of the spike counts."""
+    vectors, against the exact output they carry (key ``""``) and against each of ``references``
+    (``{suffix: output spike times of the same inputs}``): per reference, the mean first-spike
+    time error over the outputs where both spike (ms), the fraction of outputs where only one of
+    them spikes, and the mean absolute difference of the spike counts (keys ``<metric><suffix>``)."""
     x, y = snir.test_vectors(graph)
     imp, corrected = sim.split("+")[0], sim.endswith("+corrected")
     got = raster_times(importers.simulate(graph, imp, h, x, corrected=corrected), h)
-    f_got, f_ref = got[..., 0], y[..., 0]
-    both = torch.isfinite(f_got) & torch.isfinite(f_ref)
-    n_got, n_ref = torch.isfinite(got).sum(-1), torch.isfinite(y).sum(-1)
-    return {"first_error": float((f_got - f_ref)[both].abs().mean()) if bool(both.any()) else float("nan"),
-            "first_mismatch": float((torch.isfinite(f_got) != torch.isfinite(f_ref)).double().mean()),
-            "count_error": float((n_got - n_ref).abs().double().mean())}
+    out = {}
+    for suffix, ref in {"": y, **(references or {})}.items():
+        f_got, f_ref = got[..., 0], ref[..., 0]
+        both = torch.isfinite(f_got) & torch.isfinite(f_ref)
+        n_got, n_ref = torch.isfinite(got).sum(-1), torch.isfinite(ref).sum(-1)
+        out[f"first_error{suffix}"] = float((f_got - f_ref)[both].abs().mean()) if bool(both.any()) else float("nan")
+        out[f"first_mismatch{suffix}"] = float((torch.isfinite(f_got) != torch.isfinite(f_ref)).double().mean())
+        out[f"count_error{suffix}"] = float((n_got - n_ref).abs().double().mean())
+    return out
 
 
 def nest_check(resolutions=(1e-3, 1e-4), seed: int = 0) -> dict:
@@ -230,8 +238,8 @@ def run(cfg: AcrossConfig, progress: bool = True) -> xr.Dataset:
     correct = np.zeros((R, S, H, cfg.n_test), dtype=np.int8)
     exact_correct = np.zeros((R, cfg.n_test), dtype=np.int8)
     vec_sims = [s for s in cfg.simulators if s in IMPORTED]
-    vec = {m: np.full((R, len(vec_sims), len(cfg.vector_steps)), np.nan)
-           for m in ("first_error", "first_mismatch", "count_error")}
+    vec = {f"{m}{ref}": np.full((R, len(vec_sims), len(cfg.vector_steps)), np.nan)
+           for m in ("first_error", "first_mismatch", "count_error") for ref in ("", "_uncapped")}
     files = {}
     bar = tqdm(total=R * (S * H + len(vec_sims) * len(cfg.vector_steps)), desc="across simulators", disable=not progress)
     for r, seed in enumerate(cfg.seeds):
@@ -250,9 +258,14 @@ def run(cfg: AcrossConfig, progress: bool = True) -> xr.Dataset:
         exact["accuracy"][r] = float((ref_pred == labels).double().mean())
         exact["output_spikes"][r] = float(torch.isfinite(ref).sum((1, 2)).double().mean())
         exact_correct[r] = (ref_pred == labels).numpy()
+        # the importers keep no spike cap: the shipped (capped) output, and the same network uncapped
+        uncapped = copy.deepcopy(net)
+        uncapped.max_spikes = [UNCAPPED] * len(net.max_spikes)
+        with torch.no_grad():
+            free = uncapped(snir.test_vectors(graph)[0])[0]
         for v, sim in enumerate(vec_sims):
             for j, h in enumerate(cfg.vector_steps):
-                for m, x in check_vectors(graph, sim, h).items():
+                for m, x in check_vectors(graph, sim, h, {"_uncapped": free}).items():
                     vec[m][r, v, j] = x
                 bar.update()
         for s, sim in enumerate(cfg.simulators):
@@ -281,7 +294,8 @@ def run(cfg: AcrossConfig, progress: bool = True) -> xr.Dataset:
     ds["h"].attrs["units"] = "ms"
     for m, v in vec.items():
         ds[f"vector_{m}"] = (("seed", "importer", "vector_h"), v)
-        ds[f"vector_{m}"].attrs["units"] = {"first_error": "ms", "count_error": "spikes"}.get(m, "fraction")
+        ds[f"vector_{m}"].attrs["units"] = {"first_error": "ms", "count_error": "spikes"}.get(
+            m.removesuffix("_uncapped"), "fraction")
     ds = ds.assign_coords(importer=vec_sims, vector_h=list(cfg.vector_steps))
     ds["vector_h"].attrs["units"] = "ms"
     if oracle:

@@ -136,10 +136,13 @@ def simulate(graph, importer: str, h: float, in_times: torch.Tensor, *, correcte
     t_max = float(graph.metadata["t_max"])
     T = grid_index(t_max, h) + 1
     g, step = prepare(graph, importer, h, corrected)
-    module = _module(g, importer, step)
     outs = []
     with torch.no_grad():
         for i in range(0, in_times.shape[0], batch_size):
+            # a fresh module per batch: snnTorch's neurons keep their last state as attributes and
+            # start the next call from it when none is passed (measured: the second batch began where
+            # the first ended)
+            module = _module(g, importer, step)
             x = in_times[i:i + batch_size].double()
             B, N = x.shape[:2]
             finite = torch.isfinite(x) & (x <= t_max)

@@ -79,6 +79,15 @@ def test_prepared_snntorch_graph_is_accepted_and_keeps_the_equations(graph):
     np.testing.assert_allclose(got[torch.isfinite(got)], y[torch.isfinite(y)], rtol=1e-8)
 
 
+@pytest.mark.parametrize("imp", importers.IMPORTERS)
+def test_batches_are_independent(graph, imp):
+    """Simulated in batches of 5 or all at once, the same rasters: no state carries from one batch to the next."""
+    x = snir.test_vectors(graph)[0]
+    whole = importers.simulate(graph, imp, 1.0, x, corrected=True)
+    batched = importers.simulate(graph, imp, 1.0, x, corrected=True, batch_size=5)
+    assert int(whole.sum()) > 0 and torch.equal(whole, batched)
+
+
 def test_unknown_importer_is_refused(graph):
     with pytest.raises(ValueError, match="importer"):
         importers.simulate(graph, "brian2", 1.0, torch.zeros(1, 40, 1))
