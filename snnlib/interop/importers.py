@@ -100,11 +100,12 @@ def prepare(graph, importer: str, h: float, corrected: bool = False) -> tuple:
     expressed as ``importer`` needs it to run at the step ``h`` ms, with its correction if
     ``corrected``; ``step`` is the importer's step in that graph's time unit."""
     if importer == "snntorch":
-        g = retime(graph, SNNTORCH_DT / h)
-        lif = next(n for n in g.nodes.values() if type(n).__name__ == "CubaLIF")
-        # the current unit in which r = tau_mem / dt, which the importer requires
-        c = float(np.asarray(lif.r).ravel()[0] * SNNTORCH_DT / np.asarray(lif.tau_mem).ravel()[0])
-        g, step = rescale_current(g, c), SNNTORCH_DT
+        g, step = retime(graph, SNNTORCH_DT / h), SNNTORCH_DT
+        for node in g.nodes.values():
+            if type(node).__name__ == "CubaLIF":
+                # each layer's current unit in which r = tau_mem / dt, which the importer requires
+                c = np.asarray(node.r) * step / np.asarray(node.tau_mem)
+                node.w_in, node.r = np.asarray(node.w_in) * c, np.asarray(node.r) / c
     elif importer == "norse":
         g, step = graph, h
     else:
