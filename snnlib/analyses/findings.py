@@ -30,6 +30,7 @@ from snnlib import inference as inf
 from snnlib.analyses import direct, transfer
 from snnlib.analyses import timebins as tb
 from snnlib.config import Config
+from snnlib.experiments import across_simulators
 from snnlib.model.discretization import parse_integration
 from snnlib.report import dirty_runs_note
 from snnlib.store import runs
@@ -357,12 +358,7 @@ def _importer_cells(load: Loader, c, s, sims: list, max_h: float) -> tuple[dict,
     cells = {}
     for sim in sims:
         for h in [float(x) for x in ds["h"].values if x <= max_h]:
-            a = ds["test_correct"].sel(simulator=sim, h=h).astype(bool)
-            z = ds["exact_test_correct"].astype(bool)
-            b, cc = int((z & ~a).sum()), int((~z & a).sum())  # right only analytic / only the importer
-            n = int(a.size)
-            est = inf.mcnemar(b, cc, n, strata=ds.sizes["seed"], what="test digits")
-            cells[f"{sim}, {h:g} ms"] = _t(c, s, "keeps accuracy", est.scaled(100.0))
+            cells[f"{sim}, {h:g} ms"] = _t(c, s, "keeps accuracy", across_simulators.paired_estimate(ds, sim, h)[0])
     n = {"exact_accuracy": 100 * float(ds["exact_accuracy"].mean()), "n_test": int(ds.sizes["test_sample"]),
          "n_networks": int(ds.sizes["seed"]), "tau_s": float(ds.attrs["tau_s_ms"])}
     return cells, n

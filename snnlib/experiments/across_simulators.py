@@ -329,18 +329,24 @@ def breakpoints(ds: xr.Dataset, tolerance: float) -> dict:
     return out
 
 
-def paired_differences(ds: xr.Dataset):
-    """Per ``(simulator, h)``: its test accuracy minus the analytic network's (points) over every
-    digit of every source network, with the two-sided 90 % interval of the exact McNemar test
-    (:func:`snnlib.inference.mcnemar`) and the discordant digits (right only analytic, right only
-    the simulator). A ``pandas.DataFrame``, one row per cell."""
-    rows = []
+def paired_estimate(ds: xr.Dataset, sim: str, h: float) -> tuple:
+    """``(estimate, b, c)``: ``sim``'s test accuracy at the step ``h`` minus the analytic network's
+    (points), by the exact McNemar test (:func:`snnlib.inference.mcnemar`) over every digit of every
+    source network, from ``b`` digits right only in the analytic network and ``c`` right only in ``sim``."""
     z = ds["exact_test_correct"].astype(bool)
+    a = ds["test_correct"].sel(simulator=sim, h=h).astype(bool)
+    b, c = int((z & ~a).sum()), int((~z & a).sum())
+    est = inference.mcnemar(b, c, int(a.size), strata=ds.sizes["seed"], what="test digits").scaled(100.0)
+    return est, b, c
+
+
+def paired_differences(ds: xr.Dataset):
+    """Per ``(simulator, h)``: :func:`paired_estimate` with its two-sided 90 % interval and the
+    discordant digits. A ``pandas.DataFrame``, one row per cell."""
+    rows = []
     for sim in ds["simulator"].values:
         for h in ds["h"].values:
-            a = ds["test_correct"].sel(simulator=sim, h=h).astype(bool)
-            b, c = int((z & ~a).sum()), int((~z & a).sum())
-            est = inference.mcnemar(b, c, int(a.size), strata=ds.sizes["seed"], what="test digits").scaled(100.0)
+            est, b, c = paired_estimate(ds, str(sim), float(h))
             rows.append({"simulator": str(sim), "h (ms)": float(h), "h / tau_s": float(h) / float(ds.attrs["tau_s_ms"]),
                          "difference (points)": est.value, "lo": est.lo, "hi": est.hi,
                          "right only analytic": b, "right only simulator": c})
