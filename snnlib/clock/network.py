@@ -29,18 +29,20 @@ class ClockNetwork(torch.nn.Module):
 
     Three separate axes: ``neurons`` (one per layer or shared), ``discretization``
     (:class:`snnlib.model.discretization.ClockDiscretization`: ``"loihi"`` by default, seed 000's ``"skip"``,
-    or the ``"exact"`` grid, which takes :class:`snnlib.model.neuron.NeuronParams`) and ``surrogate``.
+    or the ``"exact"`` grid, which takes :class:`snnlib.model.neuron.NeuronParams`) and ``surrogate``
+    (one, or a list with one per layer).
     ``sparse_hidden``: project hidden spikes, and a dense input raster that is binary, with
     :func:`spike_projection` (same values and gradients as the dense matmul, faster at the usual
     few-percent spike densities, the dense matmul above a density threshold,
     :func:`snnlib.clock.raster.dense_threshold`); the spikes' indices come from the layer's forward
     kernel where it runs (no scan of the raster). A non-binary dense input (event counts) takes the
-    dense matmul.
+    dense matmul. Initial weights: Kaiming-uniform times ``weight_scale``, or with ``init``
+    ``U(low, high)`` (one pair, or one per layer: the event network's rule).
     """
 
     def __init__(self, sizes, neurons, surrogate="slayer",
                  weight_scale: float = 1.0, generator: torch.Generator | None = None, dtype=torch.float32,
-                 discretization=None, sparse_hidden: bool = True):
+                 discretization=None, sparse_hidden: bool = True, init=None):
         super().__init__()
         self.sparse_hidden = bool(sparse_hidden)
 
@@ -54,13 +56,28 @@ class ClockNetwork(torch.nn.Module):
             raise ValueError(f"{len(self.neurons)} neuron settings for {n_layers} layers.")
         for p in self.neurons:
             check_neuron(p, self.discretization)
-        self.surrogate = get_surrogate(surrogate)
+        if isinstance(surrogate, list):  # one per layer (e.g. widths in units of each layer's threshold)
+            if len(surrogate) != n_layers:
+                raise ValueError(f"{len(surrogate)} surrogates for {n_layers} layers.")
+            self.surrogates = [get_surrogate(s) for s in surrogate]
+        else:
+            self.surrogates = [get_surrogate(surrogate)] * n_layers
+        self.surrogate = self.surrogates[0]
+        if init is not None:
+            inits = [tuple(init)] * n_layers if isinstance(init[0], (int, float)) else [tuple(i) for i in init]
+            if len(inits) != n_layers or not all(len(i) == 2 and i[0] < i[1] for i in inits):
+                raise ValueError(f"init = {init!r}: expected (low, high) with low < high, or one pair per layer "
+                                 f"({n_layers}).")
+            if weight_scale != 1.0:
+                raise ValueError("init gives the weights' bounds; weight_scale scales Kaiming's: pass one of the two.")
         self.weights = torch.nn.ParameterList()
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             w = torch.empty(n_out, n_in, dtype=dtype)
-            # Kaiming-uniform bound (as torch.nn.Linear), scaled
-            bound = weight_scale * math.sqrt(6.0 / n_in)
-            w.uniform_(-bound, bound, generator=generator)
+            if init is None:  # Kaiming-uniform bound (as torch.nn.Linear), scaled
+                bound = weight_scale * math.sqrt(6.0 / n_in)
+                w.uniform_(-bound, bound, generator=generator)
+            else:  # U(low, high), as the event network (BATS's rule)
+                w.uniform_(*inits[i], generator=generator)
             self.weights.append(torch.nn.Parameter(w))
 
     def forward(self, raster: "Raster | Tensor"):
@@ -70,7 +87,7 @@ class ClockNetwork(torch.nn.Module):
         hidden_counts = []
         nonzero = []  # the spikes of the layer just run, as its kernel found them (numba "loihi")
         last = len(self.weights) - 1
-        for i, (w, p) in enumerate(zip(self.weights, self.neurons)):
+        for i, (w, p, sg) in enumerate(zip(self.weights, self.neurons, self.surrogates)):
             if isinstance(x, Raster):
                 cur = sparse_projection(x, w)
             elif self.sparse_hidden and (i > 0 or _is_binary(x)):  # spikes: binary and mostly zero
@@ -79,7 +96,7 @@ class ClockNetwork(torch.nn.Module):
                 cur = x @ w.t()
             nonzero = [] if (self.sparse_hidden and i < last) else None
             # no indices past the density at which the next projection goes dense
-            x, _ = clock_sequence(cur, p, self.discretization, self.surrogate, nonzero=nonzero,
+            x, _ = clock_sequence(cur, p, self.discretization, sg, nonzero=nonzero,
                                   nonzero_max_density=dense_threshold(self.sizes[i + 2]) if i < last else 1.0)
             if i < last:
                 if nonzero:  # from the indices: rows are t B + b

@@ -12,7 +12,7 @@ import torch
 from snnlib.clock.raster import Raster
 from snnlib.model.discretization import grid_index
 
-__all__ = ["ttfs", "rate", "rate_fixed", "events_to_bins"]
+__all__ = ["ttfs", "rate", "rate_fixed", "events_to_bins", "times_raster"]
 
 def ttfs(images, t_max: float = 100.0, dtype=torch.float64) -> torch.Tensor:
     """Time-to-first-spike code of 8-bit images: ``t = t_max * (1 - pixel/255)``; black pixels are silent.
@@ -108,13 +108,31 @@ def ttfs_raster(images, n_steps: int, dt: float = 1.0, t_in: float = 100.0, roun
     Returns a sparse :class:`snnlib.clock.raster.Raster` ``[n_steps, B, H*W]``; spikes past the window
     are dropped (none when ``n_steps * dt > t_in``).
     """
+    return times_raster(ttfs(images, t_in), n_steps, dt, rounding)
+
+
+def times_raster(times, n_steps: int, dt: float = 1.0, rounding: str = "floor"):
+    """Input spike times ``[B, N, K]`` (ms, ``+inf`` padded; an event network's input) on a clock:
+    a spike at ``t`` falls in bin ``floor(t / dt)`` (``rounding="ceil"``: at grid point
+    ``ceil(t / dt)``, for the exact grid), one spike per (bin, input) at most (OR).
+
+    Returns a sparse :class:`snnlib.clock.raster.Raster` ``[n_steps, B, N]``; spikes past the window
+    are dropped.
+    """
     if n_steps < 1 or not (dt > 0):
         raise ValueError(f"n_steps = {n_steps}, dt = {dt}: expected n_steps >= 1 and dt > 0 (ms).")
-    t = ttfs(images, t_in).squeeze(-1)
-    b, n = torch.isfinite(t).nonzero(as_tuple=True)
-    step = _step_index(t[b, n], dt, rounding).long().clamp_min(0)
+    t = torch.as_tensor(times)
+    if t.dim() != 3:
+        raise ValueError(f"times of shape {tuple(t.shape)}: expected [B, N, K] spike times (ms).")
+    B, N, K = t.shape
+    b, n, k = torch.isfinite(t).nonzero(as_tuple=True)
+    step = _step_index(t[b, n, k], dt, rounding).long().clamp_min(0)
     keep = step < n_steps
-    return Raster((n_steps, t.shape[0], t.shape[1]), step[keep], b[keep], n[keep])
+    step, b, n = step[keep], b[keep], n[keep]
+    if K > 1:  # several spikes of one input in one bin: one
+        key = torch.unique((step * B + b) * N + n)
+        step, b, n = key // (B * N), (key // N) % B, key % N
+    return Raster((n_steps, B, N), step, b, n)
 
 
 def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34, 2), rounding: str = "floor"):

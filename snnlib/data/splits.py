@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from snnlib.data import datasets as data_
+from snnlib.data import yinyang
 
-__all__ = ["mnist_splits", "nmnist_splits"]
+__all__ = ["mnist_splits", "nmnist_splits", "yinyang_splits"]
 from snnlib.config import ConfigError
 
 
@@ -70,3 +71,19 @@ class _Subset:
 
     def __getitem__(self, i):
         return self.base[int(self.idx[i])]
+
+
+def yinyang_splits(cfg) -> dict:
+    """Yin-Yang's published splits (:data:`snnlib.data.yinyang.SPLITS`: 5,000 / 1,000 / 1,000 points,
+    seeds 42 / 41 / 40): features ``[n, 4]`` and labels. The validation split is its own set, not
+    held out of the training points: ``n_val`` keeps its first ``n_val`` points (at most 1,000;
+    ``val_seed`` plays no part), ``n_train`` / ``n_test`` the first points of the others."""
+    size = yinyang.SPLITS["val"][1]
+    if not 1 <= cfg.n_val <= size:
+        raise ConfigError(f"{type(cfg).__name__}.n_val = {cfg.n_val}: Yin-Yang's validation split has {size} points; "
+                          f"expected 1 to {size}.")
+    sets = {s: tuple(yinyang.load(s)) for s in ("train", "val", "test")}
+    for split, n in (("train", cfg.n_train), ("val", cfg.n_val), ("test", cfg.n_test)):
+        if n is not None:
+            sets[split] = (sets[split][0][:n], sets[split][1][:n])
+    return sets

@@ -6,6 +6,14 @@ with the best validation accuracy (the best over its epochs). The test split is 
 (``n_test = 0``). The run records every candidate's validation accuracy and the choice; the tests
 check that the sweep's configuration uses the chosen values, so the book's BPTT runs carry the
 record of how their settings were chosen.
+
+**A shared neuron** (``paired``): two schemes that train the same network (the time-bin study's
+shared neuron) are searched in one run, each over its own grid of the same size (the same budget),
+and both grids list the same neuron candidates (thresholds, in each scheme's units) in the same
+order. The neuron chosen is the one whose *worse* scheme does best (``max_n min_s best_s(n)``, each
+scheme at its best other settings for that neuron): neither scheme's optimum is imposed on the
+other, and neither gets a neuron only it can train. Each scheme then keeps its best settings at
+that neuron.
 """
 
 from __future__ import annotations
@@ -35,6 +43,10 @@ class HPSearchConfig(Config):
     - ``grid``: ``{field: [candidates]}`` (every combination is trained);
     - ``epochs``, ``n_train``: the reduced budget of each candidate (``n_train = None``: the sweep's);
     - ``seed``: initial weights and batch order of every candidate.
+    - ``paired``: ``None``, or ``{"sweep": name, "grid": {...}}``: a second training sweep (the same
+      profile) searched in the same run with the same budget (as many candidates); ``shared``:
+      ``(field, paired field)``, the grid fields that list the same neuron candidates in both, aligned
+      by position (see the module docstring).
     """
 
     sweep: str = "bptt-mnist-ttfs"
@@ -43,6 +55,8 @@ class HPSearchConfig(Config):
     epochs: int = 1
     n_train: int | None = None
     seed: int = 0
+    paired: dict | None = None
+    shared: tuple | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -62,22 +76,41 @@ class HPSearchConfig(Config):
         c("n_train", self.n_train is None or (isinstance(self.n_train, int) and self.n_train >= 1),
           "None (the sweep's) or an integer >= 1")
         self._check_non_negative_int("seed")
+        c("shared", (self.paired is None) == (self.shared is None), "set together with paired (or neither)")
+        if self.paired is not None:
+            ok = isinstance(self.paired, dict) and set(self.paired) == {"sweep", "grid"} and isinstance(
+                self.paired["grid"], dict) and self.paired["grid"]
+            c("paired", ok, "None or {'sweep': a training sweep, 'grid': {field: [candidates]}}")
+            try:
+                other = plan.sweep(self.paired["sweep"])
+            except KeyError as e:
+                c("paired", False, f"a planned sweep ({e.args[0]})")
+                return
+            c("paired", other.scheme is not None and self.profile in other.profiles,
+              f"a training sweep with the profile {self.profile!r}")
+            c("paired", len(_combinations(self.paired["grid"])) == len(self.candidates()),
+              f"a grid of as many candidates as grid's ({len(self.candidates())}): the same search budget")
+            a, b = (tuple(self.shared) + (None, None))[:2] if isinstance(self.shared, (tuple, list)) else (None, None)
+            c("shared", isinstance(self.shared, (tuple, list)) and len(self.shared) == 2 and a in self.grid
+              and b in self.paired["grid"] and len(self.grid[a]) == len(self.paired["grid"][b]),
+              "(field of grid, field of paired grid) listing the same number of neuron candidates")
+            for cand in _combinations(self.paired["grid"]):
+                self.training_config(cand, paired=True)
         for cand in self.candidates():
             self.training_config(cand)  # every candidate is a valid training config
 
-    def base(self) -> dict:
-        return dict(plan.sweep(self.sweep).profiles[self.profile].base)
+    def base(self, paired: bool = False) -> dict:
+        return dict(plan.sweep(self.paired["sweep"] if paired else self.sweep).profiles[self.profile].base)
 
     def candidates(self) -> list[dict]:
         return _combinations(self.grid)
 
-    def training_config(self, candidate: dict):
-
-        cls = driver.scheme_of(plan.sweep(self.sweep).scheme).config
+    def training_config(self, candidate: dict, paired: bool = False):
+        cls = driver.scheme_of(plan.sweep(self.paired["sweep"] if paired else self.sweep).scheme).config
         budget = {"epochs": self.epochs, "seed": self.seed, "n_test": 0}
         if self.n_train is not None:
             budget["n_train"] = self.n_train
-        return cls.from_dict({**self.base(), **candidate, **budget})
+        return cls.from_dict({**self.base(paired), **candidate, **budget})
 
 
 Config = HPSearchConfig
@@ -89,12 +122,18 @@ def _combinations(grid: dict) -> list[dict]:
 
 
 def run(cfg: HPSearchConfig, progress: bool = True) -> xr.Dataset:
-    """Train every candidate (validation only) and return their accuracies along ``candidate``."""
-    cands = cfg.candidates()
+    """Train every candidate (validation only) and return their accuracies along ``candidate``
+    (with ``paired``: both grids' candidates, the first sweep's first; see :func:`_paired_dataset`)."""
+    if cfg.paired is not None:
+        return _paired_dataset(cfg, progress)
+    return _search(cfg, cfg.candidates(), False, progress)
+
+
+def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool) -> xr.Dataset:
     best, final, spikes, wall = (np.full(len(cands), np.nan) for _ in range(4))
     for i, cand in enumerate(cands):
         t0 = time.perf_counter()
-        ds = driver.run(cfg.training_config(cand), progress=progress)
+        ds = driver.run(cfg.training_config(cand, paired), progress=progress)
         if not bool(np.isnan(ds["test_accuracy"].values).all()):
             raise RuntimeError("the search evaluated the test split; it must not")
         best[i] = float(ds["val_accuracy"].max())
@@ -105,11 +144,47 @@ def run(cfg: HPSearchConfig, progress: bool = True) -> xr.Dataset:
         {"best_val_accuracy": ("candidate", best), "final_val_accuracy": ("candidate", final),
          "hidden_spikes": ("candidate", spikes), "wall_s": ("candidate", wall)},
         coords={"candidate": np.arange(len(cands)),
-                **{k: ("candidate", [_plain(c[k]) for c in cands]) for k in cfg.grid}})
+                **{k: ("candidate", [_plain(c[k]) for c in cands]) for k in cands[0]}})
     out["best_val_accuracy"].attrs["long_name"] = "best validation accuracy over the epochs"
     out.attrs.update(sweep=cfg.sweep, profile=cfg.profile, grid=json.dumps(cfg.grid), epochs=cfg.epochs,
                      n_train="sweep's" if cfg.n_train is None else cfg.n_train, seed=cfg.seed)
     return out
+
+
+def _paired_dataset(cfg: HPSearchConfig, progress: bool) -> xr.Dataset:
+    """Both searches along one ``candidate`` dimension: coordinates ``sweep`` (which), ``neuron``
+    (the shared candidate's position) and ``settings`` (the candidate as JSON)."""
+    parts = []
+    for paired, grid, field in ((False, cfg.grid, cfg.shared[0]), (True, cfg.paired["grid"], cfg.shared[1])):
+        cands = _combinations(grid)
+        ds = _search(cfg, cands, paired, progress)
+        ds = ds.drop_vars([k for k in grid])
+        ds = ds.assign_coords(
+            sweep=("candidate", [cfg.paired["sweep"] if paired else cfg.sweep] * len(cands)),
+            neuron=("candidate", [grid[field].index(c[field]) for c in cands]),
+            settings=("candidate", [json.dumps(c) for c in cands]))
+        parts.append(ds)
+    out = xr.concat(parts, "candidate", combine_attrs="override")
+    out = out.assign_coords(candidate=np.arange(out.sizes["candidate"]))
+    out.attrs.update(paired=json.dumps(cfg.paired), shared=json.dumps(list(cfg.shared)))
+    return out
+
+
+def paired_choice(ds: xr.Dataset) -> dict:
+    """The shared neuron and each scheme's settings of a paired search (module docstring):
+    ``{"neuron", "scores" (the worse scheme's best per neuron), "chosen", "chosen_paired"}``."""
+    acc = np.nan_to_num(ds["best_val_accuracy"].values, nan=-math.inf)
+    sweeps = list(dict.fromkeys(ds["sweep"].values.tolist()))
+    neuron = ds["neuron"].values
+    n = int(neuron.max()) + 1
+    best = np.array([[acc[(ds["sweep"].values == s) & (neuron == i)].max() for i in range(n)] for s in sweeps])
+    scores = best.min(0)
+    pick = int(np.argmax(scores))
+    chosen = []
+    for s in sweeps:
+        rows = np.flatnonzero((ds["sweep"].values == s) & (neuron == pick))
+        chosen.append(json.loads(str(ds["settings"].values[rows[int(np.argmax(acc[rows]))]])))
+    return {"neuron": pick, "scores": [float(v) for v in scores], "chosen": chosen[0], "chosen_paired": chosen[1]}
 
 
 def _plain(v: Any):
@@ -124,8 +199,19 @@ def chosen(ds: xr.Dataset) -> dict:
 
 
 def summarize(ds: xr.Dataset) -> dict:
-    """The choice and its validation accuracy, and the spread over candidates."""
+    """The choice and its validation accuracy, and the spread over candidates (paired: the choice of
+    :func:`paired_choice`, each scheme's validation accuracy there, and the paired sweep's choice)."""
     acc = ds["best_val_accuracy"].values
+    if "paired" in ds.attrs:
+        pc = paired_choice(ds)
+        at = {json.dumps(c, sort_keys=True) for c in (pc["chosen"], pc["chosen_paired"])}
+        picked = [float(a) for a, st in zip(acc, ds["settings"].values)
+                  if json.dumps(json.loads(str(st)), sort_keys=True) in at]
+        return {"chosen": pc["chosen"], "chosen_paired": pc["chosen_paired"], "paired_sweep": json.loads(
+            ds.attrs["paired"])["sweep"], "neuron": pc["neuron"], "neuron_scores": pc["scores"],
+            "chosen_val_accuracy": picked[0], "chosen_paired_val_accuracy": picked[1],
+            "worst_val_accuracy": float(np.nanmin(acc)), "candidates": int(ds.sizes["candidate"]),
+            "search_minutes": float(np.nansum(ds["wall_s"].values) / 60)}
     return {"chosen": chosen(ds), "chosen_val_accuracy": float(np.nanmax(acc)),
             "worst_val_accuracy": float(np.nanmin(acc)), "candidates": int(ds.sizes["candidate"]),
             "search_minutes": float(np.nansum(ds["wall_s"].values) / 60)}
@@ -133,10 +219,18 @@ def summarize(ds: xr.Dataset) -> dict:
 
 def matches_sweep(summary: dict, sweep: str, profile: str) -> dict:
     """``{field: (chosen, in the sweep)}`` for every searched field where the sweep's base
-    configuration differs from the choice (empty: the sweep uses the choice)."""
+    configuration differs from the choice (empty: the sweep uses the choice); a paired search's
+    second sweep too (its fields as ``"<sweep>.<field>"``)."""
+    out = _differs(summary["chosen"], sweep, profile)
+    if "chosen_paired" in summary:
+        other = summary["paired_sweep"]
+        out.update({f"{other}.{k}": v for k, v in _differs(summary["chosen_paired"], other, profile).items()})
+    return out
+
+
+def _differs(chosen: dict, sweep: str, profile: str) -> dict:
     base = plan.sweep(sweep).profiles[profile].base
-    return {k: (v, base.get(k)) for k, v in summary["chosen"].items()
-            if json.dumps(_norm(base.get(k))) != json.dumps(_norm(v))}
+    return {k: (v, base.get(k)) for k, v in chosen.items() if json.dumps(_norm(base.get(k))) != json.dumps(_norm(v))}
 
 
 def _norm(v):

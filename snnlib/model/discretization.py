@@ -39,7 +39,7 @@ import torch
 from snnlib.model.neuron import _positive_finite
 
 __all__ = ["Discretization", "INTEGRATOR_CHOICES", "SPIKE_RULES", "INPUTS", "ClockDiscretization", "CLOCK_METHODS",
-           "SKIP_BACKWARDS", "GRID_TOL", "grid_index", "grid_steps", "parse_integration"]
+           "SKIP_BACKWARDS", "GRID_TOL", "grid_index", "grid_steps", "grid_capacity", "parse_integration"]
 
 #: the integrators a Discretization takes (their implementations: snnlib.model.integrators.INTEGRATORS)
 INTEGRATOR_CHOICES = ("exact", "euler", "ps")
@@ -67,6 +67,21 @@ def grid_index(t, dt):
 def grid_steps(span: float, dt: float) -> int:
     """Steps of ``dt`` that cover ``span`` ms (at least one; the last may be shorter)."""
     return max(1, grid_index(span, dt))
+
+
+def grid_capacity(window: float, h: float, depth: int) -> int:
+    """The most spikes a neuron ``depth`` layers above the input can emit on the grid points
+    ``0, h, ..., <= window`` (ms) when the grid allows one spike per point and delivers a spike at
+    the grid point at or after it: ``floor(window / h) + 1 - depth`` (an input at ``t = 0`` reaches
+    the first layer's voltage at point 1, the next layer's at point 2, ...; at least 0).
+
+    Both shared grid models of the time-bin study (the clock network's ``"exact"`` grid with
+    ``n_steps = window / dt + 1`` base bins, and the event network's exact flow with the ``"snap"``
+    rule and ``"grid"`` input, ``t_max = window``) have this capacity."""
+    h = _positive_finite("h", h, "step in ms")
+    if not (np.isfinite(window) and window >= 0) or not (isinstance(depth, int) and depth >= 1):
+        raise ValueError(f"window = {window}, depth = {depth}: expected a window >= 0 ms and a depth >= 1.")
+    return max(0, int(math.floor(window / h + GRID_TOL)) + 1 - depth)
 
 
 def parse_integration(name: str) -> tuple[str, Optional[int]]:

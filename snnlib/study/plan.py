@@ -181,6 +181,85 @@ _TB_FULL_NMNIST = {"nmnist_subset": "full", "test_from_train": 0, "n_val": 5000,
 _TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST, _TB_FULL_MNIST, chapter=_TB_CHAPTER)
              + _timebins("nmnist", _TB_NMNIST_K, _TB_BPTT_NMNIST, _TB_ST_NMNIST, _TB_FULL_NMNIST))
 
+# issue 24, one neuron for both schemes: the BPTT scheme's exact-grid clock network and the spike-time
+# scheme's exact flow on the same grid (snap rule, inputs on the grid, BATS's gradients at the snapped
+# times) simulate the same CuBa-LIF network (tests/training/test_shared_neuron.py): the same tau_s,
+# tau = 2 tau_s, thresholds, U(-1, 1) initial weights, BATS's spike-count loss with targets fitted to
+# the grid's capacity, prediction by count. Only the gradient differs. 150 ms window (grid points
+# 0 .. 150 ms: n_steps = 151 base bins of 1 ms), Yin-Yang's inputs in [0, 100] ms and a bias spike at 0,
+# 5-120-3 (Goeltz et al.'s network size). Two neurons: BATS's tau_s = 130 ms and a fast 5 ms one, so
+# the bins (150 .. 3) span h / tau_s = 0.0077 .. 0.38 and 0.2 .. 10.
+TB_WINDOW = 150.0
+TB_SHARED_K = (1, 2, 3, 5, 10, 15, 25, 50)
+#: tau_s (ms) of the two regimes
+TB_REGIMES = {"slow": 130.0, "fast": 5.0}
+#: neuron candidates (hidden, output thresholds) in units of tau (ms): V of one input of weight w
+#: peaks at w tau / 4 in either regime, so the same relative thresholds are the same neuron made
+#: faster; searched with both schemes (hpsearch/timebins-yinyang-<regime>, paired)
+_TB_THETA_PER_TAU = ((0.06, 0.2), (0.12, 0.4), (0.24, 0.8), (0.12, 0.8))
+#: the chosen neuron (index into _TB_THETA_PER_TAU) and each scheme's settings, per regime: the
+#: paired searches' choices (a test checks the sweeps use them)
+_TB_CHOICE = {"slow": {"neuron": 1, "bptt": {"lr": 3e-3, "surrogate_width": 0.1}, "spiketime": {"lr": 1e-2}},
+              "fast": {"neuron": 1, "bptt": {"lr": 3e-3, "surrogate_width": 0.1}, "spiketime": {"lr": 1e-2}}}
+_TB_YY = {"dataset": "yinyang", "hidden": [120], "t_in": 100.0, "n_val": 1000, "batch_size": 50, "epochs": 100,
+          "lr_schedule": "cosine", "evals_per_epoch": 1, "weight_scale": 1.0}
+
+
+def tb_thetas(regime: str) -> list[tuple[float, float]]:
+    """The neuron candidates' thresholds (hidden, output) of ``regime`` in this project's units."""
+    tau = 2 * TB_REGIMES[regime]
+    return [tuple(round(c * tau, 6) for c in cand) for cand in _TB_THETA_PER_TAU]
+
+
+def _tb_bases(regime: str) -> tuple[dict, dict]:
+    """The BPTT and spike-time base configs of ``regime`` (the chosen neuron and settings)."""
+    tau_s, choice = TB_REGIMES[regime], _TB_CHOICE[regime]
+    theta = tb_thetas(regime)[choice["neuron"]]
+    n_steps = int(TB_WINDOW) + 1
+    bp = {**_TB_YY, "dt": 1.0, "n_steps": n_steps, "tau_s": tau_s, "tau": 2 * tau_s, "theta": list(theta),
+          "clock": "exact", "init": "uniform", "loss": "count_mse", "targets": [15.0, 3.0], "fit_targets": True,
+          "surrogate": "slayer", "surrogate_unit": "theta", **choice["bptt"]}
+    st = {**_TB_YY, "variant": "multi", "t_max": TB_WINDOW, "tau_s": tau_s,
+          "theta_bats": [round(t / 1000, 9) for t in theta], "max_spikes": n_steps, "targets": [15.0, 3.0],
+          "fit_targets": True, **choice["spiketime"]}
+    return bp, st
+
+
+def _tb_shared(regime: str) -> tuple[Sweep, ...]:
+    bp, st = _tb_bases(regime)
+    hs = tuple(float(k) for k in TB_SHARED_K)
+    seeds = tuple(range(10))
+    name = f"timebins-yinyang-{regime}"
+    tau = f"tau_s = {TB_REGIMES[regime]:g} ms"
+    return (
+        Sweep(f"{name}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",),
+              title=f"Time bins, Yin-Yang, shared neuron ({tau}): BPTT with a surrogate gradient",
+              profiles={"quick": SweepProfile(bp, {"k": TB_SHARED_K, "seed": seeds})}),
+        Sweep(f"{name}-spiketime", "train.ipynb", scheme="integrated", in_progress=("quick",),
+              title=f"Time bins, Yin-Yang, shared neuron ({tau}): exact spike-time gradients on the grid",
+              profiles={"quick": SweepProfile({**st, **_TB_SHARED}, {"dt": hs, "seed": seeds})}),
+        Sweep(f"{name}-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+              title=f"Time bins, Yin-Yang, shared neuron ({tau}): the continuous network (no grid)",
+              profiles={"quick": SweepProfile(st, {"seed": seeds})}),
+    )
+
+
+def _tb_search(regime: str) -> PlannedRun:
+    """The paired search of ``regime``: 4 neurons x 6 settings per scheme, 30 epochs, h = 1 ms."""
+    name = f"timebins-yinyang-{regime}"
+    thetas = tb_thetas(regime)
+    return PlannedRun("hpsearch", name, "hpsearch.ipynb", ("quick",), {
+        "title": f"Hyper-parameter search: the shared neuron of the time-bin study, Yin-Yang, tau_s = "
+                 f"{TB_REGIMES[regime]:g} ms (both schemes)",
+        "config": {"sweep": f"{name}-bptt", "profile": "quick", "epochs": 30,
+                   "grid": {"theta": [list(t) for t in thetas], "lr": [1e-3, 3e-3, 1e-2],
+                            "surrogate_width": [0.1, 0.3]},
+                   "paired": {"sweep": f"{name}-spiketime",
+                              "grid": {"theta_bats": [[round(v / 1000, 9) for v in t] for t in thetas],
+                                       "lr": [1e-3, 2e-3, 3e-3, 6e-3, 1e-2, 2e-2]}},
+                   "shared": ["theta", "theta_bats"]}})
+
+
 SWEEPS: tuple[Sweep, ...] = (
     # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
     # committed: the transfer experiment evaluates them under discretization
@@ -245,7 +324,9 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast")
+
+PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES)
 
 
 def planned(profile: str) -> list[PlannedRun]:

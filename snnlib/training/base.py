@@ -42,7 +42,7 @@ from typing import Any, Callable, ClassVar, Mapping, Protocol
 import torch
 import yaml
 
-from snnlib.config import Config, is_positive
+from snnlib.config import Config, is_positive, plain
 from snnlib.device import valid_device
 
 __all__ = ["TrainConfig", "Scheme", "REQUIRED", "check_scheme", "config_digest"]
@@ -66,6 +66,9 @@ class TrainConfig(Config):
     #: the name of the scheme this config trains (each scheme's config class sets it)
     SCHEME: ClassVar[str] = ""
     EXECUTION: ClassVar[tuple[str, ...]] = ("device",)
+    #: fields added after runs were made, with the value that does what the code did before: left
+    #: out of :func:`config_digest` at that value (earlier checkpoints and weights are still found)
+    ADDED: ClassVar[dict[str, Any]] = {}
 
     lr: float | None = None
     lr_schedule: str = "constant"
@@ -129,8 +132,13 @@ def check_scheme(scheme: Scheme) -> Scheme:
     return scheme
 
 
-def config_digest(config: Mapping[str, Any]) -> str:
+def config_digest(config: Mapping[str, Any], added: Mapping[str, Any] | None = None) -> str:
     """Short stable key of a config (its sorted YAML), for checkpoint and weight files; execution
-    fields (the device) are left out, so a run resumes or finds its weights wherever it executes."""
-    kept = {k: v for k, v in config.items() if k not in TrainConfig.EXECUTION}
+    fields (the device) are left out, so a run resumes or finds its weights wherever it executes,
+    and so are the fields of ``added`` (a config class's ``ADDED``) that hold the value given there:
+    a field added to a class later, at the value that does what the code did before, keeps the
+    digests of earlier configs."""
+    added = added or {}
+    kept = {k: v for k, v in config.items() if k not in TrainConfig.EXECUTION
+            and not (k in added and plain(v) == plain(added[k]))}
     return hashlib.sha1(yaml.safe_dump(kept, sort_keys=True).encode()).hexdigest()[:12]

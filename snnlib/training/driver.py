@@ -42,12 +42,12 @@ def scheme_of(cfg_or_name: TrainConfig | str) -> Scheme:
 def checkpoint_file(cfg: TrainConfig) -> Path:
     """Per-epoch checkpoint, keyed by the scheme and the config (not by the run folder), so rerunning
     the same config resumes wherever it was started from."""
-    return checkpoints_root() / type(cfg).SCHEME / f"{config_digest(cfg.to_dict())}.pt"
+    return checkpoints_root() / type(cfg).SCHEME / f"{config_digest(cfg.to_dict(), type(cfg).ADDED)}.pt"
 
 
 def weights_file(scheme: str, config: Mapping[str, Any]) -> Path:
     """The best-validation weights of the run of ``config`` in the artifacts folder."""
-    return artifacts_root() / "weights" / scheme / f"{config_digest(config)}.npz"
+    return artifacts_root() / "weights" / scheme / f"{config_digest(config, scheme_of(scheme).config.ADDED)}.npz"
 
 
 def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:

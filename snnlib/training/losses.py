@@ -13,6 +13,9 @@ from torch import Tensor
 __all__ = [
     "spike_rate_loss",
     "count_cross_entropy",
+    "count_mse",
+    "fit_targets",
+    "predict_by_count_then_first",
     "first_spike_step",
     "temporal_cross_entropy",
     "predict_by_count",
@@ -42,6 +45,30 @@ def spike_rate_loss(raster: Tensor, labels: Tensor, true_rate: float = 0.2, fals
 def count_cross_entropy(raster: Tensor, labels: Tensor) -> Tensor:
     """Softmax cross-entropy on output spike counts (snnTorch ``ce_count_loss``)."""
     return F.cross_entropy(raster.sum(0), labels)
+
+
+def count_mse(raster: Tensor, labels: Tensor, target_true: float = 15.0, target_false: float = 3.0) -> Tensor:
+    """BATS's spike-count loss on a raster: ``mean_b 1/2 sum_c (n_bc - y_bc)^2``, ``n`` the output
+    spike counts (the same value as :func:`spike_count_loss` on the same spikes as event times)."""
+    n = raster.sum(0)
+    target = _targets(labels, n.shape[1], target_true, target_false, n)
+    return 0.5 * ((n - target) ** 2).sum(1).mean()
+
+
+def fit_targets(target_true: float, target_false: float, capacity: int, fraction: float = 0.5) -> tuple[float, float]:
+    """Count targets an output can reach: both scaled by one factor so that the true class's target
+    is at most ``fraction`` of the output's ``capacity`` (the most spikes it can emit,
+    :func:`snnlib.model.discretization.grid_capacity`), unchanged where it already is.
+
+    Why a half: BATS's own targets (15 / 3) are half its spike buffer of 30, so the rule keeps
+    BATS's targets wherever the grid allows 30 spikes or more, and keeps the true/false ratio."""
+    if not (0 < fraction <= 1) or capacity < 1:
+        raise ValueError(f"fraction = {fraction}, capacity = {capacity}: expected 0 < fraction <= 1 and a "
+                         "capacity of at least one spike (no target is reachable by a neuron that cannot fire).")
+    if not (target_true > target_false >= 0):
+        raise ValueError(f"targets ({target_true}, {target_false}): expected true > false >= 0.")
+    scale = min(1.0, fraction * capacity / target_true)
+    return target_true * scale, target_false * scale
 
 
 class _FirstSpikeStep(torch.autograd.Function):
@@ -78,6 +105,16 @@ def temporal_cross_entropy(raster: Tensor, labels: Tensor, tau_steps: float = 1.
 def predict_by_count(raster: Tensor) -> Tensor:
     """Class with most output spikes; ties go to the lowest index (argmax)."""
     return raster.sum(0).argmax(1)
+
+
+def predict_by_count_then_first(raster: Tensor) -> Tensor:
+    """Class with most output spikes; ties: the earliest first spike, then the lowest index (the rule
+    of :func:`predict_events_by_count`, so a clock network and an event network with the same spikes
+    predict the same class)."""
+    first = first_spike_step(raster.detach())
+    counts = raster.detach().sum(0)
+    score = counts * (raster.shape[0] + 1) - first
+    return score.argmax(1)
 
 
 def predict_by_first_spike(raster: Tensor) -> Tensor:

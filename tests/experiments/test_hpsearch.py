@@ -63,3 +63,55 @@ def test_a_choice_at_the_edge_of_a_numeric_range_is_named():
     grid = {"theta": [1.0, 2.0, 4.0], "lr": [1e-3, 2e-3], "surrogate": ["a", "b", "c"]}
     assert hpsearch.at_edge({"chosen": {"theta": 4.0, "lr": 2e-3, "surrogate": "c"}}, grid) == ["theta"]
     assert hpsearch.at_edge({"chosen": {"theta": 2.0, "lr": 1e-3, "surrogate": "a"}}, grid) == []
+
+
+@pytest.fixture
+def toy_pair(monkeypatch):
+    """The shared-neuron pair on Yin-Yang, tiny: the BPTT scheme's grid and the spike-time scheme's."""
+    common = {"dataset": "yinyang", "hidden": [8], "t_in": 20.0, "n_val": 60, "n_train": 100, "batch_size": 50,
+              "tau_s": 5.0, "targets": [4.0, 1.0], "lr": 1e-3}
+    b = Sweep("toy-bptt", "train.ipynb", {"quick": SweepProfile(
+        {**common, "dt": 1.0, "n_steps": 31, "tau": 10.0, "theta": [1.0, 2.0], "clock": "exact", "init": "uniform",
+         "loss": "count_mse"}, {"seed": [0]})}, scheme="bptt")
+    s = Sweep("toy-st", "train.ipynb", {"quick": SweepProfile(
+        {**common, "t_max": 30.0, "theta_bats": [0.001, 0.002], "max_spikes": 31, "integration": "exact",
+         "spike_rule": "snap", "input": "grid", "gradient": "piggyback"}, {"seed": [0]})}, scheme="integrated")
+    monkeypatch.setattr(plan, "SWEEPS", (b, s))
+
+
+def test_paired_choice_maximises_the_worse_scheme():
+    """Neurons 0 and 2 are the first scheme's best but poor for the second; neuron 1 is good for both."""
+    import xarray as xr
+
+    acc = [0.9, 0.8, 0.7, 0.6, 0.95, 0.5, 0.3, 0.75, 0.72, 0.3]  # a: neurons 0, 0, 1, 1, 2; b: 0, 0, 1, 1, 2
+    sweep = ["a"] * 5 + ["b"] * 5
+    neuron = [0, 0, 1, 1, 2] * 2
+    settings = [json.dumps({"n": n, "i": i}) for i, n in enumerate(neuron)]
+    ds = xr.Dataset({"best_val_accuracy": ("candidate", acc)},
+                    coords={"sweep": ("candidate", sweep), "neuron": ("candidate", neuron),
+                            "settings": ("candidate", settings)})
+    pc = hpsearch.paired_choice(ds)
+    assert pc["scores"] == [0.5, 0.7, 0.3]
+    assert pc["neuron"] == 1 and pc["chosen"] == {"n": 1, "i": 2} and pc["chosen_paired"] == {"n": 1, "i": 7}
+
+
+@pytest.mark.data
+def test_a_paired_search_trains_both_grids_with_one_budget(isolated_runs, toy_pair):
+    grid_b = {"theta": [[1.0, 2.0], [2.0, 4.0]], "lr": [1e-3, 1e-2]}
+    grid_s = {"theta_bats": [[0.001, 0.002], [0.002, 0.004]], "lr": [1e-3, 1e-2]}
+    cfg = hpsearch.Config(sweep="toy-bptt", grid=grid_b, epochs=1, paired={"sweep": "toy-st", "grid": grid_s},
+                          shared=("theta", "theta_bats"))
+    cfg_s = cfg.training_config({"theta_bats": [0.002, 0.004], "lr": 1e-2}, paired=True)
+    assert type(cfg_s).__name__ == "IntegratedConfig" and cfg_s.n_test == 0 and cfg_s.theta_bats == (0.002, 0.004)
+    ds = hpsearch.run(cfg, progress=False)
+    assert ds.sizes["candidate"] == 8 and ds["neuron"].values.tolist() == [0, 0, 1, 1] * 2
+    s = hpsearch.summarize(ds)
+    pc = hpsearch.paired_choice(ds)
+    assert s["neuron"] == pc["neuron"] and s["chosen"]["theta"] == grid_b["theta"][pc["neuron"]]
+    assert s["chosen_paired"]["theta_bats"] == grid_s["theta_bats"][pc["neuron"]]
+    assert set(hpsearch.matches_sweep(s, "toy-bptt", "quick")) <= {"theta", "lr", "toy-st.theta_bats", "toy-st.lr"}
+    with pytest.raises(ConfigError, match="same search budget"):
+        hpsearch.Config(sweep="toy-bptt", grid=grid_b, paired={"sweep": "toy-st", "grid": {"lr": [1e-3]}},
+                        shared=("theta", "lr"))
+    with pytest.raises(ConfigError, match="shared"):
+        hpsearch.Config(sweep="toy-bptt", grid=grid_b, paired={"sweep": "toy-st", "grid": grid_s})

@@ -54,8 +54,13 @@ def test_the_device_is_not_part_of_a_runs_identity(isolated_runs):
     whichever device the config names."""
     on_cpu, on_auto = bptt.Config(hidden=(4,), device="cpu"), bptt.Config(hidden=(4,), device="auto")
     # the digest this config had before the field existed (computed with the code of commit
-    # 6f161da): checkpoints and weight artifacts made then are still found
-    assert base.config_digest(on_cpu.to_dict()) == "238c82d2c753"
+    # 6f161da): checkpoints and weight artifacts made then are still found, also after fields were
+    # added to the class (at their ADDED values)
+    assert base.config_digest(on_cpu.to_dict(), bptt.Config.ADDED) == "238c82d2c753"
+    assert driver.checkpoint_file(on_cpu).stem == "238c82d2c753"
+    assert driver.weights_file("bptt", on_cpu.to_dict()).stem == "238c82d2c753"
+    changed = bptt.Config(hidden=(4,), init="uniform").to_dict()
+    assert base.config_digest(changed, bptt.Config.ADDED) != "238c82d2c753"  # a new field set: a new config
     assert driver.checkpoint_file(on_cpu) == driver.checkpoint_file(on_auto)
     assert driver.weights_file("bptt", on_cpu.to_dict()) == driver.weights_file("bptt", on_auto.to_dict())
     assert base.config_digest(on_cpu.to_dict()) != base.config_digest(bptt.Config(hidden=(5,)).to_dict())

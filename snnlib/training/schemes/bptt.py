@@ -19,8 +19,9 @@ from snnlib.clock.raster import Raster, rebin
 from snnlib.clock.recurrence import CubaDiscrete
 from snnlib.config import is_positive
 from snnlib.data import encoding
-from snnlib.data.splits import mnist_splits, nmnist_splits
-from snnlib.model.discretization import ClockDiscretization, grid_steps
+from snnlib.data import yinyang
+from snnlib.data.splits import mnist_splits, nmnist_splits, yinyang_splits
+from snnlib.model.discretization import ClockDiscretization, grid_capacity, grid_steps
 from snnlib.model.neuron import NeuronParams
 from snnlib.model.surrogates import SURROGATES, get_surrogate
 from snnlib.training import losses
@@ -28,6 +29,8 @@ from snnlib.training.base import TrainConfig
 
 NAME = "bptt"
 CLOCKS = ("loihi", "skip", "exact")
+DATASETS = ("mnist", "nmnist", "yinyang")
+LOSSES = ("rate", "count_ce", "count_mse", "temporal_ce")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +38,10 @@ class BPTTConfig(TrainConfig):
     """The training fields of :class:`snnlib.training.base.TrainConfig` (``lr = None``: 1e-3; ``n_val``
     N-MNIST recordings are held out of the training recordings) and (time in ms):
 
-    - ``dataset``: ``"mnist"`` or ``"nmnist"``; ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only);
+    - ``dataset``: ``"mnist"``, ``"nmnist"`` or ``"yinyang"`` (:mod:`snnlib.data.yinyang`: the
+      published 5,000 / 1,000 / 1,000 points, ``n_val`` the first of its own validation split;
+      features ``(x, y, 1-x, 1-y)`` as first-spike times in ``[0, t_in]`` plus a bias spike at 0,
+      5 inputs, 3 classes); ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only);
       ``nmnist_subset``: ``"quick"`` or ``"full"``; ``test_from_train``: N-MNIST training
       recordings held out (seeded by ``val_seed``, disjoint from validation) and added to the test
       split after the official test recordings (the quick subset has only 100 of those).
@@ -45,11 +51,21 @@ class BPTTConfig(TrainConfig):
     - ``t_in``: time-to-first-spike window (ms); ``rate_gain``: spike probability per bin of a white pixel.
     - ``tau_s``, ``tau``: current and voltage time constants (ms): decays ``exp(-dt/tau)`` per step;
       ``tau_s = 0`` gives the snnTorch ``Leaky`` neuron (no synaptic current).
-    - ``theta``: threshold; ``reset``: ``"subtract"`` or ``"zero"``; ``quantize``: Loihi 12-bit decays.
-    - ``surrogate``, ``surrogate_width``: spike derivative (``slayer``, ``arctan``, ``fast_sigmoid``).
-    - ``loss``: ``"rate"`` (lava-dl spike rate, ``true_rate``/``false_rate``), ``"count_ce"``
-      or ``"temporal_ce"`` (cross-entropy of first-spike steps, prediction by first spike).
-    - ``weight_scale``: factor on the Kaiming-uniform initial weights.
+    - ``theta``: threshold, or one per layer (a tuple, e.g. BATS's ``(200, 1300)``); ``reset``:
+      ``"subtract"`` or ``"zero"``; ``quantize``: Loihi 12-bit decays.
+    - ``surrogate``, ``surrogate_width``: spike derivative (``slayer``, ``arctan``, ``fast_sigmoid``);
+      ``surrogate_unit``: ``"absolute"`` (the width in voltage units) or ``"theta"`` (SLAYER's
+      width in units of each layer's threshold, as lava-dl's ``tau_rho``: ``slayer`` only).
+    - ``loss``: ``"rate"`` (lava-dl spike rate, ``true_rate``/``false_rate``), ``"count_ce"``,
+      ``"count_mse"`` (BATS's spike-count loss with count ``targets`` (true, false), prediction by
+      count, ties by the earliest first spike: the event scheme's rule) or ``"temporal_ce"``
+      (cross-entropy of first-spike steps, prediction by first spike). ``fit_targets``: scale the
+      count targets to what the output can reach on the grid
+      (:func:`snnlib.training.losses.fit_targets` of :func:`snnlib.model.discretization.grid_capacity`;
+      ``clock="exact"`` only).
+    - ``init``: ``"kaiming"`` (Kaiming-uniform times ``weight_scale``) or ``"uniform"``
+      (``U(-weight_scale, weight_scale)`` in every layer: BATS's multi-spike rule, the event network's);
+      ``weight_scale``: the factor.
     - ``clock``: how the layers step through time (:class:`snnlib.model.discretization.ClockDiscretization`):
       ``"loihi"`` (the recurrence with the decays of one step of ``k`` base bins, inputs merged
       into the coarse bins), ``"skip"`` (seed 000's step skipping: the base recurrence keeps
@@ -59,6 +75,8 @@ class BPTTConfig(TrainConfig):
     """
 
     SCHEME: ClassVar[str] = NAME
+    ADDED: ClassVar[dict] = {"init": "kaiming", "targets": (15.0, 3.0), "fit_targets": False,
+                             "surrogate_unit": "absolute"}
 
     dataset: str = "mnist"
     encoding: str = "ttfs"
@@ -71,15 +89,19 @@ class BPTTConfig(TrainConfig):
     rate_gain: float = 0.25
     tau_s: float = 3.48
     tau: float = 32.8
-    theta: float = 1.0
+    theta: float | tuple = 1.0
     reset: str = "subtract"
     quantize: bool = False
     surrogate: str = "slayer"
     surrogate_width: float = 1.0
+    surrogate_unit: str = "absolute"
     loss: str = "count_ce"
     true_rate: float = 0.2
     false_rate: float = 0.03
     weight_scale: float = 1.0
+    init: str = "kaiming"
+    targets: tuple = (15.0, 3.0)
+    fit_targets: bool = False
     nmnist_subset: str = "quick"
     test_from_train: int = 0
     clock: str = "loihi"
@@ -88,7 +110,7 @@ class BPTTConfig(TrainConfig):
     def validate(self) -> None:
         super().validate()
         c = self._check
-        c("dataset", self.dataset in ("mnist", "nmnist"), "'mnist' or 'nmnist'")
+        c("dataset", self.dataset in DATASETS, " or ".join(map(repr, DATASETS)))
         c("encoding", self.encoding in ("ttfs", "rate"), "'ttfs' or 'rate'")
         c("hidden", isinstance(self.hidden, tuple) and all(isinstance(h, int) and h > 0 for h in self.hidden),
           "a tuple of positive layer sizes")
@@ -100,11 +122,23 @@ class BPTTConfig(TrainConfig):
         c("rate_gain", is_positive(self.rate_gain) and self.rate_gain <= 1, "a probability in (0, 1]")
         c("tau_s", self.tau_s == 0 or is_positive(self.tau_s), "0 (no synaptic current) or a positive number of ms")
         c("tau", is_positive(self.tau), "a positive number of ms")
-        c("theta", is_positive(self.theta), "a positive threshold")
+        c("theta", is_positive(self.theta) or (isinstance(self.theta, tuple) and len(self.theta) == len(self.hidden) + 1
+                                               and all(is_positive(v) for v in self.theta)),
+          f"a positive threshold, or one per layer ({len(self.hidden) + 1})")
         c("reset", self.reset in ("subtract", "zero"), "'subtract' or 'zero'")
         c("surrogate", self.surrogate in SURROGATES, f"one of {', '.join(SURROGATES)}")
         c("surrogate_width", is_positive(self.surrogate_width), "a positive number")
-        c("loss", self.loss in ("rate", "count_ce", "temporal_ce"), "'rate', 'count_ce' or 'temporal_ce'")
+        c("surrogate_unit", self.surrogate_unit == "absolute" or (self.surrogate_unit == "theta"
+                                                                  and self.surrogate == "slayer"),
+          "'absolute', or 'theta' with surrogate='slayer' (a width, like lava-dl's tau_rho)")
+        c("loss", self.loss in LOSSES, " or ".join(map(repr, LOSSES)))
+        c("init", self.init in ("kaiming", "uniform"), "'kaiming' or 'uniform'")
+        c("targets", isinstance(self.targets, tuple) and len(self.targets) == 2
+          and all(isinstance(v, (int, float)) for v in self.targets) and self.targets[0] > self.targets[1] >= 0,
+          "two spike counts (true, false) with true > false >= 0")
+        c("fit_targets", isinstance(self.fit_targets, bool) and (not self.fit_targets or (
+            self.clock == "exact" and self.loss == "count_mse")),
+          "False, or True with clock='exact' and loss='count_mse' (the grid's capacity is the exact grid's)")
         c("true_rate", 0 <= self.true_rate <= 1, "a rate in [0, 1]")
         c("false_rate", 0 <= self.false_rate <= 1, "a rate in [0, 1]")
         c("weight_scale", is_positive(self.weight_scale), "a positive number")
@@ -121,7 +155,9 @@ class BPTTConfig(TrainConfig):
             c("tau_s", self.tau_s > 0, "a positive number of ms: the exact grid integrates the CuBa-LIF")
             c("encoding", self.dataset == "nmnist" or self.encoding == "ttfs",
               "'ttfs' with clock='exact' (the rate code draws spikes per base bin)")
-        if self.dataset == "mnist" and self.encoding == "ttfs":
+        if self.dataset == "yinyang":
+            c("encoding", self.encoding == "ttfs", "'ttfs' (Yin-Yang's features are first-spike times)")
+        if self.dataset in ("mnist", "yinyang") and self.encoding == "ttfs":
             window = self.n_steps * self.dt
             c("t_in", self.t_in <= window,
               f"at most the simulated window n_steps * dt = {window:g} ms, or the input spikes after it are "
@@ -131,18 +167,52 @@ class BPTTConfig(TrainConfig):
 Config = BPTTConfig
 
 
-def neuron(cfg: BPTTConfig):
+def neuron(cfg: BPTTConfig, theta: float | None = None):
     """The neuron: the continuous CuBa-LIF (``clock="exact"``) or the discrete neuron of one
     simulation step (``k`` base bins; one base bin with ``clock="skip"``, whose layer keeps every
-    ``k``-th step)."""
+    ``k``-th step); with per-layer thresholds, ``theta`` picks one (see :func:`neurons`)."""
+    theta = cfg.theta if theta is None else theta
+    if isinstance(theta, tuple):
+        raise ValueError(f"theta = {theta}: per-layer thresholds give one neuron per layer; use neurons(cfg).")
     if cfg.clock == "exact":
-        return NeuronParams(tau_s=cfg.tau_s, tau=cfg.tau, theta=cfg.theta, reset=cfg.reset)
+        return NeuronParams(tau_s=cfg.tau_s, tau=cfg.tau, theta=theta, reset=cfg.reset)
     step = cfg.dt * (1 if cfg.clock == "skip" else cfg.k)
     alpha = 0.0 if cfg.tau_s == 0 else float(np.exp(-step / cfg.tau_s))
     beta = float(np.exp(-step / cfg.tau))
     if cfg.quantize:
-        return CubaDiscrete.from_loihi(1 - alpha, 1 - beta, cfg.theta, cfg.reset, quantize=True)
-    return CubaDiscrete(alpha, beta, cfg.theta, cfg.reset)
+        return CubaDiscrete.from_loihi(1 - alpha, 1 - beta, theta, cfg.reset, quantize=True)
+    return CubaDiscrete(alpha, beta, theta, cfg.reset)
+
+
+def neurons(cfg: BPTTConfig) -> list:
+    """One neuron per layer (hidden layers first, the output last)."""
+    thetas = cfg.theta if isinstance(cfg.theta, tuple) else (cfg.theta,) * (len(cfg.hidden) + 1)
+    return [neuron(cfg, th) for th in thetas]
+
+
+def surrogates(cfg: BPTTConfig) -> list:
+    """One surrogate per layer: ``surrogate_width``, times the layer's threshold with
+    ``surrogate_unit="theta"``."""
+    thetas = cfg.theta if isinstance(cfg.theta, tuple) else (cfg.theta,) * (len(cfg.hidden) + 1)
+    scale = thetas if cfg.surrogate_unit == "theta" else (1.0,) * len(thetas)
+    return [get_surrogate(cfg.surrogate, cfg.surrogate_width * s) for s in scale]
+
+
+def grid_steps_of(cfg: BPTTConfig) -> int:
+    """Steps simulated: ``ceil(n_steps / k)`` (``clock="skip"``: the layer keeps every ``k``-th
+    of ``n_steps`` base steps, the same count)."""
+    return -(-cfg.n_steps // cfg.k)
+
+
+def targets(cfg: BPTTConfig) -> tuple[float, float]:
+    """The count targets of ``loss="count_mse"``: ``cfg.targets``, with ``fit_targets`` scaled to
+    the output's capacity on the exact grid (:func:`snnlib.training.losses.fit_targets`; grid points
+    ``0 .. (steps - 1) h``, the output ``len(hidden) + 1`` layers above the input)."""
+    if not cfg.fit_targets:
+        return tuple(float(v) for v in cfg.targets)
+    h = cfg.dt * cfg.k
+    cap = grid_capacity((grid_steps_of(cfg) - 1) * h, h, len(cfg.hidden) + 1)
+    return losses.fit_targets(*cfg.targets, cap)
 
 
 def clock_discretization(cfg: BPTTConfig) -> ClockDiscretization:
@@ -177,8 +247,14 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
     """
     if split not in _STREAMS:
         raise ValueError(f"split = {split!r}: expected one of {', '.join(_STREAMS)}.")
+    if cfg.dataset == "yinyang":  # first-spike times; on a grid of h = k dt (exact: the next grid point)
+        h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
+        rounding = "ceil" if cfg.clock == "exact" else "floor"
+        if cfg.clock == "skip":
+            h, steps = cfg.dt, cfg.n_steps
+        return lambda x, idx: encoding.times_raster(yinyang_times(cfg, x[idx]), steps, h, rounding)
     if cfg.clock == "exact":  # on the grid of h = k dt, an input at t arrives at ceil(t / h) h
-        h, steps = cfg.dt * cfg.k, -(-cfg.n_steps // cfg.k)
+        h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         if cfg.dataset == "mnist":
             return lambda x, idx: encoding.ttfs_raster(x[idx], steps, h, cfg.t_in, rounding="ceil")
         return lambda x, idx: encoding.events_raster([x[i][0] for i in idx], steps, h, rounding="ceil")
@@ -204,13 +280,19 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
     return encode
 
 
+def yinyang_times(cfg, features):
+    """Yin-Yang's input spike times ``[B, 5, 1]`` (ms): the features in ``[0, t_in]``, a bias spike
+    at 0 (:func:`snnlib.data.yinyang.spike_times`; the same for both schemes)."""
+    return yinyang.spike_times(features, t_late=cfg.t_in, t_bias=0.0)
+
+
 def load(cfg: BPTTConfig):
     """``(x, y)`` for train / val / test (:func:`snnlib.data.splits.mnist_splits` or
     :func:`snnlib.data.splits.nmnist_splits`: N-MNIST's validation recordings, and ``test_from_train``
     more, are held out of the training recordings, seeded)."""
     if cfg.dataset == "mnist":
         return mnist_splits(cfg)
-    return nmnist_splits(cfg)
+    return yinyang_splits(cfg) if cfg.dataset == "yinyang" else nmnist_splits(cfg)
 
 
 def _loss_and_predict(cfg: BPTTConfig):
@@ -218,12 +300,17 @@ def _loss_and_predict(cfg: BPTTConfig):
         return (lambda out, y: losses.spike_rate_loss(out, y, cfg.true_rate, cfg.false_rate)), losses.predict_by_count
     if cfg.loss == "count_ce":
         return losses.count_cross_entropy, losses.predict_by_count
+    if cfg.loss == "count_mse":
+        y_true, y_false = targets(cfg)
+        return (lambda out, y: losses.count_mse(out, y, y_true, y_false)), losses.predict_by_count_then_first
     return losses.temporal_cross_entropy, losses.predict_by_first_spike
 
 
 def sizes(cfg: BPTTConfig) -> tuple:
-    """Layer sizes: MNIST 784 or N-MNIST 2 x 34 x 34 inputs, the hidden layers, 10 classes."""
-    return (784 if cfg.dataset == "mnist" else 2 * 34 * 34, *cfg.hidden, 10)
+    """Layer sizes: MNIST 784, N-MNIST 2 x 34 x 34 or Yin-Yang 5 inputs, the hidden layers, 10
+    classes (Yin-Yang 3)."""
+    n_in = {"mnist": 784, "nmnist": 2 * 34 * 34, "yinyang": 5}[cfg.dataset]
+    return (n_in, *cfg.hidden, 3 if cfg.dataset == "yinyang" else 10)
 
 
 class BPTTScheme:
@@ -239,9 +326,11 @@ class BPTTScheme:
         return encoder(cfg, cfg.seed, split)
 
     def build(self, cfg, generator):
-        return ClockNetwork(sizes(cfg), neuron(cfg), get_surrogate(cfg.surrogate, cfg.surrogate_width),
-                            weight_scale=cfg.weight_scale, generator=generator,
-                            discretization=clock_discretization(cfg))
+        uniform = cfg.init == "uniform"
+        return ClockNetwork(sizes(cfg), neurons(cfg), surrogates(cfg),
+                            weight_scale=1.0 if uniform else cfg.weight_scale, generator=generator,
+                            discretization=clock_discretization(cfg),
+                            init=(-cfg.weight_scale, cfg.weight_scale) if uniform else None)
 
     def loss(self, cfg):
         return _loss_and_predict(cfg)[0]
@@ -254,7 +343,8 @@ class BPTTScheme:
 
     def attrs(self, cfg):
         # the most hidden spikes a sample can draw: every hidden neuron spiking at every step
-        capacity = sum(cfg.hidden) * -(-cfg.n_steps // cfg.k)
+        capacity = sum(cfg.hidden) * grid_steps_of(cfg)
+        extra = {"targets": str(targets(cfg))} if cfg.loss == "count_mse" else {}
         return dict(dataset=cfg.dataset, sizes=str(sizes(cfg)), step_ms=cfg.dt * cfg.k,
-                    clock=clock_discretization(cfg).label, hidden_capacity=int(capacity))
+                    clock=clock_discretization(cfg).label, hidden_capacity=int(capacity), **extra)
 

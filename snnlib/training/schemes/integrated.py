@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from snnlib.model.discretization import SPIKE_RULES, Discretization, parse_integration
+from snnlib.model.discretization import SPIKE_RULES, Discretization, grid_capacity, parse_integration
 from snnlib.training.probes import TrainingProbe, fixed_batch
 from snnlib.training.schemes.spiketime import SpikeTimeConfig, SpikeTimeNetwork, SpikeTimeScheme, bats_config
 
@@ -68,6 +68,13 @@ class IntegratedScheme(SpikeTimeScheme):
     def build(self, cfg, generator):
         net = SpikeTimeNetwork(bats_config(cfg), generator=generator)  # the same initial weights
         return net.with_(cfg.discretization(), cfg.gradient)
+
+    def capacity(self, cfg) -> int:
+        """The most spikes an output neuron can emit: its buffer, and one spike per grid point of the
+        window (:func:`snnlib.model.discretization.grid_capacity`; with ``input="grid"`` each layer
+        adds a step of delay, with inputs at their times only the first layer's voltage waits)."""
+        depth = len(cfg.hidden) + 1 if cfg.input == "grid" else 1
+        return min(super().capacity(cfg), grid_capacity(cfg.window(), cfg.dt, depth))
 
     def probe(self, cfg, batches, model):
         """Gradient alignment with the exact gradient and the reference timing

@@ -17,13 +17,15 @@ import torch
 from snnlib.config import is_positive
 from snnlib.data import datasets as data
 from snnlib.data import encoding
-from snnlib.data.splits import mnist_splits, nmnist_splits
+from snnlib.data import yinyang
+from snnlib.data.splits import mnist_splits, nmnist_splits, yinyang_splits
 from snnlib.events.network import EventNetwork
 from snnlib.model.discretization import Discretization
 from snnlib.model.neuron import NeuronParams
 from snnlib.training.base import TrainConfig
 from snnlib.training.losses import (
     first_spike_cross_entropy,
+    fit_targets,
     predict_events_by_count,
     predict_events_by_first_spike,
     spike_count_loss,
@@ -31,7 +33,7 @@ from snnlib.training.losses import (
 from snnlib.training.probes import TrainingProbe, fixed_batch
 
 NAME = "spiketime"
-DATASETS = ("mnist", "mnist-threshold", "nmnist")
+DATASETS = ("mnist", "mnist-threshold", "nmnist", "yinyang")
 
 
 MS_PER_S = 1000.0
@@ -143,9 +145,18 @@ class SpikeTimeConfig(TrainConfig):
       N-MNIST events after it are dropped.
     - ``theta_bats``: thresholds (hidden, output) in BATS's units, ``None`` for the variant's;
       ``weight_scale``: factor on the variant's initial weight bounds.
+    - ``tau_s``: synaptic time constant (ms, ``tau = 2 tau_s``), ``None`` for BATS's 130 ms.
+    - ``max_spikes``: spikes per neuron (every layer's buffer), ``None`` for the variant's (30 / 1).
+    - ``targets``: the spike-count loss's targets (true, false), ``None`` for the variant's (15 / 3);
+      ``fit_targets``: scale them to what the output can reach (:meth:`capacity`,
+      :func:`snnlib.training.losses.fit_targets`).
+    - ``dataset = "yinyang"``: :mod:`snnlib.data.yinyang` (the published 5,000 / 1,000 / 1,000
+      points, ``n_val`` the first of its own validation split), features as first-spike times in
+      ``[0, t_in]`` and a bias spike at 0 (5 inputs), 3 classes.
     """
 
     SCHEME: ClassVar[str] = NAME
+    ADDED: ClassVar[dict] = {"tau_s": None, "max_spikes": None, "targets": None, "fit_targets": False}
 
     variant: str = "multi"
     hidden: tuple = (800,)
@@ -157,6 +168,10 @@ class SpikeTimeConfig(TrainConfig):
     t_max: float | None = None
     theta_bats: tuple | None = None
     weight_scale: float = 1.0
+    tau_s: float | None = None
+    max_spikes: int | None = None
+    targets: tuple | None = None
+    fit_targets: bool = False
     batch_size: int = 50
     log_every: int = 100
 
@@ -178,11 +193,20 @@ class SpikeTimeConfig(TrainConfig):
                                                     and all(is_positive(v) for v in self.theta_bats)),
           "None (the variant's) or two positive thresholds (hidden, output) in BATS's units")
         c("weight_scale", is_positive(self.weight_scale), "a positive factor")
+        c("tau_s", self.tau_s is None or is_positive(self.tau_s), "None (BATS's 130 ms) or a positive number of ms")
+        c("max_spikes", self.max_spikes is None or (isinstance(self.max_spikes, int) and not isinstance(
+            self.max_spikes, bool) and self.max_spikes >= 1), "None (the variant's) or an integer >= 1")
+        c("targets", self.targets is None or (isinstance(self.targets, tuple) and len(self.targets) == 2
+                                              and all(isinstance(v, (int, float)) for v in self.targets)
+                                              and self.targets[0] > self.targets[1] >= 0),
+          "None (the variant's) or two spike counts (true, false) with true > false >= 0")
+        c("fit_targets", isinstance(self.fit_targets, bool) and (not self.fit_targets or self.variant == "multi"),
+          "False, or True with variant='multi' (the spike-count loss)")
         window = self.window()
         c("dt", self.dt is None or self.dt < window,
           f"a step smaller than the window t_max = {window:g} ms (with a step as long as the window, only "
           "input spikes at t = 0 are ever delivered): lower dt, or raise t_max")
-        if self.dataset == "mnist":
+        if self.dataset in ("mnist", "yinyang"):
             c("t_in", self.t_in <= window,
               f"at most the window t_max = {window:g} ms, or the input spikes after it are dropped: lower t_in, "
               f"or raise t_max to at least {self.t_in:g} ms")
@@ -203,14 +227,20 @@ def bats_config(cfg: SpikeTimeConfig) -> BatsConfig:
     base = make()
     n = len(cfg.hidden) + 1
     per_layer = lambda v: tuple(v[:1]) * (n - 1) + tuple(v[-1:])  # noqa: E731  hidden value(s), output value
-    n_in = 2 * 34 * 34 if cfg.dataset == "nmnist" else 784
+    n_in = {"nmnist": 2 * 34 * 34, "yinyang": 5}.get(cfg.dataset, 784)
+    n_out = 3 if cfg.dataset == "yinyang" else 10
     ws = cfg.weight_scale
-    overrides = dict(sizes=(n_in, *cfg.hidden, 10), batch_size=cfg.batch_size,
-                     theta_bats=per_layer(cfg.theta_bats or base.theta_bats), max_spikes=per_layer(base.max_spikes),
+    max_spikes = base.max_spikes if cfg.max_spikes is None else (cfg.max_spikes,)
+    overrides = dict(sizes=(n_in, *cfg.hidden, n_out), batch_size=cfg.batch_size,
+                     theta_bats=per_layer(cfg.theta_bats or base.theta_bats), max_spikes=per_layer(max_spikes),
                      init_low=per_layer(tuple(ws * v for v in base.init_low)),
                      init_high=per_layer(tuple(ws * v for v in base.init_high)))
     if cfg.t_max is not None:
         overrides["t_max"] = cfg.t_max
+    if cfg.tau_s is not None:
+        overrides["tau_s"] = cfg.tau_s
+    if cfg.targets is not None:
+        overrides["target_true"], overrides["target_false"] = cfg.targets
     if cfg.lr is not None:
         overrides["lr"] = cfg.lr
     return make(**overrides)
@@ -220,6 +250,8 @@ def ttfs_encoder(cfg: SpikeTimeConfig):
     """``encode(x, idx)``: time-to-first-spike input of the digits ``idx`` (thresholded first for
     ``dataset = "mnist-threshold"``); for N-MNIST the recordings' events as input times
     (:func:`snnlib.data.encoding.event_times`, within the window)."""
+    if cfg.dataset == "yinyang":
+        return lambda x, idx: yinyang.spike_times(x[idx], t_late=cfg.t_in, t_bias=0.0, dtype=torch.float32)
     if cfg.dataset == "nmnist":
         t_max = bats_config(cfg).t_max
 
@@ -240,6 +272,8 @@ class SpikeTimeScheme:
     config = SpikeTimeConfig
 
     def data(self, cfg):
+        if cfg.dataset == "yinyang":
+            return yinyang_splits(cfg)
         return nmnist_splits(cfg) if cfg.dataset == "nmnist" else mnist_splits(cfg)
 
     def encoder(self, cfg, split):
@@ -248,10 +282,23 @@ class SpikeTimeScheme:
     def build(self, cfg, generator):
         return SpikeTimeNetwork(bats_config(cfg), dt=cfg.dt, generator=generator)
 
+    def capacity(self, cfg) -> int:
+        """The most spikes an output neuron can emit: its spike buffer (the continuous network and
+        seed 000's grid-input variant, whose layers spike at any time)."""
+        return bats_config(cfg).max_spikes[-1]
+
+    def targets(self, cfg) -> tuple[float, float]:
+        """The spike-count targets (true, false): the config's or the variant's, with ``fit_targets``
+        scaled to :meth:`capacity` (:func:`snnlib.training.losses.fit_targets`)."""
+        bc = bats_config(cfg)
+        y = (float(bc.target_true), float(bc.target_false))
+        return fit_targets(*y, self.capacity(cfg)) if cfg.fit_targets else y
+
     def loss(self, cfg):
         bc = bats_config(cfg)
         if bc.loss == "spike_count":
-            return lambda out, y: spike_count_loss(out, y, bc.target_true, bc.target_false)
+            y_true, y_false = self.targets(cfg)
+            return lambda out, y: spike_count_loss(out, y, y_true, y_false)
         return lambda out, y: first_spike_cross_entropy(out, y, bc.tau_loss)
 
     def predict(self, cfg):
@@ -271,5 +318,6 @@ class SpikeTimeScheme:
         # the most hidden spikes a sample can draw: every hidden neuron filling its spike buffer
         capacity = sum(n * k for n, k in zip(bc.sizes[1:-1], bc.max_spikes[:-1]))
         return dict(variant=cfg.variant, sizes=str(bc.sizes), thresholds=str(tuple(p.theta for p in bc.params())),
-                    dt_ms="none" if cfg.dt is None else cfg.dt, dataset=cfg.dataset, hidden_capacity=int(capacity))
+                    dt_ms="none" if cfg.dt is None else cfg.dt, dataset=cfg.dataset, hidden_capacity=int(capacity),
+                    tau_s_ms=bc.tau_s, **({"targets": str(self.targets(cfg))} if bc.loss == "spike_count" else {}))
 

@@ -1,0 +1,155 @@
+"""The time-bin study's shared neuron: the BPTT scheme's exact-grid clock network and the spike-time
+scheme's exact flow on the grid (snap rule, inputs on the grid) simulate the same CuBa-LIF network,
+with the same initial weights, loss and read-out; the count targets are reachable on every grid."""
+
+import numpy as np
+import pytest
+import torch
+
+from snnlib.clock.network import ClockNetwork
+from snnlib.clock.raster import Raster
+from snnlib.data import encoding, yinyang
+from snnlib.data.splits import yinyang_splits
+from snnlib.config import ConfigError
+from snnlib.events.network import EventNetwork
+from snnlib.model.discretization import ClockDiscretization, Discretization, grid_capacity
+from snnlib.model.neuron import NeuronParams
+from snnlib.training import losses
+from snnlib.training.schemes import bptt, integrated
+
+WINDOW = 150.0
+
+
+def pair(k: int, tau_s: float = 5.0, theta=(1.0, 2.0), hidden=(30,), **kw):
+    """A BPTT config and a spike-time config of the same network on the grid of ``h = k`` ms."""
+    common = dict(dataset="yinyang", hidden=hidden, t_in=100.0, n_val=1000, **kw)
+    b = bptt.BPTTConfig(**common, dt=1.0, n_steps=int(WINDOW) + 1, k=k, tau_s=tau_s, tau=2 * tau_s, theta=theta,
+                        clock="exact", init="uniform", loss="count_mse", targets=(15.0, 3.0), fit_targets=True)
+    s = integrated.IntegratedConfig(**common, dt=float(k), t_max=WINDOW, tau_s=tau_s,
+                                    theta_bats=tuple(t / 1000 for t in theta), max_spikes=int(WINDOW) + 1,
+                                    targets=(15.0, 3.0), fit_targets=True, integration="exact",
+                                    spike_rule="snap", input="grid", gradient="piggyback")
+    return b, s
+
+
+def to_raster(times: torch.Tensor, h: float, T: int) -> torch.Tensor:
+    """Event-network output times ``[B, C, K]`` on the grid as a raster ``[T, B, C]`` of counts."""
+    r = torch.zeros(T, times.shape[0], times.shape[1], dtype=torch.float64)
+    b, c, k = torch.isfinite(times).nonzero(as_tuple=True)
+    step = (times[b, c, k] / h).round().long()
+    assert torch.allclose(step.to(times.dtype) * h, times[b, c, k], atol=1e-6)  # snapped to the grid
+    r.index_put_((step, b, c), torch.ones(len(step), dtype=r.dtype), accumulate=True)
+    return r
+
+
+@pytest.mark.parametrize("k", [1, 5, 25])
+def test_the_two_schemes_simulate_the_same_network(k):
+    """Same initial weights (one generator rule), same spikes at every layer, same loss and predictions,
+    at a fine and at coarse steps (h / tau_s = 0.2, 1, 5)."""
+    cb, cs = pair(k)
+    sb, ss = bptt.BPTTScheme(), integrated.IntegratedScheme()
+    nb = sb.build(cb, torch.Generator().manual_seed(3)).double()
+    ns = ss.build(cs, torch.Generator().manual_seed(3)).double()
+    for wb, ws in zip(nb.weights, ns.weights):
+        assert torch.equal(wb, ws)
+        with torch.no_grad():  # a livelier network than the initial one: many spikes to compare
+            wb.add_(0.6)
+            ws.add_(0.6)
+    x, y = sb.data(cb)["val"]
+    idx = np.arange(64)
+    out_b, hid_b = nb(sb.encoder(cb, "val")(x, idx))
+    out_s, hid_s = ns(ss.encoder(cs, "val")(x, idx).double())
+    assert out_b.shape[0] == bptt.grid_steps_of(cb) == int(WINDOW // k) + 1  # grid points 0 .. 150 ms
+    assert out_b.sum() > 100 and hid_b[0].sum() > 1000
+    assert torch.equal(to_raster(out_s, float(k), out_b.shape[0]), out_b)
+    assert torch.equal(hid_b[0], torch.isfinite(hid_s[0]).sum((1, 2)).to(hid_b[0].dtype)) if hid_s[0].dim() == 3 \
+        else torch.equal(hid_b[0], hid_s[0].to(hid_b[0].dtype))
+    labels = torch.as_tensor(y[idx])
+    assert sb.loss(cb)(out_b, labels).item() == pytest.approx(ss.loss(cs)(out_s, labels).item(), rel=1e-12)
+    assert torch.equal(sb.predict(cb)(out_b), ss.predict(cs)(out_s))
+    assert bptt.targets(cb) == ss.targets(cs)
+
+
+@pytest.mark.parametrize("h", [1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 25.0, 50.0])
+def test_grid_capacity_is_what_a_saturated_network_emits(h):
+    """With every weight large, each layer fires at every grid point it can reach: the output's count
+    is :func:`grid_capacity` in both simulations (one spike per point, one step of delay per layer)."""
+    p = NeuronParams(tau_s=5.0, theta=1.0)
+    sizes = (3, 4, 2)
+    T = int(WINDOW // h) + 1
+    ev = EventNetwork(sizes, p, max_spikes=T + 5, t_max=WINDOW, discretization=Discretization("exact", None, h, "snap", "grid"),
+                      init=(1e3, 2e3), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ck = ClockNetwork(sizes, p, dtype=torch.float64, discretization=ClockDiscretization("exact", h=h), init=(1e3, 2e3),
+                      generator=torch.Generator().manual_seed(0))
+    x = torch.zeros(1, 3, 1, dtype=torch.float64)  # every input at t = 0
+    out_t, _ = ev(x)
+    out_r, _ = ck(Raster((T, 1, 3), torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long), torch.arange(3)))
+    cap = grid_capacity(WINDOW, h, depth=2)
+    assert torch.isfinite(out_t).sum(-1).eq(cap).all()
+    assert out_r.sum(0).eq(cap).all()
+
+
+def test_targets_are_reachable_at_every_step_of_the_time_bin_grid():
+    """Over the bins the study sweeps (150 ms cut into 150 .. 3 bins), the fitted true-class target is
+    at most half the output's capacity in both schemes, BATS's 15 / 3 wherever the grid allows 30."""
+    for k in (1, 2, 3, 5, 6, 10, 15, 25, 50):
+        cb, cs = pair(k)
+        cap = grid_capacity(WINDOW, float(k), depth=2)
+        yt, yf = bptt.targets(cb)
+        assert (yt, yf) == integrated.IntegratedScheme().targets(cs)
+        assert 0 < yt <= cap / 2 and yf == pytest.approx(yt / 5)
+        assert (yt, yf) == pytest.approx((15.0, 3.0) if cap >= 30 else (cap / 2, cap / 10))
+
+
+def test_fit_targets():
+    assert losses.fit_targets(15, 3, 151) == (15, 3)
+    assert losses.fit_targets(15, 3, 10) == pytest.approx((5.0, 1.0))
+    with pytest.raises(ValueError, match="capacity"):
+        losses.fit_targets(15, 3, 0)
+    with pytest.raises(ValueError, match="true > false"):
+        losses.fit_targets(3, 15, 30)
+
+
+def test_count_mse_and_its_prediction_match_the_event_rule():
+    raster = torch.zeros(5, 2, 3)
+    raster[[1, 3], 0, 0] = 1  # sample 0: classes 0 and 2 both spike twice, class 2 first
+    raster[[0, 4], 0, 2] = 1
+    raster[2, 1, 1] = 1
+    labels = torch.tensor([2, 1])
+    assert losses.predict_by_count_then_first(raster).tolist() == [2, 1]
+    assert losses.predict_by_count(raster).tolist() == [0, 1]  # the lowest index: another rule
+    n = raster.sum(0)
+    expected = 0.5 * (((n - torch.tensor([[3.0, 3, 15], [3, 15, 3]])) ** 2).sum(1)).mean()
+    assert losses.count_mse(raster, labels).item() == pytest.approx(expected.item())
+
+
+def test_times_raster_bins_like_the_ttfs_raster_and_merges_repeats():
+    img = np.array([[0, 255, 128, 1]], dtype=np.uint8)
+    for rounding in ("floor", "ceil"):
+        a = encoding.ttfs_raster(img, 120, 1.0, 100.0, rounding).to_dense()
+        b = encoding.times_raster(encoding.ttfs(img, 100.0), 120, 1.0, rounding).to_dense()
+        assert torch.equal(a, b)
+    t = torch.tensor([[[0.2, 0.7, 3.0, np.inf]]])
+    r = encoding.times_raster(t, 3, 1.0, "ceil").to_dense()  # 0.2, 0.7 -> point 1; 3.0 dropped (window 0..2)
+    assert r[:, 0, 0].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_yinyang_splits():
+    class C:
+        n_val, n_train, n_test = 1000, 200, None
+
+    sets = yinyang_splits(C)
+    assert [len(sets[s][1]) for s in ("train", "val", "test")] == [200, 1000, 1000]
+    np.testing.assert_array_equal(sets["val"][0], yinyang.load("val").x)
+    C.n_val = 5000
+    with pytest.raises(ConfigError, match="validation split has 1000"):
+        yinyang_splits(C)
+
+
+def test_surrogate_width_in_units_of_each_layers_threshold():
+    cb = bptt.BPTTConfig(hidden=(30,), theta=(2.0, 8.0), surrogate_unit="theta", surrogate_width=0.5)
+    assert [s.width for s in bptt.surrogates(cb)] == [1.0, 4.0]
+    with pytest.raises(ConfigError, match="surrogate_unit"):
+        bptt.BPTTConfig(surrogate="arctan", surrogate_unit="theta")
+    with pytest.raises(ConfigError, match="fit_targets"):
+        bptt.BPTTConfig(fit_targets=True)  # the Loihi clock: no grid capacity
