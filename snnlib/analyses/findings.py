@@ -491,10 +491,141 @@ def _dynamic(load: Loader, c, s) -> Decision:
                     "BPTT on the N-MNIST event streams: {acc:.1f} % (chance 10 %; no shuffled-time control yet)")
 
 
+# ------------------------------------------------------------------ time bins, one neuron for both schemes
+_NEURON_ARMS: "weakref.WeakKeyDictionary[Loader, dict]" = weakref.WeakKeyDictionary()
+_NEURON_LABEL = {"slow": "Yin-Yang, tau_s = 130 ms", "fast": "Yin-Yang, tau_s = 5 ms"}
+#: Yin-Yang's chance accuracy (points): three balanced classes
+_YY_CHANCE = 100.0 / 3.0
+
+
+def _neuron(load: Loader, q: float) -> tuple:
+    """``(finals, log rate ratios against each scheme's finest grid, log rate ratios of the spike-time
+    scheme against the continuous network)`` of the shared-neuron sweeps (read once per loader)."""
+    cache = _NEURON_ARMS.setdefault(load, {})
+    if "arms" not in cache:
+        cache["arms"] = tb.neuron_arms({r: {k: load(n).results for k, n in tb.neuron_sweep_names(r).items()}
+                                        for r in tb.NEURONS})
+    if q not in cache:
+        curves, bench, cont = cache["arms"]
+        st = curves.sel(scheme=["spiketime"])
+        cache[q] = (tb.finals(curves, bench), tb.log_rate_ratios(curves, bench, q),
+                    tb.log_rate_ratios(st, cont.expand_dims(scheme=["spiketime"]), q))
+    return cache[q]
+
+
+def _long_neuron(da: xr.DataArray, drop_finest: bool) -> tuple:
+    """(values, log10 h / tau_s, scheme, run) of one neuron's (scheme, bins, seed) array; with
+    ``drop_finest`` each scheme's finest grid left out (its benchmark: 0 by construction)."""
+    finest = int(da["bins"].max())
+    y, x, g, r = [], [], [], []
+    for sch in da["scheme"].values:
+        for b in da["bins"].values:
+            if drop_finest and int(b) == finest:
+                continue
+            for sd in da["seed"].values:
+                y.append(float(da.sel(scheme=sch, bins=b, seed=sd)))
+                x.append(math.log10(float(da["h_over_tau_s"].sel(bins=b))))
+                g.append(str(sch))
+                r.append(f"{sch}:{sd}")
+    return y, x, g, r
+
+
+def _neuron_slopes(load: Loader, s: Settings) -> dict:
+    f, l, _ = _neuron(load, s.q)
+    out = {}
+    for regime in tb.NEURONS:
+        lrr = l["lrr"].sel(neuron=regime).assign_coords(h_over_tau_s=l["h_over_tau_s"].sel(neuron=regime))
+        acc = f["final_test"].sel(neuron=regime).assign_coords(h_over_tau_s=f["h_over_tau_s"].sel(neuron=regime))
+        out[regime] = {"rate": _est(inf.mixed_slopes, *_long_neuron(lrr, True), ("spiketime", "bptt")),
+                       "accuracy": _est(inf.mixed_slopes, *_long_neuron(acc, False), ("spiketime", "bptt"))}
+    return out
+
+
+def _neuron_context(load: Loader, s: Settings) -> tuple[dict, str]:
+    f, l, _ = _neuron(load, s.q)
+    n, parts = {}, []
+    for regime in tb.NEURONS:
+        n[f"{regime}_target"] = 100 * float(l["target"].sel(neuron=regime))
+        n[f"{regime}_censored"] = int(l["censored"].sel(neuron=regime).sum())
+        parts.append(f"{_NEURON_LABEL[regime]}: target {{{regime}_target:.1f}} % (q = {s.q:g} x the lower of the two "
+                     f"1 ms grids), {{{regime}_censored}} runs never reach it")
+    n["resolution"] = l.attrs["resolution"]
+    return n, "; ".join(parts) + "; record spacing {resolution:.2f} x the smallest n_q"
+
+
+def _hypothesis_neuron(load: Loader, c, s) -> Decision:
+    tree = ("parts", {_NEURON_LABEL[r]: ("parts", {
+        "spike-time rate falls": _t(c, s, "falls", m["rate"]["slope_spiketime"].flipped()),
+        "BPTT rate falls": _t(c, s, "falls", m["rate"]["slope_bptt"].flipped()),
+        "falls more for spike-time": _t(c, s, "falls more for spike-time", m["rate"]["difference"])})
+        for r, m in _neuron_slopes(load, s).items()})
+    return Decision(tree, *_neuron_context(load, s))
+
+
+def _decrease_neuron(load: Loader, c, s) -> Decision:
+    names = (("spiketime", "spike-time"), ("bptt", "BPTT"))
+    tree = ("parts", {_NEURON_LABEL[r]: ("parts", {
+        f"{name} accuracy falls": _t(c, s, "accuracy falls", m["accuracy"][f"slope_{sch}"].flipped())
+        for sch, name in names} | {
+        f"{name} rate falls": _t(c, s, "rate falls", m["rate"][f"slope_{sch}"].flipped()) for sch, name in names})
+        for r, m in _neuron_slopes(load, s).items()})
+    return Decision(tree, *_neuron_context(load, s))
+
+
+def _minimal_neuron(load: Loader, c, s) -> Decision:
+    _, _, lc = _neuron(load, s.q)
+    parts = {}
+    for regime in tb.NEURONS:
+        lrr = lc["lrr"].sel(scheme="spiketime", neuron=regime)
+        parts[_NEURON_LABEL[regime]] = ("every", {
+            f"{int(b)} bins (h / tau_s = {float(lc['h_over_tau_s'].sel(neuron=regime, bins=b)):.3g})":
+                _t(c, s, "minimal", _est(inf.paired, lrr.sel(bins=b).values)) for b in lrr["bins"].values})
+    n = {f"{r}_target": 100 * float(lc["target"].sel(neuron=r)) for r in tb.NEURONS}
+    return Decision(("parts", parts), n, "; ".join(f"{_NEURON_LABEL[r]}: target {{{r}_target:.1f}} % (q x the "
+                                                   "continuous network)" for r in tb.NEURONS))
+
+
+def _slayer_neuron(load: Loader, c, s) -> Decision:
+    _, l, _ = _neuron(load, s.q)
+    parts = {}
+    for regime in tb.NEURONS:
+        lrr = l["lrr"].sel(scheme="bptt", neuron=regime)
+        ratio = l["h_over_tau_s"].sel(neuron=regime)
+        finest, coarse = int(lrr["bins"].max()), int(lrr["bins"].min())
+        small = [int(b) for b in lrr["bins"].values if float(ratio.sel(bins=b)) <= 0.1 and int(b) != finest]
+        sub = {}
+        if small:
+            sub["unaffected at h / tau_s <= 0.1"] = ("every", {
+                f"{b} bins": _t(c, s, "unaffected", _est(inf.paired, lrr.sel(bins=b).values)) for b in small})
+        sub[f"collapses at {coarse} bins (h / tau_s = {float(ratio.sel(bins=coarse)):.3g})"] = _t(
+            c, s, "collapses", _est(inf.paired, -lrr.sel(bins=coarse).values))
+        parts[_NEURON_LABEL[regime]] = ("parts", sub)
+    return Decision(("parts", parts), *_neuron_context(load, s))
+
+
+def _noticeable_neuron(load: Loader, c, s) -> Decision:
+    f, _, _ = _neuron(load, s.q)
+    la = tb.less_affected(f, _YY_CHANCE, table.LEARNED)
+    parts, n = {}, {}
+    for regime in tb.NEURONS:
+        b = la[f"{regime}_bins"]
+        if not math.isfinite(b):
+            raise NotDecidable(f"{_NEURON_LABEL[regime]}: neither scheme learns at any bin count")
+        n[f"{regime}_bins"] = b
+        n[f"{regime}_h"] = float(f["h_over_tau_s"].sel(neuron=regime, bins=int(b)))
+        # less_affected: the spike-time scheme's change minus BPTT's; the claim's quantity is its negative
+        parts[_NEURON_LABEL[regime]] = _t(c, s, "more noticeable", _est(inf.paired, -la[f"{regime}_diff"]))
+    return Decision(("parts", parts), n, "; ".join(
+        f"{_NEURON_LABEL[r]}: read at {{{r}_bins:.0f}} bins (h / tau_s = {{{r}_h:.3g}})" for r in tb.NEURONS))
+
+
 DECIDERS: dict[str, Callable[[Loader, table.Declared, Settings], Decision]] = {
     "s000_hypothesis": _hypothesis("seed000"), "s000_decrease": _decrease, "s000_bats_baseline": _bats_baseline,
     "s000_bats_minimal": _minimal("seed000"), "s000_slayer": _slayer,
     "s000_hypothesis_shared": _hypothesis("shared"), "s000_bats_minimal_shared": _minimal("shared"),
+    "s000_hypothesis_neuron": _hypothesis_neuron, "s000_decrease_neuron": _decrease_neuron,
+    "s000_bats_minimal_neuron": _minimal_neuron, "s000_slayer_neuron": _slayer_neuron,
+    "s000_noticeable_neuron": _noticeable_neuron,
     "s001_fig1": _fig1, "s001_fig2": _fig2, "s001_order": _order,
     "s001_similar": _similar, "s001_interpolation": _interpolation,
     "s001_high_order": _high_order, "s001_euler_time": _euler_time, "s001_piggyback": _piggyback,

@@ -345,3 +345,55 @@ def timebins_curves(curves: xr.Dataset, bench: xr.Dataset, discretization: str =
         fig.suptitle(title)
     fig.tight_layout()
     return readable(fig)
+
+
+_NEURON_MARKER = {"slow": "o", "fast": "s"}
+
+
+def neuron_lines(r: xr.Dataset, continuous: xr.Dataset | None = None, var: str = "final_test",
+                 chance: float | None = None, tolerance: float | None = None,
+                 collapse: float | None = None) -> plt.Figure:
+    """One neuron for both schemes: ``var`` against h / tau_s (log axis), both schemes (colours) and
+    both neurons (markers; dashed: the fast one) on one axis, means and Student-t 95% intervals over
+    seeds. ``r``: :func:`snnlib.analyses.timebins.finals` of
+    :func:`~snnlib.analyses.timebins.neuron_arms` (``var`` ``final_test``, ``spikes``) or its
+    :func:`~snnlib.analyses.timebins.log_rate_ratios` (``var = "lrr"``: grey band +-``tolerance``,
+    dotted -``collapse``). ``continuous``: the continuous network's final test accuracy per neuron as
+    a thin line; ``chance``: a dotted line there."""
+    labels = {"final_test": "test accuracy (%)", "final_val": "validation accuracy (%)",
+              "spikes": "hidden spikes / sample", "lrr": f"ln(CR / CR at 1 ms), q = {r.attrs.get('q', math.nan):g}"}
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    mean, half = ci(r[var])
+    acc = var in ("final_test", "final_val")
+    for n, marker in _NEURON_MARKER.items():
+        if n not in r["neuron"].values:
+            continue
+        x = r["h_over_tau_s"].sel(neuron=n).values
+        order = np.argsort(x)
+        for s, color in _SCHEME_COLOR.items():
+            mu, h = mean.sel(scheme=s, neuron=n).values[order], half.sel(scheme=s, neuron=n).values[order]
+            if not np.isfinite(mu).any():
+                continue
+            tau = float(r["tau_s"].sel(neuron=n))
+            _band(ax, x[order], mu, np.nan_to_num(h), 0.0 if acc else -np.inf, 100.0 if acc else np.inf,
+                  ls="-" if n == "slow" else "--", marker=marker, ms=4, color=color,
+                  label=f"{_SCHEME_NAME[s]}, tau_s = {tau:g} ms")
+        if continuous is not None and acc:
+            c = 100 * float(continuous["test_accuracy"].isel(epoch=-1).sel(neuron=n).mean())
+            ax.plot([x.min(), x.max()], [c, c], color="0.3", lw=0.9, ls="-" if n == "slow" else "--")
+            ax.annotate(f"continuous, {float(r['tau_s'].sel(neuron=n)):g} ms", (x.min(), c), fontsize="x-small",
+                        xytext=(0, 3), textcoords="offset points", color="0.3")
+    if chance is not None and acc:
+        ax.axhline(chance, color="0.5", lw=0.8, ls=":")
+    if var == "lrr":
+        ax.axhline(0.0, color="k", lw=0.8)
+        if tolerance:
+            ax.axhspan(-tolerance, tolerance, color="0.5", alpha=0.15, lw=0)
+        if collapse:
+            ax.axhline(-collapse, color="0.3", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("h / tau_s (step over the synaptic time constant)")
+    ax.set_ylabel(labels.get(var, var))
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return readable(fig)

@@ -28,10 +28,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 import yaml
 
 from snnlib.analyses.transfer import wall_minutes
+from snnlib.clock.stepping import exact_grid_excess, grid_raster
+from snnlib.model.discretization import grid_capacity
+from snnlib.training import driver
+from snnlib.training.schemes import bptt
 from snnlib.metrics import mean_ci, mean_diff_ci, samples_to_reach
 from snnlib.study import claims as claims_table
 from snnlib.study.loading import load_sweep
@@ -298,4 +303,160 @@ def cost_at_holds(r: xr.Dataset, h: dict, scheme: str = "bptt") -> dict:
                 continue
             m, half = mean_ci(np.log(ratio))
             out.update(zip(keys, (math.exp(m), math.exp(m - half), math.exp(m + half))))
+    return out
+
+
+# ------------------------------------------------------------------ one neuron for both schemes (issue 24)
+#: the neurons of the shared-neuron sweeps (:data:`snnlib.study.plan.TB_REGIMES`), slow first
+NEURONS = ("slow", "fast")
+
+
+def neuron_sweep_names(regime: str, dataset: str = "yinyang") -> dict[str, str]:
+    """The three sweeps of one neuron: ``bptt``, ``spiketime`` (on the grid) and ``exact`` (continuous)."""
+    return {k: f"timebins-{dataset}-{regime}-{k}" for k in ("bptt", "spiketime", "exact")}
+
+
+def neuron_load(dataset: str = "yinyang", profile: str = "quick", allow_missing: bool = True) -> dict:
+    """``{regime: {arm: Dataset}}`` of the shared-neuron sweeps of ``dataset``."""
+    return {r: {k: load_sweep(n, profile, allow_missing=allow_missing) for k, n in neuron_sweep_names(r, dataset).items()}
+            for r in NEURONS}
+
+
+def neuron_window(sweeps: dict[str, xr.Dataset]) -> tuple[float, float]:
+    """``(window, tau_s)`` in ms of one neuron's sweeps, checked equal across its three arms: the grid
+    points run from 0 to ``window`` (BPTT: ``n_steps - 1`` base bins; spike-time: ``t_max``)."""
+    b, s, e = (_config(sweeps[k]) for k in ("bptt", "spiketime", "exact"))
+    w = (float(b["n_steps"]) - 1) * float(b["dt"])
+    if not (math.isclose(w, float(s["t_max"])) and math.isclose(w, float(e["t_max"]))):
+        raise ValueError(f"the arms' windows differ: BPTT {w} ms, spike-time {s['t_max']} / {e['t_max']} ms.")
+    taus = {float(b["tau_s"]), float(s["tau_s"]), float(e["tau_s"])}
+    if len(taus) != 1:
+        raise ValueError(f"the arms' neurons differ: tau_s = {sorted(taus)} ms.")
+    return w, taus.pop()
+
+
+def neuron_arms(by_regime: dict[str, dict[str, xr.Dataset]]) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
+    """``(curves, bench, continuous)`` of the shared-neuron sweeps (``by_regime``: :func:`neuron_load`).
+
+    ``curves``: learning curves along ``scheme`` (spike-time, BPTT) x ``neuron`` x ``bins`` x
+    ``seed``, with the coordinates ``h_ms`` (``bins``) and ``h_over_tau_s`` (``neuron`` x ``bins``);
+    ``bench``: each scheme's own finest grid (the most bins) along ``scheme`` x ``neuron`` x ``seed``;
+    ``continuous``: the continuous network along ``neuron`` x ``seed``. Same seed, same initial weights
+    in every arm of a neuron (the schemes build them by one rule)."""
+    cur, ben, cont, taus = [], [], [], []
+    for regime in NEURONS:
+        sw = by_regime[regime]
+        w, tau_s = neuron_window(sw)
+        b = sw["bptt"]
+        dt = float(_config(b)["dt"])
+
+        def by_bins(ds, step_dim, step_ms):
+            ds = ds[_vars(ds)].assign_coords(bins=(step_dim, [int(round(w / h)) for h in step_ms]))
+            return ds.swap_dims({step_dim: "bins"}).drop_vars(step_dim)
+
+        arms = [by_bins(sw["spiketime"], "dt", [float(h) for h in sw["spiketime"]["dt"].values]),
+                by_bins(b, "k", [k * dt for k in b["k"].values])]
+        c = xr.concat(arms, dim="scheme", join="outer").assign_coords(scheme=list(SCHEMES))
+        finest = int(c["bins"].max())
+        cur.append(c)
+        ben.append(c.sel(bins=finest, drop=True))
+        cont.append(sw["exact"][_vars(sw["exact"])])
+        taus.append(tau_s)
+    curves = xr.concat(cur, dim="neuron", join="outer").assign_coords(neuron=list(NEURONS), tau_s=("neuron", taus))
+    h = w / curves["bins"]
+    curves = curves.assign_coords(h_ms=h, h_over_tau_s=h / curves["tau_s"])
+    bench = xr.concat(ben, dim="neuron", join="outer").assign_coords(neuron=list(NEURONS), tau_s=("neuron", taus))
+    continuous = xr.concat(cont, dim="neuron", join="outer").assign_coords(neuron=list(NEURONS), tau_s=("neuron", taus))
+    curves.attrs.update(window_ms=w, base_bins=int(curves["bins"].max()))
+    return curves, bench, continuous
+
+
+def less_affected(r: xr.Dataset, chance: float, learned: float) -> dict:
+    """Per neuron, the quantity of ``s000_less_affected_neuron`` (``r``: :func:`finals` of
+    :func:`neuron_arms`): the coarsest bin count at which either scheme's mean test accuracy is at
+    least ``chance + learned`` points (``<neuron>_bins``), and per seed the spike-time scheme's change
+    in test accuracy from its finest grid minus BPTT's there (``<neuron>_diff``: an array over seeds;
+    NaN bins and an empty array when neither learns at any bin count)."""
+    out: dict = {}
+    for regime in r["neuron"].values:
+        sub = r.sel(neuron=regime)
+        mean = sub["final_test"].mean("seed", skipna=False)
+        learns = (mean >= chance + learned).any("scheme")
+        ok = [int(b) for b in sub["bins"].values if bool(learns.sel(bins=b))]
+        if not ok:
+            out[f"{regime}_bins"], out[f"{regime}_diff"] = math.nan, np.array([])
+            continue
+        b = min(ok)
+        drop = sub["final_test"].sel(bins=b) - sub["bench_test"]
+        out[f"{regime}_bins"] = b
+        out[f"{regime}_diff"] = (drop.sel(scheme="spiketime") - drop.sel(scheme="bptt")).values
+    return out
+
+
+def neuron_settings(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame:
+    """What the two schemes share and what each chose, per neuron (the sweeps' configs): one row per
+    neuron and scheme: tau_s, tau, thresholds (this project's units), initial weights, learning rate,
+    BPTT's surrogate width (in units of each layer's threshold), epochs, batch size."""
+    rows = []
+    for regime, sw in by_regime.items():
+        b, s = _config(sw["bptt"]), _config(sw["spiketime"])
+        theta = tuple(float(t) for t in b["theta"])
+        if not np.allclose([1000 * float(t) for t in s["theta_bats"]], theta):
+            raise ValueError(f"{regime}: the schemes' thresholds differ: {theta} and 1000 x {s['theta_bats']}.")
+        for scheme, c in (("spike-time", s), ("BPTT", b)):
+            rows.append({"neuron": regime, "scheme": scheme, "tau_s (ms)": float(b["tau_s"]), "tau (ms)": float(b["tau"]),
+                         "thresholds": str(theta), "initial weights": f"U(-{float(c['weight_scale']):g}, "
+                                                                      f"{float(c['weight_scale']):g})",
+                         "learning rate": float(c["lr"]),
+                         "surrogate width (x theta)": float(c["surrogate_width"]) if scheme == "BPTT" else math.nan,
+                         "epochs": int(c["epochs"]), "batch": int(c["batch_size"])})
+    return pd.DataFrame(rows)
+
+
+def neuron_targets(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame:
+    """The count targets of every bin count of the BPTT sweep (the same as the spike-time scheme's, a
+    test checks it): bins, h (ms), the output's capacity on the grid (one spike per point, one step of
+    delay per layer), the fitted (true, false) targets, and the structural delay: the fraction of the
+    test inputs' spikes delivered early enough to reach the output within the window
+    (``ceil(t / h) h + depth h <= window``)."""
+    rows = []
+    regime, sw = next(iter(by_regime.items()))
+    base = _config(sw["bptt"])
+    cfg0 = bptt.BPTTConfig.from_dict({**base, "seed": 0})
+    times = bptt.yinyang_times(cfg0, bptt.load(cfg0)["test"][0]).numpy().ravel()
+    for k in sw["bptt"]["k"].values:
+        cfg = bptt.BPTTConfig.from_dict({**base, "k": int(k), "seed": 0})
+        h = cfg.dt * cfg.k
+        w = (bptt.grid_steps_of(cfg) - 1) * h
+        yt, yf = bptt.targets(cfg)
+        depth = len(cfg.hidden) + 1
+        reach = np.mean(np.ceil(times / h - 1e-9) * h + depth * h <= w + 1e-9)
+        rows.append({"bins": int(round(w / h)), "h (ms)": h, "capacity": grid_capacity(w, h, depth),
+                     "first output spike (ms)": depth * h, "inputs reaching the output (%)": 100 * float(reach),
+                     "target true": yt, "target false": yf})
+    return pd.DataFrame(rows)
+
+
+def withheld_spikes(path) -> dict:
+    """For a trained shared-neuron network (a sweep point's run folder with its weights), on its test
+    split: the spikes of hidden and output layers on the exact grid and those the one-spike-per-point
+    rule withholds (:func:`snnlib.clock.stepping.exact_grid_excess`), as ``{layer}_spikes`` /
+    ``{layer}_withheld`` per sample. Works for either scheme's network (the same forward)."""
+    model, cfg = driver.load_model(path)
+    if type(cfg).__name__ == "BPTTConfig":
+        h, neurons, steps = cfg.dt * cfg.k, bptt.neurons(cfg), bptt.grid_steps_of(cfg)
+    else:
+        h, neurons = float(cfg.dt), model.params
+        steps = int(math.floor(cfg.window() / h + 1e-9)) + 1
+    scheme = driver.scheme_of(cfg)
+    x, _ = scheme.data(cfg)["test"]
+    times = bptt.yinyang_times(cfg, x)
+    cur = grid_raster(times, steps, h, sparse=False)
+    out = {}
+    for i, (w, p) in enumerate(zip(model.weights, neurons)):
+        s, e = exact_grid_excess(cur @ w.detach().double().t(), p, h)
+        name = "output" if i == len(model.weights) - 1 else f"hidden{i + 1}" if len(model.weights) > 2 else "hidden"
+        out[f"{name}_spikes"] = float(s.sum() / x.shape[0])
+        out[f"{name}_withheld"] = float(e.sum() / x.shape[0])
+        cur = s
     return out

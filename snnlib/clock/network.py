@@ -84,6 +84,9 @@ class ClockNetwork(torch.nn.Module):
         """``raster``: a dense ``[T, B, N_in]`` tensor or a sparse :class:`Raster` (first layer
         through :func:`sparse_projection`)."""
         x = raster
+        d = self.discretization
+        if d.method == "skip" and not d.eval_skip and not self.training:
+            d = ClockDiscretization()  # seed 000's evaluation: the base recurrence on every bin
         hidden_counts = []
         nonzero = []  # the spikes of the layer just run, as its kernel found them (numba "loihi")
         last = len(self.weights) - 1
@@ -94,9 +97,11 @@ class ClockNetwork(torch.nn.Module):
                 cur = spike_projection(x, w, nonzero[0] if nonzero else None)
             else:
                 cur = x @ w.t()
+            if d.method == "skip" and d.skip_gain and d.k > 1:  # the gain skipping loses (a control)
+                cur = cur * ((1.0 - p.beta ** d.k) / (1.0 - p.beta) if p.beta != 1.0 else float(d.k))
             nonzero = [] if (self.sparse_hidden and i < last) else None
             # no indices past the density at which the next projection goes dense
-            x, _ = clock_sequence(cur, p, self.discretization, sg, nonzero=nonzero,
+            x, _ = clock_sequence(cur, p, d, sg, nonzero=nonzero,
                                   nonzero_max_density=dense_threshold(self.sizes[i + 2]) if i < last else 1.0)
             if i < last:
                 if nonzero:  # from the indices: rows are t B + b

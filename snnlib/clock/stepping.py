@@ -51,7 +51,7 @@ from snnlib.model.discretization import SKIP_BACKWARDS, ClockDiscretization, gri
 from snnlib.model.neuron import NeuronParams, propagator_kernel
 from snnlib.model.surrogates import Surrogate, get_surrogate
 
-__all__ = ["clock_sequence", "skip_sequence", "exact_grid_sequence",
+__all__ = ["clock_sequence", "skip_sequence", "exact_grid_sequence", "exact_grid_excess",
            "exact_grid_constants", "grid_raster", "check_neuron"]
 
 def clock_sequence(x: Tensor, neuron, discretization: ClockDiscretization = ClockDiscretization(),
@@ -234,6 +234,32 @@ def exact_grid_sequence(x: Tensor, params: NeuronParams, h: float, surrogate: Su
     x_shift = kh * torch.cat([i0.unsqueeze(0), x[:-1]])
     spikes, (u_end, v_end) = cuba_sequence(x_shift, cell, surrogate, (torch.zeros_like(v0), v0), backend)
     return spikes, (u_end * (a / kh) + x[-1], v_end)  # I_{T-1}^+ = a I_{T-2}^+ + x_{T-1}, u_end = k I_{T-2}^+
+
+
+@torch.no_grad()
+def exact_grid_excess(x: Tensor, params: NeuronParams, h: float) -> tuple[Tensor, Tensor]:
+    """The exact grid's spikes and, per point, the spikes its one-spike-per-point rule withholds:
+    ``(spikes, excess)``, both ``[T, B, N]``; ``excess`` = ``floor(V_j^- / theta) - 1`` where a spike is
+    emitted (the further thresholds ``V`` stands above at ``t_j``: the continuous neuron crossed them
+    within the step too, up to its decay between the crossings), else 0. The reference loop of the
+    recurrence (:func:`exact_grid_sequence`, reset by subtraction or to zero; no gradient): a
+    measurement of what the cap costs, not a simulation to train."""
+    if x.dim() != 3:
+        raise ValueError(f"x must be time-major [T, B, N], got shape {tuple(x.shape)}.")
+    a, b, kh = exact_grid_constants(params, h)
+    i = x.new_zeros(x.shape[1:])
+    v = x.new_zeros(x.shape[1:])
+    spikes, excess = torch.zeros_like(x), torch.zeros_like(x)
+    for j in range(x.shape[0]):
+        if j > 0:
+            v = b * v + kh * i  # V_j^- from the state after point j - 1
+            i = a * i
+        s = (v >= params.theta).to(x.dtype)
+        spikes[j] = s
+        excess[j] = s * (torch.floor(v / params.theta) - 1).clamp_min(0)
+        v = v - params.theta * s if params.reset == "subtract" else v * (1 - s)
+        i = i + x[j]
+    return spikes, excess
 
 
 def grid_raster(times: Tensor, n_steps: int, h: float, sparse: bool = True):

@@ -12,7 +12,7 @@ import torch
 from snnlib.clock.raster import Raster
 from snnlib.model.discretization import grid_index
 
-__all__ = ["ttfs", "rate", "rate_fixed", "events_to_bins", "times_raster"]
+__all__ = ["ttfs", "rate", "rate_fixed", "events_to_bins", "times_raster", "shuffle_times", "shuffled_recordings"]
 
 def ttfs(images, t_max: float = 100.0, dtype=torch.float64) -> torch.Tensor:
     """Time-to-first-spike code of 8-bit images: ``t = t_max * (1 - pixel/255)``; black pixels are silent.
@@ -66,6 +66,25 @@ def rate_fixed(images, keys, n_steps: int, gain: float = 1.0, seed: int = 0, str
     return torch.cat(out, dim=1) if out else rate(images, n_steps, gain, dtype=dtype)
 
 
+def shuffle_times(events: np.ndarray, seed: int) -> np.ndarray:
+    """The time-shuffled control of one event recording: a copy whose event times are permuted among
+    its events (seeded), then put in time order. Each address ``(x, y, p)`` keeps its number of events
+    and the recording keeps its set of times (so its event rate over time); only which address fires
+    when is random. A network that does as well on shuffled recordings does not use their timing."""
+    ev = np.array(events, copy=True)
+    if ev.dtype.names is None or "t" not in ev.dtype.names:
+        raise ValueError("events: expected a structured array with a 't' field (tonic's event recordings).")
+    ev["t"] = np.random.default_rng(seed).permutation(ev["t"])
+    return ev[np.argsort(ev["t"], kind="stable")]
+
+
+def shuffled_recordings(x, idx, seed: int, stream: int) -> list:
+    """The event recordings ``x[i][0]`` for ``i`` in ``idx``, each time-shuffled
+    (:func:`shuffle_times`) with a seed fixed by ``(seed, stream, i)``: the same control every epoch
+    and in any batch (``stream`` tells splits apart, as in :func:`rate_fixed`)."""
+    return [shuffle_times(x[int(i)][0], _sample_seed(seed, stream, int(i))) for i in idx]
+
+
 def events_to_bins(events: np.ndarray, sensor_size=(34, 34, 2), n_bins: int | None = None,
                    bin_ms: float | None = None, t_max_ms: float | None = None) -> np.ndarray:
     """Bin an event stream (tonic structured array, ``t`` in µs) into frames ``[T, P, H, W]`` of counts.
@@ -93,12 +112,15 @@ def _step_index(t, dt: float, rounding: str):
     """Bin of times ``t`` (ms): ``floor(t / dt)`` (the bin that contains it) or ``ceil(t / dt)`` (the
     next grid point, where the exact grid of :mod:`snnlib.clock.stepping` delivers it,
     :func:`snnlib.model.discretization.grid_index`; a time on the
-    grid up to rounding stays on its point)."""
+    grid up to rounding stays on its point) or ``round(t / dt)`` (``"nearest"``: seed 000's binning of
+    N-MNIST's events)."""
     if rounding == "floor":
         return np.floor(t / dt) if isinstance(t, np.ndarray) else torch.floor(t / dt)
     if rounding == "ceil":
         return grid_index(t, dt)
-    raise ValueError(f"rounding = {rounding!r}: expected 'floor' or 'ceil'.")
+    if rounding == "nearest":  # the nearest bin (half-way times to the even one, as numpy and torch round)
+        return np.round(t / dt) if isinstance(t, np.ndarray) else torch.round(t / dt)
+    raise ValueError(f"rounding = {rounding!r}: expected 'floor', 'ceil' or 'nearest'.")
 
 
 def ttfs_raster(images, n_steps: int, dt: float = 1.0, t_in: float = 100.0, rounding: str = "floor"):

@@ -184,12 +184,22 @@ class ClockDiscretization:
         k: ``"skip"``: keep every ``k``-th base step (the seed's timestep size, in base bins).
         h: ``"exact"``: grid step in ms.
         skip_backward: ``"skip"``: which of the seed's two backward kernels (:func:`snnlib.clock.stepping.skip_sequence`).
+        eval_skip: ``"skip"``: skip at evaluation too (``True``), or only in training (``False``: seed
+            000's runs, whose ``Assistant.test`` called the network without its step, so evaluation
+            ran the base recurrence on every bin; the network switches on ``torch.nn.Module.training``).
+        skip_gain: ``"skip"``: correct the synaptic gain that skipping loses (a control, not the seed):
+            the voltage then takes the current only every ``k``-th step, so the layer's input is scaled
+            by ``g = (1 - beta^k) / (1 - beta)``, which gives a constant current the base recurrence's
+            steady voltage ``x / (1 - beta)`` (:class:`snnlib.clock.network.ClockNetwork` applies it while
+            it skips).
     """
 
     method: str = "loihi"
     k: int = 1
     h: Optional[float] = None
     skip_backward: str = "cuda"
+    eval_skip: bool = True
+    skip_gain: bool = False
 
     def __post_init__(self):
         if self.method not in CLOCK_METHODS:
@@ -204,6 +214,10 @@ class ClockDiscretization:
                 raise ValueError(f"method='exact' needs a grid step h > 0 in ms, got h = {self.h!r}.")
         elif self.h is not None:
             raise ValueError(f"h = {self.h} is the grid step of method='exact'; method={self.method!r} takes none.")
+        if not isinstance(self.eval_skip, bool) or (not self.eval_skip and self.method != "skip"):
+            raise ValueError(f"eval_skip = {self.eval_skip!r}: True, or False with method='skip' (skip in training only).")
+        if not isinstance(self.skip_gain, bool) or (self.skip_gain and self.method != "skip"):
+            raise ValueError(f"skip_gain = {self.skip_gain!r}: False, or True with method='skip'.")
         if self.skip_backward not in SKIP_BACKWARDS:
             raise ValueError(f"skip_backward = {self.skip_backward!r}: expected 'cuda' or 'cpu'.")
 
@@ -211,5 +225,6 @@ class ClockDiscretization:
     def label(self) -> str:
         """Short readable name: ``loihi``, ``skip-k10`` (``skip-k10-cpu``), ``exact-h2``."""
         if self.method == "skip":
-            return f"skip-k{self.k}" + ("-cpu" if self.skip_backward == "cpu" else "")
+            return (f"skip-k{self.k}" + ("-cpu" if self.skip_backward == "cpu" else "")
+                    + ("" if self.eval_skip else "-train-only") + ("-gain" if self.skip_gain else ""))
         return f"exact-h{self.h:g}" if self.method == "exact" else "loihi"

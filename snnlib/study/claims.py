@@ -115,6 +115,8 @@ class Declared:
 _TB = "timebins-mnist-bptt"
 _AS = "across-simulators"
 _SPLIT = "per dataset (MNIST, N-MNIST)"
+_TBN = "timebins-yinyang-slow-bptt"  # the chapter of the shared-neuron sweeps
+_NEURON_SPLIT = "per dataset and neuron (Yin-Yang at tau_s = 130 and 5 ms; MNIST and N-MNIST to follow)"
 
 CLAIMS: tuple[Declared, ...] = (
     Declared("s000_hypothesis", "000", "The convergence rate will decrease in both models as the timestep size "
@@ -155,6 +157,39 @@ CLAIMS: tuple[Declared, ...] = (
              "the spike-time scheme's log rate ratio at each bin count on the shared model",
              f"paired t over seeds (two one-sided tests), every bin count, {_SPLIT}",
              {"minimal": equivalent(RATE)}, {"minimal": RATE_WHY}, mode="every", uses_q=True),
+    # issue 24: one neuron for both schemes (the same CuBa-LIF, thresholds, initial weights, count loss with
+    # targets reachable at every step; only the gradient differs), steps as h / tau_s in two neurons;
+    # declared before the sweeps timebins-yinyang-* ran (their searches, on validation only, had run)
+    Declared("s000_hypothesis_neuron", "000", "[One neuron for both schemes] The convergence rate will decrease in "
+             "both models as the timestep size grows, but it will be more noticeable in spike-based models as they "
+             "depend on exact spiking times.", _TBN,
+             "minus the slope of the log rate ratio (against the scheme's own 1 ms grid) on log10(h / tau_s), each "
+             "scheme, and BPTT's slope minus the spike-time scheme's", f"whole-curve mixed model, {_NEURON_SPLIT}",
+             {"falls": greater(0.0, SLOPE), "falls more for spike-time": greater(0.0, SLOPE)},
+             {"falls": SLOPE_WHY, "falls more for spike-time": SLOPE_WHY}, uses_q=True),
+    Declared("s000_decrease_neuron", "000", "[One neuron for both schemes] The accuracy and convergence rate "
+             "decrease with timebins. [BATS and SLAYER]", _TBN,
+             "minus the slope on log10(h / tau_s) of the final test accuracy (points) and of the log rate ratio, each "
+             "scheme", f"whole-curve mixed model, {_NEURON_SPLIT}",
+             {"accuracy falls": greater(0.0, ACC_SLOPE), "rate falls": greater(0.0, SLOPE)},
+             {"accuracy falls": ACC_SLOPE_WHY, "rate falls": SLOPE_WHY}, uses_q=True),
+    Declared("s000_bats_minimal_neuron", "000", "[One neuron for both schemes] Time-discretization minimally "
+             "affects the convergence rate of the spike-based BATS model for any timebin size.", _TBN,
+             "the spike-time scheme's log rate ratio at each bin count (against the continuous network)",
+             f"paired t over seeds (two one-sided tests), every bin count, {_NEURON_SPLIT}",
+             {"minimal": equivalent(RATE)}, {"minimal": RATE_WHY}, mode="every", uses_q=True),
+    Declared("s000_slayer_neuron", "000", "[One neuron for both schemes] The BPTT SLAYER model is unaffected for "
+             "small timesteps, but appears to self-destruct for large ones.", _TBN,
+             "BPTT's log rate ratio (against its 1 ms grid) at every step with h / tau_s <= 0.1, and minus it at "
+             "the coarsest step", f"paired t over seeds, {_NEURON_SPLIT}",
+             {"unaffected": equivalent(RATE), "collapses": greater(COLLAPSE)},
+             {"unaffected": RATE_WHY, "collapses": COLLAPSE_WHY}, uses_q=True),
+    Declared("s000_noticeable_neuron", "000", "[The hypothesis read on accuracy, one neuron for both schemes] "
+             "... it will be more noticeable in spike-based models as they depend on exact spiking times.", _TBN,
+             "at the coarsest step where either scheme still learns (mean test accuracy >= chance + 10 points): BPTT's "
+             "change in test accuracy from its 1 ms grid minus the spike-time scheme's (points; positive: the "
+             "spike-time scheme loses more; the same initial weights per seed)", f"paired t over seeds, {_NEURON_SPLIT}",
+             {"more noticeable": greater(0.0, ACC)}, {"more noticeable": ACC_WHY}),
     Declared("s001_fig1", "001", "With interpolation, the potential never goes above the threshold. [Fig. 1]",
              "single-neuron", "minus the largest V - theta with linear and Newton interpolation (forward-Euler)",
              "deterministic", {"below": greater(-NUMERIC)}, {"below": NUMERIC_WHY}, mode="every"),

@@ -284,3 +284,97 @@ def test_benchmark_gap_reads_the_welch_interval():
     r["bench_test"].loc[dict(scheme="spiketime")] = r["bench_test"].sel(scheme="spiketime") - 10
     g = tb.benchmark_gap(r)
     assert g["bench_gap"] == pytest.approx(-10, abs=0.5) and g["bench_gap_reading"].endswith("significantly lower")
+
+
+def _neuron_sweeps(tau_s: float, bptt_final, st_final):
+    """One neuron's three sweeps (window 150 ms: grid points 0 .. 150, n_steps 151)."""
+    cfg_b = f"n_steps: 151\ndt: 1.0\ntau_s: {tau_s}\n"
+    cfg_s = f"t_max: 150.0\ntau_s: {tau_s}\n"
+    hs = [float(k) for k in KS]
+    return {"bptt": _ds({"k": KS}, final=bptt_final, rise=lambda p: 1000.0, config=cfg_b),
+            "spiketime": _ds({"dt": hs}, final=st_final, rise=lambda p: 1000.0, config=cfg_s, noise=0.001),
+            "exact": _ds({}, final=lambda p: 0.95, rise=lambda p: 1000.0, config=cfg_s, noise=0.001)}
+
+
+def test_neuron_arms_put_both_schemes_on_h_over_tau_s():
+    """Both schemes on one bins axis per neuron, with h / tau_s; each scheme's benchmark its own finest
+    grid; BPTT collapses at 3 bins in the fast neuron only: the spike-time scheme is less affected
+    there (by 95 - 30 = 65 points, the coarsest bin count where either learns), not in the slow one."""
+    by = {"slow": _neuron_sweeps(130.0, lambda p: 0.95, lambda p: 0.95),
+          "fast": _neuron_sweeps(5.0, lambda p: 0.30 if p["k"] == 50 else 0.95, lambda p: 0.95)}
+    curves, bench, cont = tb.neuron_arms(by)
+    assert list(curves["bins"].values) == [150, 75, 30, 15, 3]
+    np.testing.assert_allclose(curves["h_over_tau_s"].sel(neuron="fast").values, [0.2, 0.4, 1.0, 2.0, 10.0])
+    np.testing.assert_allclose(curves["h_over_tau_s"].sel(neuron="slow").values, np.array(KS) / 130.0)
+    np.testing.assert_array_equal(bench["val_accuracy_curve"].sel(scheme="bptt", neuron="fast").values,
+                                  curves["val_accuracy_curve"].sel(scheme="bptt", neuron="fast", bins=150).values)
+    assert dict(cont.sizes)["neuron"] == 2
+    r = tb.finals(curves, bench)
+    la = tb.less_affected(r, chance=100 / 3, learned=10.0)
+    assert la["slow_bins"] == 3 and np.allclose(la["slow_diff"], 0.0, atol=0.5)
+    assert la["fast_bins"] == 3 and np.allclose(la["fast_diff"], 65.0, atol=0.5)
+
+
+def test_neuron_arms_refuse_different_neurons_or_windows():
+    sw = _neuron_sweeps(130.0, lambda p: 0.9, lambda p: 0.9)
+    sw["exact"].attrs["config"] = "t_max: 150.0\ntau_s: 5.0\n"
+    with pytest.raises(ValueError, match="neurons differ"):
+        tb.neuron_window(sw)
+    sw["exact"].attrs["config"] = "t_max: 151.0\ntau_s: 130.0\n"
+    with pytest.raises(ValueError, match="windows differ"):
+        tb.neuron_window(sw)
+
+
+def test_findings_decide_the_shared_neuron_claims():
+    """The slow neuron: nothing moves. The fast one: BPTT learns slower as the step grows and collapses at
+    3 bins, the spike-time scheme does not move: minimal for spike-time in both neurons, BPTT's
+    collapse shown in the fast one, where the spike-time scheme loses less (the hypothesis' "more
+    noticeable in spike-based models" refuted there, and in the slow one, where nothing moves)."""
+    from types import SimpleNamespace
+
+    from snnlib.analyses import findings
+
+    slow = _neuron_sweeps(130.0, lambda p: 0.95, lambda p: 0.95)
+    fast = _neuron_sweeps(5.0, lambda p: 0.30 if p["k"] == 50 else 0.95, lambda p: 0.95)
+    fast["bptt"] = _ds({"k": KS}, final=lambda p: 0.30 if p["k"] == 50 else 0.95,
+                       rise=lambda p: 1000.0 * p["k"] ** 0.5, config="n_steps: 151\ndt: 1.0\ntau_s: 5.0\n", noise=0.001)
+    sweeps = {n: ds for r, sw in (("slow", slow), ("fast", fast)) for k, ds in sw.items()
+              for n in [tb.neuron_sweep_names(r)[k]]}
+    load = lambda e: SimpleNamespace(results=sweeps[e])  # noqa: E731
+    verdict, tree = findings.decide_one("s000_bats_minimal_neuron", load)
+    assert verdict == "confirmed" and set(tree[1]) == {"Yin-Yang, tau_s = 130 ms", "Yin-Yang, tau_s = 5 ms"}
+    verdict, tree = findings.decide_one("s000_slayer_neuron", load)
+    fast_parts = tree[1]["Yin-Yang, tau_s = 5 ms"][1]
+    assert set(fast_parts) == {"collapses at 3 bins (h / tau_s = 10)"}  # no step of h / tau_s <= 0.1 there
+    assert findings._verdict(fast_parts["collapses at 3 bins (h / tau_s = 10)"]) == "confirmed"
+    slow_parts = tree[1]["Yin-Yang, tau_s = 130 ms"][1]
+    assert findings._verdict(slow_parts["collapses at 3 bins (h / tau_s = 0.385)"]) == "refuted"
+    verdict, tree = findings.decide_one("s000_noticeable_neuron", load)
+    assert findings._verdict(tree[1]["Yin-Yang, tau_s = 5 ms"]) == "refuted"
+    assert findings._verdict(tree[1]["Yin-Yang, tau_s = 130 ms"]) == "refuted" and verdict == "refuted"
+    verdict, tree = findings.decide_one("s000_hypothesis_neuron", load)
+    fast_h = tree[1]["Yin-Yang, tau_s = 5 ms"][1]
+    assert findings._verdict(fast_h["BPTT rate falls"]) == "confirmed"
+    assert findings._verdict(fast_h["falls more for spike-time"]) == "refuted"
+    verdict, _ = findings.decide_one("s000_decrease_neuron", load)
+    assert verdict in ("holds in part", "refuted")
+
+
+def test_the_shared_neuron_figure_draws(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from snnlib.analyses import sweep_plots
+
+    by = {"slow": _neuron_sweeps(130.0, lambda p: 0.95, lambda p: 0.95),
+          "fast": _neuron_sweeps(5.0, lambda p: 0.30 if p["k"] == 50 else 0.95, lambda p: 0.95)}
+    curves, bench, cont = tb.neuron_arms(by)
+    r = tb.finals(curves, bench)
+    fig = sweep_plots.neuron_lines(r, cont, chance=100 / 3)
+    lines = [l for l in fig.axes[0].get_lines() if l.get_label().startswith(("spike-time", "BPTT"))]
+    assert len(lines) == 4
+    fast_bptt = next(l for l in lines if l.get_label() == "BPTT, tau_s = 5 ms")
+    assert fast_bptt.get_xdata()[-1] == pytest.approx(10.0) and fast_bptt.get_ydata()[-1] == pytest.approx(29.5, abs=1)
+    fig.savefig(tmp_path / "a.png")
+    fig2 = sweep_plots.neuron_lines(tb.log_rate_ratios(curves, bench, 0.9), var="lrr", tolerance=0.2, collapse=0.7)
+    fig2.savefig(tmp_path / "b.png")

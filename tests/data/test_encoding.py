@@ -64,3 +64,56 @@ def test_fixed_code_does_not_depend_on_batch_composition_and_keeps_the_rate():
     assert abs(float(r.mean()) - 0.2) < 5 * np.sqrt(0.2 * 0.8 / n)
     with pytest.raises(ValueError, match="one key per image"):
         encoding.rate_fixed(x, [0, 1], 30)
+
+
+def _recording(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ev = np.zeros(n, dtype=[("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
+    ev["x"], ev["y"], ev["p"] = rng.integers(0, 34, n), rng.integers(0, 34, n), rng.integers(0, 2, n)
+    ev["t"] = np.sort(rng.integers(0, 300_000, n))
+    return ev
+
+
+def test_the_time_shuffled_control_changes_nothing_but_the_times():
+    """Same addresses with the same counts, same set of times, time order kept; which address fires
+    when is new; the same seed gives the same control."""
+    from collections import Counter
+
+    from snnlib.data.encoding import shuffle_times
+
+    ev = _recording(500, 0)
+    sh = shuffle_times(ev, seed=7)
+    assert sh.dtype == ev.dtype and len(sh) == len(ev)
+    addr = lambda e: Counter(zip(e["x"].tolist(), e["y"].tolist(), e["p"].tolist()))  # noqa: E731
+    assert addr(sh) == addr(ev)
+    np.testing.assert_array_equal(sh["t"], ev["t"])  # the same times, in order
+    pairs = lambda e: set(zip(e["x"].tolist(), e["y"].tolist(), e["p"].tolist(), e["t"].tolist()))  # noqa: E731
+    assert len(pairs(sh) & pairs(ev)) < 0.05 * len(ev)  # almost every event moved
+    np.testing.assert_array_equal(shuffle_times(ev, seed=7), sh)
+    assert not np.array_equal(shuffle_times(ev, seed=8), sh)
+    np.testing.assert_array_equal(ev, _recording(500, 0))  # the input is not changed in place
+
+
+def test_both_schemes_see_the_same_time_shuffled_recordings():
+    """The BPTT scheme's raster and the spike-time scheme's input times of the control hold the same
+    events (binned at 1 ms), fixed per (seed, split, index) whatever the batch."""
+    import torch
+
+    from snnlib.data import encoding
+    from snnlib.training.schemes import bptt, spiketime
+
+    x = [(_recording(200, i), 0) for i in range(4)]
+    cb = bptt.BPTTConfig(dataset="nmnist", hidden=(8,), n_steps=300, time_shuffle=True, seed=3, clock="exact", tau_s=5.0)
+    cs = spiketime.SpikeTimeConfig(dataset="nmnist", hidden=(8,), t_max=300.0, time_shuffle=True, seed=3)
+    r = bptt.encoder(cb, cb.seed, "val")(x, [2, 3]).to_dense()
+    t = spiketime.SpikeTimeScheme().encoder(cs, "val")(x, [2, 3])
+    again = spiketime.SpikeTimeScheme().encoder(cs, "val")(x, [3])
+    from_times = encoding.times_raster(t.double(), 300, 1.0, "ceil").to_dense()
+    assert torch.equal(from_times, r)
+    alone = encoding.times_raster(again.double(), 300, 1.0, "ceil").to_dense()
+    assert torch.equal(alone[:, 0], from_times[:, 1])  # recording 3 alone: the same control
+    plain = bptt.encoder(bptt.BPTTConfig(dataset="nmnist", hidden=(8,), n_steps=300, seed=3, clock="exact", tau_s=5.0),
+                         3, "val")(x, [2, 3]).to_dense()
+    assert not torch.equal(plain, r)
+    with pytest.raises(Exception, match="time_shuffle"):
+        bptt.BPTTConfig(dataset="mnist", time_shuffle=True)

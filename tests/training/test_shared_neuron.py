@@ -153,3 +153,93 @@ def test_surrogate_width_in_units_of_each_layers_threshold():
         bptt.BPTTConfig(surrogate="arctan", surrogate_unit="theta")
     with pytest.raises(ConfigError, match="fit_targets"):
         bptt.BPTTConfig(fit_targets=True)  # the Loihi clock: no grid capacity
+
+
+def test_seed_000_skipped_steps_in_training_only():
+    """Seed 000 as it ran: skipping in training, the base recurrence at evaluation. By hand, decays
+    0.5 / 0.5, threshold 1.2, unit weight, inputs in bins 0 and 1, k = 2: the base recurrence reaches
+    u = 1, 1.5, 0.75, 0.375 and v = 1, 2.0 (a spike, v -> 0.8), 1.15, 0.95; skipping keeps u and v at
+    bins 0 and 2 only (v = 1, 0.5, 1.0, 0.5): no spike."""
+    from snnlib.clock.recurrence import CubaDiscrete
+
+    p = CubaDiscrete(0.5, 0.5, 1.2, "subtract")
+    x = torch.zeros(4, 1, 1, dtype=torch.float64)
+    x[0, 0, 0] = x[1, 0, 0] = 1.0
+    for eval_skip, trained, evaluated in ((False, [0, 0, 0, 0], [0, 1, 0, 0]), (True, [0, 0, 0, 0], [0, 0, 0, 0])):
+        net = ClockNetwork((1, 1), p, dtype=torch.float64, sparse_hidden=False,
+                           discretization=ClockDiscretization("skip", k=2, eval_skip=eval_skip))
+        with torch.no_grad():
+            net.weights[0].fill_(1.0)
+        net.train()
+        assert net(x)[0].flatten().tolist() == trained
+        net.eval()
+        assert net(x)[0].flatten().tolist() == evaluated
+    assert ClockDiscretization("skip", k=2, eval_skip=False).label == "skip-k2-train-only"
+    with pytest.raises(ValueError, match="eval_skip"):
+        ClockDiscretization("loihi", eval_skip=False)
+
+
+def test_seed_000_decays_per_bin_and_nearest_binning():
+    """decay_step = 1: the 1 ms decays per bin whatever the bin width (lava-dl's fixed per-bin decays);
+    rounding = 'nearest' bins an event at 7.6 ms into the 10 ms bin (index 2 of 5 ms bins)."""
+    cfg = bptt.BPTTConfig(dataset="nmnist", dt=5.0, n_steps=60, k=5, clock="skip", skip_eval=False,
+                          decay_step=1.0, rounding="nearest")
+    n = bptt.neuron(cfg)
+    assert n.alpha == pytest.approx(np.exp(-1.0 / cfg.tau_s)) and n.beta == pytest.approx(np.exp(-1.0 / cfg.tau))
+    ev = np.zeros(2, dtype=[("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
+    ev["t"] = [7600, 12400]  # us
+    r = bptt.encoder(cfg, 0, "val")([(ev, 0)], [0]).to_dense()
+    assert r.sum((1, 2)).nonzero().flatten().tolist() == [2]  # both round to bin 2 (10 ms)
+    with pytest.raises(ConfigError, match="skip_eval"):
+        bptt.BPTTConfig(skip_eval=False)
+    with pytest.raises(ConfigError, match="rounding"):
+        bptt.BPTTConfig(clock="exact", rounding="nearest", tau_s=5.0)
+
+
+def test_the_skip_gain_control_restores_the_steady_voltage():
+    """No synaptic memory (alpha = 0: u = x), a constant unit input: the base recurrence's voltage tends
+    to 1 / (1 - beta); skipping k = 5 steps reaches only 1 / (1 - beta^5) at its kept steps (a threshold
+    just under 1 / (1 - beta) is never crossed), with the gain g = (1 - beta^5) / (1 - beta) the base
+    recurrence's steady voltage again (crossed). The network applies g to the layer's input."""
+    from snnlib.clock.recurrence import CubaDiscrete
+    from snnlib.clock.stepping import skip_sequence
+
+    beta, k, T = 0.9, 5, 400
+    g = (1 - beta ** k) / (1 - beta)
+    p = CubaDiscrete(0.0, beta, 1 / (1 - beta) - 1e-6, "subtract")
+    x = torch.ones(T, 1, 1, dtype=torch.float64)
+    assert skip_sequence(x, p, k, "slayer").sum() == 0
+    assert skip_sequence(g * x, p, k, "slayer").sum() > 0
+
+    def net(gain):
+        n = ClockNetwork((1, 1), p, dtype=torch.float64, sparse_hidden=False,
+                         discretization=ClockDiscretization("skip", k=k, skip_gain=gain))
+        with torch.no_grad():
+            n.weights[0].fill_(1.0)
+        return n
+
+    assert torch.equal(net(True)(x)[0], skip_sequence(g * x, p, k, "slayer"))
+    assert torch.equal(net(False)(x)[0], skip_sequence(x, p, k, "slayer"))
+    assert net(True).discretization.label == "skip-k5-gain"
+
+
+def test_the_withheld_spikes_of_the_one_spike_per_point_rule():
+    """The measurement's spikes are the exact grid's; a neuron driven far above threshold at one point
+    withholds floor(V / theta) - 1 spikes there."""
+    from snnlib.clock.stepping import exact_grid_excess, exact_grid_sequence
+
+    p = NeuronParams(tau_s=5.0, theta=1.0)
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(60, 4, 7, generator=g, dtype=torch.float64) < 0.2) * torch.rand(60, 4, 7, generator=g,
+                                                                                       dtype=torch.float64) * 3
+    for h in (0.5, 2.0, 10.0):
+        s, e = exact_grid_excess(x, p, h)
+        assert torch.equal(s, exact_grid_sequence(x, p, h)[0]) and s.sum() > 10
+        assert (e[s == 0] == 0).all() and (e >= 0).all()
+    big = torch.zeros(3, 1, 1, dtype=torch.float64)
+    big[0] = 100.0  # I jumps by 100 at t = 0: V_1 = k(h) 100
+    from snnlib.clock.stepping import exact_grid_constants
+
+    kh = exact_grid_constants(p, 10.0)[2]
+    s, e = exact_grid_excess(big, p, 10.0)
+    assert s[1].item() == 1 and e[1].item() == np.floor(100 * kh) - 1 > 5

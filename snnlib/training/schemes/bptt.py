@@ -41,7 +41,9 @@ class BPTTConfig(TrainConfig):
     - ``dataset``: ``"mnist"``, ``"nmnist"`` or ``"yinyang"`` (:mod:`snnlib.data.yinyang`: the
       published 5,000 / 1,000 / 1,000 points, ``n_val`` the first of its own validation split;
       features ``(x, y, 1-x, 1-y)`` as first-spike times in ``[0, t_in]`` plus a bias spike at 0,
-      5 inputs, 3 classes); ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only);
+      5 inputs, 3 classes); ``encoding``: ``"ttfs"`` or ``"rate"`` (MNIST only); ``time_shuffle``:
+      N-MNIST's time-shuffled control (:func:`snnlib.data.encoding.shuffle_times`, fixed per recording
+      by ``(seed, split, index)``);
       ``nmnist_subset``: ``"quick"`` or ``"full"``; ``test_from_train``: N-MNIST training
       recordings held out (seeded by ``val_seed``, disjoint from validation) and added to the test
       split after the official test recordings (the quick subset has only 100 of those).
@@ -70,13 +72,20 @@ class BPTTConfig(TrainConfig):
       ``"loihi"`` (the recurrence with the decays of one step of ``k`` base bins, inputs merged
       into the coarse bins), ``"skip"`` (seed 000's step skipping: the base recurrence keeps
       running and only every ``k``-th step is kept; ``skip_backward``: the seed's ``"cuda"`` or
-      ``"cpu"`` backward kernel) or ``"exact"`` (the continuous CuBa-LIF integrated exactly on a grid
-      of ``h = k dt``, inputs delivered at the next grid point; needs ``tau_s > 0``).
+      ``"cpu"`` backward kernel; ``skip_eval=False``: skip in training only, as the seed ran;
+      ``skip_gain``: the synaptic gain skipping loses restored, a control) or
+      ``"exact"`` (the continuous CuBa-LIF integrated exactly on a grid of ``h = k dt``, inputs
+      delivered at the next grid point; needs ``tau_s > 0``).
+    - ``decay_step``: the ms of decay one base bin applies (``None``: ``dt``, the physical decay). Seed
+      000 kept lava-dl's per-bin decays whatever the bin width, i.e. ``decay_step = 1`` with
+      ``dt`` = its timestep. ``rounding``: an input spike's bin, ``"floor"`` (the bin that contains
+      it) or ``"nearest"`` (seed 000's N-MNIST binning).
     """
 
     SCHEME: ClassVar[str] = NAME
     ADDED: ClassVar[dict] = {"init": "kaiming", "targets": (15.0, 3.0), "fit_targets": False,
-                             "surrogate_unit": "absolute"}
+                             "surrogate_unit": "absolute", "time_shuffle": False, "skip_eval": True,
+                             "skip_gain": False, "decay_step": None, "rounding": "floor"}
 
     dataset: str = "mnist"
     encoding: str = "ttfs"
@@ -102,10 +111,15 @@ class BPTTConfig(TrainConfig):
     init: str = "kaiming"
     targets: tuple = (15.0, 3.0)
     fit_targets: bool = False
+    time_shuffle: bool = False
     nmnist_subset: str = "quick"
     test_from_train: int = 0
     clock: str = "loihi"
     skip_backward: str = "cuda"
+    skip_eval: bool = True
+    skip_gain: bool = False
+    decay_step: float | None = None
+    rounding: str = "floor"
 
     def validate(self) -> None:
         super().validate()
@@ -133,6 +147,8 @@ class BPTTConfig(TrainConfig):
           "'absolute', or 'theta' with surrogate='slayer' (a width, like lava-dl's tau_rho)")
         c("loss", self.loss in LOSSES, " or ".join(map(repr, LOSSES)))
         c("init", self.init in ("kaiming", "uniform"), "'kaiming' or 'uniform'")
+        c("time_shuffle", isinstance(self.time_shuffle, bool) and (not self.time_shuffle or self.dataset == "nmnist"),
+          "False, or True with dataset='nmnist' (event times permuted within each recording)")
         c("targets", isinstance(self.targets, tuple) and len(self.targets) == 2
           and all(isinstance(v, (int, float)) for v in self.targets) and self.targets[0] > self.targets[1] >= 0,
           "two spike counts (true, false) with true > false >= 0")
@@ -148,6 +164,14 @@ class BPTTConfig(TrainConfig):
           "a number of training recordings >= 0 (N-MNIST only; MNIST has a 10,000-digit test set)")
         c("clock", self.clock in CLOCKS, " or ".join(map(repr, CLOCKS)))
         c("skip_backward", self.skip_backward in ("cuda", "cpu"), "'cuda' or 'cpu'")
+        c("skip_eval", isinstance(self.skip_eval, bool) and (self.skip_eval or self.clock == "skip"),
+          "True, or False with clock='skip' (skip in training only, as seed 000 ran)")
+        c("skip_gain", isinstance(self.skip_gain, bool) and (not self.skip_gain or self.clock == "skip"),
+          "False, or True with clock='skip' (the synaptic gain that skipping loses, restored)")
+        c("decay_step", self.decay_step is None or (is_positive(self.decay_step) and self.clock != "exact"),
+          "None (the decays of the step itself) or a positive number of ms, not with clock='exact'")
+        c("rounding", self.rounding in ("floor", "nearest") and (self.rounding == "floor" or self.clock != "exact"),
+          "'floor' or 'nearest' (the bin of an input spike; the exact grid delivers at the next point)")
         if self.clock != "loihi":
             c("quantize", not self.quantize, "False (Loihi's 12-bit decays belong to clock='loihi')")
             c("binning", self.binning == "or", "'or' (binary input) with clock='skip' or 'exact'")
@@ -176,7 +200,7 @@ def neuron(cfg: BPTTConfig, theta: float | None = None):
         raise ValueError(f"theta = {theta}: per-layer thresholds give one neuron per layer; use neurons(cfg).")
     if cfg.clock == "exact":
         return NeuronParams(tau_s=cfg.tau_s, tau=cfg.tau, theta=theta, reset=cfg.reset)
-    step = cfg.dt * (1 if cfg.clock == "skip" else cfg.k)
+    step = (cfg.dt if cfg.decay_step is None else cfg.decay_step) * (1 if cfg.clock == "skip" else cfg.k)
     alpha = 0.0 if cfg.tau_s == 0 else float(np.exp(-step / cfg.tau_s))
     beta = float(np.exp(-step / cfg.tau))
     if cfg.quantize:
@@ -217,7 +241,8 @@ def targets(cfg: BPTTConfig) -> tuple[float, float]:
 
 def clock_discretization(cfg: BPTTConfig) -> ClockDiscretization:
     if cfg.clock == "skip":
-        return ClockDiscretization("skip", k=cfg.k, skip_backward=cfg.skip_backward)
+        return ClockDiscretization("skip", k=cfg.k, skip_backward=cfg.skip_backward, eval_skip=cfg.skip_eval,
+                                   skip_gain=cfg.skip_gain)
     if cfg.clock == "exact":
         return ClockDiscretization("exact", h=cfg.dt * cfg.k)
     return ClockDiscretization()
@@ -247,6 +272,11 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
     """
     if split not in _STREAMS:
         raise ValueError(f"split = {split!r}: expected one of {', '.join(_STREAMS)}.")
+    def recordings(x, idx):  # N-MNIST's recordings, or their time-shuffled control
+        if cfg.time_shuffle:
+            return encoding.shuffled_recordings(x, idx, seed, _STREAMS[split])
+        return [x[i][0] for i in idx]
+
     if cfg.dataset == "yinyang":  # first-spike times; on a grid of h = k dt (exact: the next grid point)
         h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         rounding = "ceil" if cfg.clock == "exact" else "floor"
@@ -257,12 +287,12 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
         h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         if cfg.dataset == "mnist":
             return lambda x, idx: encoding.ttfs_raster(x[idx], steps, h, cfg.t_in, rounding="ceil")
-        return lambda x, idx: encoding.events_raster([x[i][0] for i in idx], steps, h, rounding="ceil")
+        return lambda x, idx: encoding.events_raster(recordings(x, idx), steps, h, rounding="ceil")
     if cfg.clock == "skip":  # base bins: the layer itself keeps every k-th step
-        cfg = dataclasses.replace(cfg, k=1, clock="loihi")
+        cfg = dataclasses.replace(cfg, k=1, clock="loihi", skip_eval=True, skip_gain=False)
     if cfg.dataset == "mnist" and cfg.encoding == "ttfs":
         def encode(x, idx):
-            return _coarsen(encoding.ttfs_raster(x[idx], cfg.n_steps, cfg.dt, cfg.t_in), cfg.k, cfg.binning)
+            return _coarsen(encoding.ttfs_raster(x[idx], cfg.n_steps, cfg.dt, cfg.t_in, cfg.rounding), cfg.k, cfg.binning)
     elif cfg.dataset == "mnist":
         gen = torch.Generator().manual_seed(seed)
 
@@ -275,7 +305,7 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
                 Raster.from_dense(rebin(dense, cfg.k, "or"))
     else:
         def encode(x, idx):
-            r = encoding.events_raster([x[i][0] for i in idx], cfg.n_steps, cfg.dt)
+            r = encoding.events_raster(recordings(x, idx), cfg.n_steps, cfg.dt, rounding=cfg.rounding)
             return _coarsen(r, cfg.k, cfg.binning)
     return encode
 

@@ -153,10 +153,13 @@ class SpikeTimeConfig(TrainConfig):
     - ``dataset = "yinyang"``: :mod:`snnlib.data.yinyang` (the published 5,000 / 1,000 / 1,000
       points, ``n_val`` the first of its own validation split), features as first-spike times in
       ``[0, t_in]`` and a bias spike at 0 (5 inputs), 3 classes.
+    - ``time_shuffle``: N-MNIST's time-shuffled control (:func:`snnlib.data.encoding.shuffle_times`,
+      fixed per recording by ``(seed, split, index)``: the same recordings as the BPTT scheme's).
     """
 
     SCHEME: ClassVar[str] = NAME
-    ADDED: ClassVar[dict] = {"tau_s": None, "max_spikes": None, "targets": None, "fit_targets": False}
+    ADDED: ClassVar[dict] = {"tau_s": None, "max_spikes": None, "targets": None, "fit_targets": False,
+                             "time_shuffle": False}
 
     variant: str = "multi"
     hidden: tuple = (800,)
@@ -172,6 +175,7 @@ class SpikeTimeConfig(TrainConfig):
     max_spikes: int | None = None
     targets: tuple | None = None
     fit_targets: bool = False
+    time_shuffle: bool = False
     batch_size: int = 50
     log_every: int = 100
 
@@ -200,6 +204,8 @@ class SpikeTimeConfig(TrainConfig):
                                               and all(isinstance(v, (int, float)) for v in self.targets)
                                               and self.targets[0] > self.targets[1] >= 0),
           "None (the variant's) or two spike counts (true, false) with true > false >= 0")
+        c("time_shuffle", isinstance(self.time_shuffle, bool) and (not self.time_shuffle or self.dataset == "nmnist"),
+          "False, or True with dataset='nmnist' (event times permuted within each recording)")
         c("fit_targets", isinstance(self.fit_targets, bool) and (not self.fit_targets or self.variant == "multi"),
           "False, or True with variant='multi' (the spike-count loss)")
         window = self.window()
@@ -246,7 +252,11 @@ def bats_config(cfg: SpikeTimeConfig) -> BatsConfig:
     return make(**overrides)
 
 
-def ttfs_encoder(cfg: SpikeTimeConfig):
+#: the splits' streams of the time-shuffled control (as the BPTT scheme's: the same recordings)
+_STREAMS = {"train": 0, "val": 1, "test": 2}
+
+
+def ttfs_encoder(cfg: SpikeTimeConfig, split: str = "train"):
     """``encode(x, idx)``: time-to-first-spike input of the digits ``idx`` (thresholded first for
     ``dataset = "mnist-threshold"``); for N-MNIST the recordings' events as input times
     (:func:`snnlib.data.encoding.event_times`, within the window)."""
@@ -256,7 +266,9 @@ def ttfs_encoder(cfg: SpikeTimeConfig):
         t_max = bats_config(cfg).t_max
 
         def encode_events(x, idx):
-            return encoding.event_times([x[int(i)][0] for i in idx], t_max, dtype=torch.float32)
+            recs = (encoding.shuffled_recordings(x, idx, cfg.seed, _STREAMS[split]) if cfg.time_shuffle
+                    else [x[int(i)][0] for i in idx])
+            return encoding.event_times(recs, t_max, dtype=torch.float32)
         return encode_events
 
     def encode(x, idx):
@@ -277,7 +289,7 @@ class SpikeTimeScheme:
         return nmnist_splits(cfg) if cfg.dataset == "nmnist" else mnist_splits(cfg)
 
     def encoder(self, cfg, split):
-        return ttfs_encoder(cfg)
+        return ttfs_encoder(cfg, split)
 
     def build(self, cfg, generator):
         return SpikeTimeNetwork(bats_config(cfg), dt=cfg.dt, generator=generator)
