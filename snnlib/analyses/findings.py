@@ -784,6 +784,8 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
         if experiment in cache:
             return cache[experiment]
         if experiment not in run_ids:
+            if any(s.name == experiment and cfg.profile in s.in_progress for s in plan.SWEEPS):
+                raise FileNotFoundError(f"the sweep {experiment} is still being made, point by point")
             raise FileNotFoundError(f"no {experiment} run in the {cfg.profile} profile")
         if experiment in sweeps:  # every seed is a point: the sweep's results, summarised over seeds
             r = sweep_run(experiment, cfg.profile)

@@ -34,7 +34,7 @@ import yaml
 
 from snnlib.analyses.transfer import wall_minutes
 from snnlib.clock.stepping import exact_grid_excess, grid_raster
-from snnlib.model.discretization import grid_capacity
+from snnlib.model.discretization import grid_capacity, grid_index
 from snnlib.training import driver
 from snnlib.training.schemes import bptt
 from snnlib.metrics import mean_ci, mean_diff_ci, samples_to_reach
@@ -430,7 +430,7 @@ def neuron_targets(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame:
         w = (bptt.grid_steps_of(cfg) - 1) * h
         yt, yf = bptt.targets(cfg)
         depth = len(cfg.hidden) + 1
-        reach = np.mean(np.ceil(times / h - 1e-9) * h + depth * h <= w + 1e-9)
+        reach = np.mean(grid_index(times, h) + depth <= grid_index(w, h))  # delivered point + delay within the window
         rows.append({"bins": int(round(w / h)), "h (ms)": h, "capacity": grid_capacity(w, h, depth),
                      "first output spike (ms)": depth * h, "inputs reaching the output (%)": 100 * float(reach),
                      "target true": yt, "target false": yf})
@@ -447,7 +447,7 @@ def withheld_spikes(path) -> dict:
         h, neurons, steps = cfg.dt * cfg.k, bptt.neurons(cfg), bptt.grid_steps_of(cfg)
     else:
         h, neurons = float(cfg.dt), model.params
-        steps = int(math.floor(cfg.window() / h + 1e-9)) + 1
+        steps = grid_capacity(cfg.window(), h, 1) + 1  # the grid points 0 .. window
     scheme = driver.scheme_of(cfg)
     x, _ = scheme.data(cfg)["test"]
     times = bptt.yinyang_times(cfg, x)
