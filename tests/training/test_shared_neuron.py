@@ -243,3 +243,22 @@ def test_the_withheld_spikes_of_the_one_spike_per_point_rule():
     kh = exact_grid_constants(p, 10.0)[2]
     s, e = exact_grid_excess(big, p, 10.0)
     assert s[1].item() == 1 and e[1].item() == np.floor(100 * kh) - 1 > 5
+
+
+def test_seed_000_as_it_ran_bins_skips_and_evaluates_as_the_seed():
+    """clock='seed000', dt = 1 ms, k = 5, a 20 ms window: 4 bins of 5 ms, events to the nearest bin
+    (7.4 ms -> bin 1, 12.6 ms -> bin 3), the 1 ms decays per bin, skipping 5 of those bins in training
+    (only bin 0 kept), none at evaluation."""
+    cfg = bptt.BPTTConfig(dataset="nmnist", hidden=(4,), dt=1.0, n_steps=20, k=5, clock="seed000")
+    ev = np.zeros(2, dtype=[("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
+    ev["t"] = [7400, 12600]  # us
+    ev["x"] = [1, 2]
+    r = bptt.encoder(cfg, 0, "train")([(ev, 0)], [0]).to_dense()
+    assert r.shape[0] == bptt.grid_steps_of(cfg) == 4
+    assert r.sum((1, 2)).tolist() == [0.0, 1.0, 0.0, 1.0]
+    n = bptt.neuron(cfg)
+    assert n.alpha == pytest.approx(np.exp(-1.0 / cfg.tau_s))  # the decays of dt = 1 ms, per 5 ms bin
+    d = bptt.clock_discretization(cfg)
+    assert (d.method, d.k, d.eval_skip) == ("skip", 5, False)
+    with pytest.raises(ConfigError, match="rounding"):
+        bptt.BPTTConfig(clock="seed000", rounding="nearest")

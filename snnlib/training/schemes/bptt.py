@@ -28,7 +28,7 @@ from snnlib.training import losses
 from snnlib.training.base import TrainConfig
 
 NAME = "bptt"
-CLOCKS = ("loihi", "skip", "exact")
+CLOCKS = ("loihi", "skip", "exact", "seed000")
 DATASETS = ("mnist", "nmnist", "yinyang")
 LOSSES = ("rate", "count_ce", "count_mse", "temporal_ce")
 
@@ -75,7 +75,11 @@ class BPTTConfig(TrainConfig):
       ``"cpu"`` backward kernel; ``skip_eval=False``: skip in training only, as the seed ran;
       ``skip_gain``: the synaptic gain skipping loses restored, a control) or
       ``"exact"`` (the continuous CuBa-LIF integrated exactly on a grid of ``h = k dt``, inputs
-      delivered at the next grid point; needs ``tau_s > 0``).
+      delivered at the next grid point; needs ``tau_s > 0``) or ``"seed000"`` (seed 000 as it ran,
+      :func:`snnlib.clock.stepping.skip_sequence`: inputs binned at ``h = k dt`` to the nearest bin,
+      each bin one step of the neuron with the decays of ``dt`` (lava-dl's per-bin decays, whatever
+      the bin width), the skip with the same ``k`` applied to those coarse bins in training only;
+      evaluation runs every coarse bin; ``skip_gain`` restores the gain the skipping loses).
     - ``decay_step``: the ms of decay one base bin applies (``None``: ``dt``, the physical decay). Seed
       000 kept lava-dl's per-bin decays whatever the bin width, i.e. ``decay_step = 1`` with
       ``dt`` = its timestep. ``rounding``: an input spike's bin, ``"floor"`` (the bin that contains
@@ -166,8 +170,13 @@ class BPTTConfig(TrainConfig):
         c("skip_backward", self.skip_backward in ("cuda", "cpu"), "'cuda' or 'cpu'")
         c("skip_eval", isinstance(self.skip_eval, bool) and (self.skip_eval or self.clock == "skip"),
           "True, or False with clock='skip' (skip in training only, as seed 000 ran)")
-        c("skip_gain", isinstance(self.skip_gain, bool) and (not self.skip_gain or self.clock == "skip"),
-          "False, or True with clock='skip' (the synaptic gain that skipping loses, restored)")
+        c("skip_gain", isinstance(self.skip_gain, bool) and (not self.skip_gain or self.clock in ("skip", "seed000")),
+          "False, or True with clock='skip' or 'seed000' (the synaptic gain that skipping loses, restored)")
+        if self.clock == "seed000":
+            c("encoding", self.dataset != "mnist" or self.encoding == "ttfs",
+              "'ttfs' with clock='seed000' (the rate code draws spikes per base bin)")
+            c("rounding", self.rounding == "floor", "'floor' (unused: clock='seed000' bins to the nearest bin)")
+            c("decay_step", self.decay_step is None, "None (clock='seed000' applies the decays of dt per bin)")
         c("decay_step", self.decay_step is None or (is_positive(self.decay_step) and self.clock != "exact"),
           "None (the decays of the step itself) or a positive number of ms, not with clock='exact'")
         c("rounding", self.rounding in ("floor", "nearest") and (self.rounding == "floor" or self.clock != "exact"),
@@ -200,7 +209,7 @@ def neuron(cfg: BPTTConfig, theta: float | None = None):
         raise ValueError(f"theta = {theta}: per-layer thresholds give one neuron per layer; use neurons(cfg).")
     if cfg.clock == "exact":
         return NeuronParams(tau_s=cfg.tau_s, tau=cfg.tau, theta=theta, reset=cfg.reset)
-    step = (cfg.dt if cfg.decay_step is None else cfg.decay_step) * (1 if cfg.clock == "skip" else cfg.k)
+    step = (cfg.dt if cfg.decay_step is None else cfg.decay_step) * (1 if cfg.clock in ("skip", "seed000") else cfg.k)
     alpha = 0.0 if cfg.tau_s == 0 else float(np.exp(-step / cfg.tau_s))
     beta = float(np.exp(-step / cfg.tau))
     if cfg.quantize:
@@ -224,7 +233,8 @@ def surrogates(cfg: BPTTConfig) -> list:
 
 def grid_steps_of(cfg: BPTTConfig) -> int:
     """Steps simulated: ``ceil(n_steps / k)`` (``clock="skip"``: the layer keeps every ``k``-th
-    of ``n_steps`` base steps, the same count)."""
+    of ``n_steps`` base steps, the same count; ``"seed000"``: the coarse bins, of which training
+    keeps every ``k``-th)."""
     return -(-cfg.n_steps // cfg.k)
 
 
@@ -240,6 +250,9 @@ def targets(cfg: BPTTConfig) -> tuple[float, float]:
 
 
 def clock_discretization(cfg: BPTTConfig) -> ClockDiscretization:
+    if cfg.clock == "seed000":  # on the coarse bins, in training only
+        return ClockDiscretization("skip", k=cfg.k, skip_backward=cfg.skip_backward, eval_skip=False,
+                                   skip_gain=cfg.skip_gain)
     if cfg.clock == "skip":
         return ClockDiscretization("skip", k=cfg.k, skip_backward=cfg.skip_backward, eval_skip=cfg.skip_eval,
                                    skip_gain=cfg.skip_gain)
@@ -277,6 +290,13 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
             return encoding.shuffled_recordings(x, idx, seed, _STREAMS[split])
         return [x[i][0] for i in idx]
 
+    if cfg.clock == "seed000":  # seed 000's bins: h = k dt, each input spike to the nearest bin
+        h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
+        if cfg.dataset == "mnist":
+            return lambda x, idx: encoding.ttfs_raster(x[idx], steps, h, cfg.t_in, rounding="nearest")
+        if cfg.dataset == "yinyang":
+            return lambda x, idx: encoding.times_raster(yinyang_times(cfg, x[idx]), steps, h, "nearest")
+        return lambda x, idx: encoding.events_raster(recordings(x, idx), steps, h, rounding="nearest")
     if cfg.dataset == "yinyang":  # first-spike times; on a grid of h = k dt (exact: the next grid point)
         h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         rounding = "ceil" if cfg.clock == "exact" else "floor"
