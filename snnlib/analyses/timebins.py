@@ -460,3 +460,13 @@ def withheld_spikes(path) -> dict:
         out[f"{name}_withheld"] = float(e.sum() / x.shape[0])
         cur = s
     return out
+
+
+def at_chance(r: xr.Dataset, chance: float, learned: float) -> pd.DataFrame:
+    """Seeds whose final test accuracy stays below ``chance + learned`` points (a network the scheme
+    did not train, e.g. outputs silent from the start: the spike-count loss gives a silent output no
+    gradient), per neuron, scheme and bin count (``r``: :func:`finals` of :func:`neuron_arms`);
+    counted like every other run in the verdicts. NaN where the arm has no point yet."""
+    low = (r["final_test"] < chance + learned).sum("seed").where(r["final_test"].notnull().any("seed"))
+    df = low.to_dataframe(name="seeds near chance")["seeds near chance"].unstack("bins")
+    return df[sorted(df.columns, reverse=True)]

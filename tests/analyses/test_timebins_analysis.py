@@ -311,6 +311,8 @@ def test_neuron_arms_put_both_schemes_on_h_over_tau_s():
     assert dict(cont.sizes)["neuron"] == 2
     r = tb.finals(curves, bench)
     la = tb.less_affected(r, chance=100 / 3, learned=10.0)
+    low = tb.at_chance(r, chance=100 / 3, learned=10.0)
+    assert low.loc[("fast", "bptt"), 3] == 3 and int(low.values.sum()) == 3  # BPTT's collapse, every seed
     assert la["slow_bins"] == 3 and np.allclose(la["slow_diff"], 0.0, atol=0.5)
     assert la["fast_bins"] == 3 and np.allclose(la["fast_diff"], 65.0, atol=0.5)
 
