@@ -42,7 +42,9 @@ class HPSearchConfig(Config):
     - ``sweep``, ``profile``: the planned training sweep whose base configuration is searched around;
     - ``grid``: ``{field: [candidates]}`` (every combination is trained);
     - ``epochs``, ``n_train``: the reduced budget of each candidate (``n_train = None``: the sweep's);
-    - ``seed``: initial weights and batch order of every candidate.
+    - ``seed``: initial weights and batch order of every candidate; ``n_seeds``: train each candidate
+      with the seeds ``seed .. seed + n_seeds - 1`` and score it by the mean of their best validation
+      accuracies (a setting that trains some seeds and leaves others at chance is not a good one).
     - ``paired``: ``None``, or ``{"sweep": name, "grid": {...}}``: a second training sweep (the same
       profile) searched in the same run with the same budget (as many candidates); ``shared``:
       ``(field, paired field)``, the grid fields that list the same neuron candidates in both, aligned
@@ -55,6 +57,7 @@ class HPSearchConfig(Config):
     epochs: int = 1
     n_train: int | None = None
     seed: int = 0
+    n_seeds: int = 1
     paired: dict | None = None
     shared: tuple | None = None
 
@@ -76,6 +79,8 @@ class HPSearchConfig(Config):
         c("n_train", self.n_train is None or (isinstance(self.n_train, int) and self.n_train >= 1),
           "None (the sweep's) or an integer >= 1")
         self._check_non_negative_int("seed")
+        c("n_seeds", isinstance(self.n_seeds, int) and not isinstance(self.n_seeds, bool) and self.n_seeds >= 1,
+          "an integer >= 1")
         c("shared", (self.paired is None) == (self.shared is None), "set together with paired (or neither)")
         if self.paired is not None:
             ok = isinstance(self.paired, dict) and set(self.paired) == {"sweep", "grid"} and isinstance(
@@ -105,9 +110,9 @@ class HPSearchConfig(Config):
     def candidates(self) -> list[dict]:
         return _combinations(self.grid)
 
-    def training_config(self, candidate: dict, paired: bool = False):
+    def training_config(self, candidate: dict, paired: bool = False, seed: int | None = None):
         cls = driver.scheme_of(plan.sweep(self.paired["sweep"] if paired else self.sweep).scheme).config
-        budget = {"epochs": self.epochs, "seed": self.seed, "n_test": 0}
+        budget = {"epochs": self.epochs, "seed": self.seed if seed is None else seed, "n_test": 0}
         if self.n_train is not None:
             budget["n_train"] = self.n_train
         return cls.from_dict({**self.base(paired), **candidate, **budget})
@@ -130,24 +135,33 @@ def run(cfg: HPSearchConfig, progress: bool = True) -> xr.Dataset:
 
 
 def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool) -> xr.Dataset:
-    best, final, spikes, wall = (np.full(len(cands), np.nan) for _ in range(4))
+    """Every candidate with every seed; per candidate the means over seeds (``n_seeds > 1``: and the
+    best validation accuracy of each seed, ``best_val_accuracy_per_seed``)."""
+    seeds = [cfg.seed + j for j in range(cfg.n_seeds)]
+    best, final, spikes = (np.full((len(cands), len(seeds)), np.nan) for _ in range(3))
+    wall = np.full(len(cands), np.nan)
     for i, cand in enumerate(cands):
         t0 = time.perf_counter()
-        ds = driver.run(cfg.training_config(cand, paired), progress=progress)
-        if not bool(np.isnan(ds["test_accuracy"].values).all()):
-            raise RuntimeError("the search evaluated the test split; it must not")
-        best[i] = float(ds["val_accuracy"].max())
-        final[i] = float(ds["val_accuracy"].isel(epoch=-1))
-        spikes[i] = float(ds["hidden_spikes"].isel(epoch=-1))
+        for j, sd in enumerate(seeds):
+            ds = driver.run(cfg.training_config(cand, paired, sd), progress=progress)
+            if not bool(np.isnan(ds["test_accuracy"].values).all()):
+                raise RuntimeError("the search evaluated the test split; it must not")
+            best[i, j] = float(ds["val_accuracy"].max())
+            final[i, j] = float(ds["val_accuracy"].isel(epoch=-1))
+            spikes[i, j] = float(ds["hidden_spikes"].isel(epoch=-1))
         wall[i] = time.perf_counter() - t0
-    out = xr.Dataset(
-        {"best_val_accuracy": ("candidate", best), "final_val_accuracy": ("candidate", final),
-         "hidden_spikes": ("candidate", spikes), "wall_s": ("candidate", wall)},
-        coords={"candidate": np.arange(len(cands)),
-                **{k: ("candidate", [_plain(c[k]) for c in cands]) for k in cands[0]}})
-    out["best_val_accuracy"].attrs["long_name"] = "best validation accuracy over the epochs"
+    data = {"best_val_accuracy": ("candidate", best.mean(1)), "final_val_accuracy": ("candidate", final.mean(1)),
+            "hidden_spikes": ("candidate", spikes.mean(1)), "wall_s": ("candidate", wall)}
+    if cfg.n_seeds > 1:
+        data["best_val_accuracy_per_seed"] = (("candidate", "search_seed"), best)
+    out = xr.Dataset(data, coords={"candidate": np.arange(len(cands)),
+                                   **{k: ("candidate", [_plain(c[k]) for c in cands]) for k in cands[0]},
+                                   **({"search_seed": seeds} if cfg.n_seeds > 1 else {})})
+    out["best_val_accuracy"].attrs["long_name"] = ("best validation accuracy over the epochs" if cfg.n_seeds == 1 else
+                                                   f"mean over {cfg.n_seeds} seeds of the best validation accuracy "
+                                                   "over the epochs")
     out.attrs.update(sweep=cfg.sweep, profile=cfg.profile, grid=json.dumps(cfg.grid), epochs=cfg.epochs,
-                     n_train="sweep's" if cfg.n_train is None else cfg.n_train, seed=cfg.seed)
+                     n_train="sweep's" if cfg.n_train is None else cfg.n_train, seed=cfg.seed, n_seeds=cfg.n_seeds)
     return out
 
 

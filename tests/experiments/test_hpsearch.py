@@ -100,11 +100,14 @@ def test_a_paired_search_trains_both_grids_with_one_budget(isolated_runs, toy_pa
     grid_b = {"theta": [[1.0, 2.0], [2.0, 4.0]], "lr": [1e-3, 1e-2]}
     grid_s = {"theta_bats": [[0.001, 0.002], [0.002, 0.004]], "lr": [1e-3, 1e-2]}
     cfg = hpsearch.Config(sweep="toy-bptt", grid=grid_b, epochs=1, paired={"sweep": "toy-st", "grid": grid_s},
-                          shared=("theta", "theta_bats"))
+                          shared=("theta", "theta_bats"), n_seeds=2)
     cfg_s = cfg.training_config({"theta_bats": [0.002, 0.004], "lr": 1e-2}, paired=True)
     assert type(cfg_s).__name__ == "IntegratedConfig" and cfg_s.n_test == 0 and cfg_s.theta_bats == (0.002, 0.004)
     ds = hpsearch.run(cfg, progress=False)
     assert ds.sizes["candidate"] == 8 and ds["neuron"].values.tolist() == [0, 0, 1, 1] * 2
+    # two seeds per candidate, scored by their mean
+    np.testing.assert_allclose(ds["best_val_accuracy"].values, ds["best_val_accuracy_per_seed"].mean("search_seed").values)
+    assert ds["search_seed"].values.tolist() == [0, 1]
     s = hpsearch.summarize(ds)
     pc = hpsearch.paired_choice(ds)
     assert s["neuron"] == pc["neuron"] and s["chosen"]["theta"] == grid_b["theta"][pc["neuron"]]
