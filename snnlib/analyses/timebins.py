@@ -34,12 +34,15 @@ import yaml
 
 from snnlib.analyses.transfer import wall_minutes
 from snnlib.clock.stepping import exact_grid_excess, grid_raster
+from snnlib.data import yinyang
+from snnlib.metrics import mean_ci, mean_diff_ci, samples_to_reach
 from snnlib.model.discretization import grid_capacity, grid_index
+from snnlib.store.runs import run_dir
+from snnlib.study import claims as claims_table
+from snnlib.study import plan
+from snnlib.study.loading import load_sweep
 from snnlib.training import driver
 from snnlib.training.schemes import bptt
-from snnlib.metrics import mean_ci, mean_diff_ci, samples_to_reach
-from snnlib.study import claims as claims_table
-from snnlib.study.loading import load_sweep
 
 DATASETS = ("mnist", "nmnist")
 SCHEMES = ("spiketime", "bptt")
@@ -420,10 +423,10 @@ def neuron_targets(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame:
     test inputs' spikes delivered early enough to reach the output within the window
     (``ceil(t / h) h + depth h <= window``)."""
     rows = []
-    regime, sw = next(iter(by_regime.items()))
+    sw = next(iter(by_regime.values()))  # the bins and targets of both neurons are the same
     base = _config(sw["bptt"])
     cfg0 = bptt.BPTTConfig.from_dict({**base, "seed": 0})
-    times = bptt.yinyang_times(cfg0, bptt.load(cfg0)["test"][0]).numpy().ravel()
+    times = yinyang.spike_times(bptt.load(cfg0)["test"][0], t_late=cfg0.t_in).numpy().ravel()
     for k in sw["bptt"]["k"].values:
         cfg = bptt.BPTTConfig.from_dict({**base, "k": int(k), "seed": 0})
         h = cfg.dt * cfg.k
@@ -443,14 +446,14 @@ def withheld_spikes(path) -> dict:
     rule withholds (:func:`snnlib.clock.stepping.exact_grid_excess`), as ``{layer}_spikes`` /
     ``{layer}_withheld`` per sample. Works for either scheme's network (the same forward)."""
     model, cfg = driver.load_model(path)
-    if type(cfg).__name__ == "BPTTConfig":
+    if isinstance(cfg, bptt.BPTTConfig):
         h, neurons, steps = cfg.dt * cfg.k, bptt.neurons(cfg), bptt.grid_steps_of(cfg)
     else:
         h, neurons = float(cfg.dt), model.params
         steps = grid_capacity(cfg.window(), h, 1) + 1  # the grid points 0 .. window
     scheme = driver.scheme_of(cfg)
     x, _ = scheme.data(cfg)["test"]
-    times = bptt.yinyang_times(cfg, x)
+    times = yinyang.spike_times(x, t_late=cfg.t_in)
     cur = grid_raster(times, steps, h, sparse=False)
     out = {}
     for i, (w, p) in enumerate(zip(model.weights, neurons)):
@@ -470,3 +473,29 @@ def at_chance(r: xr.Dataset, chance: float, learned: float) -> pd.DataFrame:
     low = (r["final_test"] < chance + learned).sum("seed").where(r["final_test"].notnull().any("seed"))
     df = low.to_dataframe(name="seeds near chance")["seeds near chance"].unstack("bins")
     return df[sorted(df.columns, reverse=True)]
+
+
+def withheld_table(profile: str = "quick", dataset: str = "yinyang") -> pd.DataFrame:
+    """:func:`withheld_spikes` of every complete point of the shared-neuron grid sweeps at their finest
+    and coarsest step: per neuron, scheme and bin count, the mean over seeds of the hidden and output
+    spikes per sample and of those the one-spike-per-point rule withholds (``seeds``: how many)."""
+    rows = []
+    for regime in NEURONS:
+        for scheme in SCHEMES:
+            s = plan.sweep(neuron_sweep_names(regime, dataset)[scheme])
+            points = s.points(profile)
+            step = "k" if scheme == "bptt" else "dt"
+            ends = {min(p.params[step] for p in points), max(p.params[step] for p in points)}
+            for p in points:
+                path = run_dir(s.name, profile) / p.id
+                if p.params[step] in ends and (path / "summary.json").is_file():
+                    h = float(p.config["dt"]) * (p.params["k"] if scheme == "bptt" else 1)
+                    window = float(p.config.get("t_max") or (p.config["n_steps"] - 1) * p.config["dt"])
+                    rows.append({"neuron": regime, "scheme": scheme, "bins": int(round(window / h)),
+                                 **withheld_spikes(path)})
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    out = df.groupby(["neuron", "scheme", "bins"]).mean()
+    out.insert(0, "seeds", df.groupby(["neuron", "scheme", "bins"]).size())
+    return out.round(2)

@@ -62,7 +62,6 @@ class ClockNetwork(torch.nn.Module):
             self.surrogates = [get_surrogate(s) for s in surrogate]
         else:
             self.surrogates = [get_surrogate(surrogate)] * n_layers
-        self.surrogate = self.surrogates[0]
         if init is not None:
             inits = [tuple(init)] * n_layers if isinstance(init[0], (int, float)) else [tuple(i) for i in init]
             if len(inits) != n_layers or not all(len(i) == 2 and i[0] < i[1] for i in inits):

@@ -12,7 +12,8 @@ import torch
 from snnlib.clock.raster import Raster
 from snnlib.model.discretization import grid_index
 
-__all__ = ["ttfs", "rate", "rate_fixed", "events_to_bins", "times_raster", "shuffle_times", "shuffled_recordings"]
+__all__ = ["ttfs", "rate", "rate_fixed", "events_to_bins", "times_raster", "shuffle_times", "shuffled_recordings",
+           "SPLIT_STREAMS"]
 
 def ttfs(images, t_max: float = 100.0, dtype=torch.float64) -> torch.Tensor:
     """Time-to-first-spike code of 8-bit images: ``t = t_max * (1 - pixel/255)``; black pixels are silent.
@@ -40,6 +41,11 @@ def rate(images, n_steps: int, gain: float = 1.0, generator: torch.Generator | N
     p = torch.tensor(np.asarray(images)).reshape(len(images), -1).to(dtype) / 255.0 * gain
     u = torch.rand((n_steps, *p.shape), generator=generator, dtype=dtype)
     return (u < p).to(dtype)
+
+
+#: the random stream of each split, for the codes fixed per sample (:func:`rate_fixed`,
+#: :func:`shuffled_recordings`): every scheme encodes a split's sample the same way
+SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
 
 
 def _sample_seed(seed: int, stream: int, key: int) -> int:

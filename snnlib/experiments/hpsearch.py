@@ -186,7 +186,8 @@ def _paired_dataset(cfg: HPSearchConfig, progress: bool) -> xr.Dataset:
 
 def paired_choice(ds: xr.Dataset) -> dict:
     """The shared neuron and each scheme's settings of a paired search (module docstring):
-    ``{"neuron", "scores" (the worse scheme's best per neuron), "chosen", "chosen_paired"}``."""
+    ``{"neuron", "scores" (the worse scheme's best per neuron), "chosen", "chosen_paired", "accuracies"
+    (each scheme's at its choice)}``."""
     acc = np.nan_to_num(ds["best_val_accuracy"].values, nan=-math.inf)
     sweeps = list(dict.fromkeys(ds["sweep"].values.tolist()))
     neuron = ds["neuron"].values
@@ -194,11 +195,14 @@ def paired_choice(ds: xr.Dataset) -> dict:
     best = np.array([[acc[(ds["sweep"].values == s) & (neuron == i)].max() for i in range(n)] for s in sweeps])
     scores = best.min(0)
     pick = int(np.argmax(scores))
-    chosen = []
+    chosen, accuracies = [], []
     for s in sweeps:
         rows = np.flatnonzero((ds["sweep"].values == s) & (neuron == pick))
-        chosen.append(json.loads(str(ds["settings"].values[rows[int(np.argmax(acc[rows]))]])))
-    return {"neuron": pick, "scores": [float(v) for v in scores], "chosen": chosen[0], "chosen_paired": chosen[1]}
+        row = rows[int(np.argmax(acc[rows]))]
+        chosen.append(json.loads(str(ds["settings"].values[row])))
+        accuracies.append(float(acc[row]))
+    return {"neuron": pick, "scores": [float(v) for v in scores], "chosen": chosen[0], "chosen_paired": chosen[1],
+            "accuracies": accuracies}
 
 
 def _plain(v: Any):
@@ -216,19 +220,15 @@ def summarize(ds: xr.Dataset) -> dict:
     """The choice and its validation accuracy, and the spread over candidates (paired: the choice of
     :func:`paired_choice`, each scheme's validation accuracy there, and the paired sweep's choice)."""
     acc = ds["best_val_accuracy"].values
+    common = {"worst_val_accuracy": float(np.nanmin(acc)), "candidates": int(ds.sizes["candidate"]),
+              "search_minutes": float(np.nansum(ds["wall_s"].values) / 60)}
     if "paired" in ds.attrs:
         pc = paired_choice(ds)
-        at = {json.dumps(c, sort_keys=True) for c in (pc["chosen"], pc["chosen_paired"])}
-        picked = [float(a) for a, st in zip(acc, ds["settings"].values)
-                  if json.dumps(json.loads(str(st)), sort_keys=True) in at]
-        return {"chosen": pc["chosen"], "chosen_paired": pc["chosen_paired"], "paired_sweep": json.loads(
-            ds.attrs["paired"])["sweep"], "neuron": pc["neuron"], "neuron_scores": pc["scores"],
-            "chosen_val_accuracy": picked[0], "chosen_paired_val_accuracy": picked[1],
-            "worst_val_accuracy": float(np.nanmin(acc)), "candidates": int(ds.sizes["candidate"]),
-            "search_minutes": float(np.nansum(ds["wall_s"].values) / 60)}
-    return {"chosen": chosen(ds), "chosen_val_accuracy": float(np.nanmax(acc)),
-            "worst_val_accuracy": float(np.nanmin(acc)), "candidates": int(ds.sizes["candidate"]),
-            "search_minutes": float(np.nansum(ds["wall_s"].values) / 60)}
+        return {"chosen": pc["chosen"], "chosen_paired": pc["chosen_paired"],
+                "paired_sweep": json.loads(ds.attrs["paired"])["sweep"], "neuron": pc["neuron"],
+                "neuron_scores": pc["scores"], "chosen_val_accuracy": pc["accuracies"][0],
+                "chosen_paired_val_accuracy": pc["accuracies"][1], **common}
+    return {"chosen": chosen(ds), "chosen_val_accuracy": float(np.nanmax(acc)), **common}
 
 
 def matches_sweep(summary: dict, sweep: str, profile: str) -> dict:

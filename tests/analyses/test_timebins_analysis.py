@@ -380,3 +380,25 @@ def test_the_shared_neuron_figure_draws(tmp_path):
     fig.savefig(tmp_path / "a.png")
     fig2 = sweep_plots.neuron_lines(tb.log_rate_ratios(curves, bench, 0.9), var="lrr", tolerance=0.2, collapse=0.7)
     fig2.savefig(tmp_path / "b.png")
+
+
+def test_the_withheld_spikes_of_a_committed_network_count_its_own_spikes():
+    """On a committed shared-neuron point, the measurement's hidden and output spikes are the trained
+    network's own (its forward on the test split), and it withholds none it emits."""
+    import torch
+
+    from conftest import ROOT
+    from snnlib.training import driver
+
+    path = ROOT / "runs" / "timebins-yinyang-slow-bptt" / "quick" / "k=1,seed=0"
+    if not (path / "summary.json").is_file():
+        pytest.skip("the point is not committed")
+    w = tb.withheld_spikes(path)
+    model, cfg = driver.load_model(path)
+    scheme = driver.scheme_of(cfg)
+    x, _ = scheme.data(cfg)["test"]
+    with torch.no_grad():
+        out, hidden = model.double()(scheme.encoder(cfg, "test")(x, np.arange(len(x))))
+    assert w["hidden_spikes"] == pytest.approx(float(hidden[0].sum()) / len(x))
+    assert w["output_spikes"] == pytest.approx(float(out.sum()) / len(x))
+    assert w["hidden_withheld"] >= 0 and w["output_withheld"] >= 0

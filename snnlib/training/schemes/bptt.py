@@ -217,16 +217,20 @@ def neuron(cfg: BPTTConfig, theta: float | None = None):
     return CubaDiscrete(alpha, beta, theta, cfg.reset)
 
 
+def _thetas(cfg: BPTTConfig) -> tuple:
+    """Every layer's threshold (hidden layers first, the output last)."""
+    return cfg.theta if isinstance(cfg.theta, tuple) else (cfg.theta,) * (len(cfg.hidden) + 1)
+
+
 def neurons(cfg: BPTTConfig) -> list:
     """One neuron per layer (hidden layers first, the output last)."""
-    thetas = cfg.theta if isinstance(cfg.theta, tuple) else (cfg.theta,) * (len(cfg.hidden) + 1)
-    return [neuron(cfg, th) for th in thetas]
+    return [neuron(cfg, th) for th in _thetas(cfg)]
 
 
 def surrogates(cfg: BPTTConfig) -> list:
     """One surrogate per layer: ``surrogate_width``, times the layer's threshold with
     ``surrogate_unit="theta"``."""
-    thetas = cfg.theta if isinstance(cfg.theta, tuple) else (cfg.theta,) * (len(cfg.hidden) + 1)
+    thetas = _thetas(cfg)
     scale = thetas if cfg.surrogate_unit == "theta" else (1.0,) * len(thetas)
     return [get_surrogate(cfg.surrogate, cfg.surrogate_width * s) for s in scale]
 
@@ -272,8 +276,6 @@ def _coarsen(r: Raster, k: int, binning: str) -> Raster:
     return Raster((-(-T // k), B, N), tb // B, tb % B, key % N)
 
 
-#: random streams of the rate code, one per split
-_STREAMS = {"train": 0, "val": 1, "test": 2}
 
 
 def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
@@ -283,26 +285,30 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
     every epoch); a validation or test sample's spikes are fixed by ``(seed, split, index)``, so
     the evaluation input is the same every epoch.
     """
-    if split not in _STREAMS:
-        raise ValueError(f"split = {split!r}: expected one of {', '.join(_STREAMS)}.")
+    if split not in encoding.SPLIT_STREAMS:
+        raise ValueError(f"split = {split!r}: expected one of {', '.join(encoding.SPLIT_STREAMS)}.")
+
     def recordings(x, idx):  # N-MNIST's recordings, or their time-shuffled control
         if cfg.time_shuffle:
-            return encoding.shuffled_recordings(x, idx, seed, _STREAMS[split])
+            return encoding.shuffled_recordings(x, idx, seed, encoding.SPLIT_STREAMS[split])
         return [x[i][0] for i in idx]
+
+    def yinyang_raster(steps, h, rounding):  # the features in [0, t_in] and a bias spike at 0
+        return lambda x, idx: encoding.times_raster(yinyang.spike_times(x[idx], t_late=cfg.t_in), steps, h, rounding)
 
     if cfg.clock == "seed000":  # seed 000's bins: h = k dt, each input spike to the nearest bin
         h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         if cfg.dataset == "mnist":
             return lambda x, idx: encoding.ttfs_raster(x[idx], steps, h, cfg.t_in, rounding="nearest")
         if cfg.dataset == "yinyang":
-            return lambda x, idx: encoding.times_raster(yinyang_times(cfg, x[idx]), steps, h, "nearest")
+            return yinyang_raster(steps, h, "nearest")
         return lambda x, idx: encoding.events_raster(recordings(x, idx), steps, h, rounding="nearest")
     if cfg.dataset == "yinyang":  # first-spike times; on a grid of h = k dt (exact: the next grid point)
         h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         rounding = "ceil" if cfg.clock == "exact" else "floor"
         if cfg.clock == "skip":
             h, steps = cfg.dt, cfg.n_steps
-        return lambda x, idx: encoding.times_raster(yinyang_times(cfg, x[idx]), steps, h, rounding)
+        return yinyang_raster(steps, h, rounding)
     if cfg.clock == "exact":  # on the grid of h = k dt, an input at t arrives at ceil(t / h) h
         h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         if cfg.dataset == "mnist":
@@ -320,7 +326,7 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
             if split == "train":
                 dense = encoding.rate(x[idx], cfg.n_steps, cfg.rate_gain, generator=gen)
             else:
-                dense = encoding.rate_fixed(x[idx], idx, cfg.n_steps, cfg.rate_gain, seed, _STREAMS[split])
+                dense = encoding.rate_fixed(x[idx], idx, cfg.n_steps, cfg.rate_gain, seed, encoding.SPLIT_STREAMS[split])
             return rebin(dense, cfg.k, cfg.binning) if cfg.binning == "count" else \
                 Raster.from_dense(rebin(dense, cfg.k, "or"))
     else:
@@ -328,12 +334,6 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
             r = encoding.events_raster(recordings(x, idx), cfg.n_steps, cfg.dt, rounding=cfg.rounding)
             return _coarsen(r, cfg.k, cfg.binning)
     return encode
-
-
-def yinyang_times(cfg, features):
-    """Yin-Yang's input spike times ``[B, 5, 1]`` (ms): the features in ``[0, t_in]``, a bias spike
-    at 0 (:func:`snnlib.data.yinyang.spike_times`; the same for both schemes)."""
-    return yinyang.spike_times(features, t_late=cfg.t_in, t_bias=0.0)
 
 
 def load(cfg: BPTTConfig):

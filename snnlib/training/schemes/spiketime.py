@@ -252,21 +252,17 @@ def bats_config(cfg: SpikeTimeConfig) -> BatsConfig:
     return make(**overrides)
 
 
-#: the splits' streams of the time-shuffled control (as the BPTT scheme's: the same recordings)
-_STREAMS = {"train": 0, "val": 1, "test": 2}
-
-
 def ttfs_encoder(cfg: SpikeTimeConfig, split: str = "train"):
     """``encode(x, idx)``: time-to-first-spike input of the digits ``idx`` (thresholded first for
     ``dataset = "mnist-threshold"``); for N-MNIST the recordings' events as input times
     (:func:`snnlib.data.encoding.event_times`, within the window)."""
     if cfg.dataset == "yinyang":
-        return lambda x, idx: yinyang.spike_times(x[idx], t_late=cfg.t_in, t_bias=0.0, dtype=torch.float32)
+        return lambda x, idx: yinyang.spike_times(x[idx], t_late=cfg.t_in, dtype=torch.float32)
     if cfg.dataset == "nmnist":
         t_max = bats_config(cfg).t_max
 
         def encode_events(x, idx):
-            recs = (encoding.shuffled_recordings(x, idx, cfg.seed, _STREAMS[split]) if cfg.time_shuffle
+            recs = (encoding.shuffled_recordings(x, idx, cfg.seed, encoding.SPLIT_STREAMS[split]) if cfg.time_shuffle
                     else [x[int(i)][0] for i in idx])
             return encoding.event_times(recs, t_max, dtype=torch.float32)
         return encode_events
