@@ -40,8 +40,6 @@ __all__ = [
     "NMNIST",
     "nmnist_files",
     "read_nmnist_events",
-    "shuffle_times",
-    "ShuffledTimes",
     "NMNIST_SENSOR_SIZE",
     "fetch",
 ]
@@ -301,33 +299,6 @@ def read_nmnist_events(path: str | os.PathLike, sha256: str | None = None) -> np
         raise DataError(f"{path} is corrupted: its SHA-256 does not match the manifest ({sha256}). "
                         + restore_hint("nmnist"))
     return tonic.io.read_mnist_file(io.BytesIO(raw), dtype=_TonicNMNIST.dtype, is_stream=True)
-
-
-def shuffle_times(events: np.ndarray, seed: int) -> np.ndarray:
-    """A control that keeps everything of a recording but its timing: the event times (field ``t``)
-    are permuted among the recording's events, which are then put back in time order. Every event
-    keeps its pixel and polarity, the recording keeps its set of times and its event count per pixel;
-    only which event happens when changes. The permutation is drawn from ``seed`` and the recording's
-    own bytes, so a recording gets the same control whatever the loading order."""
-    if events.dtype.names is None or "t" not in events.dtype.names:
-        raise ValueError("shuffle_times expects a structured event array with a field 't'.")
-    rng = np.random.default_rng([int(seed), zlib.crc32(np.ascontiguousarray(events).tobytes())])
-    out = events.copy()
-    out["t"] = events["t"][rng.permutation(len(events))]
-    return out[np.argsort(out["t"], kind="stable")]
-
-
-class ShuffledTimes:
-    """Transform for :class:`NMNIST`: :func:`shuffle_times` with a fixed ``seed``."""
-
-    def __init__(self, seed: int = 0):
-        self.seed = int(seed)
-
-    def __call__(self, events: np.ndarray) -> np.ndarray:
-        return shuffle_times(events, self.seed)
-
-    def __repr__(self) -> str:
-        return f"ShuffledTimes(seed={self.seed})"
 
 
 class NMNIST:

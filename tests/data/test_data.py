@@ -352,25 +352,3 @@ def test_spike_time_scheme_trains_on_nmnist_event_streams(data_dir, isolated_run
     with pytest.raises(ValueError, match="test_from_train"):
         spiketime.Config(dataset="mnist", test_from_train=5)
 
-
-def test_shuffled_times_change_nothing_but_the_times():
-    """The N-MNIST timing control: same events per pixel and polarity, same set of times, time-ordered,
-    a different time for most events, the same control for a recording whatever the call order."""
-    from snnlib.data.datasets import ShuffledTimes, shuffle_times
-
-    rng = np.random.default_rng(3)
-    dtype = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
-    ev = np.zeros(500, dtype)
-    ev["x"], ev["y"], ev["p"] = rng.integers(0, 34, 500), rng.integers(0, 34, 500), rng.integers(0, 2, 500)
-    ev["t"] = np.sort(rng.choice(300_000, 500, replace=False))
-    out = shuffle_times(ev, seed=1)
-    assert np.all(np.diff(out["t"]) >= 0)
-    np.testing.assert_array_equal(np.sort(out["t"]), ev["t"])
-    key = lambda e: np.sort(e["x"].astype(np.int64) * 10_000 + e["y"] * 10 + e["p"])  # noqa: E731
-    np.testing.assert_array_equal(key(out), key(ev))
-    moved = np.mean(out[["x", "y", "p"]] != ev[["x", "y", "p"]])
-    assert moved > 0.9
-    np.testing.assert_array_equal(ShuffledTimes(1)(ev), out)
-    assert not np.array_equal(shuffle_times(ev, seed=2), out)
-    with pytest.raises(ValueError, match="field 't'"):
-        shuffle_times(np.zeros(3), seed=0)
