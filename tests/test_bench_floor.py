@@ -119,3 +119,48 @@ def test_performance_page_compares_with_the_baseline_commit(monkeypatch, tmp_pat
     assert t.loc["exact spike-time", "speed-up"] == 1.5 and t.loc["exact spike-time", "fraction of floor before"] == 0.2
     assert ds.attrs["baseline_commit"] == "a43049c"
     assert performance.summarize(ds)["speedup_since_baseline_exact_spike_time"] == 1.5
+
+
+def _cost_doc(bptt_mib, st_mib=30.0):
+    """A cost-in-T result file: BPTT's memory and time given as functions of T, the spike-time step flat."""
+    jitter = np.array([0.98, 1.0, 1.03])  # three repeats
+    rows = [{"T": T, "h_ms": 150 / T, "batch": 50, "bptt_s_per_sample": 1e-5 * T, "bptt_training_peak_mib": bptt_mib(T),
+             "bptt_hidden_spikes_per_sample": 600.0, "spiketime_s_per_sample": 2e-3,
+             "spiketime_training_peak_mib": st_mib, "spiketime_hidden_spikes_per_sample": 604.0,
+             "bptt_s_per_sample_repeats": list(1e-5 * T * jitter), "spiketime_s_per_sample_repeats": list(2e-3 * jitter[::-1]),
+             "bptt_training_peak_mib_repeats": list(bptt_mib(T) * jitter),
+             "spiketime_training_peak_mib_repeats": [st_mib] * 3}
+            for T in (25, 50, 100, 150, 300, 600)]
+    return {"finished": "x", "neuron": {"tau_s": 130.0}, "window_ms": 150.0, "results": rows}
+
+
+@pytest.mark.parametrize("mib, memory_verdict", [(lambda T: 0.5 * T, "confirmed"), (lambda T: 20.0, "refuted")])
+def test_bptt_cost_in_t_is_read_as_slopes_and_ratios_and_decided(monkeypatch, tmp_path, mib, memory_verdict):
+    """Memory proportional to T: slope 1, BPTT costlier at 1 ms (75 against 30 MiB); a flat 20 MiB:
+    slope 0, cheaper. Time 1e-5 T s against a flat 2 ms: slope 1, 0.75 x at T = 150 (cheaper)."""
+    from types import SimpleNamespace
+
+    from snnlib.analyses import findings
+    from snnlib.experiments import performance
+
+    monkeypatch.setenv("SNNLIB_BENCH_RESULTS", str(tmp_path))
+    (tmp_path / "cost_in_t.json").write_text(json.dumps(_cost_doc(mib)))
+    ds = performance.run(performance.Config(benchmarks=("cost_in_t",)))
+    s = performance.summarize(ds)
+    assert s["cost_bptt_time_slope"] == pytest.approx(1.0) and s["cost_spiketime_time_slope"] == pytest.approx(0.0, abs=1e-9)
+    assert s["cost_time_ratio_T150"] == pytest.approx(0.75)
+    t = performance.cost_table(ds)
+    assert list(t.index) == [25, 50, 100, 150, 300, 600] and t.loc[150, "h (ms)"] == 1.0
+    verdict, tree = findings.decide_one("s003_bptt_cost", lambda e: SimpleNamespace(summary=s, results=ds))
+    parts = {k: findings._verdict(v) for k, v in tree[1].items()}
+    assert parts["time grows with T"] == "confirmed" and parts["more time at 1 ms"] == "refuted"
+    assert parts["memory grows with T"] == parts["more memory at 1 ms"] == memory_verdict
+
+
+def test_bptt_cost_waits_for_its_benchmark():
+    from types import SimpleNamespace
+
+    from snnlib.analyses import findings
+
+    reason, tree = findings.decide_one("s003_bptt_cost", lambda e: SimpleNamespace(summary={}, results=None))
+    assert tree is None and "bench_cost_in_t" in reason

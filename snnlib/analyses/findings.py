@@ -29,8 +29,9 @@ import yaml
 from snnlib import inference as inf
 from snnlib.analyses import direct, transfer
 from snnlib.analyses import timebins as tb
+from snnlib.analyses import single_spike, timing
 from snnlib.config import Config
-from snnlib.experiments import across_simulators
+from snnlib.experiments import across_simulators, performance
 from snnlib.model.discretization import parse_integration
 from snnlib.report import dirty_runs_note
 from snnlib.store import runs
@@ -477,18 +478,46 @@ def _surrogate(load: Loader, c, s) -> Decision:
 
 def _bptt_cost(load: Loader, c, s) -> Decision:
     sm = load("performance").summary
-    n = {"snntorch": sm["snntorch_peak_mib_mnist_ttfs"], "snnlib": sm["bptt_peak_mib_mnist_ttfs"],
-         "spiketime": sm["spiketime_training_peak_mib_spiketime"]}
-    est = inf.exact(math.log(min(n["snntorch"], n["snnlib"]) / n["spiketime"]), "one measurement")
-    return Decision(_t(c, s, "costlier", est), n, "peak training memory (MiB, 784-800-10, 100 steps): BPTT "
-                    "{snntorch:.0f} in snnTorch and {snnlib:.0f} in snnlib (batch 64); exact spike-time step "
-                    "{spiketime:.0f} (batch 50)")
+    if "cost_bptt_memory_slope" not in sm:
+        raise NotDecidable("the performance run has no cost-against-T benchmark (benchmarks/bench_cost_in_t.py)")
+    one = lambda v: inf.exact(v, "one measurement")  # noqa: E731
+    ds = load("performance").results
+    pairs = lambda q: _est(inf.paired, performance.cost_log_ratios(ds, 150, q), what="repeats")  # noqa: E731
+    tree = ("parts", {
+        "more memory at 1 ms": _t(c, s, "costlier", pairs("memory")),
+        "more time at 1 ms": _t(c, s, "costlier", pairs("time")),
+        "memory grows with T": _t(c, s, "grows with T", one(sm["cost_bptt_memory_slope"])),
+        "time grows with T": _t(c, s, "grows with T", one(sm["cost_bptt_time_slope"]))})
+    n = {k: sm[k] for k in ("cost_memory_ratio_T150", "cost_time_ratio_T150", "cost_bptt_memory_slope",
+                            "cost_bptt_time_slope", "cost_spiketime_memory_slope")}
+    return Decision(tree, n, "one 784-800-10 network, batch 50, 150 ms: at T = 150 (1 ms) BPTT takes "
+                    "{cost_memory_ratio_T150:.2f} x the exact spike-time step's training memory and "
+                    "{cost_time_ratio_T150:.2f} x its time; BPTT's memory grows as T^{cost_bptt_memory_slope:.2f}, "
+                    "its time as T^{cost_bptt_time_slope:.2f} (spike-time memory: T^{cost_spiketime_memory_slope:.2f})")
 
 
 def _dynamic(load: Loader, c, s) -> Decision:
-    acc = _accuracies(load("bptt-nmnist"))
-    return Decision(_t(c, s, "learns", _est(inf.paired, acc - 10.0)), {"acc": float(acc.mean())},
-                    "BPTT on the N-MNIST event streams: {acc:.1f} % (chance 10 %; no shuffled-time control yet)")
+    real, shuffled = timing.finals(load(timing.sweep_name("bptt")).results)
+    tree = ("parts", {"learns the event streams": _t(c, s, "learns", _est(inf.paired, real - 10.0)),
+                      "uses their timing": _t(c, s, "uses the timing", _est(inf.paired, real, shuffled))})
+    n = {"acc": float(real.mean()), "shuffled": float(shuffled.mean())}
+    return Decision(tree, n, "BPTT (lava-dl's recipe) on the N-MNIST event streams: {acc:.1f} %; on the same "
+                    "recordings with their event times shuffled: {shuffled:.1f} % (chance 10 %)")
+
+
+def _single_spike(load: Loader, c, s) -> Decision:
+    r = single_spike.rates(load(single_spike.SWEEP).results, s.q)
+    sp, nq = np.log(r["hidden_spikes"]), np.log(r["n_q"])
+    tree = ("parts", {
+        "fewer spikes": _t(c, s, "fewer spikes", _est(inf.welch, sp.sel(variant="multi").values, sp.sel(variant="single").values)),
+        "slower convergence": _t(c, s, "slower", _est(inf.welch, nq.sel(variant="single").values, nq.sel(variant="multi").values))})
+    m = r.mean("seed")
+    n = {"single_spikes": float(m["hidden_spikes"].sel(variant="single")), "multi_spikes": float(m["hidden_spikes"].sel(variant="multi")),
+         "single_nq": float(m["n_q"].sel(variant="single")), "multi_nq": float(m["n_q"].sel(variant="multi")),
+         "target": 100 * r.attrs["target"], "censored": int(r["censored"].sum())}
+    return Decision(tree, n, "hidden spikes per sample {single_spikes:.0f} (single) and {multi_spikes:.0f} (multi); "
+                    "training samples to {target:.1f} % validation accuracy {single_nq:,.0f} and {multi_nq:,.0f} "
+                    "({censored} runs never reach it)")
 
 
 # ------------------------------------------------------------------ time bins, one neuron for both schemes
@@ -631,7 +660,7 @@ DECIDERS: dict[str, Callable[[Loader, table.Declared, Settings], Decision]] = {
     "s001_high_order": _high_order, "s001_euler_time": _euler_time, "s001_piggyback": _piggyback,
     "s002_rate": _seed002_rate, "s002_ttfs": _seed002_ttfs,
     "s003_fewer_spikes": _fewer_spikes, "s003_temporal_accuracy": _temporal_accuracy, "s003_surrogate": _surrogate,
-    "s003_bptt_cost": _bptt_cost, "s003_dynamic": _dynamic, "s003_latency": _latency,
+    "s003_bptt_cost": _bptt_cost, "s003_dynamic": _dynamic, "s003_single_spike": _single_spike, "s003_latency": _latency,
     "nir_as_imported": _nir_as_imported, "nir_corrected": _nir_corrected,
 }
 

@@ -11,12 +11,14 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from snnlib.analyses import timing
 from snnlib.analyses.transfer import with_drop
+from snnlib.metrics import mean_ci
 from snnlib.metrics import mean_ci_along as ci
 from snnlib.plotting import panel_grid, readable, value_bounds
 
 __all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment",
-           "timebins_lrr", "timebins_lines", "timebins_curves"]
+           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
            "first_spike_error": "first output spike error (ms)", "agreement": "agreement with analytic (%)",
@@ -397,3 +399,45 @@ def neuron_lines(r: xr.Dataset, continuous: xr.Dataset | None = None, var: str =
     ax.legend(fontsize="small")
     fig.tight_layout()
     return readable(fig)
+
+
+def timing_control(loaded: dict, labels: dict | None = None, chance: float | None = None) -> plt.Figure:
+    """The time-shuffled control (:mod:`snnlib.analyses.timing`): one panel per scheme, the final test
+    accuracy of each seed on the event streams and on the shuffled recordings joined by a line (the same
+    initial weights), the means with their Student-t 95 % intervals beside them; dotted: chance."""
+    fig, axes = panel_grid(len(loaded), panel=(4.2, 3.4))
+    for ax, (scheme, ds) in zip(axes, loaded.items()):
+        real, shuf = timing.finals(ds)
+        for a, b in zip(real, shuf):
+            ax.plot([0, 1], [a, b], color="0.6", lw=0.8, marker="o", ms=3)
+        for x, v in ((-0.15, real), (1.15, shuf)):
+            v = v[np.isfinite(v)]
+            if len(v) >= 2:
+                m, h = mean_ci(v)
+                ax.errorbar(x, m, yerr=h, fmt="s", color="C0", capsize=3)
+        if chance is not None:
+            ax.axhline(chance, color="0.3", ls=":", lw=1)
+        ax.set_xticks([0, 1], ["event streams", "times shuffled"])
+        ax.set_xlim(-0.5, 1.5)
+        ax.set_ylabel("final test accuracy (%)")
+        ax.set_title((labels or {}).get(scheme, scheme))
+    fig.tight_layout()
+    return fig
+
+
+def variant_curves(ds: xr.Dataset, labels: dict | None = None, target: float | None = None,
+                   dim: str = "variant") -> plt.Figure:
+    """Validation accuracy (%) against the training samples seen, one line per ``dim`` value (mean and
+    Student-t 95 % band over seeds), the shared convergence target dashed; a log axis of samples."""
+    fig, axes = panel_grid(1, panel=(7.0, 3.8))
+    ax = axes[0]
+    n = ds["samples_seen"].values
+    for i, v in enumerate(ds[dim].values):
+        mu, half = ci(100 * ds["val_accuracy_curve"].sel({dim: v}), "seed")
+        _band(ax, n, mu.values, half.values, lo=0, hi=100, color=f"C{i}", label=(labels or {}).get(str(v), str(v)))
+    if target is not None:
+        ax.axhline(100 * target, color="0.3", ls="--", lw=1, label="shared target")
+    ax.set(xscale="log", xlabel="training samples seen", ylabel="validation accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,6 +1,6 @@
 """Performance appendix: the benchmark result files of ``make bench``, gathered into one run.
 
-Reads ``benchmarks/results/{bptt,events,spiketime,integrated}.json`` (whichever exist), and
+Reads ``benchmarks/results/{bptt,events,spiketime,integrated,cost_in_t}.json`` (whichever exist), and
 ``gpu.json`` when a GPU run of ``benchmarks/bench_gpu.py`` has been committed, so the book quotes
 measured numbers only. ``make bench`` rewrites those files and removes this run so that the next
 ``make runs`` gathers the new numbers.
@@ -20,14 +20,14 @@ from snnlib.model.discretization import parse_integration
 from snnlib.paths import bench_results_root
 
 NAME = "performance"
-BENCHMARKS = ("bptt", "events", "spiketime", "integrated")
+BENCHMARKS = ("bptt", "events", "spiketime", "integrated", "cost_in_t")
 
 
 @dataclasses.dataclass(frozen=True)
 class PerformanceConfig(Config):
     """Fields: ``benchmarks``: which result files to gather (names under ``benchmarks/results/``)."""
 
-    benchmarks: tuple = ("bptt", "events", "spiketime", "integrated")
+    benchmarks: tuple = ("bptt", "events", "spiketime", "integrated", "cost_in_t")
 
     def validate(self) -> None:
         super().validate()
@@ -120,6 +120,20 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
             ds.attrs[f"integrated_{k}_lo"], ds.attrs[f"integrated_{k}_hi"] = float(lo), float(hi)
         ds.attrs["integrated_finished"] = doc["finished"]
         found.append("integrated")
+    if "cost_in_t" in cfg.benchmarks and (doc := docs["cost_in_t"]):  # a step's cost against T
+        rows = doc["results"]
+        ds = ds.assign_coords(cost_T=[int(r["T"]) for r in rows])
+        ds["cost_h_ms"] = ("cost_T", np.array([float(r["h_ms"]) for r in rows]))
+        for m in ("bptt", "spiketime"):
+            for key in ("s_per_sample", "training_peak_mib", "hidden_spikes_per_sample"):
+                ds[f"cost_{m}_{key}"] = ("cost_T", np.array([float(r[f"{m}_{key}"]) for r in rows]))
+            for key in ("s_per_sample", "training_peak_mib"):  # each repeat (the two methods back to back)
+                if all(f"{m}_{key}_repeats" in r for r in rows):
+                    ds[f"cost_{m}_{key}_repeats"] = (("cost_T", "cost_repeat"),
+                                                     np.array([r[f"{m}_{key}_repeats"] for r in rows], float))
+        ds.attrs.update(cost_finished=doc["finished"], cost_tau_s=float(doc["neuron"]["tau_s"]),
+                        cost_window_ms=float(doc["window_ms"]), cost_batch=int(rows[0]["batch"]))
+        found.append("cost_in_t")
     if doc := docs["gpu"]:  # only written on a machine with a GPU
         rows = [r for r in doc["results"] if "samples_per_s" in r]
         ds = ds.assign_coords(gpu_method=[r["method"] for r in rows])
@@ -193,12 +207,55 @@ def summarize(ds: xr.Dataset) -> dict:
             out[k] = float(v)
     if "gpu_samples_per_s" in ds:
         out.update(gpu_ratios(ds))
+    if "cost_bptt_s_per_sample" in ds:
+        out.update(cost_in_t(ds))
     if "after_samples_per_s" in ds:
         for w in ds["workload"].values:
             key = str(w).replace(" ", "_").replace("-", "_").replace("(", "").replace(")", "")
             r = ds.sel(workload=w)
             out[f"speedup_since_baseline_{key}"] = float(r["after_samples_per_s"] / r["before_samples_per_s"])
     return out
+
+
+def cost_in_t(ds: xr.Dataset) -> dict:
+    """How each method's training step grows with T (``benchmarks/bench_cost_in_t.py``): the slope of
+    ln(cost) against ln(T) (least squares over the step counts; 1: proportional to T, 0: flat) of the
+    time per sample and of the training peak memory, and BPTT's cost over the exact spike-time step's
+    at every T (``cost_memory_ratio_T150``, ...)."""
+    lt = np.log(ds["cost_T"].values.astype(float))
+    out = {}
+    for m in ("bptt", "spiketime"):
+        for q, key in (("time", "s_per_sample"), ("memory", "training_peak_mib")):
+            out[f"cost_{m}_{q}_slope"] = float(np.polyfit(lt, np.log(ds[f"cost_{m}_{key}"].values.astype(float)), 1)[0])
+    for q, key in (("time", "s_per_sample"), ("memory", "training_peak_mib")):
+        ratio = ds[f"cost_bptt_{key}"] / ds[f"cost_spiketime_{key}"]
+        for T in ds["cost_T"].values:
+            out[f"cost_{q}_ratio_T{int(T)}"] = float(ratio.sel(cost_T=T))
+    return out
+
+
+def cost_log_ratios(ds: xr.Dataset, T: int, quantity: str) -> np.ndarray:
+    """ln(BPTT / spike-time) of ``quantity`` (``"time"`` or ``"memory"``) at ``T``, one value per repeat
+    (the two methods measured back to back), for a paired test over the repeats."""
+    key = {"time": "s_per_sample", "memory": "training_peak_mib"}[quantity]
+    if f"cost_bptt_{key}_repeats" not in ds:
+        raise ValueError("the cost-in-T benchmark file has no per-repeat values: rerun benchmarks/bench_cost_in_t.py.")
+    b, s = (ds[f"cost_{m}_{key}_repeats"].sel(cost_T=T).values for m in ("bptt", "spiketime"))
+    return np.log(b / s)
+
+
+def cost_table(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per T: the step h (ms) and h / tau_s, each method's time per sample (ms), training peak
+    memory (MiB) and hidden spikes per sample, and BPTT's over the spike-time step's."""
+    t = pd.DataFrame({"h (ms)": ds["cost_h_ms"].values, "h / tau_s": ds["cost_h_ms"].values / ds.attrs["cost_tau_s"]},
+                     index=pd.Index(ds["cost_T"].values, name="T"))
+    for m, label in (("bptt", "BPTT"), ("spiketime", "spike-time")):
+        t[f"{label} ms / sample"] = 1e3 * ds[f"cost_{m}_s_per_sample"].values
+        t[f"{label} MiB"] = ds[f"cost_{m}_training_peak_mib"].values
+        t[f"{label} hidden spikes"] = ds[f"cost_{m}_hidden_spikes_per_sample"].values
+    t["time ratio"] = t["BPTT ms / sample"] / t["spike-time ms / sample"]
+    t["memory ratio"] = t["BPTT MiB"] / t["spike-time MiB"]
+    return t.round(3)
 
 
 # (name, numerator, denominator): GPU against the CPU kernels of the same machine, and the BPTT variants

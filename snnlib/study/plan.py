@@ -295,6 +295,38 @@ _SEED000_SWEEPS = (
           profiles={"quick": SweepProfile({**_SEED000, "clock": "loihi"}, {"k": _SEED000_K, "seed": (0, 1, 2, 3, 4)})}),
 )
 
+# issues 24 and 26, how much each scheme uses N-MNIST's timing: each scheme's own N-MNIST recipe (BPTT:
+# lava-dl's 2312-512-512-10; the spike-time scheme: the continuous network of the time-bin study, its
+# settings chosen on validation) trained on the real event streams and on the same recordings with their
+# event times permuted within each recording (encoding.shuffle_times: every pixel keeps its events, the
+# recording keeps its times; only which pixel fires when changes), five seeds, the same initial weights
+# per seed. About 0.7 core-hours (160 s a BPTT run, 80 s a spike-time run).
+_TIMING_SEEDS = (0, 1, 2, 3, 4)
+_TIMING_SWEEPS = (
+    Sweep("nmnist-timing-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",),
+          chapter="nmnist_timing.ipynb", chapter_title="Does either scheme use N-MNIST's timing?",
+          chapter_reads=("findings/{profile}",), reads=("nmnist-timing-spiketime",),
+          title="N-MNIST's timing, BPTT (lava-dl's recipe): the event streams and their time-shuffled control",
+          profiles={"quick": SweepProfile({**_LAVA, "epochs": 20, **_NMNIST_QUICK_SPLIT},
+                                          {"time_shuffle": (False, True), "seed": _TIMING_SEEDS})}),
+    Sweep("nmnist-timing-spiketime", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+          title="N-MNIST's timing, exact spike-time gradients: the event streams and their time-shuffled control",
+          profiles={"quick": SweepProfile(_TB_ST_NMNIST, {"time_shuffle": (False, True), "seed": _TIMING_SEEDS})}),
+)
+
+# issue 26, the survey's "single-spike approaches: fewer spikes, slow convergence": BATS's single-spike and
+# multi-spike MNIST recipes (each its published thresholds, spikes per neuron, window, initialisation, loss
+# and learning rate) on the same 784-800-10 network size and the same full MNIST (55,000 / 5,000 / 10,000),
+# 10 epochs with a cosine schedule, 10 validation records per epoch (every 5,500 digits), five seeds.
+# About 3 core-hours (the multi-spike network trains an epoch in about a minute, spiketime-mnist).
+_SINGLE_SPIKE = Sweep("single-spike", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+                      chapter="single_spike.ipynb", chapter_title="Single-spike against multi-spike training",
+                      chapter_reads=("findings/{profile}",),
+                      title="Exact spike-time training, single-spike and multi-spike (BATS's recipes), MNIST 784-800-10",
+                      profiles={"quick": SweepProfile({"hidden": [800], "lr_schedule": "cosine", "epochs": 10,
+                                                       "evals_per_epoch": 10, "n_val": 5000},
+                                                      {"variant": ("single", "multi"), "seed": (0, 1, 2, 3, 4)})})
+
 SWEEPS: tuple[Sweep, ...] = (
     # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
     # committed: the transfer experiment evaluates them under discretization
@@ -359,7 +391,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,)
 
 PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES)
 

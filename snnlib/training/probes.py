@@ -23,7 +23,7 @@ import torch
 from snnlib.device import to_device
 from snnlib.model.discretization import Discretization
 
-__all__ = ["gradient_alignment", "TrainingProbe", "fixed_batch"]
+__all__ = ["gradient_alignment", "TrainingProbe", "SurrogateProbe", "fixed_batch"]
 
 def _grads(model, inputs, labels, loss):
     params = list(model.parameters())
@@ -37,9 +37,11 @@ def gradient_alignment(net, inputs, labels, loss) -> dict:
     gradients over all weights (``cosine``) and per layer (``cosine_per_layer``), and the ratio of
     their norms (``norm_ratio``). The network's own ``.grad`` are left untouched."""
     g, g0 = _grads(net, inputs, labels, loss), _grads(net.with_(Discretization()), inputs, labels, loss)
+    return _alignment(g, g0, list(net.parameters()))
 
-    params = list(net.parameters())
 
+def _alignment(g, g0, params) -> dict:
+    """Cosines (all weights, per layer) and norm ratio of the gradients ``g`` against ``g0``."""
     def vec(x, p):  # a parameter without gradient (unused by a silent layer) counts as zeros
         return (x if x is not None else torch.zeros_like(p)).reshape(-1).double()
 
@@ -102,3 +104,34 @@ class TrainingProbe:
             out.update(cosine=a["cosine"], norm_ratio=a["norm_ratio"],
                        **{f"cosine_layer{l + 1}": c for l, c in enumerate(a["cosine_per_layer"])})
         return out
+
+
+class SurrogateProbe:
+    """``probe(model) -> dict`` for a BPTT network on the exact grid (:class:`snnlib.clock.network.ClockNetwork`,
+    ``clock="exact"``): how well its surrogate gradient points along the exact spike-time gradient of
+    the continuous network with the same neuron and the same weights (``twin``, an
+    :class:`snnlib.events.network.EventNetwork` of the spike-time scheme), on the same samples with the
+    same loss: :func:`gradient_alignment`'s ``cosine``, ``norm_ratio`` and ``cosine_layer<l>`` (1-based;
+    layer 1 reads the input). The grid's own forward differs from the continuous one by its step (a
+    fine step makes the two networks' spikes agree); the surrogate is what the measurement isolates.
+
+    ``inputs``: the BPTT network's raster of the samples; ``twin_inputs``: the same samples as input
+    spike times. The twin's weights are overwritten with the model's at every call; the model's
+    ``.grad`` are left untouched."""
+
+    def __init__(self, twin, twin_inputs, twin_loss, inputs, labels, loss):
+        self.twin, self.twin_inputs, self.twin_loss = twin, twin_inputs, twin_loss
+        self.inputs, self.labels, self.loss = inputs, labels, loss
+
+    def __call__(self, model) -> dict:
+        if len(self.twin.weights) != len(model.weights):
+            raise ValueError(f"the twin has {len(self.twin.weights)} layers, the model {len(model.weights)}.")
+        with torch.no_grad():
+            for w_twin, w in zip(self.twin.weights, model.weights):
+                w_twin.copy_(w.to(w_twin.dtype))
+        g = _grads(model, self.inputs, self.labels, self.loss)
+        g0 = _grads(self.twin, self.twin_inputs, self.labels, self.twin_loss)
+        a = _alignment(g, [x.to(p.dtype) if x is not None else None for x, p in zip(g0, model.parameters())],
+                       list(model.parameters()))
+        return {"cosine": a["cosine"], "norm_ratio": a["norm_ratio"],
+                **{f"cosine_layer{l + 1}": c for l, c in enumerate(a["cosine_per_layer"])}}

@@ -270,7 +270,7 @@ def test_the_intros_list_of_chapters_is_the_table_of_contents_and_the_plan():
         assert f"{{doc}}`runs/{key}/notebook`" in quick
     planned = quick.split("**Planned, not in this edition:**")[1]
     waiting = {c.chapter for c in claims.CLAIMS if c.chapter in claims.PLANNED_CHAPTERS}
-    assert waiting and all(f"*{claims.PLANNED_CHAPTERS[w]}*" in planned for w in waiting)
+    assert all(f"*{claims.PLANNED_CHAPTERS[w]}*" in planned for w in waiting)
     assert planned.count("*not yet tested*") == len(waiting)
     # and the chapters of the sweeps still being made (the quick profile's too), each once
     making = [s for s in plan.sweeps("quick", in_progress=True) if "quick" in s.in_progress and s.chapter]

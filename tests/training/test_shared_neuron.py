@@ -262,3 +262,53 @@ def test_seed_000_as_it_ran_bins_skips_and_evaluates_as_the_seed():
     assert (d.method, d.k, d.eval_skip) == ("skip", 5, False)
     with pytest.raises(ConfigError, match="rounding"):
         bptt.BPTTConfig(clock="seed000", rounding="nearest")
+
+
+def _twin_pair(depth=2, k=1, **kw):
+    cb = bptt.BPTTConfig(dataset="yinyang", hidden=(30,) * depth, t_in=100.0, n_val=1000, dt=1.0,
+                         n_steps=int(WINDOW) + 1, k=k, tau_s=5.0, tau=10.0, theta=(1.2,) * depth + (4.0,),
+                         clock="exact", init="uniform", loss="count_mse", targets=(15.0, 3.0), fit_targets=True,
+                         surrogate_unit="theta", surrogate_width=0.3, probe_alignment=True, **kw)
+    return cb, bptt.exact_twin(cb)
+
+
+def test_the_exact_twin_is_the_continuous_network_of_the_same_neuron_and_weights():
+    from snnlib.training.schemes import spiketime
+
+    cb, tw = _twin_pair(k=5)
+    assert tw.t_max == WINDOW and tw.tau_s == 5.0 and tw.theta_bats == (0.0012, 0.004)
+    assert tw.targets == bptt.targets(cb) and tw.max_spikes == cb.n_steps and tw.dt is None
+    nb = bptt.BPTTScheme().build(cb, torch.Generator().manual_seed(4))
+    nt = spiketime.SpikeTimeScheme().build(tw, torch.Generator().manual_seed(4))
+    assert all(torch.equal(a, b) for a, b in zip(nb.weights, nt.weights))
+    assert [p.shape for p in nb.parameters()] == [p.shape for p in nt.parameters()]
+
+
+def test_the_surrogate_probe_is_one_against_the_exact_gradient_itself():
+    """The probe's plumbing: the twin measured against a copy of itself aligns exactly (cosine 1, norm
+    ratio 1); the BPTT network's alignment is a cosine per layer, in [-1, 1]."""
+    import copy
+
+    from snnlib.training import loop
+    from snnlib.training.probes import SurrogateProbe
+    from snnlib.training.schemes import spiketime
+
+    cb, tw = _twin_pair()
+    st, sb = spiketime.SpikeTimeScheme(), bptt.BPTTScheme()
+    b = loop.split_batches(sb.data(cb), cb.batch_size, lambda s: sb.encoder(cb, s), seed=0)
+    twin = st.build(tw, torch.Generator().manual_seed(1))
+    x, y = b["val"].x, torch.as_tensor(b["val"].y[:64])
+    times = st.encoder(tw, "val")(x, np.arange(64))
+    same = SurrogateProbe(twin, times, st.loss(tw), times, y, st.loss(tw))(copy.deepcopy(twin))
+    assert same["cosine"] == pytest.approx(1.0) and same["norm_ratio"] == pytest.approx(1.0)
+    assert same["cosine_layer1"] == pytest.approx(1.0) and same["cosine_layer3"] == pytest.approx(1.0)
+    net = sb.build(cb, torch.Generator().manual_seed(3))
+    probe = sb.probe(cb, b, net)
+    got = probe(net)
+    assert set(got) == {"cosine", "norm_ratio", "cosine_layer1", "cosine_layer2", "cosine_layer3"}
+    assert all(-1.0 <= got[k] <= 1.0 for k in got if k.startswith("cosine"))
+    assert all(torch.equal(a, w) for a, w in zip(probe.twin.weights, net.weights))  # measured at the model's weights
+    assert all(p.grad is None for p in net.parameters())  # the model's own gradients untouched
+    with pytest.raises(ConfigError, match="probe_alignment"):
+        bptt.BPTTConfig(dataset="yinyang", clock="exact", tau_s=5.0, tau=10.0, probe_alignment=True)
+    assert bptt.BPTTScheme().probe(bptt.BPTTConfig(dataset="yinyang"), b, net) is None

@@ -25,7 +25,10 @@ from snnlib.model.discretization import ClockDiscretization, grid_capacity, grid
 from snnlib.model.neuron import NeuronParams
 from snnlib.model.surrogates import SURROGATES, get_surrogate
 from snnlib.training import losses
+from snnlib.device import to_device
 from snnlib.training.base import TrainConfig
+from snnlib.training.probes import SurrogateProbe, fixed_batch
+from snnlib.training.schemes import spiketime
 
 NAME = "bptt"
 CLOCKS = ("loihi", "skip", "exact", "seed000")
@@ -80,6 +83,10 @@ class BPTTConfig(TrainConfig):
       each bin one step of the neuron with the decays of ``dt`` (lava-dl's per-bin decays, whatever
       the bin width), the skip with the same ``k`` applied to those coarse bins in training only;
       evaluation runs every coarse bin; ``skip_gain`` restores the gain the skipping loses).
+    - ``probe_alignment``: after every epoch, the cosine of the surrogate gradient with the exact
+      spike-time gradient of the continuous network of the same neuron and weights
+      (:class:`snnlib.training.probes.SurrogateProbe`, :func:`exact_twin`; the first 256 validation
+      samples), recorded as ``probe_cosine``, ``probe_cosine_layer<l>``.
     - ``decay_step``: the ms of decay one base bin applies (``None``: ``dt``, the physical decay). Seed
       000 kept lava-dl's per-bin decays whatever the bin width, i.e. ``decay_step = 1`` with
       ``dt`` = its timestep. ``rounding``: an input spike's bin, ``"floor"`` (the bin that contains
@@ -89,7 +96,7 @@ class BPTTConfig(TrainConfig):
     SCHEME: ClassVar[str] = NAME
     ADDED: ClassVar[dict] = {"init": "kaiming", "targets": (15.0, 3.0), "fit_targets": False,
                              "surrogate_unit": "absolute", "time_shuffle": False, "skip_eval": True,
-                             "skip_gain": False, "decay_step": None, "rounding": "floor"}
+                             "skip_gain": False, "decay_step": None, "rounding": "floor", "probe_alignment": False}
 
     dataset: str = "mnist"
     encoding: str = "ttfs"
@@ -124,6 +131,7 @@ class BPTTConfig(TrainConfig):
     skip_gain: bool = False
     decay_step: float | None = None
     rounding: str = "floor"
+    probe_alignment: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -190,6 +198,11 @@ class BPTTConfig(TrainConfig):
               "'ttfs' with clock='exact' (the rate code draws spikes per base bin)")
         if self.dataset == "yinyang":
             c("encoding", self.encoding == "ttfs", "'ttfs' (Yin-Yang's features are first-spike times)")
+        c("probe_alignment", isinstance(self.probe_alignment, bool) and (not self.probe_alignment or (
+            self.clock == "exact" and self.init == "uniform" and self.loss == "count_mse"
+            and self.dataset in ("mnist", "yinyang") and abs(self.tau - 2 * self.tau_s) <= 1e-9 * self.tau)),
+          "False, or True for the spike-time scheme's network on the exact grid (clock='exact', init='uniform', "
+          "loss='count_mse', tau = 2 tau_s, MNIST or Yin-Yang): its exact gradient is the reference")
         if self.dataset in ("mnist", "yinyang") and self.encoding == "ttfs":
             window = self.n_steps * self.dt
             c("t_in", self.t_in <= window,
@@ -363,6 +376,20 @@ def sizes(cfg: BPTTConfig) -> tuple:
     return (n_in, *cfg.hidden, 3 if cfg.dataset == "yinyang" else 10)
 
 
+def exact_twin(cfg: BPTTConfig):
+    """The spike-time scheme's config of the continuous network that ``cfg``'s exact grid discretizes:
+    the same sizes, neuron (``tau_s``, thresholds in BATS's units), initial-weight rule and scale,
+    data and count targets (``cfg``'s, as the grid fitted them), the grid's window, and a spike buffer
+    of one spike per base bin."""
+    theta = cfg.theta if isinstance(cfg.theta, tuple) else (cfg.theta,) * (len(cfg.hidden) + 1)
+    if len(cfg.hidden) != 1 and len(set(theta[:-1])) != 1:
+        raise ValueError(f"theta = {cfg.theta}: the spike-time scheme has one hidden threshold for every hidden layer.")
+    return spiketime.Config(dataset=cfg.dataset, hidden=cfg.hidden, t_in=cfg.t_in, t_max=(cfg.n_steps - 1) * cfg.dt,
+                            tau_s=cfg.tau_s, theta_bats=(theta[0] / 1000, theta[-1] / 1000), weight_scale=cfg.weight_scale,
+                            max_spikes=cfg.n_steps, targets=targets(cfg), n_train=cfg.n_train, n_val=cfg.n_val,
+                            n_test=cfg.n_test, batch_size=cfg.batch_size, seed=cfg.seed, val_seed=cfg.val_seed)
+
+
 class BPTTScheme:
     """BPTT with surrogate gradients on clock-driven networks (see :mod:`snnlib.training.driver` for the protocol)."""
 
@@ -390,6 +417,19 @@ class BPTTScheme:
 
     def default_lr(self, cfg):
         return 1e-3
+
+    def probe(self, cfg, batches, model):
+        """With ``probe_alignment``: :class:`snnlib.training.probes.SurrogateProbe` on the first 256
+        validation samples (the twin of :func:`exact_twin`, the same samples as spike times)."""
+        if not cfg.probe_alignment:
+            return None
+        twin_cfg = exact_twin(cfg)
+        st = spiketime.SpikeTimeScheme()
+        twin = st.build(twin_cfg, torch.Generator().manual_seed(0)).to(next(model.parameters()).device)
+        inputs, labels = fixed_batch(batches["val"], 256)
+        idx = np.arange(len(labels))
+        twin_inputs = to_device(st.encoder(twin_cfg, "val")(batches["val"].x, idx), labels.device)
+        return SurrogateProbe(twin, twin_inputs, st.loss(twin_cfg), inputs, labels, self.loss(cfg))
 
     def attrs(self, cfg):
         # the most hidden spikes a sample can draw: every hidden neuron spiking at every step
