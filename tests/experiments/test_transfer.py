@@ -140,3 +140,22 @@ def test_the_chapter_names_the_source_networks_made_from_modified_code():
         for meta in (root / name / "quick").glob("*/meta.json"):
             point = f"`{name}/quick/{meta.parent.name}`"
             assert (point in note) == json.loads(meta.read_text())["git_dirty"], point
+
+
+@pytest.mark.data
+def test_the_analytic_reference_reproduces_its_source_run_on_all_test_digits(data_dir):
+    """The transferred network before any discretization is the source run: its best-validation weights,
+    simulated exactly (float64), classify all 10,000 MNIST test digits as the training run recorded
+    at its best-validation epoch (float32): the same accuracy, to the digit."""
+    import json
+
+    from conftest import ROOT
+
+    net, predict, _, sets = transfer.load_trained("spiketime-mnist", "quick", 0, {"test": 10000}, 500)
+    batches, labels = sets["test"]
+    with torch.no_grad():
+        pred = torch.cat([predict(net(x)[0]) for x in batches])
+    summary = json.loads((ROOT / "runs" / "spiketime-mnist" / "quick" / "seed=0" / "summary.json").read_text())
+    assert len(labels) == 10000
+    assert float((pred == labels).double().mean()) == pytest.approx(summary["test_accuracy_at_best_val_per_seed"][0],
+                                                                    abs=1e-9)
