@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from snnlib.metrics import mean_ci
+from snnlib.metrics import mean_ci, mean_ci_along
 from snnlib.model.discretization import parse_integration
 from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 from snnlib.study.loading import load_sweep
 
-__all__ = ["with_drop", "tolerable_step", "claims", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "break_points", "claims", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -39,6 +39,27 @@ def tolerable_step(ds: xr.Dataset, max_drop: float = 1.0, split: str = "val") ->
     ok = (drop >= -max_drop).cumprod("dt").astype(bool)  # true until the first step beyond the bound
     dts = xr.DataArray(ds["dt"].values, dims="dt", coords={"dt": ds["dt"]})
     return dts.where(ok).max("dt")
+
+
+def break_points(drop: xr.DataArray, tolerance: float, x: str = "dt") -> xr.Dataset:
+    """Where an integrator stops being trustworthy, from per-seed accuracy drops against the analytic
+    network (points; dims ``seed``, ``x`` and any others, e.g. integration and rule): per curve,
+
+    - ``trusted``: the largest ``x`` up to which, at *every* step, the Student-t 95 % interval of the mean
+      drop over seeds lies within ``+-tolerance`` (equivalence shown; NaN: not even at the smallest step);
+    - ``broken``: the smallest ``x`` at which the interval lies wholly below ``-tolerance`` (a loss
+      shown; NaN: never).
+
+    Between the two the sample decides neither. Steps with fewer than two finite seeds decide nothing
+    (they end the trusted range)."""
+    mu, half = mean_ci_along(drop, "seed")
+    within = (mu - half >= -tolerance) & (mu + half <= tolerance)
+    within = within & half.notnull()
+    ok = within.cumprod(x).astype(bool)  # true until the first step not shown within the tolerance
+    xs = xr.DataArray(drop[x].values, dims=x, coords={x: drop[x]})
+    below = (mu + half < -tolerance) & half.notnull()
+    return xr.Dataset({"trusted": xs.where(ok).max(x), "broken": xs.where(below).min(x)},
+                      attrs={"tolerance": tolerance})
 
 
 def _stat(da: xr.DataArray) -> tuple[float, float]:

@@ -159,3 +159,27 @@ def test_the_analytic_reference_reproduces_its_source_run_on_all_test_digits(dat
     assert len(labels) == 10000
     assert float((pred == labels).double().mean()) == pytest.approx(summary["test_accuracy_at_best_val_per_seed"][0],
                                                                     abs=1e-9)
+
+
+def test_break_points_on_synthetic_accuracy_curves():
+    """Drops of 0 up to h / tau_s = 0.1, then falling to chance: trusted up to 0.2 (-0.6 still shown within a
+    point), broken from 0.5; a curve too noisy for ten seeds to show equivalence is trusted nowhere, yet its
+    breakdown is still shown; a flat one is trusted everywhere and never broken."""
+    import xarray as xr
+
+    hs = np.array([0.001, 0.01, 0.1, 0.2, 0.5, 1.0, 2.0])
+    rng = np.random.default_rng(0)
+    mean = np.array([0.0, 0.0, -0.1, -0.6, -20.0, -50.0, -60.0])
+
+    def curves(noise):
+        return mean + noise * rng.standard_normal((10, len(hs)))
+
+    drop = xr.DataArray(np.stack([curves(0.2), curves(1.5), 0.1 * rng.standard_normal((10, len(hs)))]),
+                        dims=("curve", "seed", "h"), coords={"curve": ["clean", "noisy", "flat"], "h": hs})
+    b = transfer_.break_points(drop, tolerance=1.0, x="h")
+    assert float(b["trusted"].sel(curve="clean")) == pytest.approx(0.2)  # -0.6 +- 0.15 is still within 1 point
+    assert float(b["broken"].sel(curve="clean")) == pytest.approx(0.5)
+    assert np.isnan(float(b["trusted"].sel(curve="noisy"))) and float(b["broken"].sel(curve="noisy")) == pytest.approx(0.5)
+    assert float(b["trusted"].sel(curve="flat")) == pytest.approx(2.0) and np.isnan(float(b["broken"].sel(curve="flat")))
+    one_seed = drop.isel(seed=[0])
+    assert np.isnan(transfer_.break_points(one_seed, 1.0, x="h")["trusted"]).all()  # one seed decides nothing
