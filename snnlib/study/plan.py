@@ -330,6 +330,26 @@ _SINGLE_SPIKE = Sweep("single-spike", "train.ipynb", scheme="spiketime", in_prog
                                                        "evals_per_epoch": 55, "n_val": 5000},
                                                       {"variant": ("single", "multi"), "seed": (0, 1, 2, 3, 4)})})
 
+# issue 25, integrators to breakdown on Yin-Yang: the continuous networks of the time-bin study's two
+# neurons (timebins-yinyang-<neuron>-exact, ten seeds, weights kept) simulated by every integration and
+# spike rule at steps h / tau_s = 0.001 .. 1 (slow: the 150 ms window ends there) and .. 10 (fast), inputs
+# at their own times; nothing trained. Measured on a first network: about 100 s a point (the finest step
+# costs most), so about 3.3 core-hours for the 120 points.
+_BREAKDOWN_H = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def _breakdown(regime: str) -> Sweep:
+    tau_s = TB_REGIMES[regime]
+    dts = tuple(round(r * tau_s, 9) for r in _BREAKDOWN_H if r * tau_s < TB_WINDOW)
+    return Sweep(f"transfer-yinyang-{regime}", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
+                 point_reads=("{source}/{source_profile}/seed={seed}",),
+                 title=f"Integrators to breakdown, Yin-Yang, tau_s = {tau_s:g} ms: the continuous network's weights "
+                       "simulated by integrated networks",
+                 profiles={"quick": SweepProfile({"source": f"timebins-yinyang-{regime}-exact", "source_profile": "quick",
+                                                  "input": "exact", "dts": dts, "n_val": 1000, "n_test": 1000},
+                                                 {"integration": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"),
+                                                  "seed": tuple(range(10))})})
+
 SWEEPS: tuple[Sweep, ...] = (
     # exact spike-time gradients (BATS scheme), BATS's multi-spike MNIST settings; its weights are
     # committed: the transfer experiment evaluates them under discretization
@@ -394,7 +414,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,)
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE, _breakdown("slow"), _breakdown("fast"))
 
 PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES)
 
