@@ -306,13 +306,13 @@ _SEED000_SWEEPS = (
 #: study-wide Holm correction ("about 8 seeds would decide it", the findings' power computation), so eight
 _TIMING_SEEDS = tuple(range(8))
 _TIMING_SWEEPS = (
-    Sweep("nmnist-timing-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",),
+    Sweep("nmnist-timing-bptt", "train.ipynb", scheme="bptt",
           chapter="nmnist_timing.ipynb", chapter_title="Does either scheme use N-MNIST's timing?",
           chapter_reads=("findings/{profile}",), reads=("nmnist-timing-spiketime",),
           title="N-MNIST's timing, BPTT (lava-dl's recipe): the event streams and their time-shuffled control",
           profiles={"quick": SweepProfile({**_LAVA, "epochs": 20, **_NMNIST_QUICK_SPLIT},
                                           {"time_shuffle": (False, True), "seed": _TIMING_SEEDS})}),
-    Sweep("nmnist-timing-spiketime", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+    Sweep("nmnist-timing-spiketime", "train.ipynb", scheme="spiketime",
           title="N-MNIST's timing, exact spike-time gradients: the event streams and their time-shuffled control",
           profiles={"quick": SweepProfile(_TB_ST_NMNIST, {"time_shuffle": (False, True), "seed": _TIMING_SEEDS})}),
 )
