@@ -21,11 +21,11 @@ from snnlib.config import is_positive
 from snnlib.data import encoding
 from snnlib.data import yinyang
 from snnlib.data.splits import mnist_splits, nmnist_splits, yinyang_splits
+from snnlib.device import to_device
 from snnlib.model.discretization import ClockDiscretization, grid_capacity, grid_steps
 from snnlib.model.neuron import NeuronParams
 from snnlib.model.surrogates import SURROGATES, get_surrogate
 from snnlib.training import losses
-from snnlib.device import to_device
 from snnlib.training.base import TrainConfig
 from snnlib.training.probes import SurrogateProbe, fixed_batch
 from snnlib.training.schemes import spiketime
