@@ -18,7 +18,7 @@ from snnlib.metrics import mean_ci_along as ci
 from snnlib.plotting import panel_grid, readable, value_bounds
 
 __all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment",
-           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves"]
+           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves", "breakdown_map"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
            "first_spike_error": "first output spike error (ms)", "agreement": "agreement with analytic (%)",
@@ -440,4 +440,35 @@ def variant_curves(ds: xr.Dataset, labels: dict | None = None, target: float | N
     ax.set(xscale="log", xlabel="training samples seen", ylabel="validation accuracy (%)")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def breakdown_map(m: xr.Dataset) -> plt.Figure:
+    """The breakdown map (:func:`snnlib.analyses.transfer.breakdown_map`): one panel per neuron, a row
+    per integration, a column per spike rule; the colour is log10 of the largest h / tau_s up to which
+    the integrator is shown within the tolerance of the analytic network, each cell reads
+    "trusted / broken" (-: not shown at any step tried; n/a: the rule does not apply)."""
+    neurons = [str(n) for n in m["neuron"].values]
+    fig, axes = panel_grid(len(neurons), panel=(5.2, 3.6))
+    trusted = np.log10(m["trusted"].values.astype(float))
+    finite = trusted[np.isfinite(trusted)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-3.0, 1.0)
+    image = None
+    for ax, n in zip(axes, neurons):
+        t, b = m["trusted"].sel(neuron=n), m["broken"].sel(neuron=n)
+        image = ax.imshow(np.log10(t.values.astype(float)), cmap="viridis", vmin=lo, vmax=max(hi, lo + 1e-9),
+                          aspect="auto")
+        rows, cols = [str(v) for v in t["integration"].values], [str(v) for v in t["rule"].values]
+        for i in range(len(rows)):
+            for j in range(len(cols)):
+                tv, bv = float(t.values[i, j]), float(b.values[i, j])
+                applies = bool(m["applies"].sel(neuron=n).values[i, j]) if "applies" in m else True
+                text = "n/a" if not applies else f"{tv:.3g} / {bv:.3g}".replace("nan", "-")
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if (np.isfinite(tv) and np.log10(tv) < (lo + hi) / 2) else "black")
+        ax.set_xticks(range(len(cols)), cols)
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_title(f"{n}: h / tau_s trusted / broken")
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[:len(neurons)]), label="log10 trusted h / tau_s", shrink=0.8)
     return fig

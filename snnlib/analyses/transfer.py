@@ -17,7 +17,7 @@ from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 from snnlib.study.loading import load_sweep
 
-__all__ = ["with_drop", "tolerable_step", "break_points", "claims", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "claims", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -60,6 +60,28 @@ def break_points(drop: xr.DataArray, tolerance: float, x: str = "dt") -> xr.Data
     below = (mu + half < -tolerance) & half.notnull()
     return xr.Dataset({"trusted": xs.where(ok).max(x), "broken": xs.where(below).min(x)},
                       attrs={"tolerance": tolerance})
+
+
+def breakdown_map(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], tolerance: float,
+                  split: str = "test") -> xr.Dataset:
+    """The map of where each integrator can be trusted: for every neuron (``sweeps[neuron]``, a transfer
+    sweep over ``integration`` and ``seed``, steps ``dt`` in ms, its source's ``tau_s[neuron]``), every
+    integration and spike rule, :func:`break_points` of the accuracy drop against the analytic network
+    along ``h / tau_s`` (dims ``neuron``, ``integration``, ``rule``; NaN where a rule does not apply,
+    e.g. Newton's for the exact flow). The steps differ between neurons; the map is read in
+    ``h / tau_s``."""
+    parts = []
+    for neuron, ds in sweeps.items():
+        if "seed" not in ds.dims or "dt" not in ds.dims:
+            raise ValueError(f"{neuron}: expected a transfer sweep over seeds (dims seed, dt), got {dict(ds.sizes)}")
+        drop = with_drop(ds)["drop"].sel(split=split)
+        drop = drop.assign_coords(h_over_tau_s=("dt", ds["dt"].values / float(tau_s[neuron]))).swap_dims(dt="h_over_tau_s")
+        bp = break_points(drop.drop_vars("dt"), tolerance, x="h_over_tau_s")
+        bp["applies"] = drop.notnull().any(("seed", "h_over_tau_s"))  # Newton's rule has no exact-flow variant
+        parts.append(bp.expand_dims(neuron=[neuron]))
+    out = xr.concat(parts, "neuron", join="outer")
+    out.attrs.update(tolerance=tolerance, split=split)
+    return out
 
 
 def _stat(da: xr.DataArray) -> tuple[float, float]:

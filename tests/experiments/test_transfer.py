@@ -183,3 +183,52 @@ def test_break_points_on_synthetic_accuracy_curves():
     assert float(b["trusted"].sel(curve="flat")) == pytest.approx(2.0) and np.isnan(float(b["broken"].sel(curve="flat")))
     one_seed = drop.isel(seed=[0])
     assert np.isnan(transfer_.break_points(one_seed, 1.0, x="h")["trusted"]).all()  # one seed decides nothing
+
+
+def _breakdown_sweep(tau_s: float, dts, break_at: dict, seeds=10):
+    """A transfer sweep of one neuron (dims integration, seed, rule, dt, split): no drop below
+    ``break_at[integration]`` (h / tau_s, half a point of seed noise), 30 points lost from there."""
+    import xarray as xr
+
+    rng = np.random.default_rng(1)
+    integrations, rules, splits = list(break_at), ["snap", "linear", "newton"], ["val", "test"]
+    h = np.asarray(dts) / tau_s
+    acc = np.empty((len(integrations), seeds, len(rules), len(dts), len(splits)))
+    for a, m in enumerate(integrations):
+        acc[a] = 0.9 - 0.3 * (h >= break_at[m])[None, None, :, None] + 0.005 * rng.standard_normal(acc[a].shape)
+    acc[integrations.index("exact"), :, 2] = np.nan  # no newton on the exact flow
+    return xr.Dataset({"accuracy": (("integration", "seed", "rule", "dt", "split"), acc),
+                       "exact_accuracy": (("integration", "seed", "split"), np.full((len(integrations), seeds, 2), 0.9))},
+                      coords={"integration": integrations, "seed": np.arange(seeds), "rule": rules, "dt": list(dts),
+                              "split": splits})
+
+
+def test_the_breakdown_map_reads_each_neuron_in_h_over_tau_s():
+    """Two neurons with different steps in ms, the same breaks in h / tau_s: the same map."""
+    ratios = [0.001, 0.01, 0.1, 1.0, 10.0]
+    breaks = {"euler": 0.1, "ps3": 1.0, "exact": 10.0}
+    sweeps = {"slow": _breakdown_sweep(130.0, [r * 130.0 for r in ratios[:4]], breaks),
+              "fast": _breakdown_sweep(5.0, [r * 5.0 for r in ratios], breaks)}
+    m = transfer_.breakdown_map(sweeps, {"slow": 130.0, "fast": 5.0}, tolerance=1.0)
+    assert m["trusted"].sel(neuron="fast", integration="euler", rule="snap") == pytest.approx(0.01)
+    assert m["broken"].sel(neuron="fast", integration="euler", rule="snap") == pytest.approx(0.1)
+    assert m["trusted"].sel(neuron="fast", integration="exact", rule="linear") == pytest.approx(1.0)
+    assert m["broken"].sel(neuron="fast", integration="exact", rule="linear") == pytest.approx(10.0)
+    # the slow neuron's window ends at h / tau_s = 1: the exact flow never breaks there
+    assert m["trusted"].sel(neuron="slow", integration="exact", rule="linear") == pytest.approx(1.0)
+    assert np.isnan(float(m["broken"].sel(neuron="slow", integration="exact", rule="linear")))
+    assert np.isnan(float(m["trusted"].sel(neuron="fast", integration="exact", rule="newton")))
+    with pytest.raises(ValueError, match="seed"):
+        transfer_.breakdown_map({"slow": sweeps["slow"].isel(seed=0)}, {"slow": 130.0}, 1.0)
+
+
+def test_the_breakdown_map_figure_draws_a_panel_per_neuron():
+    from snnlib.analyses import sweep_plots
+
+    breaks = {"euler": 0.1, "ps3": 1.0, "exact": 10.0}
+    sweeps = {"fast": _breakdown_sweep(5.0, [0.005, 0.05, 0.5, 5.0, 50.0], breaks)}
+    m = transfer_.breakdown_map(sweeps, {"fast": 5.0}, tolerance=1.0)
+    assert not bool(m["applies"].sel(neuron="fast", integration="exact", rule="newton"))
+    fig = sweep_plots.breakdown_map(m)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "n/a" in texts and "0.01 / 0.1" in texts
