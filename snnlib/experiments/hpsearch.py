@@ -48,7 +48,9 @@ class HPSearchConfig(Config):
     - ``paired``: ``None``, or ``{"sweep": name, "grid": {...}}``: a second training sweep (the same
       profile) searched in the same run with the same budget (as many candidates); ``shared``:
       ``(field, paired field)``, the grid fields that list the same neuron candidates in both, aligned
-      by position (see the module docstring).
+      by position (see the module docstring), or several such pairs (e.g. the thresholds and the
+      initial-weight scale, which both schemes share): a neuron candidate is then one position in each,
+      numbered in the order of the pairs' product.
     """
 
     sweep: str = "bptt-mnist-ttfs"
@@ -95,10 +97,11 @@ class HPSearchConfig(Config):
               f"a training sweep with the profile {self.profile!r}")
             c("paired", len(_combinations(self.paired["grid"])) == len(self.candidates()),
               f"a grid of as many candidates as grid's ({len(self.candidates())}): the same search budget")
-            a, b = (tuple(self.shared) + (None, None))[:2] if isinstance(self.shared, (tuple, list)) else (None, None)
-            c("shared", isinstance(self.shared, (tuple, list)) and len(self.shared) == 2 and a in self.grid
-              and b in self.paired["grid"] and len(self.grid[a]) == len(self.paired["grid"][b]),
-              "(field of grid, field of paired grid) listing the same number of neuron candidates")
+            pairs = shared_pairs(self.shared)
+            c("shared", bool(pairs) and all(a in self.grid and b in self.paired["grid"]
+                                            and len(self.grid[a]) == len(self.paired["grid"][b]) for a, b in pairs),
+              "(field of grid, field of paired grid), or a list of such pairs, each listing the same number of "
+              "neuron candidates in both grids")
             for cand in _combinations(self.paired["grid"]):
                 self.training_config(cand, paired=True)
         for cand in self.candidates():
@@ -165,17 +168,33 @@ def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool) -> x
     return out
 
 
+def shared_pairs(shared) -> list[tuple[str, str]]:
+    """``shared`` as a list of ``(field, paired field)`` pairs (one pair, or several); empty when malformed."""
+    if isinstance(shared, (tuple, list)) and len(shared) == 2 and all(isinstance(f, str) for f in shared):
+        return [tuple(shared)]
+    if isinstance(shared, (tuple, list)) and shared and all(
+            isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(f, str) for f in p) for p in shared):
+        return [tuple(p) for p in shared]
+    return []
+
+
+def _neuron_index(cand: dict, grid: dict, fields: list[str]) -> int:
+    """The neuron candidate of ``cand``: its position in each shared field, numbered over their product."""
+    return int(np.ravel_multi_index(tuple(grid[f].index(cand[f]) for f in fields), tuple(len(grid[f]) for f in fields)))
+
+
 def _paired_dataset(cfg: HPSearchConfig, progress: bool) -> xr.Dataset:
     """Both searches along one ``candidate`` dimension: coordinates ``sweep`` (which), ``neuron``
     (the shared candidate's position) and ``settings`` (the candidate as JSON)."""
     parts = []
-    for paired, grid, field in ((False, cfg.grid, cfg.shared[0]), (True, cfg.paired["grid"], cfg.shared[1])):
+    pairs = shared_pairs(cfg.shared)
+    for paired, grid, fields in ((False, cfg.grid, [a for a, _ in pairs]), (True, cfg.paired["grid"], [b for _, b in pairs])):
         cands = _combinations(grid)
         ds = _search(cfg, cands, paired, progress)
         ds = ds.drop_vars([k for k in grid])
         ds = ds.assign_coords(
             sweep=("candidate", [cfg.paired["sweep"] if paired else cfg.sweep] * len(cands)),
-            neuron=("candidate", [grid[field].index(c[field]) for c in cands]),
+            neuron=("candidate", [_neuron_index(c, grid, fields) for c in cands]),
             settings=("candidate", [json.dumps(c) for c in cands]))
         parts.append(ds)
     out = xr.concat(parts, "candidate", combine_attrs="override")

@@ -118,3 +118,21 @@ def test_a_paired_search_trains_both_grids_with_one_budget(isolated_runs, toy_pa
                         shared=("theta", "lr"))
     with pytest.raises(ConfigError, match="shared"):
         hpsearch.Config(sweep="toy-bptt", grid=grid_b, paired={"sweep": "toy-st", "grid": grid_s})
+
+
+def test_several_shared_fields_number_the_neurons_over_their_product(toy_pair):
+    """Thresholds (2 candidates) and the initial-weight scale (2), shared by both schemes: 4 neurons,
+    numbered threshold-major; both grids must list the same number of candidates for each pair."""
+    grid_b = {"theta": [[1.0, 2.0], [2.0, 4.0]], "weight_scale": [1.0, 2.0], "lr": [1e-3]}
+    grid_s = {"theta_bats": [[0.001, 0.002], [0.002, 0.004]], "weight_scale": [1.0, 2.0], "lr": [1e-3]}
+    pairs = [("theta", "theta_bats"), ("weight_scale", "weight_scale")]
+    cfg = hpsearch.Config(sweep="toy-bptt", grid=grid_b, paired={"sweep": "toy-st", "grid": grid_s}, shared=pairs)
+    assert hpsearch.shared_pairs(cfg.shared) == pairs
+    assert hpsearch.shared_pairs(("theta", "theta_bats")) == [("theta", "theta_bats")]
+    fields = ["theta", "weight_scale"]
+    got = [hpsearch._neuron_index(c, grid_b, fields) for c in hpsearch._combinations(grid_b)]
+    assert sorted(got) == [0, 1, 2, 3]
+    assert hpsearch._neuron_index({"theta": [2.0, 4.0], "weight_scale": 1.0, "lr": 1e-3}, grid_b, fields) == 2
+    with pytest.raises(ConfigError, match="shared"):
+        hpsearch.Config(sweep="toy-bptt", grid=grid_b, shared=pairs,  # the same budget, one scale fewer
+                        paired={"sweep": "toy-st", "grid": {**grid_s, "weight_scale": [1.0], "lr": [1e-3, 2e-3]}})
