@@ -178,6 +178,22 @@ def shared_pairs(shared) -> list[tuple[str, str]]:
     return []
 
 
+def neuron_labels(cfg: HPSearchConfig) -> list[str]:
+    """One label per neuron candidate of a paired search, in the numbering of its ``neuron``
+    coordinate: the first grid's shared values (e.g. ``"[31.2, 104.0]"``, or
+    ``"theta [31.2, 104.0], weight_scale 2.0"`` with several shared fields)."""
+    fields = [a for a, _ in shared_pairs(cfg.shared)]
+    values = itertools.product(*(cfg.grid[f] for f in fields))
+    if len(fields) == 1:
+        return [str(v[0]) for v in values]
+    return [", ".join(f"{f} {x}" for f, x in zip(fields, v)) for v in values]
+
+
+def shared_text(cfg: HPSearchConfig) -> str:
+    """Which fields list the same neurons in both grids, for a page: "`theta` and `theta_bats`"."""
+    return "; ".join(f"`{a}` and `{b}`" for a, b in shared_pairs(cfg.shared))
+
+
 def _neuron_index(cand: dict, grid: dict, fields: list[str]) -> int:
     """The neuron candidate of ``cand``: its position in each shared field, numbered over their product."""
     return int(np.ravel_multi_index(tuple(grid[f].index(cand[f]) for f in fields), tuple(len(grid[f]) for f in fields)))

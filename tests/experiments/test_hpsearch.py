@@ -133,6 +133,8 @@ def test_several_shared_fields_number_the_neurons_over_their_product(toy_pair):
     got = [hpsearch._neuron_index(c, grid_b, fields) for c in hpsearch._combinations(grid_b)]
     assert sorted(got) == [0, 1, 2, 3]
     assert hpsearch._neuron_index({"theta": [2.0, 4.0], "weight_scale": 1.0, "lr": 1e-3}, grid_b, fields) == 2
+    assert hpsearch.neuron_labels(cfg)[2] == "theta [2.0, 4.0], weight_scale 1.0"  # the page's label of neuron 2
+    assert hpsearch.shared_text(cfg) == "`theta` and `theta_bats`; `weight_scale` and `weight_scale`"
     with pytest.raises(ConfigError, match="shared"):
         hpsearch.Config(sweep="toy-bptt", grid=grid_b, shared=pairs,  # the same budget, one scale fewer
                         paired={"sweep": "toy-st", "grid": {**grid_s, "weight_scale": [1.0], "lr": [1e-3, 2e-3]}})
