@@ -193,8 +193,8 @@ _TIMEBINS = (_timebins("mnist", _TB_MNIST_K, _TB_BPTT_MNIST, _TB_ST_MNIST, _TB_F
 # about 4 core-hours for the six sweeps (2 neurons x 2 schemes x 8 bin counts x 10 seeds, and the
 # continuous network x 10 seeds), two hours on this machine's two workers; the two-seed searches took 89
 # minutes of one core. Measured on 110 points since: BPTT 87 s a point at 1 ms, 66 s at 2 ms, 46 s at
-# 3 ms, 35 s at 10 ms; the spike-time scheme on the grid 169 s at 1 ms; the continuous network about 2
-# minutes: about 6 core-hours in all.
+# 3 ms, 35 s at 10 ms; the spike-time scheme on the grid 169 s at 1 ms; the continuous network 34 s
+# (slow) and 40 s (fast): about 6 core-hours in all.
 TB_WINDOW = 150.0
 TB_SHARED_K = (1, 2, 3, 5, 10, 15, 25, 50)
 #: tau_s (ms) of the two regimes
