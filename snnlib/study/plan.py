@@ -304,7 +304,7 @@ _SEED000_SWEEPS = (
 # lava-dl's 2312-512-512-10; the spike-time scheme: the continuous network of the time-bin study, its
 # settings chosen on validation) trained on the real event streams and on the same recordings with their
 # event times permuted within each recording (encoding.shuffle_times: every pixel keeps its events, the
-# recording keeps its times; only which pixel fires when changes), five seeds, the same initial weights
+# recording keeps its times; only which pixel fires when changes), eight seeds, the same initial weights
 # per seed. The first five seeds took 18 minutes on two workers (0.55 core-hours: 123 s a BPTT run, 75 s a
 # spike-time run).
 #: five seeds first; their spread put the paired difference's interval across the tolerance under the
@@ -342,7 +342,8 @@ _SINGLE_SPIKE = Sweep("single-spike", "train.ipynb", scheme="spiketime", in_prog
 # neurons (timebins-yinyang-<neuron>-exact, ten seeds, weights kept) simulated by every integration and
 # spike rule at steps h / tau_s = 0.001 .. 1 (slow: the 150 ms window ends there) and .. 10 (fast), inputs
 # at their own times; nothing trained. Measured on a first network: about 100 s a point (the finest step
-# costs most), so about 3.3 core-hours for the 120 points.
+# costs most), so about 3.3 core-hours for the 120 points. The slow neuron's sources wait for its re-search
+# (see _TB_CHOICE: half of its continuous networks do not train), the fast one's can go now.
 _BREAKDOWN_H = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
