@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 import yaml
 
@@ -463,6 +464,19 @@ def withheld_spikes(path) -> dict:
         out[f"{name}_withheld"] = float(e.sum() / x.shape[0])
         cur = s
     return out
+
+
+def silent_outputs(path, split: str = "val") -> int:
+    """How many output neurons of a trained network (a sweep point's run folder with its weights) never
+    spike on any sample of ``split``: a dead output gets no gradient from BATS's spike-count loss, so
+    its class is never learnt (the cause of the runs :func:`at_chance` counts)."""
+    model, cfg = driver.load_model(path)
+    scheme = driver.scheme_of(cfg)
+    x, y = scheme.data(cfg)[split]
+    with torch.no_grad():
+        out, _ = model(scheme.encoder(cfg, split)(x, np.arange(len(y))))
+    counts = torch.isfinite(out).sum(2) if out.dim() == 3 else out.sum(0)  # event [B, C, K] or clock [T, B, C]
+    return int((counts.sum(0) == 0).sum())
 
 
 def at_chance(r: xr.Dataset, chance: float, learned: float) -> pd.DataFrame:

@@ -402,3 +402,13 @@ def test_the_withheld_spikes_of_a_committed_network_count_its_own_spikes():
     assert w["hidden_spikes"] == pytest.approx(float(hidden[0].sum()) / len(x))
     assert w["output_spikes"] == pytest.approx(float(out.sum()) / len(x))
     assert w["hidden_withheld"] >= 0 and w["output_withheld"] >= 0
+
+
+@pytest.mark.data
+def test_the_runs_that_did_not_train_have_dead_outputs(data_dir):
+    """The committed slow-neuron continuous networks: the one at 39.5 % test (seed 5) ends with two of its
+    three output neurons silent on every validation point, a well-trained one (seed 0, 90.4 %) with none."""
+    from snnlib.store.runs import point_dir
+
+    assert tb.silent_outputs(point_dir("timebins-yinyang-slow-exact", "quick", "seed=5")) == 2
+    assert tb.silent_outputs(point_dir("timebins-yinyang-slow-exact", "quick", "seed=0")) == 0
