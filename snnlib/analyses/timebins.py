@@ -479,6 +479,24 @@ def silent_outputs(path, split: str = "val") -> int:
     return int((counts.sum(0) == 0).sum())
 
 
+def dead_outputs_table(profile: str, chance: float, learned: float, dataset: str = "yinyang") -> pd.DataFrame:
+    """Every complete point of the shared-neuron sweeps whose final test accuracy stays below
+    ``chance + learned`` points, with its :func:`silent_outputs` on the validation split: whether the
+    run that did not train is the dead-output case (one row per point; empty: none)."""
+    rows = []
+    for regime in NEURONS:
+        for arm, name in neuron_sweep_names(regime, dataset).items():
+            for p in plan.sweep(name).points(profile):
+                path = run_dir(name, profile) / p.id
+                if not (path / "summary.json").is_file():
+                    continue
+                acc = 100 * float(yaml.safe_load((path / "summary.json").read_text())["final_test_accuracy"])
+                if acc < chance + learned:
+                    rows.append({"neuron": regime, "arm": arm, "point": p.id, "test accuracy (%)": round(acc, 1),
+                                 "silent outputs": silent_outputs(path)})
+    return pd.DataFrame(rows, columns=["neuron", "arm", "point", "test accuracy (%)", "silent outputs"])
+
+
 def at_chance(r: xr.Dataset, chance: float, learned: float) -> pd.DataFrame:
     """Seeds whose final test accuracy stays below ``chance + learned`` points (a network the scheme
     did not train, e.g. outputs silent from the start: the spike-count loss gives a silent output no

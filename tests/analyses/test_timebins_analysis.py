@@ -412,3 +412,6 @@ def test_the_runs_that_did_not_train_have_dead_outputs(data_dir):
 
     assert tb.silent_outputs(point_dir("timebins-yinyang-slow-exact", "quick", "seed=5")) == 2
     assert tb.silent_outputs(point_dir("timebins-yinyang-slow-exact", "quick", "seed=0")) == 0
+    t = tb.dead_outputs_table("quick", chance=100 / 3, learned=10.0)
+    exact = t[(t["neuron"] == "slow") & (t["arm"] == "exact")]
+    assert list(exact["point"]) == ["seed=5", "seed=7"] and list(exact["silent outputs"]) == [2, 2]
