@@ -25,6 +25,7 @@ with the tests of :mod:`snnlib.inference`, never here.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -490,7 +491,7 @@ def dead_outputs_table(profile: str, chance: float, learned: float, dataset: str
                 path = run_dir(name, profile) / p.id
                 if not (path / "summary.json").is_file():
                     continue
-                acc = 100 * float(yaml.safe_load((path / "summary.json").read_text())["final_test_accuracy"])
+                acc = 100 * float(json.loads((path / "summary.json").read_text())["final_test_accuracy"])
                 if acc < chance + learned:
                     rows.append({"neuron": regime, "arm": arm, "point": p.id, "test accuracy (%)": round(acc, 1),
                                  "silent outputs": silent_outputs(path)})

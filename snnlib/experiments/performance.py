@@ -127,7 +127,7 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         for m in ("bptt", "spiketime"):
             for key in ("s_per_sample", "training_peak_mib", "hidden_spikes_per_sample"):
                 ds[f"cost_{m}_{key}"] = ("cost_T", np.array([float(r[f"{m}_{key}"]) for r in rows]))
-            for key in ("s_per_sample", "training_peak_mib"):  # each repeat (the two methods back to back)
+            for key in COST_KEYS.values():  # each repeat (the two methods back to back)
                 if all(f"{m}_{key}_repeats" in r for r in rows):
                     ds[f"cost_{m}_{key}_repeats"] = (("cost_T", "cost_repeat"),
                                                      np.array([r[f"{m}_{key}_repeats"] for r in rows], float))
@@ -217,6 +217,10 @@ def summarize(ds: xr.Dataset) -> dict:
     return out
 
 
+#: the cost-in-T benchmark's two quantities, by the name its summary and the findings give them
+COST_KEYS = {"time": "s_per_sample", "memory": "training_peak_mib"}
+
+
 def cost_in_t(ds: xr.Dataset) -> dict:
     """How each method's training step grows with T (``benchmarks/bench_cost_in_t.py``): the slope of
     ln(cost) against ln(T) (least squares over the step counts; 1: proportional to T, 0: flat) of the
@@ -225,9 +229,9 @@ def cost_in_t(ds: xr.Dataset) -> dict:
     lt = np.log(ds["cost_T"].values.astype(float))
     out = {}
     for m in ("bptt", "spiketime"):
-        for q, key in (("time", "s_per_sample"), ("memory", "training_peak_mib")):
+        for q, key in COST_KEYS.items():
             out[f"cost_{m}_{q}_slope"] = float(np.polyfit(lt, np.log(ds[f"cost_{m}_{key}"].values.astype(float)), 1)[0])
-    for q, key in (("time", "s_per_sample"), ("memory", "training_peak_mib")):
+    for q, key in COST_KEYS.items():
         ratio = ds[f"cost_bptt_{key}"] / ds[f"cost_spiketime_{key}"]
         for T in ds["cost_T"].values:
             out[f"cost_{q}_ratio_T{int(T)}"] = float(ratio.sel(cost_T=T))
@@ -237,7 +241,7 @@ def cost_in_t(ds: xr.Dataset) -> dict:
 def cost_log_ratios(ds: xr.Dataset, T: int, quantity: str) -> np.ndarray:
     """ln(BPTT / spike-time) of ``quantity`` (``"time"`` or ``"memory"``) at ``T``, one value per repeat
     (the two methods measured back to back), for a paired test over the repeats."""
-    key = {"time": "s_per_sample", "memory": "training_peak_mib"}[quantity]
+    key = COST_KEYS[quantity]
     if f"cost_bptt_{key}_repeats" not in ds:
         raise ValueError("the cost-in-T benchmark file has no per-repeat values: rerun benchmarks/bench_cost_in_t.py.")
     b, s = (ds[f"cost_{m}_{key}_repeats"].sel(cost_T=T).values for m in ("bptt", "spiketime"))

@@ -328,8 +328,9 @@ _TIMING_SWEEPS = (
 # 10 epochs with a cosine schedule, five seeds. The multi-spike network passes 95 % validation accuracy
 # within its first epoch (spiketime-mnist), so the shared target (q x about 97 %) is reached within
 # a few thousand digits: 55 validation records per epoch (every 1,000 digits) resolve it. About 3
-# core-hours (the multi-spike network trains an epoch in about a minute, spiketime-mnist; the records
-# add about half).
+# core-hours, an estimate until its first points are measured (the multi-spike network trains an epoch
+# in about a minute, spiketime-mnist; what the denser records and the single-spike recipe cost is not
+# measured yet).
 _SINGLE_SPIKE = Sweep("single-spike", "train.ipynb", scheme="spiketime", in_progress=("quick",),
                       chapter="single_spike.ipynb", chapter_title="Single-spike against multi-spike training",
                       chapter_reads=("findings/{profile}",),
@@ -341,8 +342,9 @@ _SINGLE_SPIKE = Sweep("single-spike", "train.ipynb", scheme="spiketime", in_prog
 # issue 25, integrators to breakdown on Yin-Yang: the continuous networks of the time-bin study's two
 # neurons (timebins-yinyang-<neuron>-exact, ten seeds, weights kept) simulated by every integration and
 # spike rule at steps h / tau_s = 0.001 .. 1 (slow: the 150 ms window ends there) and .. 10 (fast), inputs
-# at their own times; nothing trained. Measured on a first network: about 100 s a point (the finest step
-# costs most), so about 3.3 core-hours for the 120 points. The slow neuron's sources wait for its re-search
+# at their own times; nothing trained. Estimated from the forward passes timed on a first network (12 s
+# per 1,000 samples at h / tau_s = 0.001, under 1 s from 0.1 on): about 100 s a point, about 3.3
+# core-hours for the 120 points; to be measured on the first points. The slow neuron's sources wait for its re-search
 # (see _TB_CHOICE: half of its continuous networks do not train), the fast one's can go now.
 _BREAKDOWN_H = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 

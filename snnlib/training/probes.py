@@ -51,12 +51,11 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
     only where no spike of any layer appears or vanishes between ``w - eps v`` and ``w + eps v``
     (the forward is smooth there). Returns ``fd`` and ``analytic`` (the directional derivatives,
     ``[n_directions]``), ``valid`` (booleans) and their relative error on the valid directions. The
-    network's ``.grad`` are left untouched; use float64 networks."""
+    network's weights are restored exactly and its ``.grad`` left untouched; use float64 networks."""
     g = torch.Generator().manual_seed(seed)
     params = list(net.parameters())
-    with torch.no_grad():
-        out0, hidden0 = net(inputs)
-    c = torch.randn(out0.shape, generator=g, dtype=out0.dtype).to(out0.device)
+    out, hidden = net(inputs)
+    c = torch.randn(out.shape, generator=g, dtype=out.dtype).to(out.device)
 
     def functional(out):
         m = torch.isfinite(out)
@@ -66,9 +65,9 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
         return [torch.isfinite(out)] + [torch.isfinite(h) if h.is_floating_point() and h.dim() == 3 else h
                                         for h in hidden]
 
-    base = pattern(out0, hidden0)
-    out, _ = net(inputs)
+    base = pattern(out.detach(), hidden)
     grads = torch.autograd.grad(functional(out), params, allow_unused=True)
+    weights = [p.detach().clone() for p in params]
     fd, analytic, valid = [], [], []
     for _ in range(n_directions):
         v = [torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for p in params]
@@ -77,11 +76,11 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
         values, same = [], True
         for sign in (1.0, -1.0):
             with torch.no_grad():
-                for p, x in zip(params, v):
-                    p.add_(sign * eps * x)
+                for p, w, x in zip(params, weights, v):
+                    p.copy_(w + sign * eps * x)
                 o, h = net(inputs)
-                for p, x in zip(params, v):
-                    p.sub_(sign * eps * x)
+                for p, w in zip(params, weights):  # restored exactly, not by subtracting the step again
+                    p.copy_(w)
             same = same and all(torch.equal(a, b) for a, b in zip(pattern(o, h), base))
             values.append(float(functional(o)))
         fd.append((values[0] - values[1]) / (2 * eps))

@@ -289,8 +289,6 @@ def _coarsen(r: Raster, k: int, binning: str) -> Raster:
     return Raster((-(-T // k), B, N), tb // B, tb % B, key % N)
 
 
-
-
 def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
     """``encode(x, idx)``: the network input of samples ``idx`` of the array/dataset ``x`` of ``split``.
 
@@ -381,7 +379,7 @@ def exact_twin(cfg: BPTTConfig):
     the same sizes, neuron (``tau_s``, thresholds in BATS's units), initial-weight rule and scale,
     data and count targets (``cfg``'s, as the grid fitted them), the grid's window, and a spike buffer
     of one spike per base bin."""
-    theta = cfg.theta if isinstance(cfg.theta, tuple) else (cfg.theta,) * (len(cfg.hidden) + 1)
+    theta = _thetas(cfg)
     if len(cfg.hidden) != 1 and len(set(theta[:-1])) != 1:
         raise ValueError(f"theta = {cfg.theta}: the spike-time scheme has one hidden threshold for every hidden layer.")
     return spiketime.Config(dataset=cfg.dataset, hidden=cfg.hidden, t_in=cfg.t_in, t_max=(cfg.n_steps - 1) * cfg.dt,
