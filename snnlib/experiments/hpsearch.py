@@ -22,6 +22,7 @@ import dataclasses
 import itertools
 import json
 import math
+import os
 import time
 from typing import Any
 
@@ -129,30 +130,80 @@ def _combinations(grid: dict) -> list[dict]:
     return [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
 
 
-def run(cfg: HPSearchConfig, progress: bool = True) -> xr.Dataset:
+#: environment variable: how many processes train a search's candidates at once (default 1)
+WORKERS = "SNNLIB_SEARCH_WORKERS"
+
+
+def run(cfg: HPSearchConfig, progress: bool = True, workers: int | None = None) -> xr.Dataset:
     """Train every candidate (validation only) and return their accuracies along ``candidate``
-    (with ``paired``: both grids' candidates, the first sweep's first; see :func:`_paired_dataset`)."""
+    (with ``paired``: both grids' candidates, the first sweep's first; see :func:`_paired_dataset`).
+
+    ``workers`` (default ``$SNNLIB_SEARCH_WORKERS``, else 1): train that many (candidate, seed) runs at
+    once, each in its own single-thread process. Every run is seeded, so the result does not depend on
+    it; ``wall_s`` is a candidate's summed training time either way."""
+    workers = _workers(workers)
     if cfg.paired is not None:
-        return _paired_dataset(cfg, progress)
-    return _search(cfg, cfg.candidates(), False, progress)
+        return _paired_dataset(cfg, progress, workers)
+    return _search(cfg, cfg.candidates(), False, progress, workers)
 
 
-def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool) -> xr.Dataset:
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        raw = os.environ.get(WORKERS, "1")
+        try:
+            workers = int(raw)
+        except ValueError:
+            raise ValueError(f"{WORKERS}={raw!r}: expected a positive integer") from None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r}: expected a positive integer")
+    return workers
+
+
+def _train_one(tcfg, progress: bool) -> tuple[float, float, float, float]:
+    """One candidate with one seed: (best validation accuracy, final, hidden spikes, seconds)."""
+    t0 = time.perf_counter()
+    ds = driver.run(tcfg, progress=progress)
+    if not bool(np.isnan(ds["test_accuracy"].values).all()):
+        raise RuntimeError("the search evaluated the test split; it must not")
+    return (float(ds["val_accuracy"].max()), float(ds["val_accuracy"].isel(epoch=-1)),
+            float(ds["hidden_spikes"].isel(epoch=-1)), time.perf_counter() - t0)
+
+
+def _single_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _train_all(tcfgs: list, progress: bool, workers: int) -> list[tuple[float, float, float, float]]:
+    """:func:`_train_one` of every config, in order; with ``workers > 1`` in a pool of processes (a
+    bar over the runs instead of each run's own)."""
+    if workers == 1:
+        return [_train_one(t, progress) for t in tcfgs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    out: list = [None] * len(tcfgs)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_single_thread) as pool:
+        futures = {pool.submit(_train_one, t, False): i for i, t in enumerate(tcfgs)}
+        from concurrent.futures import as_completed
+
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="search runs", disable=not progress):
+            out[futures[fut]] = fut.result()
+    return out
+
+
+def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool, workers: int = 1) -> xr.Dataset:
     """Every candidate with every seed; per candidate the means over seeds (``n_seeds > 1``: and the
     best validation accuracy of each seed, ``best_val_accuracy_per_seed``)."""
     seeds = [cfg.seed + j for j in range(cfg.n_seeds)]
-    best, final, spikes = (np.full((len(cands), len(seeds)), np.nan) for _ in range(3))
-    wall = np.full(len(cands), np.nan)
-    for i, cand in enumerate(cands):
-        t0 = time.perf_counter()
-        for j, sd in enumerate(seeds):
-            ds = driver.run(cfg.training_config(cand, paired, sd), progress=progress)
-            if not bool(np.isnan(ds["test_accuracy"].values).all()):
-                raise RuntimeError("the search evaluated the test split; it must not")
-            best[i, j] = float(ds["val_accuracy"].max())
-            final[i, j] = float(ds["val_accuracy"].isel(epoch=-1))
-            spikes[i, j] = float(ds["hidden_spikes"].isel(epoch=-1))
-        wall[i] = time.perf_counter() - t0
+    runs = _train_all([cfg.training_config(c, paired, sd) for c in cands for sd in seeds], progress, workers)
+    res = np.array(runs, dtype=float).reshape(len(cands), len(seeds), 4)
+    best, final, spikes = res[..., 0], res[..., 1], res[..., 2]
+    wall = res[..., 3].sum(1)
     data = {"best_val_accuracy": ("candidate", best.mean(1)), "final_val_accuracy": ("candidate", final.mean(1)),
             "hidden_spikes": ("candidate", spikes.mean(1)), "wall_s": ("candidate", wall)}
     if cfg.n_seeds > 1:
@@ -199,14 +250,14 @@ def _neuron_index(cand: dict, grid: dict, fields: list[str]) -> int:
     return int(np.ravel_multi_index(tuple(grid[f].index(cand[f]) for f in fields), tuple(len(grid[f]) for f in fields)))
 
 
-def _paired_dataset(cfg: HPSearchConfig, progress: bool) -> xr.Dataset:
+def _paired_dataset(cfg: HPSearchConfig, progress: bool, workers: int = 1) -> xr.Dataset:
     """Both searches along one ``candidate`` dimension: coordinates ``sweep`` (which), ``neuron``
     (the shared candidate's position) and ``settings`` (the candidate as JSON)."""
     parts = []
     pairs = shared_pairs(cfg.shared)
     for paired, grid, fields in ((False, cfg.grid, [a for a, _ in pairs]), (True, cfg.paired["grid"], [b for _, b in pairs])):
         cands = _combinations(grid)
-        ds = _search(cfg, cands, paired, progress)
+        ds = _search(cfg, cands, paired, progress, workers)
         ds = ds.drop_vars([k for k in grid])
         ds = ds.assign_coords(
             sweep=("candidate", [cfg.paired["sweep"] if paired else cfg.sweep] * len(cands)),

@@ -37,6 +37,22 @@ def test_search_never_reads_the_test_split_and_picks_the_best_validation(data_di
     assert set(differs) == {k for k, v in s["chosen"].items() if v != toy_sweep.profiles["quick"].base[k]}
 
 
+@pytest.mark.data
+def test_a_search_in_two_processes_gives_the_same_accuracies(data_dir, isolated_runs, toy_sweep, monkeypatch):
+    cfg = hpsearch.Config(sweep="toy-bptt", grid={"lr": [1e-3, 2e-3]}, epochs=1, n_seeds=2)
+    one = hpsearch.run(cfg, progress=False, workers=1)
+    monkeypatch.setenv(hpsearch.WORKERS, "2")
+    two = hpsearch.run(cfg, progress=False)
+    for v in ("best_val_accuracy", "final_val_accuracy", "hidden_spikes", "best_val_accuracy_per_seed"):
+        np.testing.assert_array_equal(one[v].values, two[v].values)
+    assert (two["wall_s"].values > 0).all()
+    monkeypatch.setenv(hpsearch.WORKERS, "two")
+    with pytest.raises(ValueError, match="SNNLIB_SEARCH_WORKERS='two'"):
+        hpsearch.run(cfg, progress=False)
+    with pytest.raises(ValueError, match="workers=0"):
+        hpsearch.run(cfg, progress=False, workers=0)
+
+
 def test_search_config_refuses_unknown_sweeps_and_invalid_candidates(toy_sweep):
     with pytest.raises(ConfigError, match="sweep"):
         hpsearch.Config(sweep="no-such-sweep")
