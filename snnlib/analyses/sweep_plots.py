@@ -18,7 +18,8 @@ from snnlib.metrics import mean_ci_along as ci
 from snnlib.plotting import panel_grid, readable, value_bounds
 
 __all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment",
-           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves", "breakdown_map"]
+           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves", "breakdown_map",
+           "breakdown_lines"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
            "first_spike_error": "first output spike error (ms)", "agreement": "agreement with analytic (%)",
@@ -472,3 +473,29 @@ def breakdown_map(m: xr.Dataset) -> plt.Figure:
     if image is not None:
         fig.colorbar(image, ax=list(axes[:len(neurons)]), label="log10 trusted h / tau_s", shrink=0.8)
     return fig
+
+
+def breakdown_lines(sweeps: dict, tau_s: dict, tolerance: float, split: str = "test") -> plt.Figure:
+    """The curves behind the breakdown map: accuracy minus the analytic network's (points) against
+    h / tau_s (log axis), one panel per neuron and spike rule, a line per integration (mean and 95 %
+    interval over seeds); the grey band is the tolerance the map reads."""
+    panels = []
+    for n, ds in sweeps.items():
+        d = with_drop(ds)["drop"].sel(split=split)
+        panels += [(n, r, d.sel(rule=r)) for r in d["rule"].values]
+    fig, axes = panel_grid(len(panels), panel=(5.5, 3.6))
+    for ax, (n, rule, d) in zip(axes, panels):
+        x = d["dt"].values / float(tau_s[n])
+        mu, half = ci(d, "seed")
+        for m in d["integration"].values:
+            y, h = mu.sel(integration=m).values, half.sel(integration=m).values
+            if np.isfinite(y).any():
+                _band(ax, x, y, np.nan_to_num(h), marker="o", ms=3, label=str(m))
+        ax.axhspan(-tolerance, tolerance, color="0.85", zorder=0)
+        ax.set_xscale("log")
+        ax.set_xlabel("h / tau_s")
+        ax.set_ylabel("accuracy - analytic (points)")
+        ax.set_title(f"{n} (tau_s = {float(tau_s[n]):g} ms), rule {rule}")
+    axes[0].legend(ncol=2, fontsize=8)
+    fig.tight_layout()
+    return readable(fig)

@@ -17,7 +17,7 @@ from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 from snnlib.study.loading import load_sweep
 
-__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "claims", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_table", "claims", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -82,6 +82,44 @@ def breakdown_map(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], tolera
     out = xr.concat(parts, "neuron", join="outer")
     out.attrs.update(tolerance=tolerance, split=split)
     return out
+
+
+#: the breakdown sweeps (issue 25): one per neuron of the time-bin study (plan.TB_REGIMES)
+BREAKDOWN = "transfer-yinyang-{neuron}"
+
+
+def breakdown_sweeps(profile: str = "quick", root=None) -> dict[str, xr.Dataset]:
+    """The breakdown sweeps that have points, ``{neuron: sweep}`` (missing points NaN, listed in
+    ``attrs["missing"]``); a neuron whose sweep has no complete point yet is left out."""
+    from snnlib.study.loading import MissingPointsError
+
+    out = {}
+    for neuron in plan.TB_REGIMES:
+        try:
+            out[neuron] = load_sweep(BREAKDOWN.format(neuron=neuron), profile, root=root, allow_missing=True)
+        except MissingPointsError:  # with allow_missing, only when no point is complete
+            continue
+    return out
+
+
+def breakdown_table(m: xr.Dataset) -> "pd.DataFrame":
+    """The map as a table: a row per neuron and integration, a column per rule, each cell
+    "trusted / broken" in h / tau_s (-: not shown at any step tried, n/a: the rule does not apply)."""
+    import pandas as pd
+
+    rows = {}
+    for n in m["neuron"].values:
+        for i in m["integration"].values:
+            cells = {}
+            for r in m["rule"].values:
+                c = m.sel(neuron=n, integration=i, rule=r)
+                t, b = float(c["trusted"]), float(c["broken"])
+                cells[str(r)] = ("n/a" if "applies" in m and not bool(c["applies"])
+                                 else f"{t:.3g} / {b:.3g}".replace("nan", "-"))
+            rows[(str(n), str(i))] = cells
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df.index.names = ["neuron", "integration"]
+    return df
 
 
 def _stat(da: xr.DataArray) -> tuple[float, float]:

@@ -255,3 +255,25 @@ def test_adjusted_is_the_gradient_of_the_discretized_forward_at_trained_weights(
     np.testing.assert_allclose(adj["fd"], pig["fd"])  # the same forward: only the gradients differ
     # a step large enough to make spikes appear or vanish leaves the direction out
     assert not finite_difference_check(net.with_(d, "adjusted"), x, n_directions=3, eps=0.5)["valid"].any()
+
+
+def test_the_breakdown_table_and_curves_read_the_map():
+    from snnlib.analyses import sweep_plots
+
+    breaks = {"euler": 0.1, "ps3": 1.0, "exact": 10.0}
+    sweeps = {"fast": _breakdown_sweep(5.0, [0.005, 0.05, 0.5, 5.0, 50.0], breaks)}
+    m = transfer_.breakdown_map(sweeps, {"fast": 5.0}, tolerance=1.0)
+    t = transfer_.breakdown_table(m)
+    assert t.loc[("fast", "euler"), "snap"] == "0.01 / 0.1"
+    assert t.loc[("fast", "exact"), "newton"] == "n/a" and t.loc[("fast", "exact"), "linear"] == "1 / 10"
+    fig = sweep_plots.breakdown_lines(sweeps, {"fast": 5.0}, 1.0)
+    assert len([a for a in fig.axes if a.has_data()]) == 3  # one panel per rule
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and "tau_s = 5 ms" in ax.get_title()
+    # euler's curve falls by 30 points at h / tau_s = 0.1
+    euler = next(line for line in ax.get_lines() if line.get_label() == "euler")
+    assert euler.get_ydata()[2] == pytest.approx(-30, abs=1)
+
+
+def test_breakdown_sweeps_leaves_out_a_neuron_without_points(isolated_runs):
+    assert transfer_.breakdown_sweeps("quick") == {}
