@@ -17,7 +17,7 @@ from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 from snnlib.study.loading import load_sweep
 
-__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_table", "claims", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_table", "activity", "claims", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -84,7 +84,7 @@ def breakdown_map(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], tolera
     return out
 
 
-#: the breakdown sweeps (issue 25): one per neuron of the time-bin study (plan.TB_REGIMES)
+#: the breakdown sweeps (issue 25): one per network of plan.BREAKDOWN_NEURONS
 BREAKDOWN = "transfer-yinyang-{neuron}"
 
 
@@ -94,12 +94,23 @@ def breakdown_sweeps(profile: str = "quick", root=None) -> dict[str, xr.Dataset]
     from snnlib.study.loading import MissingPointsError
 
     out = {}
-    for neuron in plan.TB_REGIMES:
+    for neuron in plan.BREAKDOWN_NEURONS:
         try:
             out[neuron] = load_sweep(BREAKDOWN.format(neuron=neuron), profile, root=root, allow_missing=True)
         except MissingPointsError:  # with allow_missing, only when no point is complete
             continue
     return out
+
+
+def activity(neuron: str, profile: str = "quick", root=None) -> tuple[float, float]:
+    """Hidden spikes per hidden neuron and sample window of the networks a breakdown sweep simulates
+    (their final epoch, test split as trained): mean and 95 % half-width over seeds."""
+    import yaml
+
+    source = plan.BREAKDOWN_NEURONS[neuron][0]
+    ds = load_sweep(source, profile, root=root, allow_missing=True)
+    n_hidden = sum(yaml.safe_load(ds.attrs["config"])["hidden"])
+    return _stat(ds["hidden_spikes"].isel(epoch=-1) / n_hidden)
 
 
 def breakdown_table(m: xr.Dataset) -> "pd.DataFrame":
