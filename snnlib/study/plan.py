@@ -381,8 +381,11 @@ def _breakdown(neuron: str) -> Sweep:
     source, tau_s = BREAKDOWN_NEURONS[neuron]
     dts = tuple(round(r * tau_s, 9) for r in _BREAKDOWN_H if r * tau_s < TB_WINDOW)
     what = "the high-activity network" if neuron == "active" else "the continuous network"
+    chapter = {} if neuron != "fast" else {  # the breakdown map of every network is on the fast neuron's sweep
+        "chapter": "breakdown.ipynb", "chapter_title": "Integrators to breakdown (Yin-Yang)",
+        "reads": tuple(f"transfer-yinyang-{n}" for n in BREAKDOWN_NEURONS if n != "fast")}
     return Sweep(f"transfer-yinyang-{neuron}", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
-                 point_reads=("{source}/{source_profile}/seed={seed}",),
+                 point_reads=("{source}/{source_profile}/seed={seed}",), **chapter,
                  title=f"Integrators to breakdown, Yin-Yang, tau_s = {tau_s:g} ms: {what}'s weights "
                        "simulated by integrated networks",
                  profiles={"quick": SweepProfile({"source": source, "source_profile": "quick",
