@@ -377,52 +377,24 @@ _BREAKDOWN_H = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 #: the networks whose weights the breakdown sweeps simulate: {neuron: (source sweep, tau_s in ms)}
 BREAKDOWN_NEURONS = {"slow": ("timebins-yinyang-slow-exact", TB_REGIMES["slow"]),
-                     "fast": ("timebins-yinyang-fast-exact", TB_REGIMES["fast"]),
-                     "active": ("yinyang-active-exact", TB_REGIMES["fast"])}
+                     "fast": ("timebins-yinyang-fast-exact", TB_REGIMES["fast"])}
 
 
 def _breakdown(neuron: str) -> Sweep:
     source, tau_s = BREAKDOWN_NEURONS[neuron]
     dts = tuple(round(r * tau_s, 9) for r in _BREAKDOWN_H if r * tau_s < TB_WINDOW)
-    what = "the high-activity network" if neuron == "active" else "the continuous network"
     chapter = {} if neuron != "fast" else {  # the breakdown map of every network is on the fast neuron's sweep
         "chapter": "breakdown.ipynb", "chapter_title": "Integrators to breakdown (Yin-Yang)",
         "reads": tuple(f"transfer-yinyang-{n}" for n in BREAKDOWN_NEURONS if n != "fast")}
     return Sweep(f"transfer-yinyang-{neuron}", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
                  point_reads=("{source}/{source_profile}/seed={seed}",), **chapter,
-                 title=f"Integrators to breakdown, Yin-Yang, tau_s = {tau_s:g} ms: {what}'s weights "
+                 title=f"Integrators to breakdown, Yin-Yang, tau_s = {tau_s:g} ms: the continuous network's weights "
                        "simulated by integrated networks",
                  profiles={"quick": SweepProfile({"source": source, "source_profile": "quick",
                                                   "input": "exact", "dts": dts, "n_val": 1000, "n_test": 1000},
                                                  {"integration": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"),
                                                   "seed": tuple(range(10))})})
 
-
-# issue 25, a high-activity network for "spike-time interpolation helps stabilise networks with high
-# activity": the fast neuron's continuous network (timebins-yinyang-fast-exact: about 1.4 hidden spikes
-# per neuron and window, BATS's MNIST network about 0.6) with its hidden threshold a quarter as high, so
-# that its hidden neurons fire several times as often; trained the same way (the spike-time scheme, no
-# grid), its learning rate chosen on validation (hpsearch/yinyang-active-exact), ten seeds, weights
-# kept for transfer-yinyang-active. The chapter states the activity measured.
-_ACTIVE_THETA = 0.25
-#: the search's choice (a test checks the sweep uses it)
-_ACTIVE_CHOICE = {"lr": 3e-3}
-
-
-def _active_base() -> dict:
-    _, st = _tb_bases("fast")
-    th = st["theta_bats"]
-    return {**st, "theta_bats": [round(th[0] * _ACTIVE_THETA, 9), th[1]], **_ACTIVE_CHOICE}
-
-
-_ACTIVE = Sweep("yinyang-active-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",), keep_weights=True,
-                title="A high-activity network, Yin-Yang, tau_s = 5 ms: the continuous network with its hidden "
-                      "threshold a quarter as high",
-                profiles={"quick": SweepProfile(_active_base(), {"seed": tuple(range(10))})})
-_ACTIVE_SEARCH = PlannedRun("hpsearch", "yinyang-active-exact", "hpsearch.ipynb", ("quick",), {
-    "title": "Hyper-parameter search: the high-activity Yin-Yang network (tau_s = 5 ms), exact spike-time gradients",
-    "config": {"sweep": "yinyang-active-exact", "profile": "quick", "epochs": 20, "n_seeds": 2,
-               "grid": {"lr": [1e-3, 3e-3, 1e-2]}}})
 
 # issue 26, rate against time-to-first-spike coding with nothing else changed: seed 002's snnTorch network
 # (Leaky 784-1000-10, beta = 0.95, 25 steps of 1 ms, threshold 1) on full MNIST (55,000 / 5,000 / 10,000),
@@ -509,9 +481,9 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE, _ACTIVE) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + _CODING_SWEEPS
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + _CODING_SWEEPS
 
-PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + (_ACTIVE_SEARCH,) + tuple(
+PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + tuple(
     PlannedRun("hpsearch", f"coding-{code}", "hpsearch.ipynb", ("quick",), {
         "title": f"Hyper-parameter search: {'rate' if code == 'rate' else 'time-to-first-spike'} coding, Leaky "
                  "784-1000-10, the same loss for both codings",
