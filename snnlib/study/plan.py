@@ -415,7 +415,9 @@ _CODES = {"rate": {"encoding": "rate", "rate_gain": 1.0}, "ttfs": {"encoding": "
 _CODING_GRID = {"rate": {"lr": [3e-4, 1e-3, 3e-3], "weight_scale": [0.1, 0.25, 0.6]},
                 "ttfs": {"lr": [3e-3, 1e-2, 3e-2], "weight_scale": [0.1, 0.25, 0.6]}}
 #: each coding's choice (hpsearch/coding-<code>; a test checks the sweeps use it)
-_CODING_CHOICE = {"rate": {"lr": 2e-3, "weight_scale": 1.0}, "ttfs": {"lr": 2e-3, "weight_scale": 1.0}}
+#: (rate coding's is at a corner of its grid, on a ridge where lr and scale trade off: 95.2 % there,
+#: 94.9 % at the interior lr 1e-3, scale 0.25)
+_CODING_CHOICE = {"rate": {"lr": 3e-3, "weight_scale": 0.1}, "ttfs": {"lr": 1e-2, "weight_scale": 0.25}}
 _CODING_SWEEPS = tuple(
     Sweep(f"coding-{code}", "train.ipynb", scheme="bptt", in_progress=("quick",),
           title=f"{'Rate' if code == 'rate' else 'Time-to-first-spike'} coding, the same network and loss for both "
