@@ -240,6 +240,9 @@ def execute_task(t: Task, force: bool = False) -> Path:
         reads = reads_state(t) if t.reads else None  # before it runs: a point landing meanwhile makes it stale
         stale = force or not records.current(out_dir, t.reads, t.root)
         aside = _set_aside_results(t, out_dir) if t.derived and stale else []
+        # a run re-rendered from its kept results (not derived) keeps the log of the run that made them
+        made_log = (out_dir / RUN_LOG).read_text() if (
+            not t.derived and (out_dir / "meta.json").is_file() and (out_dir / RUN_LOG).is_file()) else None
         partial = out_dir / ".notebook.partial.ipynb"
         failed = out_dir / "notebook.failed.ipynb"
         # Relative to the project root (the kernel's working directory) so that the executed notebook
@@ -267,6 +270,10 @@ def execute_task(t: Task, force: bool = False) -> Path:
         if t.parameters.get("title"):
             _retitle(partial, t.parameters["title"])
         move_stderr_to_log(partial, out_dir / RUN_LOG)
+        if made_log:
+            again = (out_dir / RUN_LOG).read_text()
+            atomic_write(out_dir / RUN_LOG, made_log + (f"\n# the page re-rendered from these results:\n{again}"
+                                                        if again.strip() else ""))
         show_parameters_once(partial)
         if not t.keep_outputs:
             strip_outputs(partial)

@@ -358,3 +358,21 @@ def test_a_successful_run_prints_no_kernel_alarm(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "[IPKernelApp]" not in r.stderr and "KeyboardInterrupt" not in r.stderr, r.stderr
     assert (tmp_path / "runs" / "toy" / "r1" / runs.NOTEBOOK).is_file()
+
+
+def test_a_run_re_rendered_from_its_results_keeps_the_log_of_the_run_that_made_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(plan, "PLAN", (plan.PlannedRun("toy", "r1", "toy.ipynb", ("quick",)),))
+    root = tmp_path / "runs"
+    _notebook(tmp_path / "toy.ipynb", "import pathlib, sys\n"
+              "m = pathlib.Path(run_dir, 'meta.json')\n"
+              "m.exists() or m.write_text('{}')\n"
+              "print('trained: epoch 20 of 20' if m.stat().st_size == 2 else 'loaded', file=sys.stderr)")
+    execution.execute("toy/r1", root=root)
+    folder = root / "toy" / "r1"
+    assert "trained: epoch 20 of 20" in (folder / RUN_LOG).read_text()
+    execution.execute_task(execution.task("toy/r1", root=root), force=True)
+    log = (folder / RUN_LOG).read_text()
+    assert log.index("trained: epoch 20 of 20") < log.index("re-rendered") < log.index("loaded")
+    recorded = json.loads((folder / "meta.json").read_text())["checksums"][RUN_LOG]
+    assert recorded == runs.sha256_of(folder / RUN_LOG)  # the checksum recorded is the kept log's
