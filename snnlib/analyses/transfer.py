@@ -9,13 +9,15 @@ analytic one, the tolerable step, the numbers behind seed 001's claims, and the 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
+import yaml
 
 from snnlib.metrics import mean_ci, mean_ci_along
 from snnlib.model.discretization import parse_integration
 from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
-from snnlib.study.loading import load_sweep
+from snnlib.study.loading import MissingPointsError, load_sweep
 
 __all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_table", "activity", "claims", "wall_minutes", "sources"]
 
@@ -91,8 +93,6 @@ BREAKDOWN = "transfer-yinyang-{neuron}"
 def breakdown_sweeps(profile: str = "quick", root=None) -> dict[str, xr.Dataset]:
     """The breakdown sweeps that have points, ``{neuron: sweep}`` (missing points NaN, listed in
     ``attrs["missing"]``); a neuron whose sweep has no complete point yet is left out."""
-    from snnlib.study.loading import MissingPointsError
-
     out = {}
     for neuron in plan.BREAKDOWN_NEURONS:
         try:
@@ -105,19 +105,15 @@ def breakdown_sweeps(profile: str = "quick", root=None) -> dict[str, xr.Dataset]
 def activity(neuron: str, profile: str = "quick", root=None) -> tuple[float, float]:
     """Hidden spikes per hidden neuron and sample window of the networks a breakdown sweep simulates
     (their final epoch, test split as trained): mean and 95 % half-width over seeds."""
-    import yaml
-
     source = plan.BREAKDOWN_NEURONS[neuron][0]
     ds = load_sweep(source, profile, root=root, allow_missing=True)
     n_hidden = sum(yaml.safe_load(ds.attrs["config"])["hidden"])
     return _stat(ds["hidden_spikes"].isel(epoch=-1) / n_hidden)
 
 
-def breakdown_table(m: xr.Dataset) -> "pd.DataFrame":
+def breakdown_table(m: xr.Dataset) -> pd.DataFrame:
     """The map as a table: a row per neuron and integration, a column per rule, each cell
     "trusted / broken" in h / tau_s (-: not shown at any step tried, n/a: the rule does not apply)."""
-    import pandas as pd
-
     rows = {}
     for n in m["neuron"].values:
         for i in m["integration"].values:

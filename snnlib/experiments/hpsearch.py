@@ -22,12 +22,16 @@ import dataclasses
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
+import torch
 import xarray as xr
+from tqdm.auto import tqdm
 
 from snnlib.config import Config
 from snnlib.study import plan
@@ -170,8 +174,6 @@ def _train_one(tcfg, progress: bool) -> tuple[float, float, float, float]:
 
 
 def _single_thread() -> None:
-    import torch
-
     torch.set_num_threads(1)
 
 
@@ -180,17 +182,10 @@ def _train_all(tcfgs: list, progress: bool, workers: int) -> list[tuple[float, f
     bar over the runs instead of each run's own)."""
     if workers == 1:
         return [_train_one(t, progress) for t in tcfgs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm.auto import tqdm
-
     out: list = [None] * len(tcfgs)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_single_thread) as pool:
         futures = {pool.submit(_train_one, t, False): i for i, t in enumerate(tcfgs)}
-        from concurrent.futures import as_completed
-
         for fut in tqdm(as_completed(futures), total=len(futures), desc="search runs", disable=not progress):
             out[futures[fut]] = fut.result()
     return out
