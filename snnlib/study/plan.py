@@ -406,7 +406,8 @@ def _breakdown(neuron: str) -> Sweep:
 # lr 1e-3 .. 1e-2 x scale 0.25 .. 1.5 it chose lr 1e-2, scale 0.25 (95.0 %) and rate coding the other
 # corner, lr 1e-3, scale 0.25 (94.9 %; larger scales and rates leave it near chance: 2,700 to 10,000
 # hidden spikes a digit). The two codings want different regions, so each has its own grid of 3 x 3.
-# Measured: an epoch takes about 90 s rate-coded and 15 s time-to-first-spike coded: about 3 core-hours.
+# Measured: an epoch takes about 90 s rate-coded and 15 s time-to-first-spike coded: about 3 core-hours;
+# the five time-to-first-spike seeds took 30 core-minutes (314 to 462 s a seed, two workers busy).
 _CODING = {"dataset": "mnist", "hidden": [1000], "tau_s": 0.0, "tau": 19.5, "n_steps": 25, "dt": 1.0, "theta": 1.0,
            "loss": "count_ce", "batch_size": 128, "epochs": 20, "lr_schedule": "cosine", "evals_per_epoch": 4,
            "n_val": 5000}
