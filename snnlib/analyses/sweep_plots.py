@@ -444,6 +444,14 @@ def variant_curves(ds: xr.Dataset, labels: dict | None = None, target: float | N
     return fig
 
 
+def _text_colour(rgba) -> str:
+    """Black on a light cell (or an empty one, ``None``), white on a dark one (relative luminance)."""
+    if rgba is None:
+        return "black"
+    r, g, b = rgba[:3]
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "black"
+
+
 def breakdown_map(m: xr.Dataset) -> plt.Figure:
     """The breakdown map (:func:`snnlib.analyses.transfer.breakdown_map`): one panel per neuron, a row
     per integration, a column per spike rule; the colour is log10 of the largest h / tau_s up to which
@@ -454,11 +462,13 @@ def breakdown_map(m: xr.Dataset) -> plt.Figure:
     trusted = np.log10(m["trusted"].values.astype(float))
     finite = trusted[np.isfinite(trusted)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-3.0, 1.0)
+    if hi - lo < 1.0:  # one value (or close ones): a decade around them, not a degenerate colour scale
+        lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
+    cmap = plt.get_cmap("viridis")
     image = None
     for ax, n in zip(axes, neurons):
         t, b = m["trusted"].sel(neuron=n), m["broken"].sel(neuron=n)
-        image = ax.imshow(np.log10(t.values.astype(float)), cmap="viridis", vmin=lo, vmax=max(hi, lo + 1e-9),
-                          aspect="auto")
+        image = ax.imshow(np.log10(t.values.astype(float)), cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
         rows, cols = [str(v) for v in t["integration"].values], [str(v) for v in t["rule"].values]
         for i in range(len(rows)):
             for j in range(len(cols)):
@@ -466,7 +476,7 @@ def breakdown_map(m: xr.Dataset) -> plt.Figure:
                 applies = bool(m["applies"].sel(neuron=n).values[i, j]) if "applies" in m else True
                 text = "n/a" if not applies else f"{tv:.3g} / {bv:.3g}".replace("nan", "-")
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if (np.isfinite(tv) and np.log10(tv) < (lo + hi) / 2) else "black")
+                        color=_text_colour(cmap((np.log10(tv) - lo) / (hi - lo)) if np.isfinite(tv) else None))
         ax.set_xticks(range(len(cols)), cols)
         ax.set_yticks(range(len(rows)), rows)
         ax.set_title(f"{n}: h / tau_s trusted / broken")

@@ -79,7 +79,8 @@ def breakdown_map(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], tolera
         drop = with_drop(ds)["drop"].sel(split=split)
         drop = drop.assign_coords(h_over_tau_s=("dt", ds["dt"].values / float(tau_s[neuron]))).swap_dims(dt="h_over_tau_s")
         bp = break_points(drop.drop_vars("dt"), tolerance, x="h_over_tau_s")
-        bp["applies"] = drop.notnull().any(("seed", "h_over_tau_s"))  # Newton's rule has no exact-flow variant
+        # Newton's rule has no exact-flow variant (the transfer config's rules_used); a missing point is not "n/a"
+        bp["applies"] = ~((bp["integration"] == "exact") & (bp["rule"] == "newton"))
         parts.append(bp.expand_dims(neuron=[neuron]))
     out = xr.concat(parts, "neuron", join="outer")
     out.attrs.update(tolerance=tolerance, split=split)
