@@ -186,8 +186,12 @@ def _train_all(tcfgs: list, progress: bool, workers: int) -> list[tuple[float, f
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_single_thread) as pool:
         futures = {pool.submit(_train_one, t, False): i for i, t in enumerate(tcfgs)}
-        for fut in tqdm(as_completed(futures), total=len(futures), desc="search runs", disable=not progress):
-            out[futures[fut]] = fut.result()
+        try:
+            for fut in tqdm(as_completed(futures), total=len(futures), desc="search runs", disable=not progress):
+                out[futures[fut]] = fut.result()
+        except BaseException:  # a failed run fails the search at once: the runs not started are dropped
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return out
 
 
