@@ -12,7 +12,7 @@ import xarray as xr
 import yaml
 
 from snnlib.analyses import timing
-from snnlib.analyses.transfer import with_drop
+from snnlib.analyses.transfer import cell_text, with_drop
 from snnlib.metrics import mean_ci
 from snnlib.metrics import mean_ci_along as ci
 from snnlib.plotting import panel_grid, readable, value_bounds
@@ -473,8 +473,7 @@ def breakdown_map(m: xr.Dataset) -> plt.Figure:
         for i in range(len(rows)):
             for j in range(len(cols)):
                 tv, bv = float(t.values[i, j]), float(b.values[i, j])
-                applies = bool(m["applies"].sel(neuron=n).values[i, j]) if "applies" in m else True
-                text = "n/a" if not applies else f"{tv:.3g} / {bv:.3g}".replace("nan", "-")
+                text = cell_text(tv, bv, bool(m["applies"].sel(neuron=n).values[i, j]))
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color=_text_colour(cmap((np.log10(tv) - lo) / (hi - lo)) if np.isfinite(tv) else None))
         ax.set_xticks(range(len(cols)), cols)

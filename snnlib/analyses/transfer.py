@@ -19,7 +19,7 @@ from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 from snnlib.study.loading import MissingPointsError, load_sweep
 
-__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_table", "activity", "claims", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_table", "cell_text", "hidden_activity", "activity", "claims", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -103,13 +103,24 @@ def breakdown_sweeps(profile: str = "quick", root=None) -> dict[str, xr.Dataset]
     return out
 
 
-def activity(neuron: str, profile: str = "quick", root=None) -> tuple[float, float]:
-    """Hidden spikes per hidden neuron and sample window of the networks a breakdown sweep simulates
-    (their final epoch, test split as trained): mean and 95 % half-width over seeds."""
-    source = plan.BREAKDOWN_NEURONS[neuron][0]
-    ds = load_sweep(source, profile, root=root, allow_missing=True)
+def hidden_activity(sweep: str, profile: str = "quick", root=None) -> tuple[float, float]:
+    """Hidden spikes per hidden neuron and sample window of a training sweep's networks (their final
+    epoch, on the validation split the training loop records them on): mean and 95 % half-width over
+    seeds."""
+    ds = load_sweep(sweep, profile, root=root, allow_missing=True)
     n_hidden = sum(yaml.safe_load(ds.attrs["config"])["hidden"])
     return _stat(ds["hidden_spikes"].isel(epoch=-1) / n_hidden)
+
+
+def activity(neuron: str, profile: str = "quick", root=None) -> tuple[float, float]:
+    """:func:`hidden_activity` of the networks the breakdown sweep of ``neuron`` simulates."""
+    return hidden_activity(plan.BREAKDOWN_NEURONS[neuron][0], profile, root)
+
+
+def cell_text(trusted: float, broken: float, applies: bool = True) -> str:
+    """One cell of the breakdown map, "trusted / broken" in h / tau_s (-: not shown at any step
+    tried, n/a: the rule does not apply); the table and the figure both write it."""
+    return "n/a" if not applies else f"{trusted:.3g} / {broken:.3g}".replace("nan", "-")
 
 
 def breakdown_table(m: xr.Dataset) -> pd.DataFrame:
@@ -121,9 +132,7 @@ def breakdown_table(m: xr.Dataset) -> pd.DataFrame:
             cells = {}
             for r in m["rule"].values:
                 c = m.sel(neuron=n, integration=i, rule=r)
-                t, b = float(c["trusted"]), float(c["broken"])
-                cells[str(r)] = ("n/a" if "applies" in m and not bool(c["applies"])
-                                 else f"{t:.3g} / {b:.3g}".replace("nan", "-"))
+                cells[str(r)] = cell_text(float(c["trusted"]), float(c["broken"]), bool(c["applies"]))
             rows[(str(n), str(i))] = cells
     df = pd.DataFrame.from_dict(rows, orient="index")
     df.index.names = ["neuron", "integration"]
