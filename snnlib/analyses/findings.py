@@ -29,7 +29,7 @@ import yaml
 from snnlib import inference as inf
 from snnlib.analyses import direct, transfer
 from snnlib.analyses import timebins as tb
-from snnlib.analyses import single_spike, timing
+from snnlib.analyses import coding, single_spike, timing
 from snnlib.config import Config
 from snnlib.experiments import across_simulators, performance
 from snnlib.model.discretization import parse_integration
@@ -452,20 +452,22 @@ def _seed002_ttfs(load: Loader, c, s) -> Decision:
 
 
 def _fewer_spikes(load: Loader, c, s) -> Decision:
-    rate, ttfs = load("encoding-rate").summary, load("encoding-ttfs").summary
+    rate, ttfs = load(coding.SWEEPS["rate"]).summary, load(coding.SWEEPS["ttfs"]).summary
     ratio = np.asarray(ttfs["final_hidden_spikes_per_seed"], float) / np.asarray(rate["final_hidden_spikes_per_seed"], float)
     n = {"rate": rate["final_hidden_spikes"], "ttfs": ttfs["final_hidden_spikes"]}
     return Decision(_t(c, s, "fewer", _est(inf.paired, -np.log(ratio))), n,
-                    "hidden spikes per sample of a trained (not converted) network: rate {rate:.0f}, TTFS {ttfs:.0f}")
+                    "one Leaky 784-1000-10 network and loss, only the input coding changed (each coding's lr and "
+                    "initial scale searched): hidden spikes per digit, rate {rate:.0f}, TTFS {ttfs:.0f}")
 
 
 def _temporal_accuracy(load: Loader, c, s) -> Decision:
-    rate, ttfs = load("encoding-rate"), load("encoding-ttfs")
+    rate, ttfs = load(coding.SWEEPS["rate"]), load(coding.SWEEPS["ttfs"])
     n = {"rate": float(_accuracies(rate).mean()), "ttfs": float(_accuracies(ttfs).mean()),
          "epochs": rate.summary.get("epochs", math.nan)}
     return Decision(_t(c, s, "lower", _est(inf.paired, _accuracies(rate), _accuracies(ttfs))), n,
-                    "one Leaky 784-1000-10 network, {epochs} epochs, this study's losses (they differ between the "
-                    "codings): rate {rate:.2f} %, TTFS {ttfs:.2f} %")
+                    "one Leaky 784-1000-10 network and loss (cross-entropy on output spike counts), only the input "
+                    "coding changed (each coding's lr and initial scale searched), full MNIST, {epochs} epochs: "
+                    "rate {rate:.2f} %, TTFS {ttfs:.2f} %")
 
 
 def _surrogate(load: Loader, c, s) -> Decision:

@@ -7,14 +7,11 @@ Read by the chapter of the ``single-spike`` sweep and by the findings (``s003_si
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 import xarray as xr
 import yaml
 
-from snnlib.metrics import mean_ci, samples_to_reach
+from snnlib.analyses import arms
 from snnlib.study.loading import load_sweep
 from snnlib.training.schemes.spiketime import BatsConfig
 
@@ -31,46 +28,16 @@ def load(profile: str = "quick", allow_missing: bool = True) -> xr.Dataset:
 
 
 def rates(ds: xr.Dataset, q: float) -> xr.Dataset:
-    """Per variant and seed: ``n_q``, the training samples until the validation accuracy first reaches
-    one target shared by both variants (``target`` = ``q`` x the lower of their mean final validation
-    accuracies; :func:`snnlib.metrics.samples_to_reach`), the whole run where it is never reached
-    (``censored``: its fall understated); the final test and validation accuracy (points) and hidden
-    spikes per sample. ``spacing``: samples between validation records."""
+    """Per variant and seed: the training samples to one validation target shared by both variants,
+    the final accuracies and hidden spikes (:func:`snnlib.analyses.arms.rates` over ``variant``)."""
     if "variant" not in ds.dims:
         raise ValueError("expected a sweep over variant (single, multi): the single-spike sweep.")
-    n = ds["samples_seen"].values.astype(float)
-    final_val = ds["val_accuracy"].isel(epoch=-1, drop=True)
-    target = float(q * final_val.mean("seed").min("variant"))
-
-    def reach(curve):
-        return samples_to_reach(n, curve, target) if np.isfinite(curve).any() else math.nan
-
-    raw = xr.apply_ufunc(reach, ds["val_accuracy_curve"], input_core_dims=[["samples_seen"]], vectorize=True)
-    censored = raw.isnull() & ds["val_accuracy_curve"].notnull().any("samples_seen")
-    out = xr.Dataset({"n_q": raw.where(~censored, n[-1]), "censored": censored,
-                      "final_test": 100 * ds["test_accuracy"].isel(epoch=-1, drop=True), "final_val": 100 * final_val,
-                      "hidden_spikes": ds["hidden_spikes"].isel(epoch=-1, drop=True)})
-    out.attrs.update(q=q, target=target, spacing=float(np.diff(n).max()) if n.size > 1 else math.nan)
-    return out
+    return arms.rates(ds, q, "variant")
 
 
 def table(r: xr.Dataset) -> pd.DataFrame:
-    """One row per variant: means and Student-t 95 % half-widths over seeds of the final test
-    accuracy, the samples to the shared target and the hidden spikes per sample; seeds that never
-    reach the target."""
-    rows = []
-    for v in r["variant"].values:
-        x = r.sel(variant=v)
-        row = {"variant": VARIANTS.get(str(v), str(v))}
-        for col, var, fmt in (("test accuracy (%)", "final_test", "{:.2f} ± {:.2f}"),
-                              ("samples to the target", "n_q", "{:,.0f} ± {:,.0f}"),
-                              ("hidden spikes / sample", "hidden_spikes", "{:.0f} ± {:.0f}")):
-            vals = x[var].values.astype(float)
-            vals = vals[np.isfinite(vals)]
-            row[col] = fmt.format(*mean_ci(vals)) if len(vals) >= 2 else "n/a"
-        row["never reach it"] = int(x["censored"].sum())
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("variant")
+    """One row per variant (:func:`snnlib.analyses.arms.table`)."""
+    return arms.table(r, VARIANTS)
 
 
 def settings(ds: xr.Dataset) -> pd.DataFrame:

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import xarray as xr
 import yaml
@@ -18,7 +20,7 @@ from snnlib.metrics import mean_ci_along as ci
 from snnlib.plotting import panel_grid, readable, value_bounds
 
 __all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment",
-           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves", "breakdown_map",
+           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves", "paired_arms", "breakdown_map",
            "breakdown_lines"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
@@ -440,6 +442,35 @@ def variant_curves(ds: xr.Dataset, labels: dict | None = None, target: float | N
         ax.axhline(100 * target, color="0.3", ls="--", lw=1, label="shared target")
     ax.set(xscale="log", xlabel="training samples seen", ylabel="validation accuracy (%)")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def paired_arms(r: xr.Dataset, labels: dict | None = None) -> plt.Figure:
+    """The arms of :func:`snnlib.analyses.arms.rates` seed by seed: final test accuracy and hidden spikes
+    per sample (log axis), each seed's arms joined by a line (the same seed, so the same data order),
+    the means with their Student-t 95 % intervals beside them."""
+    dim = r.attrs["dim"]
+    arms_ = [str(v) for v in r[dim].values]
+    fig, axes = panel_grid(2, panel=(4.2, 3.4))
+    for ax, var, ylabel in ((axes[0], "final_test", "final test accuracy (%)"),
+                            (axes[1], "hidden_spikes", "hidden spikes / sample")):
+        vals = np.stack([r[var].sel({dim: a}).values.astype(float) for a in arms_])  # arm x seed
+        for seed_vals in vals.T:
+            ax.plot(range(len(arms_)), seed_vals, color="0.6", lw=0.8, marker="o", ms=3)
+        for i, v in enumerate(vals):
+            v = v[np.isfinite(v)]
+            if len(v) >= 2:
+                m, h = mean_ci(v)
+                ax.errorbar(i + (0.15 if i == len(arms_) - 1 else -0.15), m, yerr=h, fmt="s", color="C0", capsize=3)
+        if var == "hidden_spikes":
+            ax.set_yscale("log")
+            plain = mticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
+        ax.set_xticks(range(len(arms_)), [textwrap.fill((labels or {}).get(a, a), 16) for a in arms_])
+        ax.set_xlim(-0.5, len(arms_) - 0.5)
+        ax.set_ylabel(ylabel)
     fig.tight_layout()
     return fig
 

@@ -56,6 +56,11 @@ class HPSearchConfig(Config):
       by position (see the module docstring), or several such pairs (e.g. the thresholds and the
       initial-weight scale, which both schemes share): a neuron candidate is then one position in each,
       numbered in the order of the pairs' product.
+    - ``min_activity``: ``None``, or an activity floor: only candidates whose trained networks fire at
+      least this many hidden spikes per hidden neuron and sample window (mean over seeds, last epoch, on
+      the validation split) may be chosen (e.g. a network of several times the usual activity). Every
+      candidate is still trained and recorded; a search where none reaches the floor chooses nothing
+      and says so (not a search with a paired sweep).
     """
 
     sweep: str = "bptt-mnist-ttfs"
@@ -67,6 +72,7 @@ class HPSearchConfig(Config):
     n_seeds: int = 1
     paired: dict | None = None
     shared: tuple | None = None
+    min_activity: float | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -89,6 +95,10 @@ class HPSearchConfig(Config):
         c("n_seeds", isinstance(self.n_seeds, int) and not isinstance(self.n_seeds, bool) and self.n_seeds >= 1,
           "an integer >= 1")
         c("shared", (self.paired is None) == (self.shared is None), "set together with paired (or neither)")
+        c("min_activity", self.min_activity is None or (
+            isinstance(self.min_activity, (int, float)) and not isinstance(self.min_activity, bool)
+            and math.isfinite(self.min_activity) and self.min_activity > 0 and self.paired is None),
+          "None or a positive number of hidden spikes per hidden neuron and window (not with paired)")
         if self.paired is not None:
             ok = isinstance(self.paired, dict) and set(self.paired) == {"sweep", "grid"} and isinstance(
                 self.paired["grid"], dict) and self.paired["grid"]
@@ -203,8 +213,10 @@ def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool, work
     res = np.array(runs, dtype=float).reshape(len(cands), len(seeds), 4)
     best, final, spikes = res[..., 0], res[..., 1], res[..., 2]
     wall = res[..., 3].sum(1)
+    n_hidden = np.array([sum(cfg.training_config(c, paired).hidden) for c in cands], dtype=float)
     data = {"best_val_accuracy": ("candidate", best.mean(1)), "final_val_accuracy": ("candidate", final.mean(1)),
-            "hidden_spikes": ("candidate", spikes.mean(1)), "wall_s": ("candidate", wall)}
+            "hidden_spikes": ("candidate", spikes.mean(1)), "activity": ("candidate", spikes.mean(1) / n_hidden),
+            "wall_s": ("candidate", wall)}
     if cfg.n_seeds > 1:
         data["best_val_accuracy_per_seed"] = (("candidate", "search_seed"), best)
     out = xr.Dataset(data, coords={"candidate": np.arange(len(cands)),
@@ -213,8 +225,11 @@ def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool, work
     out["best_val_accuracy"].attrs["long_name"] = ("best validation accuracy over the epochs" if cfg.n_seeds == 1 else
                                                    f"mean over {cfg.n_seeds} seeds of the best validation accuracy "
                                                    "over the epochs")
+    out["activity"].attrs["long_name"] = "hidden spikes per hidden neuron and sample window (last epoch, validation)"
     out.attrs.update(sweep=cfg.sweep, profile=cfg.profile, grid=json.dumps(cfg.grid), epochs=cfg.epochs,
                      n_train="sweep's" if cfg.n_train is None else cfg.n_train, seed=cfg.seed, n_seeds=cfg.n_seeds)
+    if cfg.min_activity is not None:
+        out.attrs["min_activity"] = float(cfg.min_activity)
     return out
 
 
@@ -294,11 +309,25 @@ def _plain(v: Any):
     return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
 
 
-def chosen(ds: xr.Dataset) -> dict:
-    """The candidate with the best validation accuracy (the first of equals), ``{field: value}``:
-    the candidates are the grid's combinations in :meth:`HPSearchConfig.candidates`' order."""
-    cands = _combinations(json.loads(ds.attrs["grid"]))
-    return cands[int(np.argmax(np.nan_to_num(ds["best_val_accuracy"].values, nan=-math.inf)))]
+def eligible(ds: xr.Dataset) -> np.ndarray:
+    """Which candidates may be chosen: all, or (an activity floor, ``min_activity``) those whose
+    networks reach it."""
+    if "min_activity" not in ds.attrs:
+        return np.ones(ds.sizes["candidate"], dtype=bool)
+    return np.nan_to_num(ds["activity"].values, nan=-math.inf) >= float(ds.attrs["min_activity"])
+
+
+def _chosen_index(ds: xr.Dataset) -> int | None:
+    acc = np.where(eligible(ds), np.nan_to_num(ds["best_val_accuracy"].values, nan=-math.inf), -math.inf)
+    return int(np.argmax(acc)) if np.isfinite(acc).any() else None
+
+
+def chosen(ds: xr.Dataset) -> dict | None:
+    """The eligible candidate (:func:`eligible`) with the best validation accuracy (the first of
+    equals), ``{field: value}``; ``None`` when no candidate is eligible. The candidates are the grid's
+    combinations in :meth:`HPSearchConfig.candidates`' order."""
+    i = _chosen_index(ds)
+    return None if i is None else _combinations(json.loads(ds.attrs["grid"]))[i]
 
 
 def summarize(ds: xr.Dataset) -> dict:
@@ -313,13 +342,22 @@ def summarize(ds: xr.Dataset) -> dict:
                 "paired_sweep": json.loads(ds.attrs["paired"])["sweep"], "neuron": pc["neuron"],
                 "neuron_scores": pc["scores"], "chosen_val_accuracy": pc["accuracies"][0],
                 "chosen_paired_val_accuracy": pc["accuracies"][1], **common}
-    return {"chosen": chosen(ds), "chosen_val_accuracy": float(np.nanmax(acc)), **common}
+    i = _chosen_index(ds)
+    out = {"chosen": chosen(ds), "chosen_val_accuracy": math.nan if i is None else float(acc[i]), **common}
+    if "min_activity" in ds.attrs:
+        out.update(min_activity=float(ds.attrs["min_activity"]), eligible=int(eligible(ds).sum()),
+                   chosen_activity=math.nan if i is None else float(ds["activity"].values[i]))
+    return out
 
 
 def matches_sweep(summary: dict, sweep: str, profile: str) -> dict:
     """``{field: (chosen, in the sweep)}`` for every searched field where the sweep's base
     configuration differs from the choice (empty: the sweep uses the choice); a paired search's
-    second sweep too (its fields as ``"<sweep>.<field>"``)."""
+    second sweep too (its fields as ``"<sweep>.<field>"``). A search that chose nothing (no candidate
+    reached its activity floor) raises: no sweep can use its choice."""
+    if summary["chosen"] is None:
+        raise ValueError(f"the search for {sweep} chose nothing: no candidate reached its activity floor of "
+                         f"{summary.get('min_activity')} hidden spikes per neuron and window.")
     out = _differs(summary["chosen"], sweep, profile)
     if "chosen_paired" in summary:
         other = summary["paired_sweep"]
@@ -337,8 +375,11 @@ def _norm(v):
 
 
 def at_edge(summary: dict, grid: dict) -> list[str]:
-    """The numeric fields whose chosen value is the smallest or largest of more than two candidates."""
+    """The numeric fields whose chosen value is the smallest or largest of more than two candidates
+    (none when nothing was chosen)."""
     out = []
+    if summary["chosen"] is None:
+        return out
     for k, vals in grid.items():
         nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if len(nums) == len(vals) > 2 and summary["chosen"][k] in (min(nums), max(nums)):

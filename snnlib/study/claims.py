@@ -242,10 +242,12 @@ CLAIMS: tuple[Declared, ...] = (
              {"reproduced": equivalent(PUBLISHED), "above rate": greater(0.0, ACC)},
              {"reproduced": PUBLISHED_WHY, "above rate": ACC_WHY}),
     Declared("s003_fewer_spikes", "003", "[Temporal coding] Reduce the number of spikes compared to rate-coding.",
-             "encoding-ttfs", "minus ln(TTFS / rate hidden spikes per sample)", "paired t over seeds",
+             "coding-ttfs", "minus ln(TTFS / rate hidden spikes per sample), the same network and loss, only the "
+             "coding changed", "paired t over seeds",
              {"fewer": greater(0.0, COST)}, {"fewer": COST_WHY}),
     Declared("s003_temporal_accuracy", "003", "[Temporal coding] Less robust to noise in hardware implementation, "
-             "lower accuracy compared to ratecoding.", "encoding-ttfs", "rate minus TTFS test accuracy (points)",
+             "lower accuracy compared to ratecoding.", "coding-ttfs", "rate minus TTFS test accuracy (points), the same "
+             "network and loss, only the coding changed",
              "paired t over seeds", {"lower": greater(0.0, ACC)}, {"lower": ACC_WHY}),
     Declared("s003_surrogate", "003", "[Spatiotemporal approach] approximate the nondifferentiable spiking "
              "activity with a surrogate gradient: smoothing the spiking activity, degrades the accuracy.",

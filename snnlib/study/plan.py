@@ -419,11 +419,17 @@ _CODING_GRID = {"rate": {"lr": [3e-4, 1e-3, 3e-3], "weight_scale": [0.1, 0.25, 0
 #: (rate coding's is at a corner of its grid, on a ridge where lr and scale trade off: 95.2 % there,
 #: 94.9 % at the interior lr 1e-3, scale 0.25)
 _CODING_CHOICE = {"rate": {"lr": 3e-3, "weight_scale": 0.1}, "ttfs": {"lr": 1e-2, "weight_scale": 0.25}}
+#: the chapter sits on the time-to-first-spike sweep and reads the rate sweep, the two searches and the
+#: findings (it quotes their verdicts)
+_CODING_CHAPTER = {"chapter": "coding.ipynb", "chapter_title": "Rate against time-to-first-spike coding, nothing else changed",
+                   "reads": ("coding-rate",),
+                   "chapter_reads": ("hpsearch/coding-rate", "hpsearch/coding-ttfs", "findings/{profile}")}
 _CODING_SWEEPS = tuple(
     Sweep(f"coding-{code}", "train.ipynb", scheme="bptt", in_progress=("quick",),
           title=f"{'Rate' if code == 'rate' else 'Time-to-first-spike'} coding, the same network and loss for both "
                 "codings: Leaky 784-1000-10 (BPTT), full MNIST",
-          profiles={"quick": SweepProfile({**_CODING, **enc, **_CODING_CHOICE[code]}, {"seed": (0, 1, 2, 3, 4)})})
+          profiles={"quick": SweepProfile({**_CODING, **enc, **_CODING_CHOICE[code]}, {"seed": (0, 1, 2, 3, 4)})},
+          **(_CODING_CHAPTER if code == "ttfs" else {}))
     for code, enc in _CODES.items())
 
 SWEEPS: tuple[Sweep, ...] = (

@@ -25,13 +25,13 @@ def _run(summary=None, results=None):
 
 def _encoding(rate, ttfs, published=(0.9387, 0.9535)):
     """Loader of the two codings' runs with the given per-seed test accuracies, under both setups
-    (seed 002's tutorial runs and this study's encoding runs)."""
+    (seed 002's tutorial runs and this study's coding runs, the same network and loss)."""
     def summary(acc, pub):
         m, h = metrics.mean_ci(acc)
         return {"final_test_accuracy_per_seed": acc, "final_test_accuracy": m, "final_test_accuracy_ci95": h,
                 "epochs": 2, "final_hidden_spikes_per_seed": [100.0, 110, 120], "final_hidden_spikes": 110.0,
                 "published_test_accuracy": pub}
-    runs = {f"{setup}-{c}": _run(summary(acc, pub)) for setup in ("encoding", "seed002")
+    runs = {f"{setup}-{c}": _run(summary(acc, pub)) for setup in ("coding", "seed002")
             for c, acc, pub in (("rate", rate, published[0]), ("ttfs", ttfs, published[1]))}
 
     def load(experiment):

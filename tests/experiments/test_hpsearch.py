@@ -154,3 +154,45 @@ def test_several_shared_fields_number_the_neurons_over_their_product(toy_pair):
     with pytest.raises(ConfigError, match="shared"):
         hpsearch.Config(sweep="toy-bptt", grid=grid_b, shared=pairs,  # the same budget, one scale fewer
                         paired={"sweep": "toy-st", "grid": {**grid_s, "weight_scale": [1.0], "lr": [1e-3, 2e-3]}})
+
+
+def _searched(acc, activity, floor=None):
+    """A search's results without training: candidates lr 1e-3 .. 4e-3 with these accuracies and activities."""
+    import xarray as xr
+
+    ds = xr.Dataset({"best_val_accuracy": ("candidate", acc), "activity": ("candidate", activity),
+                     "hidden_spikes": ("candidate", 12 * np.asarray(activity)), "wall_s": ("candidate", [1.0] * len(acc))},
+                    coords={"candidate": np.arange(len(acc))},
+                    attrs={"grid": json.dumps({"lr": [1e-3, 2e-3, 3e-3, 4e-3][:len(acc)]})})
+    if floor is not None:
+        ds.attrs["min_activity"] = floor
+    return ds
+
+
+def test_an_activity_floor_restricts_the_choice_to_the_networks_that_reach_it(toy_sweep):
+    acc, activity = [0.95, 0.90, 0.80, 0.60], [0.5, 1.5, 3.2, 4.0]
+    free = hpsearch.summarize(_searched(acc, activity))
+    assert free["chosen"] == {"lr": 1e-3} and "eligible" not in free
+    s = hpsearch.summarize(_searched(acc, activity, floor=3.0))
+    assert s["chosen"] == {"lr": 3e-3} and s["chosen_val_accuracy"] == 0.80  # the best of the eligible, not 0.95
+    assert s["eligible"] == 2 and s["chosen_activity"] == 3.2 and s["min_activity"] == 3.0
+    none = hpsearch.summarize(_searched(acc, activity, floor=5.0))
+    assert none["chosen"] is None and none["eligible"] == 0 and np.isnan(none["chosen_val_accuracy"])
+    assert hpsearch.at_edge(none, {"lr": [1e-3, 2e-3, 3e-3, 4e-3]}) == []
+    with pytest.raises(ValueError, match="chose nothing: no candidate reached its activity floor of 5.0"):
+        hpsearch.matches_sweep(none, "toy-bptt", "quick")
+
+
+def test_an_activity_floor_must_be_a_positive_number_and_not_paired(toy_sweep):
+    for bad in (0, -1.0, float("nan"), True, "3"):
+        with pytest.raises(ConfigError, match="min_activity"):
+            hpsearch.Config(sweep="toy-bptt", min_activity=bad)
+    assert hpsearch.Config(sweep="toy-bptt", min_activity=2.5).min_activity == 2.5
+
+
+@pytest.mark.data
+def test_a_search_records_each_candidates_activity_per_hidden_neuron(data_dir, isolated_runs, toy_sweep):
+    cfg = hpsearch.Config(sweep="toy-bptt", grid={"lr": [1e-3, 2e-3]}, epochs=1, min_activity=1e-6)
+    ds = hpsearch.run(cfg, progress=False)
+    np.testing.assert_allclose(ds["activity"].values, ds["hidden_spikes"].values / 12)  # hidden [12]
+    assert ds.attrs["min_activity"] == 1e-6
