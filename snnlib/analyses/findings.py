@@ -29,7 +29,7 @@ import yaml
 from snnlib import inference as inf
 from snnlib.analyses import direct, transfer
 from snnlib.analyses import timebins as tb
-from snnlib.analyses import coding, single_spike, timing
+from snnlib.analyses import coding, single_spike, surrogate, timing
 from snnlib.config import Config
 from snnlib.experiments import across_simulators, performance
 from snnlib.model.discretization import parse_integration
@@ -437,14 +437,14 @@ def _seed002_rate(load: Loader, c, s) -> Decision:
     r = load("seed002-rate")
     pub = _pct(r.summary["published_test_accuracy"])
     n = {"published": pub, "acc": float(_accuracies(r).mean())}
-    return Decision(_t(c, s, "reproduced", _est(inf.paired, _accuracies(r) - pub)), n,
+    return Decision(_t(c, s, table.CONSISTENT, _est(inf.paired, _accuracies(r) - pub)), n,
                     "snnTorch's tutorial 5 rerun with snnTorch: {acc:.2f} % against the published {published:.2f} %")
 
 
 def _seed002_ttfs(load: Loader, c, s) -> Decision:
     rate, ttfs = load("seed002-rate"), load("seed002-ttfs")
     pub = _pct(ttfs.summary["published_test_accuracy"])
-    tree = ("parts", {"95.35 % reproduced": _t(c, s, "reproduced", _est(inf.paired, _accuracies(ttfs) - pub)),
+    tree = ("parts", {f"{table.CONSISTENT} (95.35 %)": _t(c, s, table.CONSISTENT, _est(inf.paired, _accuracies(ttfs) - pub)),
                       "above rate coding": _t(c, s, "above rate", _est(inf.paired, _accuracies(ttfs), _accuracies(rate)))})
     n = {"published": pub, "acc": float(_accuracies(ttfs).mean()), "rate": float(_accuracies(rate).mean())}
     return Decision(tree, n, "the tutorial's recipe with TTFS input (`spikegen.latency`, the seed gives no options) "
@@ -470,12 +470,39 @@ def _temporal_accuracy(load: Loader, c, s) -> Decision:
                     "rate {rate:.2f} %, TTFS {ttfs:.2f} %")
 
 
+def _depth_results(load: Loader) -> xr.Dataset:
+    """The depth experiment's sweeps, read through ``load`` (:func:`snnlib.analyses.surrogate.combine`)."""
+    parts = {(d, scheme): load(surrogate.sweep_name(d, scheme)).results for d in plan.DEPTHS for scheme in surrogate.SCHEMES}
+    return surrogate.combine(parts, plan.DEPTHS, parts[(plan.DEPTHS[0], "bptt")]["seed"].values)
+
+
 def _surrogate(load: Loader, c, s) -> Decision:
-    bptt, exact = load("bptt-mnist-ttfs"), load("spiketime-mnist")
-    n = {"bptt": float(_accuracies(bptt).mean()), "exact": float(_accuracies(exact).mean())}
-    return Decision(_t(c, s, "degrades", _est(inf.welch, _accuracies(exact), _accuracies(bptt))), n,
-                    "784-800-10 on MNIST (TTFS), each scheme's own neuron and settings: BPTT with a surrogate "
-                    "{bptt:.2f} %, exact spike-time gradients {exact:.2f} %")
+    ds = _depth_results(load)
+    gap = surrogate.accuracy_gap(ds).sel(depth=1).values
+    n = {"bptt": float(np.nanmean(ds["final_test"].sel(depth=1, scheme="bptt"))),
+         "exact": float(np.nanmean(ds["final_test"].sel(depth=1, scheme="exact")))}
+    return Decision(_t(c, s, "degrades", _est(inf.paired, gap)), n,
+                    "5-120-3 on Yin-Yang, one neuron (tau_s = 130 ms), loss and initial weights, only the gradient "
+                    "changed: BPTT with a surrogate on the exact grid (h = 1 ms) {bptt:.2f} %, exact spike-time "
+                    "gradients {exact:.2f} %")
+
+
+def _surrogate_depth(load: Loader, c, s) -> Decision:
+    ds = _depth_results(load)
+    deep = int(max(plan.DEPTHS))
+    try:
+        cos = surrogate.layer_cosine(ds)
+    except ValueError as e:
+        raise NotDecidable(str(e)) from e
+    n = {"cos1": float(cos.sel(depth=1).mean()), "cos_deep": float(cos.sel(depth=deep).mean()), "deep": deep,
+         "gap": float(np.nanmean(surrogate.accuracy_gap(ds).sel(depth=deep)))}
+    tree = ("parts", {
+        "accumulates through layers": _t(c, s, "accumulates through layers",
+                                         _est(inf.welch, cos.sel(depth=1).values, cos.sel(depth=deep).values)),
+        "low accuracy": _t(c, s, "low accuracy", _est(inf.paired, surrogate.accuracy_gap(ds).sel(depth=deep).values))})
+    return Decision(tree, n, "the surrogate gradient's cosine with the exact one in the first layer: {cos1:.3f} with "
+                    "one hidden layer, {cos_deep:.3f} with {deep}; exact minus BPTT accuracy with {deep}: {gap:+.2f} "
+                    "points (Yin-Yang, one neuron, only the gradient and the depth changed)")
 
 
 def _bptt_cost(load: Loader, c, s) -> Decision:
@@ -661,7 +688,7 @@ DECIDERS: dict[str, Callable[[Loader, table.Declared, Settings], Decision]] = {
     "s001_similar": _similar, "s001_interpolation": _interpolation,
     "s001_high_order": _high_order, "s001_euler_time": _euler_time, "s001_piggyback": _piggyback,
     "s002_rate": _seed002_rate, "s002_ttfs": _seed002_ttfs,
-    "s003_fewer_spikes": _fewer_spikes, "s003_temporal_accuracy": _temporal_accuracy, "s003_surrogate": _surrogate,
+    "s003_fewer_spikes": _fewer_spikes, "s003_temporal_accuracy": _temporal_accuracy, "s003_surrogate": _surrogate, "s003_surrogate_depth": _surrogate_depth,
     "s003_bptt_cost": _bptt_cost, "s003_dynamic": _dynamic, "s003_single_spike": _single_spike, "s003_latency": _latency,
     "nir_as_imported": _nir_as_imported, "nir_corrected": _nir_corrected,
 }

@@ -13,14 +13,14 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from snnlib.analyses import timing
+from snnlib.analyses import surrogate, timing
 from snnlib.analyses.transfer import cell_text, with_drop
 from snnlib.metrics import mean_ci
 from snnlib.metrics import mean_ci_along as ci
 from snnlib.plotting import panel_grid, readable, value_bounds
 
 __all__ = ["transfer_heatmaps", "transfer_lines", "direct_lines", "direct_fig4", "direct_curves", "direct_alignment",
-           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves", "paired_arms", "breakdown_map",
+           "timebins_lrr", "timebins_lines", "timebins_curves", "neuron_lines", "timing_control", "variant_curves", "paired_arms", "surrogate_depth", "surrogate_training", "breakdown_map",
            "breakdown_lines"]
 
 _LABELS = {"accuracy": "test accuracy (%)", "hidden_spikes": "hidden spikes / sample",
@@ -471,6 +471,53 @@ def paired_arms(r: xr.Dataset, labels: dict | None = None) -> plt.Figure:
         ax.set_xticks(range(len(arms_)), [textwrap.fill((labels or {}).get(a, a), 16) for a in arms_])
         ax.set_xlim(-0.5, len(arms_) - 0.5)
         ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def surrogate_depth(ds: xr.Dataset) -> plt.Figure:
+    """The depth experiment (:mod:`snnlib.analyses.surrogate`): left, each scheme's final test accuracy
+    against the number of hidden layers (seeds as dots, means with Student-t 95 % intervals); right,
+    the cosine of BPTT's surrogate gradient with the exact gradient, averaged over training, in the
+    first layer (the farthest from the loss) and over all layers."""
+    fig, axes = panel_grid(2, panel=(4.6, 3.6))
+    depths = ds["depth"].values.astype(float)
+    for i, scheme in enumerate(ds["scheme"].values):
+        acc = ds["final_test"].sel(scheme=scheme)
+        off = (i - 0.5) * 0.12
+        for d, vals in zip(depths, acc.values):
+            ax_vals = vals[np.isfinite(vals)]
+            axes[0].plot(np.full(ax_vals.shape, d + off), ax_vals, "o", ms=2.5, color=f"C{i}", alpha=0.4)
+        mu, half = ci(acc, "seed")
+        axes[0].errorbar(depths + off, mu.values, yerr=half.values, fmt="s-", color=f"C{i}", capsize=3,
+                         label=surrogate.SCHEMES.get(str(scheme), str(scheme)))
+    axes[0].set(xlabel="hidden layers", ylabel="final test accuracy (%)", xticks=depths)
+    axes[0].legend(fontsize=8)
+    if "cosine" in ds:
+        for i, (label, da) in enumerate((("first layer", surrogate.layer_cosine(ds)),
+                                         ("all layers", ds["cosine"].isel(checkpoint=slice(1, None)).mean("checkpoint")))):
+            mu, half = ci(da, "seed")
+            axes[1].errorbar(depths, mu.values, yerr=half.values, fmt="o-", color=f"C{i + 2}", capsize=3, label=label)
+        axes[1].set(xlabel="hidden layers", ylabel="cosine, surrogate vs exact gradient", xticks=depths)
+        axes[1].legend(fontsize=8)
+    else:
+        axes[1].set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def surrogate_training(ds: xr.Dataset) -> plt.Figure:
+    """The cosine of BPTT's surrogate gradient with the exact gradient in the first layer over
+    training, one line per depth (mean and Student-t 95 % band over seeds; epoch 0: the initial
+    weights)."""
+    fig, axes = panel_grid(1, panel=(6.5, 3.4))
+    ax = axes[0]
+    x = np.arange(ds.sizes["checkpoint"])
+    for i, d in enumerate(ds["depth"].values):
+        mu, half = ci(ds["cosine_layer"].sel(depth=d, layer=1), "seed")
+        _band(ax, x, mu.values, half.values, lo=-1, hi=1, color=f"C{i}", label=f"{int(d)} hidden layer{'s' if d > 1 else ''}")
+    ax.set(xlabel="epochs trained", ylabel="cosine in the first layer")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

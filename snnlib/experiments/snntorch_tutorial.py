@@ -367,7 +367,7 @@ def setup_markdown(tutorial: dict, study: dict) -> str:
 
 def glue_numbers(run, study) -> None:
     """Glue this run's numbers (:func:`snnlib.report.glue_training` plus the published accuracy, the
-    recipe's accuracy minus it with its 95% interval (the paired t of the findings' "reproduced" test), its config) and those of this study's run ``study`` of the
+    recipe's accuracy minus it with its 95% interval (the paired t of the findings' "consistent with the published number" test), its config) and those of this study's run ``study`` of the
     same coding (prefixed ``study_``), for the page's prose."""
     from myst_nb import glue  # optional: myst_nb is there only where the book's notebooks run
 
@@ -376,7 +376,7 @@ def glue_numbers(run, study) -> None:
     s, cfg = run.summary, run.config
     published = s["published_test_accuracy"]
     acc = 100 * np.asarray(s["final_test_accuracy_per_seed"], dtype=float)
-    gap = paired(acc - 100 * published) if acc.size > 1 else None  # the findings' test of "reproduced"
+    gap = paired(acc - 100 * published) if acc.size > 1 else None  # the findings' test of "consistent with the published number"
     numbers = {"published": 100 * published, "minus_published": float(acc.mean() - 100 * published),
                "minus_published_lo": gap.lo if gap else math.nan, "minus_published_hi": gap.hi if gap else math.nan,
                "n_val": int(run.results.attrs["n_val"]), "n_steps": cfg["n_steps"], "beta": cfg["beta"],

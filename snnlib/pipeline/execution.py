@@ -19,6 +19,8 @@ import copy
 import html
 import os
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -71,18 +73,31 @@ def _kernel_name() -> str:
 
 def _kernel_manager_class():
     """The kernel manager class of a run (nbclient creates, owns and shuts down the manager):
-    encrypted transport where pyzmq has CurveZMQ (else ipykernel warns of an unencrypted TCP kernel
-    at every run), and no interrupt when the kernel is shut down after its last cell. jupyter_client
-    sends SIGINT before every shutdown; a kernel caught inside a message handler then logs
-    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on the terminal of a run that
-    succeeded. An interrupt while cells run (a timeout) is sent as before."""
+
+    - on POSIX, the kernel's channels are Unix sockets under a path of their own (``ipc`` transport),
+      not TCP ports. jupyter_client picks a TCP port by binding port 0 and releasing it, so two kernels
+      started at once (two sweep workers) can both take it: the second kernel's heartbeat cannot bind
+      ("Address already in use"), and when its run ends, nbclient's clean-up waits for that heartbeat
+      forever (a sweep worker stalled for good after its run's last cell; jupyter_client issue 487).
+      A socket path made unique per kernel cannot collide;
+    - elsewhere, TCP, encrypted where pyzmq has CurveZMQ (else ipykernel warns of an unencrypted TCP
+      kernel at every run);
+    - no interrupt when the kernel is shut down after its last cell. jupyter_client sends SIGINT before
+      every shutdown; a kernel caught inside a message handler then logs ``[IPKernelApp] ERROR |
+      KeyboardInterrupt caught in kernel.`` on the terminal of a run that succeeded. An interrupt while
+      cells run (a timeout) is sent as before."""
     import zmq  # optional: the notebook stack, only when a run is executed
     from jupyter_client.manager import AsyncKernelManager  # optional: the notebook stack, only when a run is executed
 
     class RunKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
-            kwargs.setdefault("transport_encryption", "required" if zmq.has("curve") else "disabled")
+            if os.name == "posix":
+                kwargs.setdefault("transport", "ipc")
+            if kwargs.get("transport", "tcp") == "tcp":
+                kwargs.setdefault("transport_encryption", "required" if zmq.has("curve") else "disabled")
             super().__init__(**kwargs)
+            if self.transport == "ipc":  # the channels' socket paths: <ip>-<n>, unique to this kernel and short
+                self.ip = os.path.join(tempfile.gettempdir(), f"snnlib-kernel-{uuid.uuid4().hex[:16]}")
 
         async def _async_interrupt_kernel(self) -> None:
             if self.shutting_down:  # every cell has run: nothing to interrupt

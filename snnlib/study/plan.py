@@ -435,6 +435,48 @@ def _breakdown(neuron: str) -> Sweep:
                                                   "seed": tuple(range(10))})})
 
 
+# issue 26, the survey's "surrogate gradients: smoothing the spiking activity degrades the accuracy" and
+# "approximate derivatives: not accurate => accumulate through layers => low accuracy": the time-bin
+# study's slow shared neuron (tau_s = 130 ms, tau = 2 tau_s, its searched thresholds, initial scale and each
+# scheme's learning rate; _TB_CHOICE) on Yin-Yang with 1, 2 and 3 hidden layers of 120, trained by BPTT on
+# the exact grid at h = 1 ms (h / tau_s = 0.008: the grid's spikes are the continuous network's, so the
+# surrogate is what differs) and by exact spike-time gradients on the continuous network, ten seeds (the
+# same initial weights per seed in both). BPTT records at every epoch the cosine of its surrogate gradient
+# with the exact gradient of the continuous network at the same weights, overall and per layer
+# (probe_alignment). Every hidden layer has the hidden threshold; each depth keeps the depth-1 settings
+# (no search per depth: the same settings for both schemes' deeper networks). Yin-Yang, not MNIST: the
+# timing task, and 60 runs of 5-120(-120(-120))-3 cost about 1.5 core-hours (estimated from the time-bin
+# sweeps' 87 s (BPTT, 1 ms) and 34 s (continuous) a point at depth 1), where MNIST at three depths, both
+# schemes and five seeds was measured at about 28 core-hours (784-200-10: 4.2 ms a sample for a BPTT step
+# at 151 steps, 2.0 ms for the exact one, two processes busy).
+DEPTHS = (1, 2, 3)
+
+
+def _depth_sweeps() -> tuple[Sweep, ...]:
+    bp, st = _tb_bases("slow")
+    width = bp["hidden"][0]
+    hidden_theta, out_theta = bp["theta"]
+    seeds = tuple(range(10))
+    out = []
+    for d in DEPTHS:
+        chapter = {} if d != 1 else {
+            "chapter": "surrogate_depth.ipynb", "chapter_title": "Surrogate gradients against exact ones, by depth",
+            "chapter_reads": ("findings/{profile}",),
+            "reads": tuple(f"surrogate-depth{e}-{arm}" for e in DEPTHS for arm in ("bptt", "exact"))[1:]}
+        hidden = [width] * d
+        out += [
+            Sweep(f"surrogate-depth{d}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",), **chapter,
+                  title=f"Surrogate against exact gradients, {d} hidden layer{'s' if d > 1 else ''}: BPTT on the exact "
+                        "grid (h = 1 ms), Yin-Yang, tau_s = 130 ms",
+                  profiles={"quick": SweepProfile({**bp, "hidden": hidden, "theta": [hidden_theta] * d + [out_theta],
+                                                   "probe_alignment": True}, {"seed": seeds})}),
+            Sweep(f"surrogate-depth{d}-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+                  title=f"Surrogate against exact gradients, {d} hidden layer{'s' if d > 1 else ''}: exact spike-time "
+                        "gradients (continuous network), Yin-Yang, tau_s = 130 ms",
+                  profiles={"quick": SweepProfile({**st, "hidden": hidden}, {"seed": seeds})})]
+    return tuple(out)
+
+
 # issue 26, rate against time-to-first-spike coding with nothing else changed: seed 002's snnTorch network
 # (Leaky 784-1000-10, beta = 0.95, 25 steps of 1 ms, threshold 1) on full MNIST (55,000 / 5,000 / 10,000),
 # the same loss and read-out for both codings (cross-entropy on output spike counts), 20 epochs with a
@@ -535,7 +577,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + _CODING_SWEEPS
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + _CODING_SWEEPS + _depth_sweeps()
 
 PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
     PlannedRun("hpsearch", f"coding-{code}", "hpsearch.ipynb", ("quick",), {

@@ -376,3 +376,29 @@ def test_a_run_re_rendered_from_its_results_keeps_the_log_of_the_run_that_made_t
     assert log.index("trained: epoch 20 of 20") < log.index("re-rendered") < log.index("loaded")
     recorded = json.loads((folder / "meta.json").read_text())["checksums"][RUN_LOG]
     assert recorded == runs.sha256_of(folder / RUN_LOG)  # the checksum recorded is the kept log's
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix-socket kernels on POSIX only")
+def test_concurrent_kernels_cannot_collide_on_a_port():
+    """Two sweep workers starting kernels at once could both take the TCP port jupyter_client had just
+    released (one kernel's heartbeat then fails to bind, and nbclient's clean-up of its run waits for
+    ever). A run's kernel talks over Unix sockets under a path unique to it: two kernels started
+    together run and leave no socket behind."""
+    import asyncio
+    import glob
+    import tempfile
+
+    K = execution._kernel_manager_class()
+
+    async def two_kernels():
+        kms = [K(kernel_name="python3") for _ in range(2)]
+        assert {km.transport for km in kms} == {"ipc"} and kms[0].ip != kms[1].ip
+        await asyncio.gather(*(km.start_kernel() for km in kms))
+        alive = [await km.is_alive() for km in kms]
+        await asyncio.gather(*(km.shutdown_kernel() for km in kms))
+        return alive, [km.ip for km in kms]
+
+    alive, ips = asyncio.run(two_kernels())
+    assert alive == [True, True]
+    assert not [f for ip in ips for f in glob.glob(ip + "-*")]  # the sockets are removed at shutdown
+    assert all(ip.startswith(tempfile.gettempdir()) and len(ip) + 3 < 100 for ip in ips)  # under the socket path limit

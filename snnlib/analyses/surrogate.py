@@ -1,0 +1,126 @@
+"""Surrogate against exact gradients, by depth (issue 26; the survey's "surrogate gradients degrade the
+accuracy" and "approximate derivatives: not accurate => accumulate through layers => low accuracy").
+
+One neuron, one network family and one loss, trained two ways: BPTT with a surrogate gradient on the
+exact grid at a fine step, and exact spike-time gradients on the continuous network, with 1, 2 and 3
+hidden layers (sweeps ``surrogate-depth<d>-<scheme>``, :data:`snnlib.study.plan.DEPTHS`). BPTT's runs
+record the cosine of their surrogate gradient with the exact gradient of the continuous network at the
+same weights, overall and per layer, before training and after every epoch
+(:class:`snnlib.training.probes.SurrogateProbe`).
+
+Read by the chapter of ``surrogate-depth1-bptt`` and by the findings (``s003_surrogate``,
+``s003_surrogate_depth``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from snnlib.metrics import mean_ci
+from snnlib.study import plan
+from snnlib.study.loading import MissingPointsError, load_sweep
+
+__all__ = ["SCHEMES", "sweep_name", "load", "combine", "accuracy_gap", "layer_cosine", "table"]
+
+#: the two gradients, by the label the chapter and the findings give them
+SCHEMES = {"bptt": "BPTT, surrogate gradient (exact grid)", "exact": "exact spike-time gradients (continuous)"}
+
+
+def sweep_name(depth: int, scheme: str) -> str:
+    return f"surrogate-depth{depth}-{scheme}"
+
+
+def load(profile: str = "quick", depths=None) -> xr.Dataset:
+    """Every depth's two sweeps (:func:`combine`); a sweep without a complete point is NaN. ``attrs``:
+    ``missing`` (``<sweep>/<point>``) and ``dirty`` (points made from a modified tree)."""
+    depths = tuple(depths or plan.DEPTHS)
+    parts, missing, dirty = {}, [], []
+    for d in depths:
+        for scheme in SCHEMES:
+            name = sweep_name(d, scheme)
+            try:
+                ds = load_sweep(name, profile, allow_missing=True)
+            except MissingPointsError as e:
+                missing += [f"{name}/{m}" for m in e.missing]
+                continue
+            missing += [f"{name}/{m}" for m in ds.attrs.get("missing", [])]
+            dirty += [f"{name}/{profile}/{p}" for p in ds.attrs.get("dirty", [])]
+            parts[(d, scheme)] = ds
+    seeds = plan.sweep(sweep_name(depths[0], "bptt")).profiles[profile].grid["seed"]
+    out = combine(parts, depths, seeds)
+    out.attrs.update(missing=missing, dirty=dirty, profile=profile, sweep=sweep_name(depths[0], "bptt"))
+    return out
+
+
+def combine(parts: dict, depths, seeds) -> xr.Dataset:
+    """The sweeps ``parts[(depth, scheme)]`` (datasets of :func:`snnlib.study.loading.load_sweep`; an
+    absent one is NaN) in one dataset: ``final_test``, ``final_val`` (points) and ``hidden_spikes``
+    (per sample, last epoch) along ``depth``, ``scheme``, ``seed``; BPTT's probe along ``depth``, ``seed``,
+    ``checkpoint`` (epochs finished, 0: the initial weights): ``cosine`` and ``cosine_layer`` (also along
+    ``layer``, 1 = the layer that reads the input; NaN beyond a network's depth + 1 layers)."""
+    depths, seeds = list(depths), np.asarray(seeds)
+    n_layers = max(depths) + 1
+    final = np.full((3, len(depths), len(SCHEMES), len(seeds)), np.nan)  # test, val, spikes
+    cos = cos_layer = None
+    for (d, scheme), ds in parts.items():
+        i, j = depths.index(d), list(SCHEMES).index(scheme)
+        ds = ds.reindex(seed=seeds)
+        final[0, i, j] = 100 * ds["test_accuracy"].isel(epoch=-1).values
+        final[1, i, j] = 100 * ds["val_accuracy"].isel(epoch=-1).values
+        final[2, i, j] = ds["hidden_spikes"].isel(epoch=-1).values
+        if scheme == "bptt" and "probe_cosine" in ds:
+            n_ck = ds.sizes["checkpoint"]
+            if cos is None:
+                cos = np.full((len(depths), len(seeds), n_ck), np.nan)
+                cos_layer = np.full((len(depths), n_layers, len(seeds), n_ck), np.nan)
+            cos[i] = ds["probe_cosine"].values
+            for layer in range(1, d + 2):
+                cos_layer[i, layer - 1] = ds[f"probe_cosine_layer{layer}"].values
+    dims = ("depth", "scheme", "seed")
+    data = {"final_test": (dims, final[0]), "final_val": (dims, final[1]), "hidden_spikes": (dims, final[2])}
+    if cos is not None:
+        data["cosine"] = (("depth", "seed", "checkpoint"), cos)
+        data["cosine_layer"] = (("depth", "layer", "seed", "checkpoint"), cos_layer)
+    return xr.Dataset(data, coords={"depth": depths, "scheme": list(SCHEMES), "seed": seeds,
+                                    "layer": np.arange(1, n_layers + 1)})
+
+
+def accuracy_gap(ds: xr.Dataset) -> xr.DataArray:
+    """Exact minus BPTT final test accuracy (points), per depth and seed (the same seed: the same
+    initial weights and data order in both)."""
+    return ds["final_test"].sel(scheme="exact") - ds["final_test"].sel(scheme="bptt")
+
+
+def layer_cosine(ds: xr.Dataset, layer: int = 1) -> xr.DataArray:
+    """Per depth and seed, the cosine of BPTT's surrogate gradient with the exact gradient in ``layer``
+    (1: the layer that reads the input, the farthest from the loss), averaged over the epochs' records
+    (checkpoints 1 .. E: the gradients that trained the network, not the initial weights')."""
+    if "cosine_layer" not in ds:
+        raise ValueError("no probe records: the BPTT sweeps ran without probe_alignment, or none is made yet.")
+    return ds["cosine_layer"].sel(layer=layer).isel(checkpoint=slice(1, None)).mean("checkpoint")
+
+
+def table(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per depth: each scheme's final test accuracy, the paired gap, BPTT's cosine with the
+    exact gradient (overall and in the first layer, averaged over training): means and Student-t 95 %
+    half-widths over seeds."""
+    def fmt(vals, f="{:.2f} ± {:.2f}"):
+        vals = np.asarray(vals, float)
+        vals = vals[np.isfinite(vals)]
+        return f.format(*mean_ci(vals)) if len(vals) >= 2 else "n/a"
+
+    gap = accuracy_gap(ds)
+    rows = []
+    for d in ds["depth"].values:
+        row = {"hidden layers": int(d)}
+        for s in SCHEMES:
+            row[f"{s}: test accuracy (%)"] = fmt(ds["final_test"].sel(depth=d, scheme=s).values)
+        row["exact − BPTT (points)"] = fmt(gap.sel(depth=d).values)
+        if "cosine" in ds:
+            row["cosine, all layers"] = fmt(ds["cosine"].sel(depth=d).isel(checkpoint=slice(1, None)).mean("checkpoint"),
+                                            "{:.3f} ± {:.3f}")
+            row["cosine, first layer"] = fmt(layer_cosine(ds).sel(depth=d), "{:.3f} ± {:.3f}")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("hidden layers")
