@@ -83,3 +83,20 @@ def test_findings_decide_the_surrogate_claims_from_the_depth_sweeps(parts, degra
     verdict, tree = findings.decide_one("s003_surrogate_depth", load)
     assert findings._verdict(tree[1]["accumulates through layers"]) == accumulates
     assert findings._verdict(tree[1]["low accuracy"]) == low
+
+
+def test_the_depth_sweeps_train_one_network_two_ways():
+    """At every depth the BPTT sweep's continuous twin (the network its probe compares against) is the
+    exact sweep's network: sizes, per-layer thresholds (by fan-in), initial scale, neuron, window."""
+    from snnlib.training import driver
+    from snnlib.training.schemes.bptt import exact_twin
+
+    for d in plan.DEPTHS:
+        b = plan.sweep(surrogate.sweep_name(d, "bptt")).profiles["quick"].base
+        e = plan.sweep(surrogate.sweep_name(d, "exact")).profiles["quick"].base
+        twin = exact_twin(driver.scheme_of("bptt").config.from_dict({**b, "seed": 0}))
+        exact = driver.scheme_of("spiketime").config.from_dict({**e, "seed": 0})
+        for field in ("dataset", "hidden", "theta_bats", "weight_scale", "tau_s", "t_in", "t_max", "max_spikes"):
+            assert getattr(twin, field) == getattr(exact, field), (d, field)
+        assert len(exact.hidden) == d and exact.theta_bats[1:] == (exact.theta_bats[-1],) * d  # the fan-in rule
+        assert b["probe_alignment"] is True and b["dt"] == 1.0 and b["tau_s"] / b["dt"] >= 100  # a fine step

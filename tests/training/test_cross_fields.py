@@ -53,3 +53,12 @@ def test_a_network_without_hidden_layer_is_said_in_the_log(data_dir, isolated_ru
     ds = driver.run(cfg, progress=False)
     assert "hidden = () builds no hidden layer" in capsys.readouterr().err
     assert ds.attrs["scheme"] == "bptt"
+
+
+def test_spike_time_thresholds_are_two_or_one_per_layer():
+    two = spiketime.bats_config(spiketime.Config(hidden=(20, 20), theta_bats=(0.1, 0.5)))
+    assert two.theta_bats == (0.1, 0.1, 0.5)  # every hidden layer the hidden threshold
+    each = spiketime.bats_config(spiketime.Config(hidden=(20, 20), theta_bats=(0.1, 0.3, 0.5)))
+    assert each.theta_bats == (0.1, 0.3, 0.5) and [p.theta for p in each.params()] == [100.0, 300.0, 500.0]
+    with pytest.raises(ConfigError, match=r"one per layer \(3\)"):
+        spiketime.Config(hidden=(20, 20), theta_bats=(0.1, 0.2, 0.3, 0.5))

@@ -380,10 +380,9 @@ def exact_twin(cfg: BPTTConfig):
     data and count targets (``cfg``'s, as the grid fitted them), the grid's window, and a spike buffer
     of one spike per base bin."""
     theta = _thetas(cfg)
-    if len(cfg.hidden) != 1 and len(set(theta[:-1])) != 1:
-        raise ValueError(f"theta = {cfg.theta}: the spike-time scheme has one hidden threshold for every hidden layer.")
+    per_layer = (theta[0], theta[-1]) if len(set(theta[:-1])) == 1 else tuple(theta)
     return spiketime.Config(dataset=cfg.dataset, hidden=cfg.hidden, t_in=cfg.t_in, t_max=(cfg.n_steps - 1) * cfg.dt,
-                            tau_s=cfg.tau_s, theta_bats=(theta[0] / 1000, theta[-1] / 1000), weight_scale=cfg.weight_scale,
+                            tau_s=cfg.tau_s, theta_bats=tuple(t / 1000 for t in per_layer), weight_scale=cfg.weight_scale,
                             max_spikes=cfg.n_steps, targets=targets(cfg), n_train=cfg.n_train, n_val=cfg.n_val,
                             n_test=cfg.n_test, batch_size=cfg.batch_size, seed=cfg.seed, val_seed=cfg.val_seed)
 

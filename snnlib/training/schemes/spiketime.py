@@ -143,8 +143,8 @@ class SpikeTimeConfig(TrainConfig):
       :func:`snnlib.data.splits.nmnist_splits`).
     - ``t_max``: simulation window (ms), ``None`` for the variant's (BATS: 200 ms multi-spike);
       N-MNIST events after it are dropped.
-    - ``theta_bats``: thresholds (hidden, output) in BATS's units, ``None`` for the variant's;
-      ``weight_scale``: factor on the variant's initial weight bounds.
+    - ``theta_bats``: thresholds (hidden, output) in BATS's units (every hidden layer the hidden one), or
+      one per layer, ``None`` for the variant's; ``weight_scale``: factor on the variant's initial weight bounds.
     - ``tau_s``: synaptic time constant (ms, ``tau = 2 tau_s``), ``None`` for BATS's 130 ms.
     - ``max_spikes``: spikes per neuron (every layer's buffer), ``None`` for the variant's (30 / 1).
     - ``targets``: the spike-count loss's targets (true, false), ``None`` for the variant's (15 / 3);
@@ -193,9 +193,11 @@ class SpikeTimeConfig(TrainConfig):
           and (self.test_from_train == 0 or self.dataset == "nmnist"),
           "a number of training recordings >= 0 (N-MNIST only)")
         c("t_max", self.t_max is None or is_positive(self.t_max), "None (the variant's window) or a positive number of ms")
-        c("theta_bats", self.theta_bats is None or (isinstance(self.theta_bats, tuple) and len(self.theta_bats) == 2
+        n_layers = len(self.hidden) + 1
+        c("theta_bats", self.theta_bats is None or (isinstance(self.theta_bats, tuple)
+                                                    and len(self.theta_bats) in (2, n_layers)
                                                     and all(is_positive(v) for v in self.theta_bats)),
-          "None (the variant's) or two positive thresholds (hidden, output) in BATS's units")
+          f"None (the variant's), two positive thresholds (hidden, output) or one per layer ({n_layers}) in BATS's units")
         c("weight_scale", is_positive(self.weight_scale), "a positive factor")
         c("tau_s", self.tau_s is None or is_positive(self.tau_s), "None (BATS's 130 ms) or a positive number of ms")
         c("max_spikes", self.max_spikes is None or (isinstance(self.max_spikes, int) and not isinstance(
@@ -237,8 +239,9 @@ def bats_config(cfg: SpikeTimeConfig) -> BatsConfig:
     n_out = 3 if cfg.dataset == "yinyang" else 10
     ws = cfg.weight_scale
     max_spikes = base.max_spikes if cfg.max_spikes is None else (cfg.max_spikes,)
+    theta = cfg.theta_bats or base.theta_bats
     overrides = dict(sizes=(n_in, *cfg.hidden, n_out), batch_size=cfg.batch_size,
-                     theta_bats=per_layer(cfg.theta_bats or base.theta_bats), max_spikes=per_layer(max_spikes),
+                     theta_bats=tuple(theta) if len(theta) == n else per_layer(theta), max_spikes=per_layer(max_spikes),
                      init_low=per_layer(tuple(ws * v for v in base.init_low)),
                      init_high=per_layer(tuple(ws * v for v in base.init_high)))
     if cfg.t_max is not None:
