@@ -424,6 +424,7 @@ def _breakdown(neuron: str) -> Sweep:
     dts = tuple(round(r * tau_s, 9) for r in _BREAKDOWN_H if r * tau_s < TB_WINDOW)
     chapter = {} if neuron != "fast" else {  # the breakdown map of every network is on the fast neuron's sweep
         "chapter": "breakdown.ipynb", "chapter_title": "Integrators to breakdown (Yin-Yang)",
+        "chapter_reads": ("findings/{profile}",),  # it quotes the verdicts of its claims
         "reads": tuple(f"transfer-yinyang-{n}" for n in BREAKDOWN_NEURONS if n != "fast")}
     return Sweep(f"transfer-yinyang-{neuron}", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
                  point_reads=("{source}/{source_profile}/seed={seed}",), **chapter,

@@ -7,6 +7,7 @@ import json
 import re
 
 import numpy as np
+import xarray as xr
 import pytest
 from conftest import ROOT
 
@@ -260,3 +261,22 @@ def test_mean_diff_ci_matches_welch():
     res = stats.ttest_ind(a, b, equal_var=False)
     lo, hi = res.confidence_interval(0.95)
     assert d == pytest.approx((lo + hi) / 2) and h == pytest.approx((hi - lo) / 2)
+
+
+@pytest.mark.parametrize("snap, linear, verdict", [(0.70, 0.90, "confirmed"), (0.90, 0.90, "refuted")])
+def test_interpolation_is_judged_on_the_high_activity_networks_per_test_point(snap, linear, verdict):
+    """Seed 001's "interpolation stabilises networks with high activity": forward Euler simulating the
+    high-activity networks at h / tau_s = INTERPOLATION_STEP, linear against snap, paired per test point."""
+    rng = np.random.default_rng(0)
+    h = round(findings.INTERPOLATION_STEP * plan.BREAKDOWN_NEURONS["fast-high"][1], 9)
+    seeds, n = np.arange(10), 1000
+    base = rng.random((len(seeds), n))
+    correct = np.stack([base < snap, base < linear], axis=1).astype("float32")  # (seed, rule, sample): nested
+    ds = xr.Dataset({"test_correct": (("seed", "rule", "test_sample"), correct),
+                     "accuracy": (("seed", "rule"), correct.mean(-1)),
+                     "exact_accuracy": ("seed", np.full(len(seeds), 0.92)),
+                     "exact_hidden_spikes": ("seed", np.full(len(seeds), 560.0))},
+                    coords={"seed": seeds, "rule": ["snap", "linear"]})
+    ds = ds.expand_dims(integration=["euler"], dt=[h], split=["test"])
+    runs = {"transfer-yinyang-fast-high": _run(results=ds)}
+    assert _verdict("s001_interpolation", runs.__getitem__) == verdict
