@@ -452,10 +452,11 @@ def _breakdown(neuron: str) -> Sweep:
 # from its first epoch; with the fan-in rule it is 1.0, 1.5 and 2.4 (seeds 0, 1), and the output fires.
 # Each depth keeps the depth-1 settings (no search per depth: the same settings for both schemes' deeper
 # networks). Yin-Yang, not MNIST: the
-# timing task, and 60 runs of 5-120(-120(-120))-3 cost about 1.5 core-hours (estimated from the time-bin
-# sweeps' 87 s (BPTT, 1 ms) and 34 s (continuous) a point at depth 1), where MNIST at three depths, both
-# schemes and five seeds was measured at about 28 core-hours (784-200-10: 4.2 ms a sample for a BPTT step
-# at 151 steps, 2.0 ms for the exact one, two processes busy).
+# timing task, and its 60 runs cost about 3.5 core-hours, where MNIST at three depths, both schemes and
+# five seeds was measured at about 28 core-hours (784-200-10: 4.2 ms a sample for a BPTT step at 151
+# steps, 2.0 ms for the exact one, two processes busy). Measured on the first points (seed 0, three
+# processes on two cores): depth 3 520 s (BPTT, with its probe) and 214 s (exact); depth 1 and 2
+# estimated between (the time-bin sweeps' depth-1 points: 87 s and 34 s).
 DEPTHS = (1, 2, 3)
 
 
