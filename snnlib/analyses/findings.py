@@ -332,8 +332,9 @@ def _similar(load: Loader, c, s) -> Decision:
                     "source network; " + how)
 
 
-#: the step (h / tau_s) at which the interpolation claim is judged: where forward Euler broke on the usual
-#: fast network (its breakdown sweep's first points: trusted to 0.01, broken from 0.3, every rule)
+#: the step (h / tau_s) at which the interpolation claim is judged, declared before the high-activity
+#: networks' points: one where forward Euler is broken on the usual fast network (its first 15 points: broken
+#: from 0.3 under every rule; all 60 points: trusted to 0.01-0.03, broken from 0.1)
 INTERPOLATION_STEP = 0.3
 
 
