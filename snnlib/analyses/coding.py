@@ -17,7 +17,7 @@ from snnlib.analyses import arms
 from snnlib.store import runs
 from snnlib.study.loading import load_sweep
 
-__all__ = ["CODINGS", "SWEEPS", "load", "rates", "table", "settings"]
+__all__ = ["CODINGS", "SWEEPS", "sweeps", "load", "rates", "table", "settings"]
 
 #: the codings, by the label the chapter and the findings give them
 CODINGS = {"rate": "rate coding", "ttfs": "time-to-first-spike coding"}
@@ -25,13 +25,19 @@ CODINGS = {"rate": "rate coding", "ttfs": "time-to-first-spike coding"}
 SWEEPS = {code: f"coding-{code}" for code in CODINGS}
 
 
-def load(profile: str = "quick", allow_missing: bool = True) -> xr.Dataset:
-    """Both codings' sweeps in one dataset, along ``coding`` (``rate``, ``ttfs``); ``attrs``: each
-    sweep's shared configuration (``config_<code>``) and missing points (``missing``, as
-    ``<sweep>/<point>``)."""
+def sweeps(profile: str = "quick", allow_missing: bool = True) -> dict[str, xr.Dataset]:
+    """Both codings' sweeps, ``{sweep name: dataset}`` (:func:`snnlib.study.loading.load_sweep`)."""
+    return {name: load_sweep(name, profile, allow_missing=allow_missing) for name in SWEEPS.values()}
+
+
+def load(profile: str = "quick", allow_missing: bool = True, loaded: dict | None = None) -> xr.Dataset:
+    """Both codings' sweeps in one dataset, along ``coding`` (``rate``, ``ttfs``; ``loaded``:
+    :func:`sweeps`' result, read again when not given); ``attrs``: each sweep's shared configuration
+    (``config_<code>``) and missing points (``missing``, as ``<sweep>/<point>``)."""
+    loaded = sweeps(profile, allow_missing) if loaded is None else loaded
     parts, attrs, missing = [], {}, []
     for code, name in SWEEPS.items():
-        ds = load_sweep(name, profile, allow_missing=allow_missing)
+        ds = loaded[name]
         attrs[f"config_{code}"] = ds.attrs["config"]
         missing += [f"{name}/{m}" for m in ds.attrs.get("missing", [])]
         parts.append(ds.drop_attrs(deep=False).expand_dims(coding=[code]))

@@ -22,7 +22,7 @@ from snnlib.metrics import mean_ci
 from snnlib.study import plan
 from snnlib.study.loading import MissingPointsError, load_sweep
 
-__all__ = ["SCHEMES", "sweep_name", "load", "combine", "accuracy_gap", "layer_cosine", "table"]
+__all__ = ["SCHEMES", "sweep_name", "sweeps", "load", "combine", "accuracy_gap", "layer_cosine", "table"]
 
 #: the two gradients, by the label the chapter and the findings give them
 SCHEMES = {"bptt": "BPTT, surrogate gradient (exact grid)", "exact": "exact spike-time gradients (continuous)"}
@@ -32,25 +32,37 @@ def sweep_name(depth: int, scheme: str) -> str:
     return f"surrogate-depth{depth}-{scheme}"
 
 
-def load(profile: str = "quick", depths=None) -> xr.Dataset:
-    """Every depth's two sweeps (:func:`combine`); a sweep without a complete point is NaN. ``attrs``:
-    ``missing`` (``<sweep>/<point>``) and ``dirty`` (points made from a modified tree)."""
+def sweeps(profile: str = "quick", depths=None) -> dict[str, xr.Dataset]:
+    """The depth sweeps that have points, ``{sweep name: dataset}`` (missing points NaN, listed in each
+    dataset's ``attrs["missing"]``); a sweep without a complete point is left out."""
+    out = {}
+    for d in tuple(depths or plan.DEPTHS):
+        for scheme in SCHEMES:
+            try:
+                out[sweep_name(d, scheme)] = load_sweep(sweep_name(d, scheme), profile, allow_missing=True)
+            except MissingPointsError:
+                continue
+    return out
+
+
+def load(profile: str = "quick", depths=None, loaded: dict | None = None) -> xr.Dataset:
+    """Every depth's two sweeps (:func:`combine`; ``loaded``: :func:`sweeps`' result, read again when
+    not given); a sweep without a complete point is NaN. ``attrs["missing"]``: ``<sweep>/<point>``, a
+    sweep without points as ``<sweep>/*``."""
     depths = tuple(depths or plan.DEPTHS)
-    parts, missing, dirty = {}, [], []
+    loaded = sweeps(profile, depths) if loaded is None else loaded
+    parts, missing = {}, []
     for d in depths:
         for scheme in SCHEMES:
             name = sweep_name(d, scheme)
-            try:
-                ds = load_sweep(name, profile, allow_missing=True)
-            except MissingPointsError as e:
-                missing += [f"{name}/{m}" for m in e.missing]
+            if name not in loaded:
+                missing.append(f"{name}/*")
                 continue
-            missing += [f"{name}/{m}" for m in ds.attrs.get("missing", [])]
-            dirty += [f"{name}/{profile}/{p}" for p in ds.attrs.get("dirty", [])]
-            parts[(d, scheme)] = ds
+            missing += [f"{name}/{m}" for m in loaded[name].attrs.get("missing", [])]
+            parts[(d, scheme)] = loaded[name]
     seeds = plan.sweep(sweep_name(depths[0], "bptt")).profiles[profile].grid["seed"]
     out = combine(parts, depths, seeds)
-    out.attrs.update(missing=missing, dirty=dirty, profile=profile, sweep=sweep_name(depths[0], "bptt"))
+    out.attrs.update(missing=missing, profile=profile, sweep=sweep_name(depths[0], "bptt"))
     return out
 
 
@@ -93,13 +105,15 @@ def accuracy_gap(ds: xr.Dataset) -> xr.DataArray:
     return ds["final_test"].sel(scheme="exact") - ds["final_test"].sel(scheme="bptt")
 
 
-def layer_cosine(ds: xr.Dataset, layer: int = 1) -> xr.DataArray:
+def layer_cosine(ds: xr.Dataset, layer: int | None = 1) -> xr.DataArray:
     """Per depth and seed, the cosine of BPTT's surrogate gradient with the exact gradient in ``layer``
-    (1: the layer that reads the input, the farthest from the loss), averaged over the epochs' records
-    (checkpoints 1 .. E: the gradients that trained the network, not the initial weights')."""
+    (1: the layer that reads the input, the farthest from the loss; ``None``: over all layers),
+    averaged over the epochs' records (checkpoints 1 .. E: the gradients that trained the network, not
+    the initial weights')."""
     if "cosine_layer" not in ds:
         raise ValueError("no probe records: the BPTT sweeps ran without probe_alignment, or none is made yet.")
-    return ds["cosine_layer"].sel(layer=layer).isel(checkpoint=slice(1, None)).mean("checkpoint")
+    cos = ds["cosine"] if layer is None else ds["cosine_layer"].sel(layer=layer)
+    return cos.isel(checkpoint=slice(1, None)).mean("checkpoint")
 
 
 def table(ds: xr.Dataset) -> pd.DataFrame:
@@ -119,8 +133,7 @@ def table(ds: xr.Dataset) -> pd.DataFrame:
             row[f"{s}: test accuracy (%)"] = fmt(ds["final_test"].sel(depth=d, scheme=s).values)
         row["exact − BPTT (points)"] = fmt(gap.sel(depth=d).values)
         if "cosine" in ds:
-            row["cosine, all layers"] = fmt(ds["cosine"].sel(depth=d).isel(checkpoint=slice(1, None)).mean("checkpoint"),
-                                            "{:.3f} ± {:.3f}")
+            row["cosine, all layers"] = fmt(layer_cosine(ds, None).sel(depth=d), "{:.3f} ± {:.3f}")
             row["cosine, first layer"] = fmt(layer_cosine(ds).sel(depth=d), "{:.3f} ± {:.3f}")
         rows.append(row)
     return pd.DataFrame(rows).set_index("hidden layers")

@@ -495,7 +495,7 @@ def surrogate_depth(ds: xr.Dataset) -> plt.Figure:
     axes[0].legend(fontsize=8)
     if "cosine" in ds:
         for i, (label, da) in enumerate((("first layer", surrogate.layer_cosine(ds)),
-                                         ("all layers", ds["cosine"].isel(checkpoint=slice(1, None)).mean("checkpoint")))):
+                                         ("all layers", surrogate.layer_cosine(ds, None)))):
             mu, half = ci(da, "seed")
             axes[1].errorbar(depths, mu.values, yerr=half.values, fmt="o-", color=f"C{i + 2}", capsize=3, label=label)
         axes[1].set(xlabel="hidden layers", ylabel="cosine, surrogate vs exact gradient", xticks=depths)
