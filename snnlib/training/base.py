@@ -54,7 +54,9 @@ class TrainConfig(Config):
     - ``lr``: Adam learning rate, ``None`` for the scheme's default; ``lr_schedule``: ``constant``
       or ``cosine`` (per epoch, to 0).
     - ``batch_size``, ``epochs``; ``evals_per_epoch``: validation evaluations per epoch (recorded
-      along ``samples_seen``; 8 gives every 1/8 epoch).
+      along ``samples_seen``; 8 gives every 1/8 epoch); ``dense_epochs``: ``None`` for those records
+      in every epoch, ``k`` for them in the first ``k`` epochs only (each later epoch is recorded at its
+      end): a learning curve resolved where it rises, without paying for dense records after it.
     - ``n_train``, ``n_test``: first samples used, ``None`` for all (``n_test = 0``: no test
       evaluation at all, e.g. a hyper-parameter search); ``n_val`` samples held out of the training
       set (seeded by ``val_seed``) for model selection.
@@ -68,13 +70,14 @@ class TrainConfig(Config):
     EXECUTION: ClassVar[tuple[str, ...]] = ("device",)
     #: fields added after runs were made, with the value that does what the code did before: left
     #: out of :func:`config_digest` at that value (earlier checkpoints and weights are still found)
-    ADDED: ClassVar[dict[str, Any]] = {}
+    ADDED: ClassVar[dict[str, Any]] = {"dense_epochs": None}
 
     lr: float | None = None
     lr_schedule: str = "constant"
     batch_size: int = 64
     epochs: int = 10
     evals_per_epoch: int = 1
+    dense_epochs: int | None = None
     n_train: int | None = None
     n_val: int = 5000
     val_seed: int = 0
@@ -91,7 +94,7 @@ class TrainConfig(Config):
         for f in ("batch_size", "epochs", "evals_per_epoch", "log_every"):
             v = getattr(self, f)
             c(f, isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1")
-        for f, least in (("n_train", 1), ("n_test", 0)):
+        for f, least in (("n_train", 1), ("n_test", 0), ("dense_epochs", 1)):
             v = getattr(self, f)
             c(f, v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= least),
               f"None (all samples) or an integer >= {least}")

@@ -68,7 +68,7 @@ def run(cfg: TrainConfig, progress: bool = True) -> xr.Dataset:
         extra["probe"] = scheme.probe(cfg, batches, model)  # before any checkpoint is loaded
     ds = fit(model, scheme.loss(cfg), scheme.predict(cfg), batches["train"], batches["val"], batches["test"],
              epochs=cfg.epochs, lr=lr, lr_schedule=cfg.lr_schedule, log_every=cfg.log_every,
-             evals_per_epoch=cfg.evals_per_epoch, checkpoint=checkpoint_file(cfg),
+             evals_per_epoch=cfg.evals_per_epoch, dense_epochs=cfg.dense_epochs, checkpoint=checkpoint_file(cfg),
              weights=weights_file(scheme.name, cfg.to_dict()), progress=progress,
              description=f"{scheme.name} seed={cfg.seed}", **extra)
     ds.attrs.update({f"n_{split}": len(y) for split, (_, y) in sets.items()})

@@ -6,7 +6,8 @@
 accuracy, validation and test accuracy and loss, hidden spikes per sample and wall time, plus the
 training loss of every ``log_every`` batches, into an :class:`xarray.Dataset`; and the validation
 accuracy and loss ``evals_per_epoch`` times per epoch along the coordinate ``samples_seen`` (training
-samples seen so far), for convergence-rate studies.
+samples seen so far), for convergence-rate studies; with ``dense_epochs = k``, only in the first ``k``
+epochs (each later one is recorded at its end).
 
 Resumable: after every epoch the model, optimizer, history and epoch are written (atomically) to
 ``checkpoint``; a later call with the same checkpoint path continues after the last finished epoch.
@@ -203,6 +204,13 @@ def _eval_batches(n_samples: int, batch_size: int, evals_per_epoch: int) -> list
     return [min(math.ceil(t / batch_size), n_batches) - 1 for t in targets]
 
 
+def _records_epoch(epoch: int, dense_epochs: int | None) -> bool:
+    """Whether epoch ``epoch`` (from 0) takes its records within the epoch, or only at its end."""
+    if dense_epochs is not None and not (isinstance(dense_epochs, int) and dense_epochs >= 1):
+        raise ValueError(f"dense_epochs = {dense_epochs!r}: expected None (records in every epoch) or an integer >= 1.")
+    return dense_epochs is None or epoch < dense_epochs
+
+
 def make_adam(params, lr: float) -> torch.optim.Adam:
     """Adam, fused where torch has a fused kernel for the parameters (CPU and CUDA floating tensors).
 
@@ -241,6 +249,7 @@ def fit(
     lr_schedule: str = "constant",
     log_every: int = 50,
     evals_per_epoch: int = 1,
+    dense_epochs: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     weights: str | os.PathLike | None = None,
     step: Callable = default_step,
@@ -252,7 +261,8 @@ def fit(
 
     ``lr_schedule``: ``"constant"`` or ``"cosine"`` (per-epoch cosine decay from ``lr`` to 0 over
     ``epochs``; a resumed run continues the same schedule). ``evals_per_epoch``: validation
-    evaluations per epoch (dim ``samples_seen``; the last at the epoch's end). ``weights``: where the
+    evaluations per epoch (dim ``samples_seen``; the last at the epoch's end), in the first
+    ``dense_epochs`` epochs only when it is given (:func:`_records_epoch`). ``weights``: where the
     best-validation weights (model selection at epoch ends, where the test set is evaluated too) are
     written as float32 ``.npz`` when training ends. ``probe(model)``: a dict of scalar measurements
     taken before training and after every epoch (after its evaluation), recorded as ``probe_<key>``
@@ -265,6 +275,7 @@ def fit(
         raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'.")
     n_samples = getattr(train, "samples_per_epoch", len(train.y))
     eval_at = _eval_batches(n_samples, train.batch_size, evals_per_epoch)
+    _records_epoch(0, dense_epochs)  # checks it before any training
     keep_freed_memory()  # a training step's large arrays reused, not faulted in afresh at every step
     opt = make_adam(model.parameters(), lr)
     n_batches = len(train)
@@ -335,10 +346,11 @@ def fit(
                 bar.set_postfix(loss=f"{chunk_sum / chunk_n:.4f}")
                 chunk_sum, chunk_n = 0.0, 0
             while j < evals_per_epoch and b == eval_at[j]:
-                if b < n_batches - 1:  # the epoch's last evaluation is the epoch-end one below
-                    e = evaluate(model, val, loss, predict)
-                    curve["val_loss"][epoch, j], curve["val_accuracy"][epoch, j] = e.loss, e.accuracy
-                curve["samples_seen"][epoch, j] = epoch * n_samples + seen
+                if b == n_batches - 1 or _records_epoch(epoch, dense_epochs):
+                    if b < n_batches - 1:  # the epoch's last evaluation is the epoch-end one below
+                        e = evaluate(model, val, loss, predict)
+                        curve["val_loss"][epoch, j], curve["val_accuracy"][epoch, j] = e.loss, e.accuracy
+                    curve["samples_seen"][epoch, j] = epoch * n_samples + seen
                 j += 1
         bar.close()
         hist["epoch_time"][epoch] = time.perf_counter() - t0
@@ -383,11 +395,12 @@ def curves_dataset(hist: dict, batch_loss: np.ndarray, curve: dict, log_every: i
     data = {k: (("epoch",), v, {"units": units.get(k, "1")}) for k, v in hist.items()}
     data["batch_loss"] = (("epoch", "log_chunk"), batch_loss,
                           {"long_name": f"mean training loss of each {log_every} batches"})
+    taken = np.isfinite(curve["samples_seen"].ravel())  # records an epoch beyond dense_epochs did not take
     for k in ("val_accuracy", "val_loss"):
-        data[f"{k}_curve"] = (("samples_seen",), curve[k].ravel(),
+        data[f"{k}_curve"] = (("samples_seen",), curve[k].ravel()[taken],
                               {"units": "1", "long_name": f"{k.replace('_', ' ')} at fixed numbers of training samples"})
     coords = {"epoch": np.arange(1, epochs + 1),
-              "samples_seen": ("samples_seen", curve["samples_seen"].ravel().astype(np.int64),
+              "samples_seen": ("samples_seen", curve["samples_seen"].ravel()[taken].astype(np.int64),
                                {"units": "training samples"})}
     if probes is not None:
         coords["checkpoint"] = ("checkpoint", np.arange(epochs + 1), {"long_name": "epochs finished"})

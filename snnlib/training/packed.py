@@ -55,6 +55,7 @@ from snnlib.training.loop import (
     NonFiniteLossError,
     _eval_batches,
     _now,
+    _records_epoch,
     activity,
     curves_dataset,
     make_adam,
@@ -124,7 +125,7 @@ def evaluate_packed(model: PackedEventNetwork, batches: Sequence[Iterable], loss
 def fit_packed(model: PackedEventNetwork, loss: Callable, predict: Callable, trains: Sequence[Batches],
                vals: Sequence[Iterable], tests: Sequence[Iterable], *, epochs: int, lrs: Sequence[float],
                lr_schedule: str = "constant", log_every: int = 50, evals_per_epoch: int = 1,
-               weights: Sequence | None = None, progress: bool = True,
+               dense_epochs: int | None = None, weights: Sequence | None = None, progress: bool = True,
                description: str = "packed") -> list[xr.Dataset]:
     """Train the ``R`` runs of ``model`` with Adam for ``epochs`` epochs and return each run's
     learning curves (:func:`snnlib.training.loop.fit`'s form, without probes).
@@ -152,6 +153,7 @@ def fit_packed(model: PackedEventNetwork, loss: Callable, predict: Callable, tra
         raise ValueError(f"the runs' training batches differ in (batches, batch size, samples per epoch): {shape}")
     n_batches, batch_size, n_samples = shape.pop()
     eval_at = _eval_batches(n_samples, batch_size, evals_per_epoch)
+    _records_epoch(0, dense_epochs)  # checks it before any training
     keep_freed_memory()  # as fit
     opts = [make_adam(net.parameters(), lr) for net, lr in zip(model.runs, lrs)]  # as fit: the same Adam
     n_chunks = math.ceil(n_batches / log_every)
@@ -206,12 +208,13 @@ def fit_packed(model: PackedEventNetwork, loss: Callable, predict: Callable, tra
                 bar.set_postfix(loss=f"{float(np.mean(chunk_sum / chunk_n)):.4f}")
                 chunk_sum, chunk_n = np.zeros(R), 0
             while j < evals_per_epoch and b == eval_at[j]:
-                if b < n_batches - 1:  # the epoch's last evaluation is the epoch-end one below
-                    e = evaluate_packed(model, vals, loss, predict)
+                if b == n_batches - 1 or _records_epoch(epoch, dense_epochs):
+                    if b < n_batches - 1:  # the epoch's last evaluation is the epoch-end one below
+                        e = evaluate_packed(model, vals, loss, predict)
+                        for r in range(R):
+                            curve[r]["val_loss"][epoch, j], curve[r]["val_accuracy"][epoch, j] = e.loss[r], e.accuracy[r]
                     for r in range(R):
-                        curve[r]["val_loss"][epoch, j], curve[r]["val_accuracy"][epoch, j] = e.loss[r], e.accuracy[r]
-                for r in range(R):
-                    curve[r]["samples_seen"][epoch, j] = epoch * n_samples + seen
+                        curve[r]["samples_seen"][epoch, j] = epoch * n_samples + seen
                 j += 1
         bar.close()
         elapsed = time.perf_counter() - t0
@@ -271,6 +274,7 @@ def run_packed(cfgs: Sequence[TrainConfig], progress: bool = True, save: bool = 
     dss = fit_packed(model, scheme.loss(cfg0), scheme.predict(cfg0), [b["train"] for b in batches],
                      [b["val"] for b in batches], [b["test"] for b in batches], epochs=cfg0.epochs, lrs=lrs,
                      lr_schedule=cfg0.lr_schedule, log_every=cfg0.log_every, evals_per_epoch=cfg0.evals_per_epoch,
+                     dense_epochs=cfg0.dense_epochs,
                      weights=[weights_file(scheme.name, c.to_dict()) if save else None for c in cfgs],
                      progress=progress, description=f"{scheme.name} packed seeds={seeds}")
     for cfg, lr, ds in zip(cfgs, lrs, dss):

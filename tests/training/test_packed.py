@@ -155,6 +155,21 @@ def test_packed_training_equals_separate_training(R):
     assert not np.array_equal(dss[0]["batch_loss"].values, dss[1]["batch_loss"].values)  # runs differ
 
 
+def test_packed_training_with_dense_first_epochs_equals_separate_training():
+    """``dense_epochs`` packed as alone: the same records (the first epoch's and the later epoch ends)."""
+    net = _net(0)
+    tr, va, te = _batches(0)
+    ds = fit(net, _loss, predict_events_by_count, tr, va, te, epochs=3, lr=0.003, log_every=2,
+             evals_per_epoch=2, dense_epochs=1, progress=False)
+    tr0, va0, te0 = _batches(0)
+    tr1, va1, te1 = _batches(1)
+    dss = fit_packed(PackedEventNetwork([_net(0), _net(1)]), _loss, predict_events_by_count, [tr0, tr1], [va0, va1],
+                     [te0, te1], epochs=3, lrs=[0.003, 0.01], log_every=2, evals_per_epoch=2, dense_epochs=1,
+                     progress=False)
+    assert ds.sizes["samples_seen"] == 4  # two in the first epoch, then the ends of epochs 2 and 3
+    _same_curves(dss[0], ds)
+
+
 def test_fit_packed_refuses_mismatched_arguments():
     model = PackedEventNetwork([_net(0), _net(1)])
     tr, va, te = _batches(0)

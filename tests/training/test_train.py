@@ -32,7 +32,7 @@ def _model(seed=0):
     return ClockNetwork((20, 16, 2), CubaDiscrete(0.5, 0.8, 1.0), generator=torch.Generator().manual_seed(seed))
 
 
-def _fit(tmp_path, epochs, ckpt="c.pt", model=None, evals_per_epoch=1, weights=None, probe=None):
+def _fit(tmp_path, epochs, ckpt="c.pt", model=None, evals_per_epoch=1, weights=None, probe=None, dense_epochs=None):
     x, y = _toy_problem()
     train = Batches(x[:64], y[:64], 16, _encode, shuffle=True, seed=0)
     val = Batches(x[64:80], y[64:80], 16, _encode)
@@ -40,7 +40,7 @@ def _fit(tmp_path, epochs, ckpt="c.pt", model=None, evals_per_epoch=1, weights=N
     torch.manual_seed(0)
     return fit(model or _model(), losses.count_cross_entropy, losses.predict_by_count, train, val, test,
                epochs=epochs, lr=5e-2, log_every=2, checkpoint=tmp_path / ckpt, progress=False,
-               evals_per_epoch=evals_per_epoch, weights=weights, probe=probe)
+               evals_per_epoch=evals_per_epoch, weights=weights, probe=probe, dense_epochs=dense_epochs)
 
 
 def test_training_lowers_the_loss_and_records_curves(tmp_path):
@@ -93,6 +93,24 @@ def test_validation_is_evaluated_at_fixed_numbers_of_training_samples(tmp_path):
     assert ds["samples_seen"].attrs["units"] == "training samples"
     with pytest.raises(ValueError, match=r"evals_per_epoch = 5: expected an integer in \[1, 4\]"):
         _fit(tmp_path, epochs=1, ckpt="x.pt", evals_per_epoch=5)
+
+
+def test_dense_epochs_keeps_the_records_of_the_first_epochs_and_the_epoch_ends_after(tmp_path):
+    """4 evaluations per epoch (every batch of 16) in the first epoch only: after 16, 32, 48 and 64
+    samples, then at 128 and 192; those records equal the run that records every epoch densely, and
+    so does its training (the evaluations change nothing else)."""
+    dense = _fit(tmp_path, epochs=3, ckpt="d.pt", evals_per_epoch=4)
+    sparse = _fit(tmp_path, epochs=3, ckpt="s.pt", evals_per_epoch=4, dense_epochs=1)
+    assert sparse["samples_seen"].values.tolist() == [16, 32, 48, 64, 128, 192]
+    np.testing.assert_array_equal(sparse["val_accuracy_curve"].values,
+                                  dense["val_accuracy_curve"].sel(samples_seen=[16, 32, 48, 64, 128, 192]).values)
+    np.testing.assert_array_equal(sparse["train_loss"].values, dense["train_loss"].values)
+    _fit(tmp_path, epochs=2, ckpt="r.pt", evals_per_epoch=4, dense_epochs=1)  # interrupted, then resumed
+    resumed = _fit(tmp_path, epochs=3, ckpt="r.pt", model=_model(seed=99), evals_per_epoch=4, dense_epochs=1)
+    assert resumed["samples_seen"].values.tolist() == sparse["samples_seen"].values.tolist()
+    np.testing.assert_allclose(resumed["val_loss_curve"].values, sparse["val_loss_curve"].values, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"dense_epochs = 0: expected None \(records in every epoch\) or an integer >= 1"):
+        _fit(tmp_path, epochs=1, ckpt="x.pt", dense_epochs=0)
 
 
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path):

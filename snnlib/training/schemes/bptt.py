@@ -94,7 +94,7 @@ class BPTTConfig(TrainConfig):
     """
 
     SCHEME: ClassVar[str] = NAME
-    ADDED: ClassVar[dict] = {"init": "kaiming", "targets": (15.0, 3.0), "fit_targets": False,
+    ADDED: ClassVar[dict] = {**TrainConfig.ADDED, "init": "kaiming", "targets": (15.0, 3.0), "fit_targets": False,
                              "surrogate_unit": "absolute", "time_shuffle": False, "skip_eval": True,
                              "skip_gain": False, "decay_step": None, "rounding": "floor", "probe_alignment": False}
 

@@ -158,8 +158,8 @@ class SpikeTimeConfig(TrainConfig):
     """
 
     SCHEME: ClassVar[str] = NAME
-    ADDED: ClassVar[dict] = {"tau_s": None, "max_spikes": None, "targets": None, "fit_targets": False,
-                             "time_shuffle": False}
+    ADDED: ClassVar[dict] = {**TrainConfig.ADDED, "tau_s": None, "max_spikes": None, "targets": None,
+                             "fit_targets": False, "time_shuffle": False}
 
     variant: str = "multi"
     hidden: tuple = (800,)
