@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 from snnlib.analyses import direct
+from snnlib.study import plan
 
 SEEDS = [0, 1, 2]
 N = np.array([2500, 5000, 7500, 10000])  # samples seen (one epoch of 10000, four records)
@@ -139,3 +140,17 @@ def test_a_sweep_whose_points_differ_in_epoch_size_is_refused():
     del s["direct"].attrs["n_train"]
     with pytest.raises(ValueError, match="n_train"):
         direct.metrics(s)
+
+
+def test_the_yinyang_direct_sweep_is_its_benchmark_integrated_and_nothing_else():
+    """direct-yinyang-fast trains the fast neuron's continuous network (timebins-yinyang-fast-exact, the
+    benchmark) under integrators: the same fields, plus only the integration's, at the steps where its
+    transfer breaks (h / tau_s read against the neuron's tau_s)."""
+    bench = plan.sweep("timebins-yinyang-fast-exact").profiles["quick"]
+    d = plan.sweep("direct-yinyang-fast").profiles["quick"]
+    extra = {"spike_rule", "input"}
+    assert {k: v for k, v in d.base.items() if k not in extra} == bench.base
+    assert d.grid["seed"] == bench.grid["seed"]
+    assert set(d.grid) == {"gradient", "integration", "dt", "seed"}
+    tau_s = bench.base["tau_s"]
+    assert [dt / tau_s for dt in d.grid["dt"]] == pytest.approx(list(plan.DIRECT_YY_H))
