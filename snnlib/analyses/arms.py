@@ -22,7 +22,9 @@ def rates(ds: xr.Dataset, q: float, dim: str) -> xr.Dataset:
     first reaches one target shared by every arm (``target`` = ``q`` x the lowest of their mean final
     validation accuracies; :func:`snnlib.metrics.samples_to_reach`), the whole run where it is never
     reached (``censored``: its rate overstated); the final test and validation accuracy (points) and
-    hidden spikes per sample. ``spacing``: the most samples between two validation records."""
+    hidden spikes per sample. ``spacing``: the most samples between the two validation records that
+    bracket a run's crossing of the target (the resolution of ``n_q``; records may be denser early in
+    training, ``dense_epochs``), NaN when no run reaches it."""
     if dim not in ds.dims:
         raise ValueError(f"expected a dataset with a {dim!r} dimension (one value per arm compared); "
                          f"it has {', '.join(map(str, ds.dims)) or 'none'}.")
@@ -40,8 +42,19 @@ def rates(ds: xr.Dataset, q: float, dim: str) -> xr.Dataset:
     out = xr.Dataset({"n_q": raw.where(~censored, n[-1]), "censored": censored,
                       "final_test": 100 * ds["test_accuracy"].isel(epoch=-1, drop=True), "final_val": 100 * final_val,
                       "hidden_spikes": ds["hidden_spikes"].isel(epoch=-1, drop=True)})
-    out.attrs.update(q=q, target=target, spacing=float(np.diff(n).max()) if n.size > 1 else math.nan, dim=dim)
+    out.attrs.update(q=q, target=target, spacing=_bracket(n, raw.values[~censored.values]), dim=dim)
     return out
+
+
+def _bracket(n: np.ndarray, crossings: np.ndarray) -> float:
+    """The widest gap between consecutive records ``n`` around any of ``crossings`` (a crossing at a
+    record counts the gap before it; at the first record, that record's samples)."""
+    crossings = crossings[np.isfinite(crossings)]
+    if crossings.size == 0:
+        return math.nan
+    i = np.searchsorted(n, crossings, side="left")  # the record at or after each crossing
+    gaps = np.diff(np.concatenate([[0.0], n]))
+    return float(gaps[np.clip(i, 0, len(n) - 1)].max())
 
 
 def table(r: xr.Dataset, labels: dict | None = None) -> pd.DataFrame:

@@ -66,3 +66,18 @@ def test_the_curves_figure_draws_both_variants():
     ds = _sweep({"single": 20000.0, "multi": 5000.0}, {"single": 800.0, "multi": 2000.0})
     fig = sweep_plots.variant_curves(ds, single_spike.VARIANTS, target=0.87)
     assert len(fig.axes[0].get_lines()) == 3  # two variants and the target
+
+
+def test_the_spacing_is_that_of_the_records_around_the_crossings():
+    """Records dense early and sparse later (dense_epochs): the resolution of n_q is the gap of the
+    records that bracket the crossings, not the widest gap of the run."""
+    ds = _sweep({"single": 6000.0, "multi": 3000.0}, {"single": 800.0, "multi": 2000.0})
+    sparse = np.concatenate([N[:10], [N[-1] * 3]])  # an epoch's records, then one far later
+    ds = ds.isel(samples_seen=list(range(11))).assign_coords(samples_seen=sparse)
+    r = single_spike.rates(ds, q=0.9)
+    assert float(r["n_q"].max()) < N[9] and r.attrs["spacing"] == 5500.0
+    late = ds.copy(deep=True)  # the single-spike runs learn only after the dense records
+    late["val_accuracy_curve"].loc[{"variant": "single"}] = np.where(sparse < sparse[-1], 0.1, 0.97)
+    r = single_spike.rates(late, q=0.9)
+    assert float(r["n_q"].sel(variant="single").min()) > N[9]
+    assert r.attrs["spacing"] == sparse[-1] - sparse[-2]  # crossed in the wide gap
