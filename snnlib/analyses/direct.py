@@ -1,13 +1,18 @@
 """Seed 001, experiment 2: numerically integrated networks trained directly, piggyback vs adjusted.
 
-The aggregation behind the chapter ``notebooks/direct.ipynb`` and the findings' verdicts (decided in
-:mod:`snnlib.analyses.findings`). It reads
-three training sweeps of one profile (:mod:`snnlib.study.plan`):
+The aggregation behind the chapters ``notebooks/direct.ipynb`` (MNIST) and
+``notebooks/direct_yinyang.ipynb`` (Yin-Yang) and the findings' verdicts (decided in
+:mod:`snnlib.analyses.findings`). A *study* (:data:`STUDIES`) is a set of training sweeps of one
+profile (:mod:`snnlib.study.plan`), each in one role:
 
 - ``direct``: gradient x integration x dt x seed, spike rule ``linear``
   (:mod:`snnlib.training.schemes.integrated`);
-- ``direct-newton``: the same at one dt with Newton's spike rule;
+- ``direct-newton`` (MNIST only): the same at one dt with Newton's spike rule;
 - ``direct-exact``: the exact (analytic) scheme on the same data and settings, the benchmark.
+
+MNIST's study runs at steps where nothing moves (h / tau_s <= 4 / 130); the Yin-Yang study, at the
+steps where the fast neuron's transfer breaks (h / tau_s = 0.1 and 1), decides seed 001's claims
+(:data:`DECIDING`).
 
 Per point (one seed), from the learning curves and the training probes (:mod:`snnlib.training.probes`):
 
@@ -40,25 +45,45 @@ from snnlib.metrics import mean_ci, samples_to_reach
 from snnlib.study import claims as claims_table
 from snnlib.study.loading import MissingPointsError, load_sweep
 
-SWEEPS = ("direct", "direct-newton", "direct-exact")
+#: each study's sweeps by role (the module doc)
+STUDIES = {"mnist": {"direct": "direct", "direct-newton": "direct-newton", "direct-exact": "direct-exact"},
+           "yinyang-fast": {"direct": "direct-yinyang-fast", "direct-exact": "timebins-yinyang-fast-exact"}}
+#: the study whose sweeps decide seed 001's direct-training claims (where the integration matters)
+DECIDING = "yinyang-fast"
+#: MNIST's sweeps (the first study)
+SWEEPS = tuple(STUDIES["mnist"].values())
 #: the fraction of the benchmark's mean final validation accuracy whose crossing times training
 #: (declared, with its rationale, in the claims table)
 Q = claims_table.Q
 
 
-def load(profile: str = "quick", allow_missing: bool = True) -> dict[str, xr.Dataset]:
-    """The three sweeps of ``profile`` (``{name: dataset}``); a sweep without any complete point
-    is left out when ``allow_missing``. ``attrs["missing"]`` of each lists its missing points."""
+def _study(study: str) -> dict[str, str]:
+    if study not in STUDIES:
+        raise ValueError(f"study = {study!r}: expected one of {', '.join(STUDIES)}.")
+    return STUDIES[study]
+
+
+def load(profile: str = "quick", allow_missing: bool = True, study: str = "mnist") -> dict[str, xr.Dataset]:
+    """The sweeps of ``study`` in ``profile``, by role (``{"direct": dataset, ...}``); a sweep
+    without any complete point is left out when ``allow_missing``. ``attrs["missing"]`` of each
+    lists its missing points."""
     out = {}
-    for name in SWEEPS:
+    for role, name in _study(study).items():
         try:
-            out[name] = load_sweep(name, profile, allow_missing=allow_missing)
+            out[role] = load_sweep(name, profile, allow_missing=allow_missing)
         except MissingPointsError:
             if not allow_missing:
                 raise
     if "direct-exact" not in out:
-        raise FileNotFoundError(f"direct-exact/{profile}: the benchmark has no complete point yet.")
+        raise FileNotFoundError(f"{STUDIES[study]['direct-exact']}/{profile}: the benchmark has no complete point yet.")
     return out
+
+
+def tau_s(ds: xr.Dataset) -> float:
+    """The synaptic time constant (ms) of a sweep's networks, from its points' common attributes."""
+    if "tau_s_ms" not in ds.attrs:
+        raise ValueError(f"sweep {ds.attrs.get('sweep')}: its points do not share one tau_s.")
+    return float(ds.attrs["tau_s_ms"])
 
 
 def _n_train(ds: xr.Dataset) -> int:
@@ -111,7 +136,8 @@ def point_metrics(ds: xr.Dataset, bench: xr.Dataset | None = None, q: float = Q,
         out["time_ratio"] = out["epoch_cost"] / bench_m["epoch_cost"]
         out["time_to_q_ratio"] = out["cost_to_q"] / bench_m["cost_to_q"]
         out["test_drop"] = out["final_test"] - bench_m["final_test"]
-    out.attrs.update(q=q, target=goal, n_train=n_train, config=ds.attrs.get("config", ""))
+    out.attrs.update(q=q, target=goal, n_train=n_train, config=ds.attrs.get("config", ""),
+                     **({"tau_s_ms": ds.attrs["tau_s_ms"]} if "tau_s_ms" in ds.attrs else {}))
     return out
 
 
@@ -211,9 +237,9 @@ def resolution(sweeps: dict[str, xr.Dataset], m: dict[str, xr.Dataset]) -> tuple
     return spacing, spacing / smallest if smallest > 0 else math.nan
 
 
-def wall_hours(profile: str = "quick") -> float:
-    """Hours of one core that the complete points of the three sweeps took (their ``meta.json``)."""
-    return sum(wall_minutes(name, profile) for name in SWEEPS) / 60.0
+def wall_hours(profile: str = "quick", study: str = "mnist") -> float:
+    """Hours of one core that the complete points of the study's sweeps took (their ``meta.json``)."""
+    return sum(wall_minutes(name, profile) for name in _study(study).values()) / 60.0
 
 
 def table(m: dict[str, xr.Dataset], variables=("final_test", "spikes", "time_ratio", "n_q", "time_to_q_ratio")):

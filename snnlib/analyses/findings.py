@@ -391,7 +391,8 @@ def _nir_corrected(load: Loader, c, s) -> Decision:
 
 # --------------------------------------------------------------------------------------- direct
 def _direct_metrics(load: Loader, q: float) -> dict:
-    return direct.metrics({name: load(name).results for name in direct.SWEEPS}, q)
+    """The deciding study's metrics (direct.DECIDING: the steps where the integration matters)."""
+    return direct.metrics({role: load(name).results for role, name in direct.STUDIES[direct.DECIDING].items()}, q)
 
 
 def _high_order(load: Loader, c, s) -> Decision:
@@ -408,8 +409,9 @@ def _high_order(load: Loader, c, s) -> Decision:
                                  _est(inf.paired, -np.log(direct.per_seed(hi["n_q"]) / direct.per_seed(eu["n_q"])))),
         "robust (against the exact scheme)": _t(c, s, "robust", _est(inf.paired, direct.per_seed(hi["final_test"]),
                                                                      direct.per_seed(e["final_test"])))})
-    n = {"large_dt": large, "exact_test": float(e["final_test"].mean()), "unreached": int((d["reached"] == 0).sum())}
-    return Decision(tree, n, f"{high} vs Euler at {{large_dt:g}} ms (h / tau_s = {{large_dt:g}} / 130), adjusted "
+    n = {"large_dt": large, "h_over_tau_s": large / direct.tau_s(d), "exact_test": float(e["final_test"].mean()),
+         "unreached": int((d["reached"] == 0).sum())}
+    return Decision(tree, n, f"{high} vs Euler at {{large_dt:g}} ms (h / tau_s = {{h_over_tau_s:.3g}}), adjusted "
                     "gradient; the exact scheme {exact_test:.2f} %; runs that never reach the target: {unreached}")
 
 

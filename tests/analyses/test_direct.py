@@ -38,7 +38,7 @@ def _runs(shape: dict, final_acc, rise, epoch_time, spikes, cosine=None, config=
     if cosine is not None:
         ds["probe_cosine"] = (dims + ["checkpoint"], np.broadcast_to(np.asarray(cosine, float)[..., None, None], size + [2]))
         ds["probe_norm_ratio"] = ds["probe_cosine"] * 0 + 1
-    ds.attrs.update(n_train=10000, config=config)
+    ds.attrs.update(n_train=10000, config=config, tau_s_ms=5.0)
     return ds
 
 
@@ -84,12 +84,15 @@ def test_point_metrics_on_known_curves():
 
 
 def _decided(claim_id, sweeps):
-    """A direct-training claim decided alone on synthetic sweeps, Holm within it."""
+    """A direct-training claim decided alone on synthetic sweeps (by role), given the names of the
+    deciding study's sweeps, Holm within it."""
     from types import SimpleNamespace
 
     from snnlib.analyses import findings
 
-    return findings.decide_one(claim_id, lambda e: SimpleNamespace(results=sweeps[e]))
+    by_name = {direct.STUDIES[direct.DECIDING][role]: ds for role, ds in sweeps.items()
+               if role in direct.STUDIES[direct.DECIDING]}
+    return findings.decide_one(claim_id, lambda e: SimpleNamespace(results=by_name[e]))
 
 
 def test_verdicts_follow_the_numbers():
@@ -154,3 +157,20 @@ def test_the_yinyang_direct_sweep_is_its_benchmark_integrated_and_nothing_else()
     assert set(d.grid) == {"gradient", "integration", "dt", "seed"}
     tau_s = bench.base["tau_s"]
     assert [dt / tau_s for dt in d.grid["dt"]] == pytest.approx(list(plan.DIRECT_YY_H))
+
+
+def test_the_claims_are_decided_on_the_yinyang_study_where_integration_matters():
+    """The deciding study reads the Yin-Yang sweeps (the benchmark: the fast neuron's continuous
+    network), and its verdict names the step in h / tau_s."""
+    assert direct.DECIDING == "yinyang-fast"
+    assert direct.STUDIES["yinyang-fast"] == {"direct": "direct-yinyang-fast", "direct-exact": "timebins-yinyang-fast-exact"}
+    from types import SimpleNamespace
+
+    from snnlib.analyses import findings
+    from snnlib.study import claims
+
+    by_name = {direct.STUDIES[direct.DECIDING][r]: x for r, x in _sweeps().items() if r != "direct-newton"}
+    d = findings.decide(claims.claim("s001_high_order"), lambda e: SimpleNamespace(results=by_name[e]), findings.Settings())
+    assert d.numbers["h_over_tau_s"] == pytest.approx(4.0 / 5.0)
+    with pytest.raises(ValueError, match="study = 'cifar'"):
+        direct.load("quick", study="cifar")
