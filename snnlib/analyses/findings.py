@@ -415,25 +415,61 @@ def _high_order(load: Loader, c, s) -> Decision:
                     "gradient; the exact scheme {exact_test:.2f} %; runs that never reach the target: {unreached}")
 
 
+def _step_costs(load: Loader) -> xr.Dataset:
+    """The performance run with the direct-training benchmark (benchmarks/bench_direct.py)."""
+    perf = load("performance").results
+    if "direct_rounds_s_per_sample" not in perf:
+        raise NotDecidable("the performance run has no direct-training benchmark (benchmarks/bench_direct.py)")
+    return perf
+
+
+def _log_cost_ratio(perf: xr.Dataset, d: xr.Dataset, num: dict, den: dict) -> tuple[xr.DataArray, np.ndarray]:
+    """Over the cells of ``d`` (the deciding sweep's metrics, dims beyond ``num``/``den``'s fixed
+    ones): per cell the benchmark's ln(step cost ``num`` / ``den``) (median over rounds), and the
+    per-round ln ratio averaged over the cells (one value per round of the benchmark)."""
+    per_cell = xr.zeros_like(d["final_test"].isel(seed=0, drop=True).sel(num), dtype=float)
+    free = list(per_cell.dims)  # the two of gradient, integration, dt that num and den leave free
+    per_round = []
+    for idx in np.ndindex(*per_cell.shape):
+        at = {k: per_cell[k].values[i].item() for k, i in zip(free, idx)}
+        r = performance.direct_step_log_ratios(perf, performance.direct_label(**at, **num),
+                                               performance.direct_label(**at, **den))
+        per_round.append(r)
+        per_cell.loc[at] = float(np.median(r))
+    return per_cell, np.mean(per_round, axis=0)
+
+
 def _euler_time(load: Loader, c, s) -> Decision:
+    perf = _step_costs(load)
     d = _direct_metrics(load, s.q)["direct"]
     high = [str(x) for x in d["integration"].values][-1]
-    ratio = np.log(d.sel(integration="euler")["epoch_cost"] / d.sel(integration=high)["epoch_cost"])
-    return Decision(_t(c, s, "faster", _est(inf.paired, -direct.per_seed(ratio))), {},
-                    f"Euler against {high}, wall time per epoch, both gradients, every step")
+    step, rounds = _log_cost_ratio(perf, d, {"integration": "euler"}, {"integration": high})
+    eu, hi = d.sel(integration="euler"), d.sel(integration=high)
+    to_target = step + np.log(eu["n_q"] / hi["n_q"])  # ln(Euler's training time to the target / high's), per seed
+    tree = ("parts", {"cheaper steps": _t(c, s, "faster", _est(inf.paired, -rounds, what="rounds"), "cheaper steps"),
+                      "sooner to the target": _t(c, s, "faster", _est(inf.paired, -direct.per_seed(to_target)),
+                                                 "sooner to the target")})
+    n = {"step_ratio": float(np.exp(step.mean())), "time_ratio": float(np.exp(direct.per_seed(to_target).mean()))}
+    return Decision(tree, n, f"Euler against {high} at the same step and gradient: a training step costs "
+                    "{step_ratio:.2f} x (geometric mean over steps and gradients, benchmark in one process); the "
+                    "training time to the target (that cost x the samples to it) {time_ratio:.2f} x")
 
 
 def _piggyback(load: Loader, c, s) -> Decision:
+    perf = _step_costs(load)
     d = _direct_metrics(load, s.q)["direct"]
     pig, adj = d.sel(gradient="piggyback"), d.sel(gradient="adjusted")
+    step, _ = _log_cost_ratio(perf, d, {"gradient": "piggyback"}, {"gradient": "adjusted"})
+    to_target = step + np.log(pig["n_q"] / adj["n_q"])  # ln(piggyback's training time to the target / adjusted's)
     tree = ("parts", {
         "similar accuracy": _t(c, s, "similar accuracy", _est(inf.paired, direct.per_seed(pig["final_test"] - adj["final_test"]))),
-        "slower to the target": _t(c, s, "slower", _est(inf.paired, direct.per_seed(np.log(pig["cost_to_q"] / adj["cost_to_q"]))))})
+        "slower to the target": _t(c, s, "slower", _est(inf.paired, direct.per_seed(to_target)))})
     last = d["cosine"].isel(checkpoint=-1).sel(dt=float(d["dt"].max())) if "cosine" in d else None
     n = {"pig_cosine": float(last.sel(gradient="piggyback").mean()) if last is not None else math.nan,
          "adj_cosine": float(last.sel(gradient="adjusted").mean()) if last is not None else math.nan,
-         "large_dt": float(d["dt"].max())}
-    return Decision(tree, n, "gradient cosine with the exact one at {large_dt:g} ms: {pig_cosine:.3f} (piggyback), "
+         "large_dt": float(d["dt"].max()), "step_ratio": float(np.exp(step.mean()))}
+    return Decision(tree, n, "a piggyback training step costs {step_ratio:.2f} x an adjusted one (benchmark in one "
+                    "process); gradient cosine with the exact one at {large_dt:g} ms: {pig_cosine:.3f} (piggyback), "
                     "{adj_cosine:.3f} (adjusted)")
 
 

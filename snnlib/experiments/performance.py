@@ -1,6 +1,6 @@
 """Performance appendix: the benchmark result files of ``make bench``, gathered into one run.
 
-Reads ``benchmarks/results/{bptt,events,spiketime,integrated,cost_in_t}.json`` (whichever exist), and
+Reads ``benchmarks/results/{bptt,events,spiketime,integrated,cost_in_t,direct}.json`` (whichever exist), and
 ``gpu.json`` when a GPU run of ``benchmarks/bench_gpu.py`` has been committed, so the book quotes
 measured numbers only. ``make bench`` rewrites those files and removes this run so that the next
 ``make runs`` gathers the new numbers.
@@ -20,14 +20,14 @@ from snnlib.model.discretization import parse_integration
 from snnlib.paths import bench_results_root
 
 NAME = "performance"
-BENCHMARKS = ("bptt", "events", "spiketime", "integrated", "cost_in_t")
+BENCHMARKS = ("bptt", "events", "spiketime", "integrated", "cost_in_t", "direct")
 
 
 @dataclasses.dataclass(frozen=True)
 class PerformanceConfig(Config):
     """Fields: ``benchmarks``: which result files to gather (names under ``benchmarks/results/``)."""
 
-    benchmarks: tuple = ("bptt", "events", "spiketime", "integrated", "cost_in_t")
+    benchmarks: tuple = ("bptt", "events", "spiketime", "integrated", "cost_in_t", "direct")
 
     def validate(self) -> None:
         super().validate()
@@ -134,6 +134,18 @@ def run(cfg: PerformanceConfig) -> xr.Dataset:
         ds.attrs.update(cost_finished=doc["finished"], cost_tau_s=float(doc["neuron"]["tau_s"]),
                         cost_window_ms=float(doc["window_ms"]), cost_batch=int(rows[0]["batch"]))
         found.append("cost_in_t")
+    if "direct" in cfg.benchmarks and (doc := docs["direct"]):  # the Yin-Yang direct-training steps
+        rows = doc["results"]
+        ds = ds.assign_coords(direct_method=[r["method"] for r in rows],
+                              direct_round=np.arange(len(rows[0]["rounds_s_per_sample"])))
+        ds["direct_s_per_sample"] = ("direct_method", np.array([float(r["s_per_sample"]) for r in rows]))
+        ds["direct_rounds_s_per_sample"] = (("direct_method", "direct_round"),
+                                            np.array([r["rounds_s_per_sample"] for r in rows], float))
+        ds["direct_hidden_spikes_per_sample"] = ("direct_method",
+                                                 np.array([float(r["hidden_spikes_per_sample"]) for r in rows]))
+        ds.attrs.update(direct_finished=doc["finished"], direct_tau_s=float(doc["tau_s"]),
+                        direct_weights=doc["weights"], direct_sweep=doc["sweep"], direct_batch=int(doc["batch"]))
+        found.append("direct")
     if doc := docs["gpu"]:  # only written on a machine with a GPU
         rows = [r for r in doc["results"] if "samples_per_s" in r]
         ds = ds.assign_coords(gpu_method=[r["method"] for r in rows])
@@ -215,6 +227,35 @@ def summarize(ds: xr.Dataset) -> dict:
             r = ds.sel(workload=w)
             out[f"speedup_since_baseline_{key}"] = float(r["after_samples_per_s"] / r["before_samples_per_s"])
     return out
+
+
+def direct_label(integration: str, dt: float, gradient: str) -> str:
+    """The direct-training benchmark's name of one (integration, step, gradient) training step
+    (``benchmarks/bench_direct.py``); ``"exact"`` names the exact spike-time step."""
+    return f"{integration} dt={float(dt):g} {gradient}"
+
+
+def direct_step_log_ratios(ds: xr.Dataset, num: str, den: str) -> np.ndarray:
+    """Per round of the direct-training benchmark: ln(seconds per sample of step ``num`` / of step
+    ``den``) (:func:`direct_label` names), the two timed in the same round of one process."""
+    if "direct_rounds_s_per_sample" not in ds:
+        raise ValueError("the performance run has no direct-training benchmark (benchmarks/bench_direct.py).")
+    r = ds["direct_rounds_s_per_sample"]
+    return np.log(r.sel(direct_method=num).values / r.sel(direct_method=den).values)
+
+
+def direct_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The direct-training benchmark: per training step, ms per sample (median over rounds), hidden
+    spikes per sample at the benchmark's weights, and the median of the per-round ratios to the exact
+    step."""
+    rows = []
+    for m in ds["direct_method"].values:
+        m = str(m)
+        ratio = np.exp(np.median(direct_step_log_ratios(ds, m, "exact")))
+        rows.append({"training step": m, "ms per sample": 1e3 * float(ds["direct_s_per_sample"].sel(direct_method=m)),
+                     "hidden spikes per sample": float(ds["direct_hidden_spikes_per_sample"].sel(direct_method=m)),
+                     "/ exact (median of rounds)": float(ratio)})
+    return pd.DataFrame(rows).set_index("training step")
 
 
 #: the cost-in-T benchmark's two quantities, by the name its summary and the findings give them

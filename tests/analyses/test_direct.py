@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 from snnlib.analyses import direct
+from snnlib.experiments import performance
 from snnlib.study import plan
 
 SEEDS = [0, 1, 2]
@@ -83,19 +84,40 @@ def test_point_metrics_on_known_curves():
                                [-5.0 * (1 + 0.002 * (k - 1)) for k in SEEDS])
 
 
-def _decided(claim_id, sweeps):
+def _perf(sweeps, rounds=9):
+    """A performance run whose direct-training benchmark times each configuration of the synthetic
+    sweep at its epoch time per sample (the exact step at the benchmark's), with a little noise
+    shared by every method of a round."""
+    d, e = sweeps["direct"], sweeps["direct-exact"]
+    noise = 1 + 0.05 * np.random.default_rng(1).standard_normal(rounds)
+    methods, cost = ["exact"], [float(e["epoch_time"].mean()) / 10000]
+    for g in d["gradient"].values:
+        for i in d["integration"].values:
+            for dt in d["dt"].values:
+                methods.append(performance.direct_label(str(i), float(dt), str(g)))
+                cost.append(float(d["epoch_time"].sel(gradient=g, integration=i, dt=dt).mean()) / 10000)
+    r = np.array(cost)[:, None] * noise[None, :]
+    return xr.Dataset({"direct_rounds_s_per_sample": (("direct_method", "direct_round"), r),
+                       "direct_s_per_sample": ("direct_method", np.median(r, axis=1))},
+                      coords={"direct_method": methods, "direct_round": np.arange(rounds)})
+
+
+def _decided(claim_id, sweeps, perf=None):
     """A direct-training claim decided alone on synthetic sweeps (by role), given the names of the
-    deciding study's sweeps, Holm within it."""
+    deciding study's sweeps, and the benchmark's step costs, Holm within it."""
     from types import SimpleNamespace
 
     from snnlib.analyses import findings
 
     by_name = {direct.STUDIES[direct.DECIDING][role]: ds for role, ds in sweeps.items()
                if role in direct.STUDIES[direct.DECIDING]}
+    by_name["performance"] = _perf(sweeps) if perf is None else perf
     return findings.decide_one(claim_id, lambda e: SimpleNamespace(results=by_name[e]))
 
 
 def test_verdicts_follow_the_numbers():
+    from snnlib.analyses import findings
+
     c = direct.claims(direct.metrics(_sweeps()))
     # piggyback learns slower (rise 3000 vs 1000 samples) at the same accuracy: both parts shown
     assert c["pig_minus_adj_test"] == pytest.approx(0.0, abs=1e-9) and c["pig_minus_adj_test_ci"] < 1e-9
@@ -107,16 +129,29 @@ def test_verdicts_follow_the_numbers():
     verdict, tree = _decided("s001_high_order", _sweeps())
     assert verdict == "confirmed" and set(tree[1]) == {"more accurate", "sparser", "faster to converge",
                                                        "robust (against the exact scheme)"}
-    # Euler's epochs take half the time of ps5's
+    # Euler's epochs take half the time of ps5's, in the sweep and in the benchmark (its steps), and it
+    # needs as many samples: both parts shown
     assert c["euler_over_high_epoch"] == pytest.approx(0.5)
-    assert _decided("s001_euler_time", _sweeps())[0] == "confirmed"
+    verdict, tree = _decided("s001_euler_time", _sweeps())
+    assert verdict == "confirmed" and set(tree[1]) == {"cheaper steps", "sooner to the target"}
+    assert tree[1]["cheaper steps"].estimate.value == pytest.approx(np.log(2))
+    # cheaper steps, but three times the samples to the target (rise 3000 vs 1000 for Euler alone)
+    slow = _sweeps()
+    slow["direct"] = _runs({"gradient": ["piggyback", "adjusted"], "integration": ["euler", "ps5"], "dt": [0.25, 4.0]},
+                           np.array([[[0.94, 0.90], [0.95, 0.95]]] * 2), np.array([[[3000.0] * 2, [1000.0] * 2]] * 2),
+                           np.array([[[20.0, 10.0], [40.0, 20.0]], [[30.0, 15.0], [60.0, 30.0]]]),
+                           np.array([[[900.0, 1200.0], [880.0, 850.0]]] * 2),
+                           np.array([[[0.99, 0.6], [0.999, 0.7]], [[0.9999, 0.9], [0.99999, 0.95]]]))
+    verdict, tree = _decided("s001_euler_time", slow)
+    assert findings._verdict(tree[1]["cheaper steps"]) == "confirmed"
+    assert findings._verdict(tree[1]["sooner to the target"]) == "refuted"
+    no_bench = xr.Dataset()
+    assert "bench_direct" in _decided("s001_euler_time", _sweeps(), perf=no_bench)[0]
     assert c["pig_cosine_large"] == pytest.approx(0.65) and c["adj_cosine_large"] == pytest.approx(0.925)
     # learning as fast per sample with cheaper epochs (20 vs 30 s): piggyback reaches the target sooner
     # in wall time; its accuracy is still the same: the claim holds in part
     verdict, tree = _decided("s001_piggyback", _sweeps(pig_rise=1000.0))
     assert verdict == "holds in part"
-    from snnlib.analyses import findings
-
     assert findings._verdict(tree[1]["slower to the target"]) == "refuted"
     assert findings._verdict(tree[1]["similar accuracy"]) == "confirmed"
 

@@ -65,6 +65,29 @@ def test_performance_gathers_a_gpu_run_with_its_device_and_failures(monkeypatch,
     assert "gpu_compile_break_even_samples" not in s
 
 
+def test_performance_gathers_the_direct_training_steps_by_round(monkeypatch, tmp_path):
+    """bench_direct.py's file: each training step's cost per round, so that ratios pair the two steps
+    of one round; the table gives the median of the per-round ratios to the exact step."""
+    import json
+
+    monkeypatch.setenv("SNNLIB_BENCH_RESULTS", str(tmp_path))
+    label = performance.direct_label("euler", 5.0, "adjusted")
+    assert label == "euler dt=5 adjusted"
+    (tmp_path / "direct.json").write_text(json.dumps({
+        "finished": "2026-12-06T21:00:00Z", "tau_s": 5.0, "weights": "w", "sweep": "direct-yinyang-fast", "batch": 50,
+        "results": [{"method": "exact", "s_per_sample": 1e-4, "rounds_s_per_sample": [1e-4, 2e-4, 1e-4],
+                     "hidden_spikes_per_sample": 100.0},
+                    {"method": label, "s_per_sample": 3e-4, "rounds_s_per_sample": [3e-4, 6e-4, 4e-4],
+                     "hidden_spikes_per_sample": 120.0}]}))
+    ds = performance.run(performance.Config())
+    assert ds.attrs["benchmarks"] == "direct" and ds.attrs["direct_tau_s"] == 5.0
+    np.testing.assert_allclose(performance.direct_step_log_ratios(ds, label, "exact"), np.log([3.0, 3.0, 4.0]))
+    t = performance.direct_table(ds)
+    assert t.loc[label, "/ exact (median of rounds)"] == pytest.approx(3.0) and t.loc[label, "ms per sample"] == 0.3
+    with pytest.raises(ValueError, match="bench_direct"):
+        performance.direct_step_log_ratios(ds.drop_vars("direct_rounds_s_per_sample"), label, "exact")
+
+
 def test_gpu_compile_break_even_is_the_first_call_over_the_saving_per_sample():
     """120 s of compilation, eager 1000 samples/s, compiled 4000: 1/1000 - 1/4000 = 0.75 ms saved per
     sample, so 160,000 samples make up the first call."""
