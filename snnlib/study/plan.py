@@ -450,9 +450,11 @@ def _breakdown(neuron: str) -> Sweep:
 # digits (direct/quick), so the issue's converged full-MNIST design (20 epochs of 55,000) is about 1.8
 # core-hours a run, over 70 for 8 cells x 5 seeds. Measured on a first Yin-Yang run (one thread, the
 # machine busy): an epoch of 1,000 digits trains in 0.65 s at h = 0.5 ms and 0.3 s at 5 ms, with
-# evaluations and the probe about 340 and 150 s a run: about 5.4 core-hours for the 80 points.
+# evaluations and the probe about 340 and 150 s a run: about 5.4 core-hours for the 80 points. Weights
+# kept (5-120-3: 15 kB a point): the gradients' quality is measured at each point's trained weights
+# (piggyback against adjusted, both against finite differences of the discretized forward).
 DIRECT_YY_H = (0.1, 1.0)
-_DIRECT_YY = Sweep("direct-yinyang-fast", "train.ipynb", scheme="integrated", in_progress=("quick",),
+_DIRECT_YY = Sweep("direct-yinyang-fast", "train.ipynb", scheme="integrated", in_progress=("quick",), keep_weights=True,
                    title="Training integrated networks directly where integration matters: Yin-Yang, tau_s = 5 ms, "
                          "h / tau_s = 0.1 and 1, piggyback vs adjusted",
                    profiles={"quick": SweepProfile({**_tb_bases("fast")[1], "spike_rule": "linear", "input": "exact"},
