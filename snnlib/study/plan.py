@@ -499,12 +499,12 @@ def _depth_sweeps() -> tuple[Sweep, ...]:
             "reads": tuple(f"surrogate-depth{e}-{arm}" for e in DEPTHS for arm in ("bptt", "exact"))[1:]}
         hidden = [width] * d
         out += [
-            Sweep(f"surrogate-depth{d}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",), **chapter,
+            Sweep(f"surrogate-depth{d}-bptt", "train.ipynb", scheme="bptt", **chapter,
                   title=f"Surrogate against exact gradients, {d} hidden layer{'s' if d > 1 else ''}: BPTT on the exact "
                         "grid (h = 1 ms), Yin-Yang, tau_s = 130 ms",
                   profiles={"quick": SweepProfile({**bp, "hidden": hidden, "theta": [hidden_theta] + [out_theta] * d,
                                                    "probe_alignment": True}, {"seed": seeds})}),
-            Sweep(f"surrogate-depth{d}-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+            Sweep(f"surrogate-depth{d}-exact", "train.ipynb", scheme="spiketime",
                   title=f"Surrogate against exact gradients, {d} hidden layer{'s' if d > 1 else ''}: exact spike-time "
                         "gradients (continuous network), Yin-Yang, tau_s = 130 ms",
                   profiles={"quick": SweepProfile({**st, "hidden": hidden, "theta_bats": list(st["theta_bats"][:1])
