@@ -60,6 +60,9 @@ def test_combine_lays_the_depths_and_layers_out_and_the_table_reads_them():
     np.testing.assert_allclose(gap, [2.0, 5.0, 10.0], atol=0.5)
     t = surrogate.table(ds)
     assert list(t.index) == [1, 2, 3] and abs(float(t.loc[3, "cosine, first layer"].split(" ")[0]) - 0.40) < 0.01
+    runs = surrogate.runs_table(ds)  # every run, by depth and scheme, a column per seed
+    assert runs.shape == (6, len(SEEDS)) and runs.index.names == ["hidden layers", "scheme"]
+    np.testing.assert_allclose(runs.loc[(3, "exact")].values, ds["final_test"].sel(depth=3, scheme="exact").round(1))
     fig = sweep_plots.surrogate_depth(ds)
     assert len(fig.axes) == 2 and fig.axes[1].get_ylabel().startswith("cosine")
     assert len(sweep_plots.surrogate_training(ds).axes[0].get_lines()) >= 3
