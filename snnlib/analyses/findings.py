@@ -298,12 +298,16 @@ def _paired_counts(first: xr.Dataset, second: xr.Dataset, diff: float, bound: fl
     return b, c, False
 
 
-def _transfer_data(load: Loader):
-    ds = transfer.with_drop(load("transfer").results).sel(split="test", input="exact")
-    srcs = [str(x) for x in ds["source"].values]
-    src = [x for x in srcs if "threshold" not in x][0]
-    n_test = int(yaml.safe_load(load("transfer").results.attrs["config"])["n_test"])
-    return ds.sel(source=src), n_test
+def _transfer_data(load: Loader, sweep: str = "transfer-mnist"):
+    """The MNIST transfer sweep's test split, inputs at their own times, BATS's MNIST network (not the
+    thresholded one), and its test digits per simulation."""
+    res = load(sweep).results
+    ds = transfer.with_drop(res).sel(split="test")
+    if "input" in ds.dims:
+        ds = ds.sel(input="exact")
+    if "source" in ds.dims:
+        ds = ds.sel(source=[x for x in map(str, ds["source"].values) if "threshold" not in x][0])
+    return ds, int(yaml.safe_load(res.attrs["config"])["n_test"])
 
 
 def _similar(load: Loader, c, s) -> Decision:

@@ -439,6 +439,25 @@ def _breakdown(neuron: str) -> Sweep:
                                                   "seed": tuple(range(10))})})
 
 
+# issue 25, transfer on all 10,000 MNIST test digits, out to breakdown: BATS's MNIST networks
+# (spiketime-mnist, the three seeds of the quick profile, tau_s = 130 ms) simulated by every integration
+# and spike rule at h / tau_s = 0.001 .. 1 (the breakdown grid, with the seed's 1 ms step added), inputs at
+# their own times, every test digit recorded right or wrong (the per-digit paired tests). The quick
+# transfer sweep (2,000 digits, steps to 10 ms, both input modes and the thresholded-MNIST source) stays
+# the chapter's until this one is complete. Estimated from that sweep's points (1.3 ms per digit and
+# simulation): about 250 s a point, 1.3 core-hours for the 18 points.
+TRANSFER_MNIST_TAU_S = 130.0
+_TRANSFER_MNIST = Sweep(
+    "transfer-mnist", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
+    point_reads=("{source}/{source_profile}/seed={seed}",),
+    title="Transferring continuous-time weights to integrated networks: MNIST, all 10,000 test digits, steps to "
+          "breakdown (h / tau_s = 0.001 to 1)",
+    profiles={"quick": SweepProfile({"source": "spiketime-mnist", "source_profile": "quick", "input": "exact",
+                                     "dts": tuple(sorted({round(r * TRANSFER_MNIST_TAU_S, 9) for r in _BREAKDOWN_H
+                                                          if r <= 1.0} | {1.0})),
+                                     "n_val": 500, "n_test": 10000},
+                                    {"integration": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"), "seed": (0, 1, 2)})})
+
 # issue 25, direct training where integration matters: the fast neuron's continuous network (tau_s = 5 ms,
 # its searched thresholds, initial scale, learning rate, targets, window and 60 epochs: the benchmark is
 # timebins-yinyang-fast-exact, ten seeds, the same initial weights per seed) integrated and trained
@@ -613,7 +632,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_DIRECT_YY,) + _CODING_SWEEPS + _depth_sweeps()
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY) + _CODING_SWEEPS + _depth_sweeps()
 
 PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
     PlannedRun("hpsearch", f"coding-{code}", "hpsearch.ipynb", ("quick",), {

@@ -280,3 +280,28 @@ def test_interpolation_is_judged_on_the_high_activity_networks_per_test_point(sn
     ds = ds.expand_dims(integration=["euler"], dt=[h], split=["test"])
     runs = {"transfer-yinyang-fast-high": _run(results=ds)}
     assert _verdict("s001_interpolation", runs.__getitem__) == verdict
+
+
+@pytest.mark.parametrize("lost, verdict", [(0.0, "confirmed"), (0.05, "refuted")])
+def test_similar_is_judged_per_test_digit_on_the_mnist_transfer_sweep(lost, verdict):
+    """transfer-mnist (no source or input dims: one source, inputs at their times): every PS(k >= 2)
+    cell with an interpolating rule at steps up to 1 ms, per test digit; an integration that loses a
+    twentieth of the digits the analytic network gets right at 1 ms is not similar."""
+    from types import SimpleNamespace
+
+    n, rng = 4000, np.random.default_rng(0)
+    exact = (rng.random((2, n)) < 0.98).astype(np.int8)  # per seed (source network), per test digit
+    dts, rules = [0.13, 1.0, 13.0], ["snap", "linear", "newton"]
+    correct = np.broadcast_to(exact[None, :, None, None, :], (2, 2, 3, 3, n)).copy()  # integration, seed, rule, dt
+    correct[..., 1, : int(lost * n)] = 0  # at 1 ms, the first digits lost (analytic: right on most)
+    acc = correct.mean(-1)
+    ds = xr.Dataset({"accuracy": (("integration", "seed", "rule", "dt", "split"), np.stack([acc, acc], -1)),
+                     "agreement": (("integration", "seed", "rule", "dt", "split"), np.ones(acc.shape + (2,))),
+                     "exact_accuracy": (("integration", "seed", "split"), np.broadcast_to(exact.mean(-1)[None, :, None], (2, 2, 2))),
+                     "test_correct": (("integration", "seed", "rule", "dt", "test_sample"), correct),
+                     "exact_test_correct": (("integration", "seed", "test_sample"), np.broadcast_to(exact, (2, 2, n)))},
+                    coords={"integration": ["euler", "ps3"], "seed": [0, 1], "rule": rules, "dt": dts,
+                            "split": ["val", "test"]}, attrs={"config": f"n_test: {n}\n"})
+    v, tree = findings.decide_one("s001_similar", lambda e: SimpleNamespace(results=ds) if e == "transfer-mnist" else None)
+    assert v == verdict
+    assert set(tree[1]) == {f"ps3, {r}, {dt:g} ms" for r in ("linear", "newton") for dt in (0.13, 1.0)}
