@@ -1,7 +1,7 @@
 """Seed 001, experiment 2: numerically integrated networks trained directly, piggyback vs adjusted.
 
-The aggregation behind the chapters ``notebooks/direct.ipynb`` (MNIST) and
-``notebooks/direct_yinyang.ipynb`` (Yin-Yang) and the findings' verdicts (decided in
+The aggregation behind the chapter ``notebooks/direct.ipynb`` (MNIST; the Yin-Yang study's chapter
+comes with its points) and the findings' verdicts (decided in
 :mod:`snnlib.analyses.findings`). A *study* (:data:`STUDIES`) is a set of training sweeps of one
 profile (:mod:`snnlib.study.plan`), each in one role:
 

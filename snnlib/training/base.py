@@ -94,10 +94,11 @@ class TrainConfig(Config):
         for f in ("batch_size", "epochs", "evals_per_epoch", "log_every"):
             v = getattr(self, f)
             c(f, isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1")
-        for f, least in (("n_train", 1), ("n_test", 0), ("dense_epochs", 1)):
+        for f, least, none in (("n_train", 1, "all samples"), ("n_test", 0, "all samples"),
+                               ("dense_epochs", 1, "records in every epoch")):
             v = getattr(self, f)
             c(f, v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= least),
-              f"None (all samples) or an integer >= {least}")
+              f"None ({none}) or an integer >= {least}")
         self._check_non_negative_int("n_val", "val_seed", "seed")
         c("device", valid_device(self.device), "'auto', 'cpu', 'cuda' or 'cuda:<index>'")
 
