@@ -444,7 +444,7 @@ def _breakdown(neuron: str) -> Sweep:
 # their own times, every test digit recorded right or wrong (the per-digit paired tests). The quick
 # transfer sweep (2,000 digits, steps to 10 ms, both input modes and the thresholded-MNIST source) stays
 # the chapter's until this one is complete. Estimated from that sweep's points (1.3 ms per digit and
-# simulation): about 250 s a point, 1.3 core-hours for the 18 points.
+# simulation) at about 250 s a point; its first four points took 179-191 s: about 0.9 core-hours for 18.
 TRANSFER_MNIST_TAU_S = 130.0
 _TRANSFER_MNIST = Sweep(
     "transfer-mnist", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
@@ -468,7 +468,8 @@ _TRANSFER_MNIST = Sweep(
 # digits (direct/quick), so the issue's converged full-MNIST design (20 epochs of 55,000) is about 1.8
 # core-hours a run, over 70 for 8 cells x 5 seeds. Measured on a first Yin-Yang run (one thread, the
 # machine busy): an epoch of 1,000 digits trains in 0.65 s at h = 0.5 ms and 0.3 s at 5 ms, with
-# evaluations and the probe about 340 and 150 s a run: about 5.4 core-hours for the 80 points. Weights
+# evaluations and the probe about 340 and 150 s a run: about 5.4 core-hours for the 80 points; its first six
+# points (Euler, piggyback, h / tau_s = 0.1) took 133-198 s, so likely nearer 4. Weights
 # kept (5-120-3: 15 kB a point): the gradients' quality is measured at each point's trained weights
 # (piggyback against adjusted, both against finite differences of the discretized forward).
 DIRECT_YY_H = (0.1, 1.0)
