@@ -50,6 +50,8 @@ STUDIES = {"mnist": {"direct": "direct", "direct-newton": "direct-newton", "dire
            "yinyang-fast": {"direct": "direct-yinyang-fast", "direct-exact": "timebins-yinyang-fast-exact"}}
 #: the study whose sweeps decide seed 001's direct-training claims (where the integration matters)
 DECIDING = "yinyang-fast"
+#: each study's gradient-quality sweep (:mod:`snnlib.experiments.gradients` at its points' trained weights)
+GRADIENT_SWEEPS = {"yinyang-fast": "gradients-yinyang-fast"}
 #: MNIST's sweeps (the first study)
 SWEEPS = tuple(STUDIES["mnist"].values())
 #: the fraction of the benchmark's mean final validation accuracy whose crossing times training
@@ -294,3 +296,55 @@ def euler_newton_equals_linear(m: dict[str, xr.Dataset]) -> float:
     dt = float(yaml.safe_load(n.attrs["config"])["dt"])
     diff = abs(n["final_test"].sel(integration="euler") - m["direct"]["final_test"].sel(integration="euler", dt=dt))
     return float(diff.max()) if bool(diff.notnull().any()) else math.nan
+
+
+def gradient_quality(profile: str = "quick", study: str = DECIDING) -> xr.Dataset | None:
+    """The study's gradient-quality sweep (dims ``trained``, ``integration``, ``dt``, ``seed`` and the
+    point's own), its missing points NaN; ``None`` while no point is made."""
+    _study(study)
+    if study not in GRADIENT_SWEEPS:
+        raise ValueError(f"study = {study!r}: no gradient-quality sweep; those with one: {', '.join(GRADIENT_SWEEPS)}")
+    try:
+        return load_sweep(GRADIENT_SWEEPS[study], profile, allow_missing=True)
+    except MissingPointsError:
+        return None
+
+
+def gradient_table(g: xr.Dataset) -> pd.DataFrame:
+    """One row per trained network (gradient that trained it, integration, dt): over seeds, the
+    cosine of piggyback with adjusted and of each with the continuous network's exact gradient
+    (mean ± 95% half-width), and each gradient's median relative error against finite differences
+    of the discretized forward (median over seeds of each point's median over valid directions),
+    with the fraction of directions where the forward is smooth (no spike appears or vanishes)."""
+    rows = []
+    for tr in g["trained"].values:
+        for i in g["integration"].values:
+            for dt in g["dt"].values:
+                x = g.sel(trained=tr, integration=i, dt=dt)
+                if not bool(x["cosine"].notnull().any()):
+                    continue
+                row = {"trained by": str(tr), "integration": str(i), "dt (ms)": f"{float(dt):g}",
+                       "seeds": int(x["cosine"].sel(pair="piggyback-adjusted").notnull().sum())}
+                for pair in x["pair"].values:
+                    mu, h = mean_ci(np.asarray(x["cosine"].sel(pair=pair).values, dtype=float))
+                    row[f"cos {pair}"] = f"{mu:.3f} ± {h:.3f}" if np.isfinite(h) else f"{mu:.3f}"
+                for gr in x["gradient"].values:
+                    row[f"FD error {gr}"] = f"{float(x['relative_error'].sel(gradient=gr).median()):.1e}"
+                row["smooth directions"] = f"{float(x['valid_fraction'].mean()):.2f}"
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gradient_numbers(g: xr.Dataset) -> dict:
+    """The gradient-quality numbers a chapter quotes: the piggyback-adjusted cosine per step
+    (``pig_adj_cos_<dt>`` and ``_ci``, over every trained network of that step, per seed averaged),
+    the largest median error of adjusted against finite differences over every point
+    (``adj_fd_worst``) and piggyback's median (``pig_fd_median``), and the points measured."""
+    out: dict = {"points": int(g["cosine"].sel(pair="piggyback-adjusted").notnull().sum())}
+    for dt in g["dt"].values:
+        mu, h = _stat(g["cosine"].sel(pair="piggyback-adjusted", dt=dt))
+        out[f"pig_adj_cos_{float(dt):g}"], out[f"pig_adj_cos_{float(dt):g}_ci"] = mu, h
+    err = g["relative_error"]
+    out["adj_fd_worst"] = float(err.sel(gradient="adjusted").max())
+    out["pig_fd_median"] = float(err.sel(gradient="piggyback").median())
+    return out

@@ -8,14 +8,14 @@ sweep's ``experiment`` name in :data:`EXPERIMENTS`.
 from __future__ import annotations
 
 from snnlib.config import Config, ConfigError
-from snnlib.experiments import transfer
+from snnlib.experiments import gradients, transfer
 from snnlib.store.sweeps import SweepPoint, point_id
 from snnlib.training.driver import scheme_of
 
 __all__ = ["EXPERIMENTS", "check_configs"]
 
 #: the experiments whose sweeps are not training sweeps (``Sweep.experiment``) -> their config class
-EXPERIMENTS: dict[str, type[Config]] = {"transfer": transfer.TransferConfig}
+EXPERIMENTS: dict[str, type[Config]] = {"transfer": transfer.TransferConfig, "gradients": gradients.GradientsConfig}
 
 
 def check_configs(points: list[SweepPoint]) -> list:

@@ -74,13 +74,21 @@ def check_workers(n: int | None, what: str = "workers") -> None:
 def missing_tasks(names: Iterable[str], profile: str, root: str | None = None) -> tuple[list[Task], int]:
     """The tasks of the points of sweeps ``names`` that are not complete (a point that reads other
     runs, e.g. a transfer point's trained network, also when its record says one of them changed),
-    and the number of points."""
+    and the number of points. A point that reads a run which is not made yet (a point of a sweep
+    still in progress) waits: it is left out, and a line on stderr says how many wait."""
     points = [p for n in names for p in plan_.sweep(n).points(profile)]
     check_configs(points)  # refuse an invalid point before any compute
     folders = {p.key: point_dir(p.sweep.name, p.profile, p.id, root) for p in points}
-    todo = [task(p.key, root) for p in points
-            if not (is_complete(folders[p.key]) and records.current(folders[p.key], p.reads, root))]
-    return todo, len(points)
+    todo, waiting = [], []
+    for p in points:
+        if is_complete(folders[p.key]) and records.current(folders[p.key], p.reads, root):
+            continue
+        absent = [k for k in p.reads if not is_complete(records.run_folder(k, root))]
+        (waiting if absent else todo).append((p, absent))
+    if waiting:
+        print(f"sweep: {len(waiting)} points wait for runs they read that are not made yet (e.g. {waiting[0][1][0]}); "
+              "they are made once those are", file=sys.stderr)
+    return [task(p.key, root) for p, _ in todo], len(points)
 
 
 def _run(t: Task, threads: int) -> str:

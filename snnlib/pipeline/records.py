@@ -39,14 +39,15 @@ READS = "reads.json"
 STALE_SUFFIX = ".stale"
 
 
-def _folder(key: str, root: str | Path | None = None) -> Path:
+def run_folder(key: str, root: str | Path | None = None) -> Path:
+    """The folder of the run ``key`` (relative to the runs folder)."""
     return runs_root(root).joinpath(*key.split("/"))
 
 
 def state(keys: Iterable[str], root: str | Path | None = None) -> dict[str, str | None]:
     """The state of the runs ``keys`` (relative to the runs folder): key -> SHA-256 of its
     ``meta.json``, ``None`` for a run that is not there."""
-    return {k: sha256_of(_folder(k, root) / "meta.json") for k in keys}
+    return {k: sha256_of(run_folder(k, root) / "meta.json") for k in keys}
 
 
 def recorded(folder: str | Path) -> dict[str, str | None] | None:
@@ -120,7 +121,7 @@ def _executed_at(folder: Path) -> str | None:
 
 def _finished(key: str, root) -> str | None:
     try:
-        return json.loads((_folder(key, root) / "meta.json").read_text()).get("finished")
+        return json.loads((run_folder(key, root) / "meta.json").read_text()).get("finished")
     except (OSError, ValueError):
         return None
 
@@ -133,7 +134,7 @@ def _newer(a: str | None, b: str | None) -> bool:
 def reader(key: str, root: str | Path | None = None) -> Reader:
     """Where the record of the run ``key`` stands (:class:`Reader`)."""
     keys = plan_.reads(key)
-    folder = _folder(key, root)
+    folder = run_folder(key, root)
     if not (folder / NOTEBOOK).is_file():
         return Reader(key, "not made", keys)
     try:
@@ -158,8 +159,8 @@ def to_remake(profile: str, root: str | Path | None = None) -> list[str]:
     re-made in the same pass, whether recorded or not. Ordered as :func:`plan.targets`."""
     keys = plan_.targets(profile)
     reads = {k: plan_.reads(k) for k in keys}
-    made = {k: (_folder(k, root) / NOTEBOOK).is_file() for k in keys}
-    remake = {k for k in keys if reads[k] and made[k] and not current(_folder(k, root), reads[k], root)}
+    made = {k: (run_folder(k, root) / NOTEBOOK).is_file() for k in keys}
+    remake = {k for k in keys if reads[k] and made[k] and not current(run_folder(k, root), reads[k], root)}
     grown = True
     while grown:  # a reader of a run made or re-made in this pass
         grown = False

@@ -474,12 +474,31 @@ _TRANSFER_MNIST = Sweep(
 # (piggyback against adjusted, both against finite differences of the discretized forward).
 DIRECT_YY_H = (0.1, 1.0)
 _DIRECT_YY = Sweep("direct-yinyang-fast", "train.ipynb", scheme="integrated", in_progress=("quick",), keep_weights=True,
+                   chapter="direct_yinyang.ipynb", chapter_reads=("findings/{profile}",),
+                   reads=("timebins-yinyang-fast-exact", "gradients-yinyang-fast"),
+                   chapter_title="Training integrated networks directly where integration matters (Yin-Yang)",
                    title="Training integrated networks directly where integration matters: Yin-Yang, tau_s = 5 ms, "
                          "h / tau_s = 0.1 and 1, piggyback vs adjusted",
                    profiles={"quick": SweepProfile({**_tb_bases("fast")[1], "spike_rule": "linear", "input": "exact"},
                                                    {"gradient": ("piggyback", "adjusted"), "integration": ("euler", "ps5"),
                                                     "dt": tuple(round(r * TB_REGIMES["fast"], 9) for r in DIRECT_YY_H),
                                                     "seed": tuple(range(10))})})
+
+# issue 25, gradient quality inside the trained networks: at each direct-yinyang-fast point's best-validation
+# weights (float64), on the first 256 validation samples and its count loss, the cosine of piggyback with
+# adjusted (and each with the continuous network's exact gradient), and both against central finite
+# differences of that point's discretized forward along 8 random directions (snnlib.experiments.gradients).
+# One point per training point, made as they land; measured on the first (Euler, h = 0.5 ms): 6 s of
+# measurement and about 15 s in all with loading: about 20 core-minutes for the 80 points.
+_GRADIENTS_YY = Sweep("gradients-yinyang-fast", "gradients_point.ipynb", experiment="gradients", in_progress=("quick",),
+                      point_reads=("{source}/{source_profile}/gradient={trained},integration={integration},dt={dt},"
+                                   "seed={seed}",),
+                      title="Gradient quality at the trained weights of the directly trained Yin-Yang networks "
+                            "(tau_s = 5 ms): piggyback against adjusted against finite differences",
+                      profiles={"quick": SweepProfile({"source": _DIRECT_YY.name, "source_profile": "quick"},
+                                                      {k: _DIRECT_YY.profiles["quick"].grid[g] for k, g in
+                                                       (("trained", "gradient"), ("integration", "integration"),
+                                                        ("dt", "dt"), ("seed", "seed"))})})
 
 # issue 26, the survey's "surrogate gradients: smoothing the spiking activity degrades the accuracy" and
 # "approximate derivatives: not accurate => accumulate through layers => low accuracy": the time-bin
@@ -634,7 +653,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY) + _CODING_SWEEPS + _depth_sweeps()
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY, _GRADIENTS_YY) + _CODING_SWEEPS + _depth_sweeps()
 
 PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
     PlannedRun("hpsearch", f"coding-{code}", "hpsearch.ipynb", ("quick",), {

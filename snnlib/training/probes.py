@@ -41,7 +41,8 @@ def gradient_alignment(net, inputs, labels, loss) -> dict:
     return _alignment(g, g0, list(net.parameters()))
 
 
-def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-4, seed: int = 0) -> dict:
+def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-4, seed: int = 0,
+                            also: tuple = ()) -> dict:
     """The network's gradient (its discretization and gradient scheme) against central finite
     differences of its own forward, at its current weights, along random directions of all weights.
 
@@ -51,7 +52,10 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
     only where no spike of any layer appears or vanishes between ``w - eps v`` and ``w + eps v``
     (the forward is smooth there). Returns ``fd`` and ``analytic`` (the directional derivatives,
     ``[n_directions]``), ``valid`` (booleans) and their relative error on the valid directions. The
-    network's weights are restored exactly and its ``.grad`` left untouched; use float64 networks."""
+    network's weights are restored exactly and its ``.grad`` left untouched; use float64 networks.
+    ``also``: networks with the same forward and weights but another gradient (``net.with_(d, other)``);
+    their directional derivatives along the same directions come back as ``analytic_also`` (one array
+    each), against the same finite differences (the forward is evaluated once for all)."""
     g = torch.Generator().manual_seed(seed)
     params = list(net.parameters())
     out, hidden = net(inputs)
@@ -67,6 +71,9 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
 
     base = pattern(out.detach(), hidden)
     grads = torch.autograd.grad(functional(out), params, allow_unused=True)
+    grads_also = [torch.autograd.grad(functional(other(inputs)[0]), list(other.parameters()), allow_unused=True)
+                  for other in also]
+    analytic_also = [[] for _ in also]
     weights = [p.detach().clone() for p in params]
     fd, analytic, valid = [], [], []
     for _ in range(n_directions):
@@ -85,10 +92,12 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
             values.append(float(functional(o)))
         fd.append((values[0] - values[1]) / (2 * eps))
         analytic.append(float(sum((gr * x).sum() for gr, x in zip(grads, v) if gr is not None)))
+        for a, gs in zip(analytic_also, grads_also):
+            a.append(float(sum((gr * x).sum() for gr, x in zip(gs, v) if gr is not None)))
         valid.append(same)
     fd, analytic, valid = (np.asarray(a) for a in (fd, analytic, valid))
     err = np.abs(fd - analytic)[valid] / np.maximum(np.abs(fd[valid]), 1e-12) if valid.any() else np.array([])
-    return {"fd": fd, "analytic": analytic, "valid": valid,
+    return {"fd": fd, "analytic": analytic, "valid": valid, "analytic_also": [np.asarray(a) for a in analytic_also],
             "max_relative_error": float(err.max()) if err.size else float("nan")}
 
 

@@ -402,3 +402,33 @@ def test_concurrent_kernels_cannot_collide_on_a_port():
     assert alive == [True, True]
     assert not [f for ip in ips for f in glob.glob(ip + "-*")]  # the sockets are removed at shutdown
     assert all(ip.startswith(tempfile.gettempdir()) and len(ip) + 3 < 100 for ip in ips)  # under the socket path limit
+
+
+def test_a_point_that_reads_a_run_not_made_yet_waits(tmp_path, monkeypatch, isolated_runs, capsys):
+    """A derived sweep's point (e.g. gradients at a training point's weights) whose source point is
+    not made yet is left out of the sweep's tasks, with one line saying how many wait; it is made
+    once its source is."""
+    import dataclasses
+
+    import xarray as xr
+
+    from snnlib.config import Config
+    from snnlib.pipeline.cluster import missing_tasks
+    from snnlib.store.sweeps import Sweep, SweepProfile
+
+    @dataclasses.dataclass(frozen=True)
+    class Toy(Config):
+        seed: int = 0
+
+    monkeypatch.setattr(plan, "NOTEBOOKS", tmp_path)
+    _notebook(tmp_path / "toy.ipynb", "pass")
+    src = Sweep("src", "toy.ipynb", {"quick": SweepProfile({}, {"seed": [0, 1]})})
+    reader = Sweep("reader", "toy.ipynb", {"quick": SweepProfile({"source": "src"}, {"seed": [0, 1]})},
+                   point_reads=("{source}/quick/seed={seed}",))
+    monkeypatch.setattr(plan, "SWEEPS", (src, reader))
+    made = runs.point_dir("src", "quick", "seed=0")
+    runs.run_or_load(Toy(seed=0), made, lambda c: xr.Dataset({"a": ("x", np.arange(3.0))}), lambda ds: {})
+    nbformat.write(nbformat.v4.new_notebook(), made / runs.NOTEBOOK)
+    tasks, total = missing_tasks(["reader"], "quick")
+    assert [t.key for t in tasks] == ["reader/quick/seed=0"] and total == 2
+    assert "1 points wait for runs they read that are not made yet (e.g. src/quick/seed=1)" in capsys.readouterr().err
