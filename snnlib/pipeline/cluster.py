@@ -202,7 +202,9 @@ def run_sweeps(names: Iterable[str], profile: str = "quick", *, scheduler: str |
         print(f"sweep: all {total} points of {', '.join(names)} ({profile}) are complete", file=sys.stderr)
     done = run_tasks(tasks, total=total, scheduler=scheduler, n_workers=n_workers, threads=threads,
                      progress=progress)
-    chapters = dict.fromkeys(c.name for name in names for c in plan_.chapters_reading(name, profile))
+    # chapters of sweeps still being made in this profile are not in the book yet: not made here either
+    chapters = dict.fromkeys(c.name for name in names for c in plan_.chapters_reading(name, profile)
+                             if profile not in c.in_progress)
     for name in chapters:
         if plan_.chapter(f"{name}/{profile}") is not None:
             execute_task(task(f"{name}/{profile}", root))  # only if stale: its completion record says
