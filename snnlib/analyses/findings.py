@@ -343,7 +343,7 @@ INTERPOLATION_STEP = 0.3
 
 
 def _interpolation(load: Loader, c, s) -> Decision:
-    high = load(transfer.BREAKDOWN.format(neuron="fast-high")).results.sel(split="test")
+    high = load(plan.BREAKDOWN_NETWORKS["fast-high"][0]).results.sel(split="test")
     h = round(INTERPOLATION_STEP * plan.BREAKDOWN_NEURONS["fast-high"][1], 9)
     e = high.sel(integration="euler", dt=h)
     lin, snap = e.sel(rule="linear"), e.sel(rule="snap")

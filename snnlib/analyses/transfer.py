@@ -18,8 +18,9 @@ from snnlib.model.discretization import parse_integration
 from snnlib.store.runs import cost_s, is_complete, load, point_dir
 from snnlib.study import plan
 from snnlib.study.loading import MissingPointsError, load_sweep
+from snnlib.training.schemes.spiketime import SpikeTimeConfig
 
-__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_table", "cell_text", "hidden_activity", "activity", "claims", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_tau_s", "breakdown_table", "cell_text", "hidden_activity", "activity", "claims", "wall_minutes", "sources"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -87,17 +88,19 @@ def breakdown_map(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], tolera
     return out
 
 
-#: the breakdown sweeps (issue 25): one per network of plan.BREAKDOWN_NEURONS
-BREAKDOWN = "transfer-yinyang-{neuron}"
+def breakdown_tau_s(networks=None) -> dict[str, float]:
+    """``tau_s`` (ms) of the breakdown map's networks (:data:`snnlib.study.plan.BREAKDOWN_NETWORKS`)."""
+    return {n: float(plan.BREAKDOWN_NETWORKS[n][2]) for n in (plan.BREAKDOWN_NETWORKS if networks is None else networks)}
 
 
 def breakdown_sweeps(profile: str = "quick", root=None) -> dict[str, xr.Dataset]:
-    """The breakdown sweeps that have points, ``{neuron: sweep}`` (missing points NaN, listed in
-    ``attrs["missing"]``); a neuron whose sweep has no complete point yet is left out."""
+    """The breakdown sweeps that have points, ``{network: sweep}`` (issue 25: one per network of
+    :data:`snnlib.study.plan.BREAKDOWN_NETWORKS`; missing points NaN, listed in ``attrs["missing"]``);
+    a network whose sweep has no complete point yet is left out."""
     out = {}
-    for neuron in plan.BREAKDOWN_NEURONS:
+    for neuron, (name, _, _) in plan.BREAKDOWN_NETWORKS.items():
         try:
-            out[neuron] = load_sweep(BREAKDOWN.format(neuron=neuron), profile, root=root, allow_missing=True)
+            out[neuron] = load_sweep(name, profile, root=root, allow_missing=True)
         except MissingPointsError:  # with allow_missing, only when no point is complete
             continue
     return out
@@ -114,7 +117,7 @@ def hidden_activity(sweep: str, profile: str = "quick", root=None) -> tuple[floa
 
 def activity(neuron: str, profile: str = "quick", root=None) -> tuple[float, float]:
     """:func:`hidden_activity` of the networks the breakdown sweep of ``neuron`` simulates."""
-    return hidden_activity(plan.BREAKDOWN_NEURONS[neuron][0], profile, root)
+    return hidden_activity(plan.BREAKDOWN_NETWORKS[neuron][1], profile, root)
 
 
 def cell_text(trusted: float, broken: float, applies: bool = True) -> str:
@@ -213,3 +216,20 @@ def sources(ds: xr.Dataset, profile: str) -> dict[str, xr.Dataset]:
     loaded for ``profile``: a page names their runs too when they were made from a modified tree."""
     names = [str(n) for n in ds["source"].values] if "source" in ds.coords else []
     return {n: load_sweep(n, profile, allow_missing=True) for n in names}
+
+
+def event_gaps(loaded: dict[str, xr.Dataset], profile: str = "quick", root=None) -> pd.DataFrame:
+    """Why a network's nominal step can matter little: with inputs at their own times, every spike a
+    layer receives ends a step, so the steps actually taken are at most the gaps between the events.
+    Per network of ``loaded`` (:func:`breakdown_sweeps`): its ``tau_s``, window, the analytic network's
+    hidden spikes per sample (the output layer's input events; mean over seeds) and the mean gap
+    between them (window / spikes, in ms and in units of ``tau_s``)."""
+    rows = []
+    for n, ds in loaded.items():
+        src = load_sweep(plan.BREAKDOWN_NETWORKS[n][1], profile, root=root, allow_missing=True)
+        window = SpikeTimeConfig.from_dict(yaml.safe_load(src.attrs["config"])).window()
+        spikes = float(ds["exact_hidden_spikes"].sel(split="test").mean())
+        tau = float(plan.BREAKDOWN_NETWORKS[n][2])
+        rows.append({"network": n, "tau_s (ms)": tau, "window (ms)": window, "hidden spikes / sample": spikes,
+                     "mean gap (ms)": window / spikes, "mean gap / tau_s": window / spikes / tau})
+    return pd.DataFrame(rows).set_index("network")

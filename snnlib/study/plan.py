@@ -425,9 +425,9 @@ def _breakdown(neuron: str) -> Sweep:
     source, tau_s = BREAKDOWN_NEURONS[neuron]
     dts = tuple(round(r * tau_s, 9) for r in _BREAKDOWN_H if r * tau_s < TB_WINDOW)
     chapter = {} if neuron != "fast" else {  # the breakdown map of every network is on the fast neuron's sweep
-        "chapter": "breakdown.ipynb", "chapter_title": "Integrators to breakdown (Yin-Yang)",
+        "chapter": "breakdown.ipynb", "chapter_title": "Integrators to breakdown (Yin-Yang and MNIST)",
         "chapter_reads": ("findings/{profile}",),  # it quotes the verdicts of its claims
-        "reads": tuple(f"transfer-yinyang-{n}" for n in BREAKDOWN_NEURONS if n != "fast")}
+        "reads": tuple(f"transfer-yinyang-{n}" for n in BREAKDOWN_NEURONS if n != "fast") + ("transfer-mnist",)}
     return Sweep(f"transfer-yinyang-{neuron}", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
                  point_reads=("{source}/{source_profile}/seed={seed}",), **chapter,
                  title=f"Integrators to breakdown, Yin-Yang, tau_s = {tau_s:g} ms: the continuous network's weights "
@@ -456,6 +456,11 @@ _TRANSFER_MNIST = Sweep(
                                                           if r <= 1.0} | {1.0})),
                                      "n_val": 500, "n_test": 10000},
                                     {"integration": ("euler", "ps2", "ps3", "ps4", "ps5", "exact"), "seed": (0, 1, 2)})})
+
+#: every network of the breakdown map: name -> (its transfer sweep, the training sweep of its source
+#: networks, tau_s in ms); the Yin-Yang networks of BREAKDOWN_NEURONS and BATS's MNIST network
+BREAKDOWN_NETWORKS = {**{n: (f"transfer-yinyang-{n}", src, tau) for n, (src, tau) in BREAKDOWN_NEURONS.items()},
+                      "mnist": (_TRANSFER_MNIST.name, "spiketime-mnist", TRANSFER_MNIST_TAU_S)}
 
 # issue 25, direct training where integration matters: the fast neuron's continuous network (tau_s = 5 ms,
 # its searched thresholds, initial scale, learning rate, targets, window and 60 epochs: the benchmark is

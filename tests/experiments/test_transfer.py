@@ -277,3 +277,16 @@ def test_the_breakdown_table_and_curves_read_the_map():
 
 def test_breakdown_sweeps_leaves_out_a_neuron_without_points(isolated_runs):
     assert transfer_.breakdown_sweeps("quick") == {}
+
+
+def test_event_gaps_reads_each_networks_window_and_activity():
+    """The mean gap between the hidden spikes the output layer receives: the source's window (the fast
+    Yin-Yang networks: t_max = 150 ms) over the analytic network's hidden spikes per test sample."""
+    from snnlib.study.loading import load_sweep
+
+    ds = load_sweep("transfer-yinyang-fast", "quick")
+    g = transfer_.event_gaps({"fast": ds}).loc["fast"]
+    assert g["window (ms)"] == 150.0 and g["tau_s (ms)"] == 5.0
+    assert g["hidden spikes / sample"] == pytest.approx(float(ds["exact_hidden_spikes"].sel(split="test").mean()))
+    assert g["mean gap (ms)"] * g["hidden spikes / sample"] == pytest.approx(150.0)
+    assert g["mean gap / tau_s"] == pytest.approx(g["mean gap (ms)"] / 5.0)
