@@ -444,10 +444,11 @@ def _breakdown(neuron: str) -> Sweep:
 # their own times, every test digit recorded right or wrong (the per-digit paired tests). The quick
 # transfer sweep (2,000 digits, steps to 10 ms, both input modes and the thresholded-MNIST source) stays
 # the chapter's until this one is complete. Estimated from that sweep's points (1.3 ms per digit and
-# simulation) at about 250 s a point; its first four points took 179-191 s: about 0.9 core-hours for 18.
+# simulation) at about 250 s a point; its first four points took 179-191 s: about 0.9 core-hours for 18
+# (all 18 measured: 0.98 core-hours, 131-262 s a point).
 TRANSFER_MNIST_TAU_S = 130.0
 _TRANSFER_MNIST = Sweep(
-    "transfer-mnist", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
+    "transfer-mnist", "transfer_point.ipynb", experiment="transfer",
     point_reads=("{source}/{source_profile}/seed={seed}",),
     title="Transferring continuous-time weights to integrated networks: MNIST, all 10,000 test digits, steps to "
           "breakdown (h / tau_s = 0.001 to 1)",
