@@ -233,3 +233,28 @@ def event_gaps(loaded: dict[str, xr.Dataset], profile: str = "quick", root=None)
         rows.append({"network": n, "tau_s (ms)": tau, "window (ms)": window, "hidden spikes / sample": spikes,
                      "mean gap (ms)": window / spikes, "mean gap / tau_s": window / spikes / tau})
     return pd.DataFrame(rows).set_index("network")
+
+
+def as_grid(ds: xr.Dataset) -> xr.Dataset:
+    """A transfer sweep with ``source`` and ``input`` as dims (of length one where the sweep fixes them
+    in its base config, e.g. ``transfer-mnist``), as the chapter's figures index them."""
+    cfg = yaml.safe_load(ds.attrs["config"])
+    for dim in ("source", "input"):
+        if dim not in ds.dims:
+            ds = ds.expand_dims({dim: [cfg[dim]]})
+    return ds
+
+
+def reproduces_source(ds: xr.Dataset, profile: str = "quick", root=None) -> xr.Dataset:
+    """Per seed, the analytic (unchanged) network's test accuracy in the transfer sweep ``ds`` (one
+    source; ``exact_accuracy``, %) and the source training run's own at its best-validation epoch
+    (``recorded``, % of the same digits only when the sweep used all of them: ``n_test`` equal)."""
+    cfg = yaml.safe_load(ds.attrs["config"])
+    exact = 100 * ds["exact_accuracy"].sel(split="test", drop=True)
+    for d in [d for d in exact.dims if d != "seed"]:
+        exact = exact.isel({d: 0}, drop=True)  # the analytic network does not depend on the integration
+    recorded = []
+    for seed in ds["seed"].values:
+        s = load(point_dir(cfg["source"], cfg["source_profile"], f"seed={int(seed)}", root)).summary
+        recorded.append(100 * float(s["test_accuracy_at_best_val_per_seed"][0]))
+    return xr.Dataset({"exact_accuracy": exact, "recorded": ("seed", recorded)})
