@@ -479,7 +479,7 @@ BREAKDOWN_NETWORKS = {**{n: (f"transfer-yinyang-{n}", src, tau) for n, (src, tau
 # kept (5-120-3: 15 kB a point): the gradients' quality is measured at each point's trained weights
 # (piggyback against adjusted, both against finite differences of the discretized forward).
 DIRECT_YY_H = (0.1, 1.0)
-_DIRECT_YY = Sweep("direct-yinyang-fast", "train.ipynb", scheme="integrated", in_progress=("quick",), keep_weights=True,
+_DIRECT_YY = Sweep("direct-yinyang-fast", "train.ipynb", scheme="integrated", keep_weights=True,
                    chapter="direct_yinyang.ipynb", chapter_reads=("findings/{profile}",),
                    reads=("timebins-yinyang-fast-exact", "gradients-yinyang-fast"),
                    chapter_title="Training integrated networks directly where integration matters (Yin-Yang)",
@@ -496,7 +496,7 @@ _DIRECT_YY = Sweep("direct-yinyang-fast", "train.ipynb", scheme="integrated", in
 # differences of that point's discretized forward along 8 random directions (snnlib.experiments.gradients).
 # One point per training point, made as they land; measured on the first (Euler, h = 0.5 ms): 6 s of
 # measurement and about 15 s in all with loading: about 20 core-minutes for the 80 points.
-_GRADIENTS_YY = Sweep("gradients-yinyang-fast", "gradients_point.ipynb", experiment="gradients", in_progress=("quick",),
+_GRADIENTS_YY = Sweep("gradients-yinyang-fast", "gradients_point.ipynb", experiment="gradients",
                       point_reads=("{source}/{source_profile}/gradient={trained},integration={integration},dt={dt},"
                                    "seed={seed}",),
                       title="Gradient quality at the trained weights of the directly trained Yin-Yang networks "
