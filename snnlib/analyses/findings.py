@@ -876,6 +876,15 @@ SENSITIVITY = tuple(Settings(q=q) for q in table.QS_SENSITIVITY) + tuple(Setting
                                                                          table.TOLERANCE_SCALES)
 
 
+def _page(name: str, profile: str) -> str:
+    """The book page that shows the run ``name``: itself, or for a sweep without a chapter of its own the
+    first chapter in the book that aggregates it (``name`` unchanged when there is none)."""
+    s = next((s for s in plan.SWEEPS if s.name == name), None)
+    if s is None or s.chapter is not None:
+        return name
+    return next((r.name for r in plan.chapters_reading(name, profile) if profile not in r.in_progress), name)
+
+
 def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
     """The claims table (dim ``claim``), every test (dim ``test``), the sensitivity verdicts (dims
     ``claim`` x ``setting``) and the context numbers (dim ``number``)."""
@@ -916,7 +925,8 @@ def run(cfg: FindingsConfig, load: Loader | None = None) -> xr.Dataset:
     rows, tests, numbers = [], [], []
     for c in CLAIMS:
         d = base[c.id]
-        chapter = (f"runs/{c.chapter}/{run_ids[c.chapter]}/notebook" if c.chapter in run_ids else "")
+        chapter = (f"runs/{page}/{run_ids[page]}/notebook" if (page := _page(c.chapter, cfg.profile)) in run_ids
+                   else "")
         if isinstance(d, Decision):
             verdict, evidence = _verdict(d.tree), d.context.format(**d.numbers) + ". " + _decision_text(d, alpha)
             numbers += [(c.id, k, float(x)) for k, x in d.numbers.items()]
