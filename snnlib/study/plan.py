@@ -620,7 +620,6 @@ SWEEPS: tuple[Sweep, ...] = (
     # seed 001, experiment 1: those weights simulated by integrated networks (nothing trained)
     Sweep("transfer", "transfer_point.ipynb", chapter="transfer.ipynb", experiment="transfer",
           in_progress=("full",), point_reads=("{source}/{source_profile}/seed={seed}",),
-          reads=("transfer-mnist",),  # its section on all 10,000 test digits
           chapter_reads=("findings/{profile}",),  # it quotes the findings' verdicts
           title="Transferring continuous-time weights to integrated networks", profiles={
               "quick": SweepProfile({"source_profile": "quick", "n_val": 250, "n_test": 2000},
