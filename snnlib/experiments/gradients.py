@@ -33,6 +33,7 @@ import torch
 import xarray as xr
 
 from snnlib.config import Config, is_positive
+from snnlib.experiments import transfer
 from snnlib.model.discretization import Discretization
 from snnlib.store.runs import point_dir
 from snnlib.store.sweeps import point_id
@@ -95,15 +96,12 @@ def load_point(cfg: GradientsConfig):
     folder = point_dir(cfg.source, cfg.source_profile, cfg.point)
     if not (folder / "config.yaml").exists():
         raise FileNotFoundError(f"{folder}: no such training point (run the sweep {cfg.source!r} first).")
-    model, scfg = driver.load_model(folder)
+    net, _, scfg, sets = transfer.load_point(folder, {"val": cfg.n_samples}, cfg.n_samples)
     if getattr(scfg, "integration", None) != cfg.integration or float(getattr(scfg, "dt", -1)) != float(cfg.dt):
         raise ValueError(f"{folder}: trained at {getattr(scfg, 'integration', None)} dt = {getattr(scfg, 'dt', None)}, "
                          f"not {cfg.integration} dt = {cfg.dt}")
-    scheme = driver.scheme_of(scfg)
-    x, y = scheme.data(scfg)["val"]
-    n = min(cfg.n_samples, len(y))
-    inputs = scheme.encoder(scfg, "val")(x, np.arange(n)).double()
-    return model.double(), scfg, (inputs, torch.as_tensor(y[:n])), scheme.loss(scfg)
+    (inputs,), labels = sets["val"]
+    return net, scfg, (inputs, labels), driver.scheme_of(scfg).loss(scfg)
 
 
 def run(cfg: GradientsConfig, progress: bool = True) -> xr.Dataset:

@@ -153,7 +153,13 @@ def load_trained(source: str, source_profile: str, seed: int, splits: dict, batc
     """``(network (float64), its prediction rule, source config, {split: (encoded batches, labels)})``
     of the training sweep point ``runs/<source>/<source_profile>/seed=<seed>`` (its best-validation
     weights), with the first ``splits[split]`` samples of each split encoded as the source did."""
-    model, scfg = driver.load_model(point_dir(source, source_profile, f"seed={seed}"))
+    return load_point(point_dir(source, source_profile, f"seed={seed}"), splits, batch_size)
+
+
+def load_point(folder, splits: dict, batch_size: int):
+    """:func:`load_trained` of the training point in ``folder`` (any sweep's point, e.g. one of a
+    direct-training sweep's grid)."""
+    model, scfg = driver.load_model(folder)
     scheme = driver.scheme_of(scfg)
     sets = scheme.data(scfg)
     out = {}

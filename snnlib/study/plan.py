@@ -503,8 +503,8 @@ _DIRECT_YY = Sweep("direct-yinyang-fast", "train.ipynb", scheme="integrated", ke
 # weights (float64), on the first 256 validation samples and its count loss, the cosine of piggyback with
 # adjusted (and each with the continuous network's exact gradient), and both against central finite
 # differences of that point's discretized forward along 8 random directions (snnlib.experiments.gradients).
-# One point per training point, made as they land; measured on the first (Euler, h = 0.5 ms): 6 s of
-# measurement and about 15 s in all with loading: about 20 core-minutes for the 80 points.
+# One point per training point, made as they land (a point waits for its training point); what the 80
+# points cost is in their meta.json (the chapter glues the direct study's hours).
 _GRADIENTS_YY = Sweep("gradients-yinyang-fast", "gradients_point.ipynb", experiment="gradients",
                       point_reads=("{source}/{source_profile}/gradient={trained},integration={integration},dt={dt},"
                                    "seed={seed}",),
