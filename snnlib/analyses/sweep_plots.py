@@ -149,7 +149,8 @@ def direct_lines(m: dict, var: str, gradients=("piggyback", "adjusted"), integra
         ax.set_ylabel(_DIRECT_LABELS.get(var, var))
         ax.set_title(f"{g} gradient")
     axes[0].legend(ncol=2, fontsize="small")
-    fig.suptitle("mean and 95% interval over seeds; open diamonds: Newton's spike rule")
+    newton = "; open diamonds: Newton's spike rule" if "direct-newton" in m and var in m["direct-newton"] else ""
+    fig.suptitle(f"mean and 95% interval over seeds{newton}")
     fig.tight_layout()
     return readable(fig)
 

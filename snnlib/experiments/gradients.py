@@ -14,8 +14,9 @@ both gradients of the *same* discretized forward:
   (:func:`snnlib.training.probes.finite_difference_check`): along ``n_directions`` random unit directions of
   all weights, the central difference of a functional smooth in the output spike times against each
   gradient's directional derivative (``fd``; ``analytic``, dim ``gradient``); a direction counts
-  (``valid``; ``valid_fraction``) only where no spike appears or vanishes between ``w - eps v`` and ``w + eps v``. Where the
-  forward is smooth, ``adjusted`` is its exact gradient (relative error at rounding level) and
+  (``valid``; ``valid_fraction``) only where no spike appears or vanishes between ``w - eps v`` and
+  ``w + eps v`` and its one-sided differences agree (no kink, such as a crossing moving into another
+  step, inside the difference). Where the forward is smooth, ``adjusted`` is its exact gradient (relative error at rounding level) and
   ``piggyback`` another vector; ``relative_error`` is the median over valid directions of
   ``|analytic - fd| / |fd|`` (``max_relative_error`` the largest).
 
@@ -38,7 +39,7 @@ from snnlib.model.discretization import Discretization
 from snnlib.store.runs import point_dir
 from snnlib.store.sweeps import point_id
 from snnlib.training import driver
-from snnlib.training.probes import _alignment, _grads, finite_difference_check
+from snnlib.training.probes import alignment, finite_difference_check, loss_gradients
 from snnlib.training.schemes.integrated import GRADIENTS, INTEGRATIONS
 
 NAME = "gradients"
@@ -111,14 +112,14 @@ def run(cfg: GradientsConfig, progress: bool = True) -> xr.Dataset:
     d = scfg.discretization()
     nets = {g: net.with_(d, g) for g in GRADIENTS}
     params = list(net.parameters())
-    grads = {g: _grads(n, inputs, labels, loss) for g, n in nets.items()}
-    grads["exact"] = _grads(net.with_(Discretization()), inputs, labels, loss)
+    grads = {g: loss_gradients(n, inputs, labels, loss) for g, n in nets.items()}
+    grads["exact"] = loss_gradients(net.with_(Discretization()), inputs, labels, loss)
     n_layers = len(params)
     cos = np.full(len(PAIRS), np.nan)
     cos_layer = np.full((len(PAIRS), n_layers), np.nan)
     ratio = np.full(len(PAIRS), np.nan)
     for k, (a, b) in enumerate(PAIRS):
-        al = _alignment(grads[a], grads[b], params)
+        al = alignment(grads[a], grads[b], params)
         cos[k], ratio[k], cos_layer[k] = al["cosine"], al["norm_ratio"], al["cosine_per_layer"]
     # one forward for both gradients: the same directions, functional and differences
     first, *others = GRADIENTS

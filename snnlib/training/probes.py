@@ -24,9 +24,12 @@ import torch
 from snnlib.device import to_device
 from snnlib.model.discretization import Discretization
 
-__all__ = ["gradient_alignment", "finite_difference_check", "TrainingProbe", "SurrogateProbe", "fixed_batch"]
+__all__ = ["loss_gradients", "alignment", "gradient_alignment", "finite_difference_check", "TrainingProbe",
+           "SurrogateProbe", "fixed_batch"]
 
-def _grads(model, inputs, labels, loss):
+def loss_gradients(model, inputs, labels, loss):
+    """The gradient of ``loss(model(inputs), labels)`` with respect to each of ``model``'s parameters
+    (``None`` for a parameter the loss does not reach); ``.grad`` is left untouched."""
     params = list(model.parameters())
     out, _ = model(inputs)
     return torch.autograd.grad(loss(out, labels), params, allow_unused=True)
@@ -37,20 +40,23 @@ def gradient_alignment(net, inputs, labels, loss) -> dict:
     exact scheme's gradient of the same weights on the same batch: the cosine similarity of the two
     gradients over all weights (``cosine``) and per layer (``cosine_per_layer``), and the ratio of
     their norms (``norm_ratio``). The network's own ``.grad`` are left untouched."""
-    g, g0 = _grads(net, inputs, labels, loss), _grads(net.with_(Discretization()), inputs, labels, loss)
-    return _alignment(g, g0, list(net.parameters()))
+    g, g0 = loss_gradients(net, inputs, labels, loss), loss_gradients(net.with_(Discretization()), inputs, labels, loss)
+    return alignment(g, g0, list(net.parameters()))
 
 
 def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-4, seed: int = 0,
-                            also: tuple = ()) -> dict:
+                            also: tuple = (), kink_tol: float = 1e-3) -> dict:
     """The network's gradient (its discretization and gradient scheme) against central finite
     differences of its own forward, at its current weights, along random directions of all weights.
 
     The functional differentiated is smooth in the spike times, ``L = sum c * t`` over the output
     spikes (``c`` fixed random weights per sample, neuron and spike slot): a count-based loss is
     piecewise constant in the weights and has no finite difference to compare with. A direction counts
-    only where no spike of any layer appears or vanishes between ``w - eps v`` and ``w + eps v``
-    (the forward is smooth there). Returns ``fd`` and ``analytic`` (the directional derivatives,
+    only where no spike of any layer appears or vanishes between ``w - eps v`` and ``w + eps v``, and
+    where its two one-sided differences agree to ``kink_tol`` (relative): an integrated network's spike
+    time is only piecewise smooth, with a kink where a threshold crossing moves into another step,
+    and a kink inside ``[-eps, eps]`` spoils the central difference without changing the spike
+    pattern. Returns ``fd`` and ``analytic`` (the directional derivatives,
     ``[n_directions]``), ``valid`` (booleans) and their relative error on the valid directions. The
     network's weights are restored exactly and its ``.grad`` left untouched; use float64 networks.
     ``also``: networks with the same forward and weights but another gradient (``net.with_(d, other)``);
@@ -70,6 +76,7 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
                                         for h in hidden]
 
     base = pattern(out.detach(), hidden)
+    f0 = float(functional(out.detach()))
     grads = torch.autograd.grad(functional(out), params, allow_unused=True)
     grads_also = [torch.autograd.grad(functional(other(inputs)[0]), list(other.parameters()), allow_unused=True)
                   for other in also]
@@ -90,6 +97,8 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
                     p.copy_(w)
             same = same and all(torch.equal(a, b) for a, b in zip(pattern(o, h), base))
             values.append(float(functional(o)))
+        up, down = (values[0] - f0) / eps, (f0 - values[1]) / eps  # one-sided: equal where smooth
+        same = same and abs(up - down) <= kink_tol * max(abs(up), abs(down), 1e-300)
         fd.append((values[0] - values[1]) / (2 * eps))
         analytic.append(float(sum((gr * x).sum() for gr, x in zip(grads, v) if gr is not None)))
         for a, gs in zip(analytic_also, grads_also):
@@ -101,7 +110,7 @@ def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-
             "max_relative_error": float(err.max()) if err.size else float("nan")}
 
 
-def _alignment(g, g0, params) -> dict:
+def alignment(g, g0, params) -> dict:
     """Cosines (all weights, per layer) and norm ratio of the gradients ``g`` against ``g0``."""
     def vec(x, p):  # a parameter without gradient (unused by a silent layer) counts as zeros
         return (x if x is not None else torch.zeros_like(p)).reshape(-1).double()
@@ -152,7 +161,7 @@ class TrainingProbe:
         gpu = self.labels.device.type == "cuda"
         for _ in range(self.repeats):
             t0 = time.perf_counter()
-            _grads(self._reference, self.inputs, self.labels, self.loss)
+            loss_gradients(self._reference, self.inputs, self.labels, self.loss)
             if gpu:  # kernels run asynchronously: time them to their end
                 torch.cuda.synchronize(self.labels.device)
             times.append(time.perf_counter() - t0)
@@ -190,9 +199,9 @@ class SurrogateProbe:
         with torch.no_grad():
             for w_twin, w in zip(self.twin.weights, model.weights):
                 w_twin.copy_(w.to(w_twin.dtype))
-        g = _grads(model, self.inputs, self.labels, self.loss)
-        g0 = _grads(self.twin, self.twin_inputs, self.labels, self.twin_loss)
-        a = _alignment(g, [x.to(p.dtype) if x is not None else None for x, p in zip(g0, model.parameters())],
+        g = loss_gradients(model, self.inputs, self.labels, self.loss)
+        g0 = loss_gradients(self.twin, self.twin_inputs, self.labels, self.twin_loss)
+        a = alignment(g, [x.to(p.dtype) if x is not None else None for x, p in zip(g0, model.parameters())],
                        list(model.parameters()))
         return {"cosine": a["cosine"], "norm_ratio": a["norm_ratio"],
                 **{f"cosine_layer{l + 1}": c for l, c in enumerate(a["cosine_per_layer"])}}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from snnlib.config import ConfigError
@@ -39,3 +40,38 @@ def test_a_point_not_made_and_bad_fields_are_one_line_errors():
     with pytest.raises(ConfigError, match="eps"):
         gradients.Config(**POINT, eps=0.5)
     assert gradients.Config(**POINT).point == "gradient=piggyback,integration=euler,dt=0.5,seed=0"
+
+
+class _Kinked(torch.nn.Module):
+    """A stand-in network whose one output 'spike time' is ``1 + |w|``: smooth except at ``w = 0``,
+    where no spike appears or vanishes."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([w], dtype=torch.float64))
+
+    def forward(self, x):
+        return (1.0 + self.w.abs()).reshape(1, 1, 1).expand(x.shape[0], 1, 1), []
+
+
+def test_a_kink_inside_the_difference_leaves_the_direction_out():
+    """The spike pattern alone cannot see a kink (a crossing moving into another step); the one-sided
+    differences can: at the kink the direction is left out, away from it it counts and agrees."""
+    from snnlib.training.probes import finite_difference_check
+
+    x = torch.zeros(3, 1)
+    at_kink = finite_difference_check(_Kinked(0.3e-4), x, n_directions=4, eps=1e-4)
+    assert not at_kink["valid"].any()
+    smooth = finite_difference_check(_Kinked(0.5), x, n_directions=4, eps=1e-4)
+    assert smooth["valid"].all() and smooth["max_relative_error"] < 1e-9
+
+
+def test_the_worst_committed_network_is_a_kink_not_a_wrong_gradient():
+    """Adjusted-trained Euler at h = tau_s (seed 5): at eps = 1e-6 some directions straddle a kink and
+    are left out (the rest agree); at eps = 1e-7 every direction counts and agrees to 1e-5."""
+    worst = {"trained": "adjusted", "integration": "euler", "dt": 5.0, "seed": 5}
+    wide = gradients.run(gradients.Config(**worst, eps=1e-6), progress=False)
+    assert 0 < int(wide["valid"].sum()) < 8
+    assert float(wide["max_relative_error"].sel(gradient="adjusted")) < 1e-3
+    narrow = gradients.run(gradients.Config(**worst, eps=1e-7), progress=False)
+    assert bool(narrow["valid"].all()) and float(narrow["max_relative_error"].sel(gradient="adjusted")) < 1e-5
