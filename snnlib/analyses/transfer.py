@@ -218,20 +218,32 @@ def sources(ds: xr.Dataset, profile: str) -> dict[str, xr.Dataset]:
     return {n: load_sweep(n, profile, allow_missing=True) for n in names}
 
 
-def event_gaps(loaded: dict[str, xr.Dataset], profile: str = "quick", root=None) -> pd.DataFrame:
+def event_gaps(loaded: dict[str, xr.Dataset], profile: str = "quick", root=None, n_inputs: int = 1000) -> pd.DataFrame:
     """Why a network's nominal step can matter little: with inputs at their own times, every spike a
     layer receives ends a step, so the steps actually taken are at most the gaps between the events.
-    Per network of ``loaded`` (:func:`breakdown_sweeps`): its ``tau_s``, window, the analytic network's
-    hidden spikes per sample (the output layer's input events; mean over seeds) and the mean gap
-    between them (window / spikes, in ms and in units of ``tau_s``)."""
+    Per network of ``loaded`` (:func:`breakdown_sweeps`): its ``tau_s``, window, and for each layer the
+    events it receives per sample and the mean gap between them (window / events, in ms and in units
+    of ``tau_s``): the hidden layer's are the distinct input spike times (the first ``n_inputs`` test
+    samples as seed 0's source encodes them), the output layer's the analytic network's hidden spikes
+    (mean over seeds)."""
+    from snnlib.experiments.transfer import load_point  # the source's own data and encoding
+
     rows = []
     for n, ds in loaded.items():
-        src = load_sweep(plan.BREAKDOWN_NETWORKS[n][1], profile, root=root, allow_missing=True)
+        name = plan.BREAKDOWN_NETWORKS[n][1]
+        src = load_sweep(name, profile, root=root, allow_missing=True)
         window = SpikeTimeConfig.from_dict(yaml.safe_load(src.attrs["config"])).window()
+        _, _, _, sets = load_point(point_dir(name, profile, f"seed={int(src['seed'].values[0])}", root),
+                                   {"test": n_inputs}, n_inputs)
+        (batch,), _ = sets["test"]  # one batch of n_inputs samples: [sample, input, slot] spike times
+        times = batch.reshape(n_inputs, -1).numpy()
+        inputs = float(np.mean([len(np.unique(t[np.isfinite(t)])) for t in times]))
         spikes = float(ds["exact_hidden_spikes"].sel(split="test").mean())
         tau = float(plan.BREAKDOWN_NETWORKS[n][2])
-        rows.append({"network": n, "tau_s (ms)": tau, "window (ms)": window, "hidden spikes / sample": spikes,
-                     "mean gap (ms)": window / spikes, "mean gap / tau_s": window / spikes / tau})
+        rows.append({"network": n, "tau_s (ms)": tau, "window (ms)": window, "input times / sample": inputs,
+                     "input gap (ms)": window / inputs, "input gap / tau_s": window / inputs / tau,
+                     "hidden spikes / sample": spikes, "hidden gap (ms)": window / spikes,
+                     "hidden gap / tau_s": window / spikes / tau})
     return pd.DataFrame(rows).set_index("network")
 
 

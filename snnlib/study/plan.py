@@ -413,7 +413,7 @@ def _high_thetas() -> list[list[float]]:
     return [[round(f * hidden, 9), out] for f in _HIGH_FRACTIONS]
 
 
-_HIGH = Sweep("yinyang-fast-high-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",), keep_weights=True,
+_HIGH = Sweep("yinyang-fast-high-exact", "train.ipynb", scheme="spiketime", keep_weights=True,
               title="Yin-Yang, tau_s = 5 ms, high hidden activity (a lower hidden threshold): the continuous network",
               profiles={"quick": SweepProfile({**_tb_bases("fast")[1], **{k: v for k, v in _HIGH_CHOICE.items()
                                                                           if v is not None}},

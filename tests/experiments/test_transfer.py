@@ -280,13 +280,16 @@ def test_breakdown_sweeps_leaves_out_a_neuron_without_points(isolated_runs):
 
 
 def test_event_gaps_reads_each_networks_window_and_activity():
-    """The mean gap between the hidden spikes the output layer receives: the source's window (the fast
-    Yin-Yang networks: t_max = 150 ms) over the analytic network's hidden spikes per test sample."""
+    """The mean gap between the events each layer receives: the source's window (the fast Yin-Yang
+    networks: t_max = 150 ms) over the distinct input times per test sample (the hidden layer's: Yin-Yang
+    has four inputs and a bias spike, all at distinct times) and over the analytic network's hidden spikes
+    per test sample (the output layer's)."""
     from snnlib.study.loading import load_sweep
 
     ds = load_sweep("transfer-yinyang-fast", "quick")
-    g = transfer_.event_gaps({"fast": ds}).loc["fast"]
+    g = transfer_.event_gaps({"fast": ds}, n_inputs=200).loc["fast"]
     assert g["window (ms)"] == 150.0 and g["tau_s (ms)"] == 5.0
+    assert g["input times / sample"] == 5.0 and g["input gap / tau_s"] == pytest.approx(150.0 / 5 / 5.0)
     assert g["hidden spikes / sample"] == pytest.approx(float(ds["exact_hidden_spikes"].sel(split="test").mean()))
-    assert g["mean gap (ms)"] * g["hidden spikes / sample"] == pytest.approx(150.0)
-    assert g["mean gap / tau_s"] == pytest.approx(g["mean gap (ms)"] / 5.0)
+    assert g["hidden gap (ms)"] * g["hidden spikes / sample"] == pytest.approx(150.0)
+    assert g["hidden gap / tau_s"] == pytest.approx(g["hidden gap (ms)"] / 5.0)
