@@ -142,6 +142,49 @@ def breakdown_table(m: xr.Dataset) -> pd.DataFrame:
     return df
 
 
+def _gain(ds: xr.Dataset, integration: str, split: str) -> xr.DataArray:
+    """Per seed and step, linear interpolation's accuracy minus the snap rule's (points)."""
+    a = 100.0 * ds["accuracy"].sel(split=split, integration=integration)
+    return a.sel(rule="linear") - a.sel(rule="snap")
+
+
+def interpolation_gain(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], integration: str = "euler",
+                       split: str = "test") -> pd.DataFrame:
+    """What spike-time interpolation buys at each step: linear interpolation's test accuracy minus the
+    snap rule's (points; the same networks, integration and step), mean and 95 % half-width over seeds,
+    a row per ``h / tau_s`` and a column per network of ``sweeps`` (as ``"mean +- half"``; empty where
+    the network has no such step or no point yet)."""
+    cols = {}
+    for n, ds in sweeps.items():
+        if integration not in ds["integration"].values:
+            continue
+        mu, half = mean_ci_along(_gain(ds, integration, split), "seed")
+        cols[n] = {round(float(dt) / float(tau_s[n]), 6): f"{float(m):+.1f} ± {float(h):.1f}"
+                   for dt, m, h in zip(ds["dt"].values, mu.values, half.values) if np.isfinite(m)}
+    df = pd.DataFrame(cols).sort_index()
+    df.index.name = "h / tau_s"
+    return df.fillna("")
+
+
+def gain_difference(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], a: str, b: str, ratio: float,
+                    integration: str = "euler", split: str = "test") -> tuple[float, float, float]:
+    """Network ``a``'s interpolation gain (:func:`interpolation_gain`) minus network ``b``'s at
+    ``h / tau_s = ratio``: the difference of the mean gains over seeds and its Welch 95 % interval
+    (the networks are different ones, so unpaired)."""
+    from statsmodels.stats.weightstats import CompareMeans
+
+    vals = []
+    for n in (a, b):
+        g = _gain(sweeps[n], integration, split)
+        g = g.assign_coords(r=("dt", np.round(g["dt"].values / float(tau_s[n]), 6))).swap_dims(dt="r")
+        if round(ratio, 6) not in g["r"].values:
+            raise ValueError(f"{n}: no step at h / tau_s = {ratio:g}")
+        v = g.sel(r=round(ratio, 6)).values
+        vals.append(v[np.isfinite(v)])
+    lo, hi = CompareMeans.from_data(*vals).tconfint_diff(usevar="unequal")
+    return float(vals[0].mean() - vals[1].mean()), float(lo), float(hi)
+
+
 def _stat(da: xr.DataArray) -> tuple[float, float]:
     """Mean and 95% Student-t half-width over seeds of a per-seed quantity."""
     return mean_ci(np.asarray(da.values, dtype=float).ravel())

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
 from snnlib.analyses import transfer as transfer_
 from snnlib.experiments import transfer
@@ -293,3 +294,32 @@ def test_event_gaps_reads_each_networks_window_and_activity():
     assert g["hidden spikes / sample"] == pytest.approx(float(ds["exact_hidden_spikes"].sel(split="test").mean()))
     assert g["hidden gap (ms)"] * g["hidden spikes / sample"] == pytest.approx(150.0)
     assert g["hidden gap / tau_s"] == pytest.approx(g["hidden gap (ms)"] / 5.0)
+
+
+def _gain_sweep(linear_minus_snap, dts=(0.5, 1.5), seeds=4):
+    """A synthetic breakdown sweep: snap at 60 %, linear at 60 % + the given gain (points) per step and
+    seed."""
+    gain = np.asarray(linear_minus_snap, dtype=float).reshape(len(dts), seeds)
+    acc = np.stack([np.full((len(dts), seeds), 0.6), 0.6 + gain / 100])  # rule, dt, seed
+    return xr.Dataset({"accuracy": (("integration", "rule", "dt", "split", "seed"), acc[None, :, :, None, :])},
+                      coords={"integration": ["euler"], "rule": ["snap", "linear"], "dt": list(dts),
+                              "split": ["test"], "seed": np.arange(seeds)})
+
+
+def test_interpolation_gain_and_its_difference_between_networks():
+    """Linear minus snap per step in h / tau_s (mean +- 95 % half-width over seeds), and the difference of
+    two networks' gains with a Welch interval: equal gains give an interval around zero, a large one
+    excludes it."""
+    usual = _gain_sweep([[0, 0, 0, 0], [2, 4, 2, 4]])
+    high = _gain_sweep([[0, 0, 0, 0], [12, 14, 12, 14]])
+    tau = {"usual": 5.0, "high": 5.0}
+    table = transfer_.interpolation_gain({"usual": usual, "high": high}, tau)
+    assert list(table.index) == [0.1, 0.3] and table.loc[0.3, "usual"].startswith("+3.0 ± ")
+    assert table.loc[0.1, "high"] == "+0.0 ± 0.0"
+    d, lo, hi = transfer_.gain_difference({"usual": usual, "high": high}, tau, "high", "usual", 0.3)
+    assert d == pytest.approx(10.0) and 0 < lo < d < hi
+    d, lo, hi = transfer_.gain_difference({"usual": usual, "same": _gain_sweep([[0] * 4, [4, 2, 4, 2]])},
+                                          {"usual": 5.0, "same": 5.0}, "same", "usual", 0.3)
+    assert d == pytest.approx(0.0) and lo < 0 < hi
+    with pytest.raises(ValueError, match="no step at h / tau_s = 1"):
+        transfer_.gain_difference({"usual": usual, "high": high}, tau, "high", "usual", 1.0)
