@@ -16,9 +16,9 @@ both gradients of the *same* discretized forward:
   gradient's directional derivative (``fd``; ``analytic``, dim ``gradient``); a direction counts
   (``valid``; ``valid_fraction``) only where no spike appears or vanishes between ``w - eps v`` and
   ``w + eps v`` and its one-sided differences agree (no kink, such as a crossing moving into another
-  step, inside the difference). Where the forward is smooth, ``adjusted`` is its exact gradient (relative error at rounding level) and
-  ``piggyback`` another vector; ``relative_error`` is the median over valid directions of
-  ``|analytic - fd| / |fd|`` (``max_relative_error`` the largest).
+  step, inside the difference). Where the forward is smooth, ``adjusted`` is its exact gradient
+  (relative error at rounding level) and ``piggyback`` another vector; ``relative_error`` is the
+  median over valid directions of ``|analytic - fd| / |fd|`` (``max_relative_error`` the largest).
 
 The count loss is piecewise constant in the weights (a spike count changes in jumps), so no finite
 difference of the training loss exists to compare with; the smooth functional measures the same
