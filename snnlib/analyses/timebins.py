@@ -346,8 +346,9 @@ def neuron_arms(by_regime: dict[str, dict[str, xr.Dataset]]) -> tuple[xr.Dataset
     ``curves``: learning curves along ``scheme`` (spike-time, BPTT) x ``neuron`` x ``bins`` x
     ``seed``, with the coordinates ``h_ms`` (``bins``) and ``h_over_tau_s`` (``neuron`` x ``bins``);
     ``bench``: each scheme's own finest grid (the most bins) along ``scheme`` x ``neuron`` x ``seed``;
-    ``continuous``: the continuous network along ``neuron`` x ``seed``. Same seed, same initial weights
-    in every arm of a neuron (the schemes build them by one rule)."""
+    ``continuous``: the continuous network along ``neuron`` x ``seed``, on the grid arms' seeds (it may
+    have more: it is also another study's benchmark). Same seed, same initial weights in every arm of a
+    neuron (the schemes build them by one rule)."""
     cur, ben, cont, taus = [], [], [], []
     for regime in NEURONS:
         sw = by_regime[regime]
@@ -365,7 +366,8 @@ def neuron_arms(by_regime: dict[str, dict[str, xr.Dataset]]) -> tuple[xr.Dataset
         finest = int(c["bins"].max())
         cur.append(c)
         ben.append(c.sel(bins=finest, drop=True))
-        cont.append(sw["exact"][_vars(sw["exact"])])
+        ex = sw["exact"][_vars(sw["exact"])]
+        cont.append(ex.sel(seed=[sd for sd in ex["seed"].values if sd in set(c["seed"].values)]))  # paired seeds
         taus.append(tau_s)
     curves = xr.concat(cur, dim="neuron", join="outer").assign_coords(neuron=list(NEURONS), tau_s=("neuron", taus))
     h = w / curves["bins"]
