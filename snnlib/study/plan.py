@@ -383,8 +383,8 @@ _SINGLE_SPIKE = Sweep("single-spike", "train.ipynb", scheme="spiketime",
 # spike rule at steps h / tau_s = 0.001 .. 1 (slow: the 150 ms window ends there) and .. 10 (fast), inputs
 # at their own times; nothing trained. Estimated from the forward passes timed on a first network (12 s
 # per 1,000 samples at h / tau_s = 0.001, under 1 s from 0.1 on): about 100 s a point, about 3.3
-# core-hours for the 120 points; to be measured on the first points. The slow neuron's sources wait for its re-search
-# (re-made with the slow neuron's re-searched choice, see _TB_CHOICE), the fast one's can go now.
+# core-hours for the 120 points. Measured (the points' meta.json): fast 1.69, fast-high 1.56, slow 0.21
+# core-hours (60 points each; the slow networks fire less and their grid stops at h / tau_s = 1): 3.5 in all.
 _BREAKDOWN_H = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
@@ -439,7 +439,7 @@ def _breakdown(neuron: str) -> Sweep:
         "chapter": "breakdown.ipynb", "chapter_title": "Integrators to breakdown (Yin-Yang and MNIST)",
         "chapter_reads": ("findings/{profile}",),  # it quotes the verdicts of its claims
         "reads": tuple(f"transfer-yinyang-{n}" for n in BREAKDOWN_NEURONS if n != "fast") + ("transfer-mnist",)}
-    return Sweep(f"transfer-yinyang-{neuron}", "transfer_point.ipynb", experiment="transfer", in_progress=("quick",),
+    return Sweep(f"transfer-yinyang-{neuron}", "transfer_point.ipynb", experiment="transfer",
                  point_reads=("{source}/{source_profile}/seed={seed}",), **chapter,
                  title=f"Integrators to breakdown, Yin-Yang, tau_s = {tau_s:g} ms: the continuous network's weights "
                        "simulated by integrated networks",
