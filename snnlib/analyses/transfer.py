@@ -106,18 +106,23 @@ def breakdown_sweeps(profile: str = "quick", root=None) -> dict[str, xr.Dataset]
     return out
 
 
-def hidden_activity(sweep: str, profile: str = "quick", root=None) -> tuple[float, float]:
+def hidden_activity(sweep: str, profile: str = "quick", root=None, seeds=None) -> tuple[float, float]:
     """Hidden spikes per hidden neuron and sample window of a training sweep's networks (their final
     epoch, on the validation split the training loop records them on): mean and 95 % half-width over
-    seeds."""
+    seeds (``seeds``: only those)."""
     ds = load_sweep(sweep, profile, root=root, allow_missing=True)
+    if seeds is not None:
+        ds = ds.sel(seed=list(seeds))
     n_hidden = sum(yaml.safe_load(ds.attrs["config"])["hidden"])
     return _stat(ds["hidden_spikes"].isel(epoch=-1) / n_hidden)
 
 
 def activity(neuron: str, profile: str = "quick", root=None) -> tuple[float, float]:
-    """:func:`hidden_activity` of the networks the breakdown sweep of ``neuron`` simulates."""
-    return hidden_activity(plan.BREAKDOWN_NETWORKS[neuron][1], profile, root)
+    """:func:`hidden_activity` of the networks the breakdown sweep of ``neuron`` simulates (its seeds:
+    the source sweep may have more)."""
+    name, source, _ = plan.BREAKDOWN_NETWORKS[neuron]
+    seeds = plan.sweep(name).profiles[profile].grid.get("seed")
+    return hidden_activity(source, profile, root, seeds)
 
 
 def cell_text(trusted: float, broken: float, applies: bool = True) -> str:
