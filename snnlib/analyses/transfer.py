@@ -147,6 +147,30 @@ def breakdown_table(m: xr.Dataset) -> pd.DataFrame:
     return df
 
 
+def breakdown_summary(m: xr.Dataset, top: dict[str, float]) -> str:
+    """The map (:func:`breakdown_map`) in a line per network (Markdown list): the smallest ``h / tau_s``
+    from which forward Euler is broken under some rule, and the largest to which some integration and
+    rule is trusted, with which (``top``: each network's largest ``h / tau_s`` tried, named when the
+    trust reaches it)."""
+    lines = []
+    for n in m["neuron"].values:
+        c = m.sel(neuron=n)
+        euler = float(c["broken"].sel(integration="euler").min())
+        t = c["trusted"].where(c["applies"])
+        best = float(t.max())
+        who = [f"{i} with {r}" for i in t["integration"].values for r in t["rule"].values
+               if float(t.sel(integration=i, rule=r)) == best]
+        line = f"- **{n}**: " + (f"Euler broken from $h/\\tau_s$ = {euler:g}; " if np.isfinite(euler)
+                                 else "Euler broken at no step tried; ")
+        if np.isfinite(best):
+            at_top = " (the largest step tried)" if np.isclose(best, top[str(n)]) else ""
+            line += f"trusted up to {best:g} at best{at_top}: {', '.join(who[:4])}{', ...' if len(who) > 4 else ''}."
+        else:
+            line += "trusted at no step."
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _gain(ds: xr.Dataset, integration: str, split: str) -> xr.DataArray:
     """Per seed and step, linear interpolation's accuracy minus the snap rule's (points)."""
     a = 100.0 * ds["accuracy"].sel(split=split, integration=integration)

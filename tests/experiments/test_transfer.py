@@ -274,6 +274,11 @@ def test_the_breakdown_table_and_curves_read_the_map():
     # euler's curve falls by 30 points at h / tau_s = 0.1
     euler = next(line for line in ax.get_lines() if line.get_label() == "euler")
     assert euler.get_ydata()[2] == pytest.approx(-30, abs=1)
+    # the summary: Euler broken from 0.1; exact trusted furthest (1, below the largest step tried, 10)
+    s = transfer_.breakdown_summary(m, {"fast": 10.0})
+    assert s.startswith("- **fast**: Euler broken from $h/\\tau_s$ = 0.1; trusted up to 1 at best: exact with")
+    assert "largest step tried" not in s
+    assert "(the largest step tried)" in transfer_.breakdown_summary(m, {"fast": 1.0})
 
 
 def test_breakdown_sweeps_leaves_out_a_neuron_without_points(isolated_runs):
