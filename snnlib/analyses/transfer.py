@@ -164,7 +164,8 @@ def breakdown_summary(m: xr.Dataset, top: dict[str, float]) -> str:
                                  else "Euler broken at no step tried; ")
         if np.isfinite(best):
             at_top = " (the largest step tried)" if np.isclose(best, top[str(n)]) else ""
-            line += f"trusted up to {best:g} at best{at_top}: {', '.join(who[:4])}{', ...' if len(who) > 4 else ''}."
+            more = f" and {len(who) - 4} more" if len(who) > 4 else ""
+            line += f"trusted up to {best:g} at best{at_top}: {', '.join(who[:4])}{more}."
         else:
             line += "trusted at no step."
         lines.append(line)
