@@ -476,11 +476,12 @@ BREAKDOWN_NETWORKS = {**{n: (f"transfer-yinyang-{n}", src, tau) for n, (src, tau
 
 # issue 25, direct training where integration matters: the fast neuron's continuous network (tau_s = 5 ms,
 # its searched thresholds, initial scale, learning rate, targets, window and 60 epochs: the benchmark is
-# timebins-yinyang-fast-exact, ten seeds, the same initial weights per seed) integrated and trained
-# directly with both gradients, at the steps where its transfer breaks (transfer-yinyang-fast): at
-# h / tau_s = 0.1 Euler is broken and PS(k >= 3) trusted, at 1 every integration is broken. Euler
-# against PS(5), the highest order transfer tried (PS(3..5) break at the same steps), the linear spike
-# rule, inputs at their own times; ten seeds (the benchmark's spread: 86.9 to 95.0 % test).
+# timebins-yinyang-fast-exact, the same initial weights per seed) integrated and trained directly with
+# both gradients, at the steps where its transfer breaks (transfer-yinyang-fast, measured on its first
+# points): at h / tau_s = 0.1 Euler is broken and PS(k >= 3) trusted, at 1 Euler and PS(2..4) are broken
+# (PS(5) with the linear rule from 3). Euler against PS(5), the highest order transfer tried, the linear
+# spike rule, inputs at their own times; ten seeds first (the benchmark's spread: 86.9 to 95.0 % test),
+# then fifteen (DIRECT_YY_SEEDS, below).
 # MNIST is not used: a direct-training run of 784-800-10 took 180 to 500 s for 5 epochs of 10,000
 # digits (direct/quick), so the issue's converged full-MNIST design (20 epochs of 55,000) is about 1.8
 # core-hours a run, over 70 for 8 cells x 5 seeds. Measured on a first Yin-Yang run (one thread, the
