@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import yaml
+from statsmodels.stats.weightstats import CompareMeans
 
+from snnlib.experiments.transfer import load_point  # a source's own data and encoding (event_gaps)
 from snnlib.metrics import mean_ci, mean_ci_along
 from snnlib.model.discretization import parse_integration
 from snnlib.store.runs import cost_s, is_complete, load, point_dir
@@ -20,7 +22,9 @@ from snnlib.study import plan
 from snnlib.study.loading import MissingPointsError, load_sweep
 from snnlib.training.schemes.spiketime import SpikeTimeConfig
 
-__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_tau_s", "breakdown_table", "cell_text", "hidden_activity", "activity", "claims", "wall_minutes", "sources"]
+__all__ = ["with_drop", "tolerable_step", "break_points", "breakdown_map", "breakdown_sweeps", "breakdown_tau_s",
+           "breakdown_table", "breakdown_summary", "cell_text", "hidden_activity", "activity", "interpolation_gain",
+           "gain_difference", "claims", "wall_minutes", "sources", "event_gaps", "as_grid", "reproduces_source"]
 
 
 # ------------------------------------------------------------------ the chapter (the whole sweep)
@@ -201,8 +205,6 @@ def gain_difference(sweeps: dict[str, xr.Dataset], tau_s: dict[str, float], a: s
     """Network ``a``'s interpolation gain (:func:`interpolation_gain`) minus network ``b``'s at
     ``h / tau_s = ratio``: the difference of the mean gains over seeds and its Welch 95 % interval
     (the networks are different ones, so unpaired)."""
-    from statsmodels.stats.weightstats import CompareMeans
-
     vals = []
     for n in (a, b):
         g = _gain(sweeps[n], integration, split)
@@ -300,8 +302,6 @@ def event_gaps(loaded: dict[str, xr.Dataset], profile: str = "quick", root=None,
     of ``tau_s``): the hidden layer's are the distinct input spike times (the first ``n_inputs`` test
     samples as seed 0's source encodes them), the output layer's the analytic network's hidden spikes
     (mean over seeds)."""
-    from snnlib.experiments.transfer import load_point  # the source's own data and encoding
-
     rows = []
     for n, ds in loaded.items():
         name = plan.BREAKDOWN_NETWORKS[n][1]

@@ -492,7 +492,8 @@ BREAKDOWN_NETWORKS = {**{n: (f"transfer-yinyang-{n}", src, tau) for n, (src, tau
 # (piggyback against adjusted, both against finite differences of the discretized forward).
 # Seeds sized by power: the power computation of the findings on the first ten seeds put "PS(5) more
 # accurate" at 14 and "piggyback slower to the target" at 15 seeds; the 80 points of ten seeds cost 3.0
-# core-hours, so five more seeds (and the benchmark's, 40 s each) about 1.5. The benchmark is the fast
+# core-hours, so five more seeds (and the benchmark's, 40 s each) about 1.5; measured 1.62 (and 0.15 for the
+# benchmark's five, 0.05 for their gradient points): the sweep is 4.6 core-hours in all. The benchmark is the fast
 # continuous network of the time-bin study, so that sweep has these 15 seeds (its grid arms keep 10; the
 # time-bin analyses pair the arms on their common seeds).
 DIRECT_YY_H = (0.1, 1.0)

@@ -56,7 +56,12 @@ def test_committed_runs_stay_small():
     # A point's record is its config, results, summary, meta and log: its notebook is committed
     # without outputs (the figures were two thirds of a point's bytes; the chapters show them).
     # 62 MB after that (issue 22), 23 MB of it the trained weights that the transfer runs read.
-    assert total < 100 * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit 100 MB)"
+    # 114 MB with issue 25's breakdown and direct sweeps (1,137 points): 63 MB of it results.nc, of which
+    # about 30 kB a file is HDF5's own metadata (a 5-number result takes 34 kB; as netCDF-3, 2 kB). The
+    # limit is 128 MB until the results move to a format without that overhead (the follow-up named in
+    # issue 25's closing note); it still catches what it was for, figures or datasets committed by mistake.
+    limit = 128
+    assert total < limit * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit {limit} MB)"
 
 
 def test_every_committed_run_verifies_against_its_recorded_checksums():
