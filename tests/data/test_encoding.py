@@ -117,3 +117,12 @@ def test_both_schemes_see_the_same_time_shuffled_recordings():
     assert not torch.equal(plain, r)
     with pytest.raises(Exception, match="time_shuffle"):
         bptt.BPTTConfig(dataset="mnist", time_shuffle=True)
+
+
+def test_ttfs_times_are_rounded_once_to_their_dtype():
+    """float32 times are the float64 times rounded once: a time on a grid point stays on it (pixel 102
+    is 60 ms, not 60.000004), so the grid's ceil rule delivers it at 60 ms in every scheme."""
+    img = np.arange(256, dtype=np.uint8)[None]
+    t32, t64 = encoding.ttfs(img, 100.0, dtype=torch.float32), encoding.ttfs(img, 100.0)
+    assert t32.dtype == torch.float32 and torch.equal(t32, t64.to(torch.float32))
+    assert t32[0, [51, 102, 153, 204], 0].tolist() == [80.0, 60.0, 40.0, 20.0]
