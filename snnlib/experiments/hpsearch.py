@@ -47,6 +47,8 @@ class HPSearchConfig(Config):
     - ``sweep``, ``profile``: the planned training sweep whose base configuration is searched around;
     - ``grid``: ``{field: [candidates]}`` (every combination is trained);
     - ``epochs``, ``n_train``: the reduced budget of each candidate (``n_train = None``: the sweep's);
+      ``evals_per_epoch``: validation records per epoch (``None``: the sweep's; the search scores the
+      best of them, so fewer than the sweep's suffice where validation is costly);
     - ``seed``: initial weights and batch order of every candidate; ``n_seeds``: train each candidate
       with the seeds ``seed .. seed + n_seeds - 1`` and score it by the mean of their best validation
       accuracies (a setting that trains some seeds and leaves others at chance is not a good one).
@@ -68,6 +70,7 @@ class HPSearchConfig(Config):
     grid: dict = dataclasses.field(default_factory=lambda: {"lr": [1e-3, 2e-3]})
     epochs: int = 1
     n_train: int | None = None
+    evals_per_epoch: int | None = None
     seed: int = 0
     n_seeds: int = 1
     paired: dict | None = None
@@ -91,6 +94,9 @@ class HPSearchConfig(Config):
         c("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1")
         c("n_train", self.n_train is None or (isinstance(self.n_train, int) and self.n_train >= 1),
           "None (the sweep's) or an integer >= 1")
+        c("evals_per_epoch", self.evals_per_epoch is None or (
+            isinstance(self.evals_per_epoch, int) and not isinstance(self.evals_per_epoch, bool)
+            and self.evals_per_epoch >= 1), "None (the sweep's) or an integer >= 1")
         self._check_non_negative_int("seed")
         c("n_seeds", isinstance(self.n_seeds, int) and not isinstance(self.n_seeds, bool) and self.n_seeds >= 1,
           "an integer >= 1")
@@ -133,6 +139,8 @@ class HPSearchConfig(Config):
         budget = {"epochs": self.epochs, "seed": self.seed if seed is None else seed, "n_test": 0}
         if self.n_train is not None:
             budget["n_train"] = self.n_train
+        if self.evals_per_epoch is not None:
+            budget["evals_per_epoch"] = self.evals_per_epoch
         return cls.from_dict({**self.base(paired), **candidate, **budget})
 
 
@@ -228,6 +236,8 @@ def _search(cfg: HPSearchConfig, cands: list, paired: bool, progress: bool, work
     out["activity"].attrs["long_name"] = "hidden spikes per hidden neuron and sample window (last epoch, validation)"
     out.attrs.update(sweep=cfg.sweep, profile=cfg.profile, grid=json.dumps(cfg.grid), epochs=cfg.epochs,
                      n_train="sweep's" if cfg.n_train is None else cfg.n_train, seed=cfg.seed, n_seeds=cfg.n_seeds)
+    if cfg.evals_per_epoch is not None:
+        out.attrs["evals_per_epoch"] = cfg.evals_per_epoch
     if cfg.min_activity is not None:
         out.attrs["min_activity"] = float(cfg.min_activity)
     return out

@@ -320,6 +320,82 @@ def _tb_search_slow(name: str, thetas: list) -> PlannedRun:
                    "shared": [["theta", "theta_bats"], ["weight_scale", "weight_scale"]]}})
 
 
+# issue 24, the shared neuron on MNIST: the Yin-Yang design (one CuBa-LIF for both schemes, U(-1, 1) initial
+# weights, the count loss with BATS's 15 / 3 targets fitted to the grid, the same 150 ms window and 1 ms base
+# grid; only the gradient differs) on BATS's 784-800-10 network and all of MNIST (55,000 / 5,000 / 10,000
+# digits), the time-to-first-spike input in [0, 100] ms (tests/training/test_shared_neuron.py: the same
+# spikes in both schemes). Steps h = 1, 5, 25 ms: 150, 30, 6 bins, h / tau_s = 0.0077 .. 0.19 (slow) and
+# 0.2 .. 5 (fast). Five seeds, the same initial weights per seed in every arm.
+TB_MNIST_K = (1, 5, 25)
+#: neuron candidates (hidden, output thresholds) per tau, around BATS's 200 / 1300 (0.77 / 5 tau at tau =
+#: 260 ms): 784 inputs drive a neuron far more than Yin-Yang's 5
+_TB_MNIST_THETA_PER_TAU = ((0.19, 1.25), (0.385, 2.5), (0.77, 5.0), (1.54, 10.0))
+#: the chosen neuron (index into _TB_MNIST_THETA_PER_TAU) and each scheme's settings, per regime: the
+#: paired searches' choices (hpsearch/timebins-mnist-<regime>; a test checks the sweeps use them)
+_TB_MNIST_CHOICE = {"slow": {"neuron": 2, "bptt": {"lr": 3e-3, "surrogate_width": 0.3}, "spiketime": {"lr": 3e-3}},
+                    "fast": {"neuron": 2, "bptt": {"lr": 3e-3, "surrogate_width": 0.3}, "spiketime": {"lr": 3e-3}}}
+#: BATS's batch of 50; 10 epochs, cosine (the continuous network at BATS's recipe: 98.1 % test in 10 epochs,
+#: spiketime-mnist); 4 validation records per epoch resolve n_q
+_TB_MNIST = {"dataset": "mnist", "hidden": [800], "t_in": 100.0, "n_train": None, "n_val": 5000, "n_test": None,
+             "batch_size": 50, "epochs": 10, "lr_schedule": "cosine", "evals_per_epoch": 4, "weight_scale": 1.0}
+TB_MNIST_SEEDS = 5
+
+
+def tb_mnist_thetas(regime: str) -> list[tuple[float, float]]:
+    """The MNIST neuron candidates' thresholds (hidden, output) of ``regime`` in this project's units."""
+    tau = 2 * TB_REGIMES[regime]
+    return [tuple(round(c * tau, 6) for c in cand) for cand in _TB_MNIST_THETA_PER_TAU]
+
+
+def _tb_mnist_bases(regime: str) -> tuple[dict, dict]:
+    """The BPTT and spike-time base configs of ``regime`` on MNIST (the chosen neuron and settings)."""
+    tau_s, choice = TB_REGIMES[regime], _TB_MNIST_CHOICE[regime]
+    theta = tb_mnist_thetas(regime)[choice["neuron"]]
+    n_steps = int(TB_WINDOW) + 1
+    bp = {**_TB_MNIST, "encoding": "ttfs", "dt": 1.0, "n_steps": n_steps, "tau_s": tau_s, "tau": 2 * tau_s,
+          "theta": list(theta), "clock": "exact", "init": "uniform", "loss": "count_mse", "targets": [15.0, 3.0],
+          "fit_targets": True, "surrogate": "slayer", "surrogate_unit": "theta", **choice["bptt"]}
+    st = {**_TB_MNIST, "variant": "multi", "t_max": TB_WINDOW, "tau_s": tau_s,
+          "theta_bats": [round(t / 1000, 9) for t in theta], "max_spikes": n_steps, "targets": [15.0, 3.0],
+          "fit_targets": True, **choice["spiketime"]}
+    return bp, st
+
+
+def _tb_mnist(regime: str) -> tuple[Sweep, ...]:
+    """The three MNIST sweeps of ``regime`` (as :func:`_tb_shared`; no weights kept: 2.5 MB a network)."""
+    bp, st = _tb_mnist_bases(regime)
+    seeds = tuple(range(TB_MNIST_SEEDS))
+    name, tau = f"timebins-mnist-{regime}", f"tau_s = {TB_REGIMES[regime]:g} ms"
+    return (
+        Sweep(f"{name}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",),
+              title=f"Time bins, MNIST, shared neuron ({tau}): BPTT with a surrogate gradient",
+              profiles={"quick": SweepProfile(bp, {"k": TB_MNIST_K, "seed": seeds})}),
+        Sweep(f"{name}-spiketime", "train.ipynb", scheme="integrated", in_progress=("quick",),
+              title=f"Time bins, MNIST, shared neuron ({tau}): exact spike-time gradients on the grid",
+              profiles={"quick": SweepProfile({**st, **_TB_SHARED}, {"dt": tuple(float(k) for k in TB_MNIST_K),
+                                                                        "seed": seeds})}),
+        Sweep(f"{name}-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
+              title=f"Time bins, MNIST, shared neuron ({tau}): the continuous network (no grid)",
+              profiles={"quick": SweepProfile(st, {"seed": seeds})}),
+    )
+
+
+def _tb_mnist_search(regime: str) -> PlannedRun:
+    """The paired search of ``regime`` on MNIST: 4 neurons x 4 settings per scheme, one seed, 3 epochs of
+    10,000 training digits (validation on the sweep's 5,000, once an epoch), h = 1 ms."""
+    name = f"timebins-mnist-{regime}"
+    thetas = tb_mnist_thetas(regime)
+    return PlannedRun("hpsearch", name, "hpsearch.ipynb", ("quick",), {
+        "title": f"Hyper-parameter search: the shared neuron of the time-bin study, MNIST, tau_s = "
+                 f"{TB_REGIMES[regime]:g} ms (both schemes)",
+        "config": {"sweep": f"{name}-bptt", "profile": "quick", "epochs": 3, "n_train": 10000, "evals_per_epoch": 1,
+                   "grid": {"theta": [list(t) for t in thetas], "lr": [1e-3, 3e-3], "surrogate_width": [0.1, 0.3]},
+                   "paired": {"sweep": f"{name}-spiketime",
+                              "grid": {"theta_bats": [[round(v / 1000, 9) for v in t] for t in thetas],
+                                       "lr": [1e-3, 2e-3, 3e-3, 6e-3]}},
+                   "shared": ["theta", "theta_bats"]}})
+
+
 # issue 24, seed 000 as it ran (N-MNIST, lava-dl's 2312-512-512-10 recipe, 300 ms): the events binned at the
 # timestep h = k ms to the nearest bin, lava-dl's per-bin decays, the skip of k applied to those bins in
 # training only (clock="seed000"); with the gain the skipping loses restored (skip_gain, a control), and
@@ -678,9 +754,9 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY, _GRADIENTS_YY) + _CODING_SWEEPS + _depth_sweeps()
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _tb_mnist("slow") + _tb_mnist("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY, _GRADIENTS_YY) + _CODING_SWEEPS + _depth_sweeps()
 
-PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
+PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + tuple(_tb_mnist_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
     PlannedRun("hpsearch", f"coding-{code}", "hpsearch.ipynb", ("quick",), {
         "title": f"Hyper-parameter search: {'rate' if code == 'rate' else 'time-to-first-spike'} coding, Leaky "
                  "784-1000-10, the same loss for both codings",

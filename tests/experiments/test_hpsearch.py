@@ -62,6 +62,18 @@ def test_search_config_refuses_unknown_sweeps_and_invalid_candidates(toy_sweep):
         hpsearch.Config(sweep="toy-bptt", grid={})
 
 
+def test_a_search_may_record_validation_less_often_than_its_sweep(toy_sweep):
+    """``evals_per_epoch`` is budget, like ``epochs``: every candidate's training config takes it, and the
+    sweep keeps its own (a choice never names it)."""
+    base = hpsearch.Config(sweep="toy-bptt", grid={"lr": [1e-3]})
+    cfg = hpsearch.Config(sweep="toy-bptt", grid={"lr": [1e-3]}, evals_per_epoch=3)
+    assert cfg.training_config(cfg.candidates()[0]).evals_per_epoch == 3
+    t = base.training_config(base.candidates()[0])
+    assert t.evals_per_epoch == type(t)().evals_per_epoch != 3  # the toy sweep's: the config's default
+    with pytest.raises(ConfigError, match="evals_per_epoch"):
+        hpsearch.Config(sweep="toy-bptt", grid={"lr": [1e-3]}, evals_per_epoch=0)
+
+
 def test_every_searched_sweep_uses_its_recorded_choice():
     """The book's BPTT sweeps whose settings were searched use the values their committed search
     chose on the validation split."""
