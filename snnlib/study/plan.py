@@ -332,9 +332,13 @@ TB_MNIST_K = (1, 5, 25)
 #: (0.19 / 1.25, 0.385 / 2.5, 0.77 / 5, 1.54 / 10) that trained in both regimes (see _tb_mnist_search)
 _TB_MNIST_THETA_PER_TAU = ((0.385, 2.5), (0.77, 5.0))
 #: the chosen neuron (index into _TB_MNIST_THETA_PER_TAU) and each scheme's settings, per regime: the
-#: paired searches' choices (hpsearch/timebins-mnist-<regime>; a test checks the sweeps use them)
-_TB_MNIST_CHOICE = {"slow": {"neuron": 0, "bptt": {"lr": 3e-3, "surrogate_width": 0.1}, "spiketime": {"lr": 6e-3}},
-                    "fast": {"neuron": 1, "bptt": {"lr": 3e-3, "surrogate_width": 0.1}, "spiketime": {"lr": 6e-3}}}
+#: paired searches' choices (hpsearch/timebins-mnist-<regime>; a test checks the sweeps use them). Both
+#: regimes chose BATS's own thresholds (0.77 / 5 tau). The short budget favours large steps: at that neuron
+#: both schemes' validation accuracy still rose with lr at the grid's top in the slow regime (each scheme's
+#: largest lr chosen; every candidate's best epoch its last), so the 10-epoch benchmarks (>= 97.5 % test,
+#: issue 24) are the check that the choice trains to convergence.
+_TB_MNIST_CHOICE = {"slow": {"neuron": 1, "bptt": {"lr": 3e-2, "surrogate_width": 0.1}, "spiketime": {"lr": 4.8e-2}},
+                    "fast": {"neuron": 1, "bptt": {"lr": 3e-2, "surrogate_width": 0.3}, "spiketime": {"lr": 6e-3}}}
 #: BATS's batch of 50; 10 epochs, cosine (the continuous network at BATS's recipe: 98.1 % test in 10 epochs,
 #: spiketime-mnist); 4 validation records per epoch resolve n_q
 _TB_MNIST = {"dataset": "mnist", "hidden": [800], "t_in": 100.0, "n_train": None, "n_val": 5000, "n_test": None,
