@@ -293,8 +293,12 @@ def sources(ds: xr.Dataset, profile: str) -> dict[str, xr.Dataset]:
     return {n: load_sweep(n, profile, allow_missing=True) for n in names}
 
 
+#: the test samples whose input spike times :func:`event_gaps` counts
+GAP_INPUTS = 1000
+
+
 def event_gaps(loaded: dict[str, xr.Dataset], profile: str = "quick", root=None,
-               n_inputs: int = 1000) -> pd.DataFrame:
+               n_inputs: int = GAP_INPUTS) -> pd.DataFrame:
     """Why a network's nominal step can matter little: with inputs at their own times, every spike a
     layer receives ends a step, so the steps actually taken are at most the gaps between the events.
     Per network of ``loaded`` (:func:`breakdown_sweeps`): its ``tau_s``, window, and for each layer the

@@ -44,8 +44,13 @@ def gradient_alignment(net, inputs, labels, loss) -> dict:
     return alignment(g, g0, list(net.parameters()))
 
 
+#: how closely (relative) a direction's two one-sided differences must agree for it to count
+#: (:func:`finite_difference_check`): no kink inside ``[-eps, eps]``
+KINK_TOL = 1e-3
+
+
 def finite_difference_check(net, inputs, n_directions: int = 8, eps: float = 1e-4, seed: int = 0,
-                            also: tuple = (), kink_tol: float = 1e-3) -> dict:
+                            also: tuple = (), kink_tol: float = KINK_TOL) -> dict:
     """The network's gradient (its discretization and gradient scheme) against central finite
     differences of its own forward, at its current weights, along random directions of all weights.
 
