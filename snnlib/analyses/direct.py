@@ -44,6 +44,7 @@ from snnlib.analyses.transfer import wall_minutes
 from snnlib.metrics import mean_ci, samples_to_reach
 from snnlib.study import claims as claims_table
 from snnlib.study.loading import MissingPointsError, load_sweep
+from snnlib.training.schemes.spiketime import BatsConfig
 
 #: each study's sweeps by role (the module doc)
 STUDIES = {"mnist": {"direct": "direct", "direct-newton": "direct-newton", "direct-exact": "direct-exact"},
@@ -82,10 +83,18 @@ def load(profile: str = "quick", allow_missing: bool = True, study: str = "mnist
 
 
 def tau_s(ds: xr.Dataset) -> float:
-    """The synaptic time constant (ms) of a sweep's networks, from its points' common attributes."""
-    if "tau_s_ms" not in ds.attrs:
-        raise ValueError(f"sweep {ds.attrs.get('sweep')}: its points do not share one tau_s.")
-    return float(ds.attrs["tau_s_ms"])
+    """The synaptic time constant (ms) of a sweep's networks, from its points' common attributes, or
+    (points made before they recorded it) from the sweep's config: its ``tau_s``, else its BATS
+    variant's (:class:`snnlib.training.schemes.spiketime.BatsConfig`)."""
+    if "tau_s_ms" in ds.attrs:
+        return float(ds.attrs["tau_s_ms"])
+    cfg = yaml.safe_load(ds.attrs.get("config") or "{}") or {}
+    if cfg.get("tau_s") is not None:
+        return float(cfg["tau_s"])
+    if cfg.get("variant") in ("multi", "single"):
+        make = BatsConfig.multi_spike if cfg["variant"] == "multi" else BatsConfig.single_spike
+        return float(make().tau_s)
+    raise ValueError(f"sweep {ds.attrs.get('sweep')}: its points do not share one tau_s.")
 
 
 def _n_train(ds: xr.Dataset) -> int:

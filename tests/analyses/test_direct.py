@@ -209,3 +209,12 @@ def test_the_claims_are_decided_on_the_yinyang_study_where_integration_matters()
     assert d.numbers["h_over_tau_s"] == pytest.approx(4.0 / 5.0)
     with pytest.raises(ValueError, match="study = 'cifar'"):
         direct.load("quick", study="cifar")
+
+
+def test_tau_s_from_points_config_or_bats_variant():
+    """Points that record tau_s give it; older ones fall back on the sweep's config, then on its BATS variant."""
+    assert direct.tau_s(xr.Dataset(attrs={"tau_s_ms": 5.0})) == 5.0
+    assert direct.tau_s(xr.Dataset(attrs={"config": "tau_s: 20.0\nvariant: multi\n"})) == 20.0
+    assert direct.tau_s(xr.Dataset(attrs={"config": "variant: multi\n"})) == 130.0
+    with pytest.raises(ValueError, match="one tau_s"):
+        direct.tau_s(xr.Dataset(attrs={"sweep": "s", "config": "lr: 0.1\n"}))
