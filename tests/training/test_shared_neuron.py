@@ -14,6 +14,7 @@ from snnlib.config import ConfigError
 from snnlib.events.network import EventNetwork
 from snnlib.model.discretization import ClockDiscretization, Discretization, grid_capacity
 from snnlib.model.neuron import NeuronParams
+from snnlib.study import plan
 from snnlib.training import losses
 from snnlib.training.schemes import bptt, integrated
 
@@ -348,3 +349,25 @@ def test_the_surrogate_probe_is_one_against_the_exact_gradient_itself():
     with pytest.raises(ConfigError, match="probe_alignment"):
         bptt.BPTTConfig(dataset="yinyang", clock="exact", tau_s=5.0, tau=10.0, probe_alignment=True)
     assert bptt.BPTTScheme().probe(bptt.BPTTConfig(dataset="yinyang"), b, net) is None
+
+
+@pytest.mark.parametrize("dataset", ["yinyang", "mnist"])
+def test_every_planned_shared_neuron_point_has_reachable_targets_and_one_neuron(dataset):
+    """Over every point of the planned shared-neuron sweeps (both neurons): the fitted true-class target
+    is at most half the output's grid capacity, BPTT's and the spike-time scheme's targets agree at each
+    step, and the two schemes (and the continuous network) share tau_s and thresholds."""
+    for regime in plan.TB_REGIMES:
+        name = f"timebins-{dataset}-{regime}"
+        bp = {p.config["k"]: bptt.BPTTConfig.from_dict(p.config) for p in plan.sweep(f"{name}-bptt").points("quick")}
+        st = {int(p.config["dt"]): integrated.IntegratedConfig.from_dict(p.config)
+              for p in plan.sweep(f"{name}-spiketime").points("quick")}
+        ex = plan.sweep(f"{name}-exact").points("quick")[0].config
+        assert set(bp) == set(st) and len(bp) >= 3
+        for k, cb in bp.items():
+            cap = grid_capacity(plan.TB_WINDOW, float(k), depth=len(cb.hidden) + 1)
+            yt, yf = bptt.targets(cb)
+            assert 0 < yt <= cap / 2 and yf < yt
+            assert (yt, yf) == integrated.IntegratedScheme().targets(st[k])
+            assert cb.tau_s == st[k].tau_s == ex["tau_s"] and cb.tau == 2 * cb.tau_s
+            assert np.allclose([1000 * t for t in st[k].theta_bats], cb.theta)
+            assert np.allclose([1000 * t for t in ex["theta_bats"]], cb.theta)
