@@ -341,7 +341,8 @@ _TB_MNIST_THETA_PER_TAU = ((0.385, 2.5), (0.77, 5.0))
 #: paired searches' choices (hpsearch/timebins-mnist-<regime>; a test checks the sweeps use them). Both
 #: regimes chose BATS's own thresholds (0.77 / 5 tau). The short budget favours large steps: at that neuron
 #: both schemes' validation accuracy still rose with lr at the grid's top in the slow regime (each scheme's
-#: largest lr chosen; every candidate's best epoch its last), so the 10-epoch benchmarks (>= 97.5 % test,
+#: largest lr chosen; every candidate's best epoch its last; the fast regime's BPTT chose its largest lr and
+#: width too), so the 10-epoch benchmarks (>= 97.5 % test,
 #: issue 24) are the check that the choice trains to convergence.
 _TB_MNIST_CHOICE = {"slow": {"neuron": 1, "bptt": {"lr": 3e-2, "surrogate_width": 0.1}, "spiketime": {"lr": 4.8e-2}},
                     "fast": {"neuron": 1, "bptt": {"lr": 3e-2, "surrogate_width": 0.3}, "spiketime": {"lr": 6e-3}}}
