@@ -220,22 +220,27 @@ _TB_YY = {"dataset": "yinyang", "hidden": [120], "t_in": 100.0, "n_val": 1000, "
           "lr_schedule": "cosine", "evals_per_epoch": 4, "weight_scale": 1.0}
 
 
-def tb_thetas(regime: str) -> list[tuple[float, float]]:
-    """The neuron candidates' thresholds (hidden, output) of ``regime`` in this project's units."""
+def tb_thetas(regime: str, dataset: str = "yinyang") -> list[tuple[float, float]]:
+    """The neuron candidates' thresholds (hidden, output) of ``regime`` on ``dataset`` (``"yinyang"`` or
+    ``"mnist"``) in this project's units."""
     tau = 2 * TB_REGIMES[regime]
-    return [tuple(round(c * tau, 6) for c in cand) for cand in _TB_THETA_PER_TAU]
+    per_tau = _TB_MNIST_THETA_PER_TAU if dataset == "mnist" else _TB_THETA_PER_TAU
+    return [tuple(round(c * tau, 6) for c in cand) for cand in per_tau]
 
 
-def _tb_bases(regime: str) -> tuple[dict, dict]:
-    """The BPTT and spike-time base configs of ``regime`` (the chosen neuron and settings)."""
-    tau_s, choice = TB_REGIMES[regime], _TB_CHOICE[regime]
-    theta = tb_thetas(regime)[choice["neuron"]]
+def _tb_bases(regime: str, dataset: str = "yinyang") -> tuple[dict, dict]:
+    """The BPTT and spike-time base configs of ``regime`` on ``dataset`` (the chosen neuron and settings)."""
+    tau_s = TB_REGIMES[regime]
+    choice = (_TB_MNIST_CHOICE if dataset == "mnist" else _TB_CHOICE)[regime]
+    theta = tb_thetas(regime, dataset)[choice["neuron"]]
     n_steps = int(TB_WINDOW) + 1
-    yy = {**_TB_YY, "weight_scale": choice.get("weight_scale", _TB_YY["weight_scale"])}
-    bp = {**yy, "dt": 1.0, "n_steps": n_steps, "tau_s": tau_s, "tau": 2 * tau_s, "theta": list(theta),
-          "clock": "exact", "init": "uniform", "loss": "count_mse", "targets": [15.0, 3.0], "fit_targets": True,
-          "surrogate": "slayer", "surrogate_unit": "theta", **choice["bptt"]}
-    st = {**yy, "variant": "multi", "t_max": TB_WINDOW, "tau_s": tau_s,
+    base = _TB_MNIST if dataset == "mnist" else _TB_YY
+    data = {**base, "weight_scale": choice.get("weight_scale", base["weight_scale"])}
+    bp = {**data, **({"encoding": "ttfs"} if dataset == "mnist" else {}), "dt": 1.0, "n_steps": n_steps,
+          "tau_s": tau_s, "tau": 2 * tau_s, "theta": list(theta), "clock": "exact", "init": "uniform",
+          "loss": "count_mse", "targets": [15.0, 3.0], "fit_targets": True, "surrogate": "slayer",
+          "surrogate_unit": "theta", **choice["bptt"]}
+    st = {**data, "variant": "multi", "t_max": TB_WINDOW, "tau_s": tau_s,
           "theta_bats": [round(t / 1000, 9) for t in theta], "max_spikes": n_steps, "targets": [15.0, 3.0],
           "fit_targets": True, **choice["spiketime"]}
     return bp, st
@@ -353,29 +358,9 @@ _TB_MNIST = {"dataset": "mnist", "hidden": [800], "t_in": 100.0, "n_train": None
 TB_MNIST_SEEDS = 5
 
 
-def tb_mnist_thetas(regime: str) -> list[tuple[float, float]]:
-    """The MNIST neuron candidates' thresholds (hidden, output) of ``regime`` in this project's units."""
-    tau = 2 * TB_REGIMES[regime]
-    return [tuple(round(c * tau, 6) for c in cand) for cand in _TB_MNIST_THETA_PER_TAU]
-
-
-def _tb_mnist_bases(regime: str) -> tuple[dict, dict]:
-    """The BPTT and spike-time base configs of ``regime`` on MNIST (the chosen neuron and settings)."""
-    tau_s, choice = TB_REGIMES[regime], _TB_MNIST_CHOICE[regime]
-    theta = tb_mnist_thetas(regime)[choice["neuron"]]
-    n_steps = int(TB_WINDOW) + 1
-    bp = {**_TB_MNIST, "encoding": "ttfs", "dt": 1.0, "n_steps": n_steps, "tau_s": tau_s, "tau": 2 * tau_s,
-          "theta": list(theta), "clock": "exact", "init": "uniform", "loss": "count_mse", "targets": [15.0, 3.0],
-          "fit_targets": True, "surrogate": "slayer", "surrogate_unit": "theta", **choice["bptt"]}
-    st = {**_TB_MNIST, "variant": "multi", "t_max": TB_WINDOW, "tau_s": tau_s,
-          "theta_bats": [round(t / 1000, 9) for t in theta], "max_spikes": n_steps, "targets": [15.0, 3.0],
-          "fit_targets": True, **choice["spiketime"]}
-    return bp, st
-
-
 def _tb_mnist(regime: str) -> tuple[Sweep, ...]:
     """The three MNIST sweeps of ``regime`` (as :func:`_tb_shared`; no weights kept: 2.5 MB a network)."""
-    bp, st = _tb_mnist_bases(regime)
+    bp, st = _tb_bases(regime, "mnist")
     seeds = tuple(range(TB_MNIST_SEEDS))
     name, tau = f"timebins-mnist-{regime}", f"tau_s = {TB_REGIMES[regime]:g} ms"
     return (
@@ -403,7 +388,7 @@ def _tb_mnist_search(regime: str) -> PlannedRun:
     0.26, 0.82, 0.10; 65 core-minutes in all). This one keeps the two middle neurons and extends the
     settings past those edges."""
     name = f"timebins-mnist-{regime}"
-    thetas = tb_mnist_thetas(regime)
+    thetas = tb_thetas(regime, "mnist")
     return PlannedRun("hpsearch", name, "hpsearch.ipynb", ("quick",), {
         "title": f"Hyper-parameter search: the shared neuron of the time-bin study, MNIST, tau_s = "
                  f"{TB_REGIMES[regime]:g} ms (both schemes)",
