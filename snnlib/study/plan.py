@@ -340,7 +340,7 @@ def _tb_search_slow(name: str, thetas: list) -> PlannedRun:
 TB_MNIST_K = (1, 5, 25)
 #: neuron candidates (hidden, output thresholds) per tau, around BATS's 200 / 1300 (0.77 / 5 tau at tau =
 #: 260 ms; 784 inputs drive a neuron far more than Yin-Yang's 5): the two of the first search's four
-#: (0.19 / 1.25, 0.385 / 2.5, 0.77 / 5, 1.54 / 10) that trained in both regimes (see _tb_mnist_search)
+#: (0.19 / 1.25, 0.385 / 2.5, 0.77 / 5, 1.54 / 10) that scored best in both regimes (see _tb_mnist_search)
 _TB_MNIST_THETA_PER_TAU = ((0.385, 2.5), (0.77, 5.0))
 #: the chosen neuron (index into _TB_MNIST_THETA_PER_TAU) and each scheme's settings, per regime: the
 #: paired searches' choices (hpsearch/timebins-mnist-<regime>; a test checks the sweeps use them). Both
@@ -383,10 +383,10 @@ def _tb_mnist_search(regime: str) -> PlannedRun:
 
     A first search (4 neurons x 4 settings: BPTT lr 1e-3, 3e-3 x surrogate width 0.1, 0.3; the spike-time
     scheme's lr 1e-3 .. 6e-3) chose, in both regimes, each scheme's largest lr and BPTT's narrower width,
-    at the grids' edges. Its neurons 0.19 / 1.25 and 1.54 / 10 tau trained neither scheme in one regime
-    or the other (best validation accuracy of the worse scheme: slow 0.58, 0.93, 0.92, 0.10; fast 0.13,
-    0.26, 0.82, 0.10; 65 core-minutes in all). This one keeps the two middle neurons and extends the
-    settings past those edges."""
+    at the grids' edges. Its neurons 0.19 / 1.25 and 1.54 / 10 tau scored worst in both regimes (best
+    validation accuracy of the worse scheme: slow 0.58, 0.93, 0.92, 0.10; fast 0.13, 0.26, 0.82, 0.10;
+    65 core-minutes in all). This one keeps the two middle neurons and extends the settings past those
+    edges."""
     name = f"timebins-mnist-{regime}"
     thetas = tb_thetas(regime, "mnist")
     return PlannedRun("hpsearch", name, "hpsearch.ipynb", ("quick",), {
