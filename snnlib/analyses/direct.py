@@ -33,6 +33,7 @@ Per point (one seed), from the learning curves and the training probes (:mod:`sn
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -44,7 +45,7 @@ from snnlib.analyses.transfer import wall_minutes
 from snnlib.metrics import mean_ci, samples_to_reach
 from snnlib.study import claims as claims_table
 from snnlib.study.loading import MissingPointsError, load_sweep
-from snnlib.training.schemes.spiketime import BatsConfig
+from snnlib.training.schemes.spiketime import SpikeTimeConfig, bats_config
 
 #: each study's sweeps by role (the module doc)
 STUDIES = {"mnist": {"direct": "direct", "direct-newton": "direct-newton", "direct-exact": "direct-exact"},
@@ -84,16 +85,16 @@ def load(profile: str = "quick", allow_missing: bool = True, study: str = "mnist
 
 def tau_s(ds: xr.Dataset) -> float:
     """The synaptic time constant (ms) of a sweep's networks, from its points' common attributes, or
-    (points made before they recorded it) from the sweep's config: its ``tau_s``, else its BATS
-    variant's (:class:`snnlib.training.schemes.spiketime.BatsConfig`)."""
+    (points made before they recorded it) as the spike-time scheme resolves it from the sweep's config
+    (:func:`snnlib.training.schemes.spiketime.bats_config`: its ``tau_s``, else its BATS variant's)."""
     if "tau_s_ms" in ds.attrs:
         return float(ds.attrs["tau_s_ms"])
     cfg = yaml.safe_load(ds.attrs.get("config") or "{}") or {}
+    if cfg.get("variant") in ("multi", "single"):
+        fields = {f.name for f in dataclasses.fields(SpikeTimeConfig)}
+        return float(bats_config(SpikeTimeConfig.from_dict({k: v for k, v in cfg.items() if k in fields})).tau_s)
     if cfg.get("tau_s") is not None:
         return float(cfg["tau_s"])
-    if cfg.get("variant") in ("multi", "single"):
-        make = BatsConfig.multi_spike if cfg["variant"] == "multi" else BatsConfig.single_spike
-        return float(make().tau_s)
     raise ValueError(f"sweep {ds.attrs.get('sweep')}: its points do not share one tau_s.")
 
 

@@ -252,19 +252,21 @@ def _tb_bases(regime: str, dataset: str = "yinyang") -> tuple[dict, dict]:
 _TB_DONE = {"timebins-yinyang-fast-bptt", "timebins-yinyang-fast-exact"}
 
 
-def _tb_shared(regime: str) -> tuple[Sweep, ...]:
-    """The three sweeps of ``regime``: BPTT and the spike-time scheme on the grid (each bin count, ten
-    seeds: the same initial weights per seed in both) and the continuous network. Their weights are
-    kept (5-120-3: 15 kB a point) so the chapter can simulate the trained networks again (spikes
-    beyond one per step, structural delay)."""
-    bp, st = _tb_bases(regime)
-    hs = tuple(float(k) for k in TB_SHARED_K)
-    seeds = tuple(range(10))
-    # the fast continuous network is also direct-yinyang-fast's benchmark, with its seeds (DIRECT_YY_SEEDS)
-    bench_seeds = tuple(range(DIRECT_YY_SEEDS)) if regime == "fast" else seeds
-    name = f"timebins-yinyang-{regime}"
-    tau = f"tau_s = {TB_REGIMES[regime]:g} ms"
-    chapter = {} if regime != "slow" else {
+def _tb_shared(regime: str, dataset: str = "yinyang") -> tuple[Sweep, ...]:
+    """The three sweeps of ``regime`` on ``dataset``: BPTT and the spike-time scheme on the grid (each
+    bin count, the same initial weights per seed in both) and the continuous network. Yin-Yang: ten
+    seeds, 8 bin counts, weights kept (5-120-3: 15 kB a point) so the chapter can simulate the trained
+    networks again (spikes beyond one per step, structural delay); MNIST: TB_MNIST_SEEDS seeds, the
+    bin counts of TB_MNIST_K, no weights kept (2.5 MB a network)."""
+    bp, st = _tb_bases(regime, dataset)
+    mnist = dataset == "mnist"
+    ks = TB_MNIST_K if mnist else TB_SHARED_K
+    seeds = tuple(range(TB_MNIST_SEEDS if mnist else 10))
+    # the fast Yin-Yang continuous network is also direct-yinyang-fast's benchmark, with its seeds (DIRECT_YY_SEEDS)
+    bench_seeds = tuple(range(DIRECT_YY_SEEDS)) if (regime, dataset) == ("fast", "yinyang") else seeds
+    name = f"timebins-{dataset}-{regime}"
+    where = f"{'MNIST' if mnist else 'Yin-Yang'}, shared neuron (tau_s = {TB_REGIMES[regime]:g} ms)"
+    chapter = {} if (regime, dataset) != ("slow", "yinyang") else {
         "chapter": "timebins_neuron.ipynb", "chapter_title": "Time bins with one neuron for both schemes (Yin-Yang)",
         "chapter_reads": ("findings/{profile}",),
         "reads": tuple(f"timebins-yinyang-{r}-{arm}" for r in TB_REGIMES for arm in ("bptt", "spiketime", "exact"))[1:]}
@@ -272,14 +274,14 @@ def _tb_shared(regime: str) -> tuple[Sweep, ...]:
         return () if f"{name}-{arm}" in _TB_DONE else ("quick",)
 
     return (
-        Sweep(f"{name}-bptt", "train.ipynb", scheme="bptt", in_progress=progress("bptt"), keep_weights=True, **chapter,
-              title=f"Time bins, Yin-Yang, shared neuron ({tau}): BPTT with a surrogate gradient",
-              profiles={"quick": SweepProfile(bp, {"k": TB_SHARED_K, "seed": seeds})}),
-        Sweep(f"{name}-spiketime", "train.ipynb", scheme="integrated", in_progress=progress("spiketime"), keep_weights=True,
-              title=f"Time bins, Yin-Yang, shared neuron ({tau}): exact spike-time gradients on the grid",
-              profiles={"quick": SweepProfile({**st, **_TB_SHARED}, {"dt": hs, "seed": seeds})}),
-        Sweep(f"{name}-exact", "train.ipynb", scheme="spiketime", in_progress=progress("exact"), keep_weights=True,
-              title=f"Time bins, Yin-Yang, shared neuron ({tau}): the continuous network (no grid)",
+        Sweep(f"{name}-bptt", "train.ipynb", scheme="bptt", in_progress=progress("bptt"), keep_weights=not mnist,
+              **chapter, title=f"Time bins, {where}: BPTT with a surrogate gradient",
+              profiles={"quick": SweepProfile(bp, {"k": ks, "seed": seeds})}),
+        Sweep(f"{name}-spiketime", "train.ipynb", scheme="integrated", in_progress=progress("spiketime"),
+              keep_weights=not mnist, title=f"Time bins, {where}: exact spike-time gradients on the grid",
+              profiles={"quick": SweepProfile({**st, **_TB_SHARED}, {"dt": tuple(float(k) for k in ks), "seed": seeds})}),
+        Sweep(f"{name}-exact", "train.ipynb", scheme="spiketime", in_progress=progress("exact"), keep_weights=not mnist,
+              title=f"Time bins, {where}: the continuous network (no grid)",
               profiles={"quick": SweepProfile(st, {"seed": bench_seeds})}),
     )
 
@@ -356,25 +358,6 @@ _TB_MNIST_CHOICE = {"slow": {"neuron": 1, "bptt": {"lr": 3e-2, "surrogate_width"
 _TB_MNIST = {"dataset": "mnist", "hidden": [800], "t_in": 100.0, "n_train": None, "n_val": 5000, "n_test": None,
              "batch_size": 50, "epochs": 10, "lr_schedule": "cosine", "evals_per_epoch": 4, "weight_scale": 1.0}
 TB_MNIST_SEEDS = 5
-
-
-def _tb_mnist(regime: str) -> tuple[Sweep, ...]:
-    """The three MNIST sweeps of ``regime`` (as :func:`_tb_shared`; no weights kept: 2.5 MB a network)."""
-    bp, st = _tb_bases(regime, "mnist")
-    seeds = tuple(range(TB_MNIST_SEEDS))
-    name, tau = f"timebins-mnist-{regime}", f"tau_s = {TB_REGIMES[regime]:g} ms"
-    return (
-        Sweep(f"{name}-bptt", "train.ipynb", scheme="bptt", in_progress=("quick",),
-              title=f"Time bins, MNIST, shared neuron ({tau}): BPTT with a surrogate gradient",
-              profiles={"quick": SweepProfile(bp, {"k": TB_MNIST_K, "seed": seeds})}),
-        Sweep(f"{name}-spiketime", "train.ipynb", scheme="integrated", in_progress=("quick",),
-              title=f"Time bins, MNIST, shared neuron ({tau}): exact spike-time gradients on the grid",
-              profiles={"quick": SweepProfile({**st, **_TB_SHARED}, {"dt": tuple(float(k) for k in TB_MNIST_K),
-                                                                        "seed": seeds})}),
-        Sweep(f"{name}-exact", "train.ipynb", scheme="spiketime", in_progress=("quick",),
-              title=f"Time bins, MNIST, shared neuron ({tau}): the continuous network (no grid)",
-              profiles={"quick": SweepProfile(st, {"seed": seeds})}),
-    )
 
 
 def _tb_mnist_search(regime: str) -> PlannedRun:
@@ -759,7 +742,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _tb_mnist("slow") + _tb_mnist("fast") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY, _GRADIENTS_YY) + _CODING_SWEEPS + _depth_sweeps()
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _tb_shared("slow", "mnist") + _tb_shared("fast", "mnist") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY, _GRADIENTS_YY) + _CODING_SWEEPS + _depth_sweeps()
 
 PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + tuple(_tb_mnist_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
     PlannedRun("hpsearch", f"coding-{code}", "hpsearch.ipynb", ("quick",), {
