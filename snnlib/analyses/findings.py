@@ -600,24 +600,61 @@ def _single_spike(load: Loader, c, s) -> Decision:
 
 # ------------------------------------------------------------------ time bins, one neuron for both schemes
 _NEURON_ARMS: "weakref.WeakKeyDictionary[Loader, dict]" = weakref.WeakKeyDictionary()
-_NEURON_LABEL = {"slow": "Yin-Yang, tau_s = 130 ms", "fast": "Yin-Yang, tau_s = 5 ms"}
-#: Yin-Yang's chance accuracy (points): three balanced classes
-_YY_CHANCE = 100.0 / 3.0
+#: the datasets of the shared-neuron sweeps, in the order the claims read them: (name, chance accuracy in
+#: points: balanced classes)
+NEURON_DATASETS = {"yinyang": ("Yin-Yang", 100.0 / 3.0), "mnist": ("MNIST", 10.0)}
 
 
-def _neuron(load: Loader, q: float) -> tuple:
-    """``(finals, log rate ratios against each scheme's finest grid, log rate ratios of the spike-time
-    scheme against the continuous network)`` of the shared-neuron sweeps (read once per loader)."""
+class _NeuronData(NamedTuple):
+    """One dataset's shared-neuron sweeps at one q: finals, log rate ratios against each scheme's finest
+    grid, the spike-time scheme's log rate ratios against the continuous network."""
+    finals: xr.Dataset
+    lrr: xr.Dataset
+    lrr_continuous: xr.Dataset
+
+
+def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], dict[str, str]]:
+    """``({dataset: its arms}, {dataset: why it is left out})`` of the shared-neuron sweeps (read once per
+    loader): a dataset whose sweeps are not all there (still being made) is left out and named; none
+    there: the first one's error."""
     cache = _NEURON_ARMS.setdefault(load, {})
     if "arms" not in cache:
-        cache["arms"] = tb.neuron_arms({r: {k: load(n).results for k, n in tb.neuron_sweep_names(r).items()}
-                                        for r in tb.NEURONS})
+        arms, missing = {}, {}
+        for d in NEURON_DATASETS:
+            try:
+                arms[d] = tb.neuron_arms({r: {k: load(n).results for k, n in tb.neuron_sweep_names(r, d).items()}
+                                          for r in tb.NEURONS})
+            except FileNotFoundError as e:
+                missing[d] = e
+        if not arms:
+            raise next(iter(missing.values()))
+        cache["arms"], cache["missing"] = arms, {d: str(e) for d, e in missing.items()}
     if q not in cache:
-        curves, bench, cont = cache["arms"]
-        st = curves.sel(scheme=["spiketime"])
-        cache[q] = (tb.finals(curves, bench), tb.log_rate_ratios(curves, bench, q),
-                    tb.log_rate_ratios(st, cont.expand_dims(scheme=["spiketime"]), q))
-    return cache[q]
+        out = {}
+        for d, (curves, bench, cont) in cache["arms"].items():
+            st = curves.sel(scheme=["spiketime"])
+            out[d] = _NeuronData(tb.finals(curves, bench), tb.log_rate_ratios(curves, bench, q),
+                                 tb.log_rate_ratios(st, cont.expand_dims(scheme=["spiketime"]), q))
+        cache[q] = out
+    return cache[q], cache["missing"]
+
+
+def _neuron_label(dataset: str, tau_s: float) -> str:
+    return f"{NEURON_DATASETS[dataset][0]}, tau_s = {tau_s:g} ms"
+
+
+def _neurons(data: dict[str, _NeuronData]) -> list[tuple[str, str, str, str]]:
+    """``(dataset, neuron, label, key)`` of every neuron read, in the claims' order; ``key`` names its
+    context numbers (``<dataset>_<neuron>``)."""
+    return [(d, r, _neuron_label(d, float(x.finals["tau_s"].sel(neuron=r))), f"{d}_{r}")
+            for d, x in data.items() for r in tb.NEURONS]
+
+
+def _left_out(missing: dict[str, str]) -> str:
+    """The context's note on the datasets left out (empty when none is), braces escaped for the context's
+    format string."""
+    note = "".join(f"; {NEURON_DATASETS[d][0]} left out ({why})" for d, why in missing.items())
+    return note.replace("{", "{{").replace("}", "}}")
 
 
 def _long_neuron(da: xr.DataArray, drop_finest: bool) -> tuple:
@@ -638,64 +675,69 @@ def _long_neuron(da: xr.DataArray, drop_finest: bool) -> tuple:
 
 
 def _neuron_slopes(load: Loader, s: Settings) -> dict:
-    f, l, _ = _neuron(load, s.q)
+    data, _ = _neuron(load, s.q)
     out = {}
-    for regime in tb.NEURONS:
+    for d, regime, label, _ in _neurons(data):
+        f, l = data[d].finals, data[d].lrr
         lrr = l["lrr"].sel(neuron=regime).assign_coords(h_over_tau_s=l["h_over_tau_s"].sel(neuron=regime))
         acc = f["final_test"].sel(neuron=regime).assign_coords(h_over_tau_s=f["h_over_tau_s"].sel(neuron=regime))
-        out[regime] = {"rate": _est(inf.mixed_slopes, *_long_neuron(lrr, True), ("spiketime", "bptt")),
-                       "accuracy": _est(inf.mixed_slopes, *_long_neuron(acc, False), ("spiketime", "bptt"))}
+        out[label] = {"rate": _est(inf.mixed_slopes, *_long_neuron(lrr, True), ("spiketime", "bptt")),
+                      "accuracy": _est(inf.mixed_slopes, *_long_neuron(acc, False), ("spiketime", "bptt"))}
     return out
 
 
 def _neuron_context(load: Loader, s: Settings) -> tuple[dict, str]:
-    f, l, _ = _neuron(load, s.q)
+    data, missing = _neuron(load, s.q)
     n, parts = {}, []
-    for regime in tb.NEURONS:
-        n[f"{regime}_target"] = 100 * float(l["target"].sel(neuron=regime))
-        n[f"{regime}_censored"] = int(l["censored"].sel(neuron=regime).sum())
-        parts.append(f"{_NEURON_LABEL[regime]}: target {{{regime}_target:.1f}} % (q = {s.q:g} x the lower of the two "
-                     f"1 ms grids), {{{regime}_censored}} runs never reach it")
-    n["resolution"] = l.attrs["resolution"]
-    return n, "; ".join(parts) + "; record spacing {resolution:.2f} x the smallest n_q"
+    for d, regime, label, key in _neurons(data):
+        l = data[d].lrr
+        n[f"{key}_target"] = 100 * float(l["target"].sel(neuron=regime))
+        n[f"{key}_censored"] = int(l["censored"].sel(neuron=regime).sum())
+        n[f"{key}_resolution"] = l.attrs["resolution"]
+        parts.append(f"{label}: target {{{key}_target:.1f}} % (q = {s.q:g} x the lower of the two finest grids), "
+                     f"{{{key}_censored}} runs never reach it, record spacing {{{key}_resolution:.2f}} x the "
+                     "smallest n_q")
+    return n, "; ".join(parts) + _left_out(missing)
 
 
 def _hypothesis_neuron(load: Loader, c, s) -> Decision:
-    tree = ("parts", {_NEURON_LABEL[r]: ("parts", {
+    tree = ("parts", {label: ("parts", {
         "spike-time rate falls": _t(c, s, "falls", m["rate"]["slope_spiketime"].flipped()),
         "BPTT rate falls": _t(c, s, "falls", m["rate"]["slope_bptt"].flipped()),
         "falls more for spike-time": _t(c, s, "falls more for spike-time", m["rate"]["difference"])})
-        for r, m in _neuron_slopes(load, s).items()})
+        for label, m in _neuron_slopes(load, s).items()})
     return Decision(tree, *_neuron_context(load, s))
 
 
 def _decrease_neuron(load: Loader, c, s) -> Decision:
     names = (("spiketime", "spike-time"), ("bptt", "BPTT"))
-    tree = ("parts", {_NEURON_LABEL[r]: ("parts", {
+    tree = ("parts", {label: ("parts", {
         f"{name} accuracy falls": _t(c, s, "accuracy falls", m["accuracy"][f"slope_{sch}"].flipped())
         for sch, name in names} | {
         f"{name} rate falls": _t(c, s, "rate falls", m["rate"][f"slope_{sch}"].flipped()) for sch, name in names})
-        for r, m in _neuron_slopes(load, s).items()})
+        for label, m in _neuron_slopes(load, s).items()})
     return Decision(tree, *_neuron_context(load, s))
 
 
 def _minimal_neuron(load: Loader, c, s) -> Decision:
-    _, _, lc = _neuron(load, s.q)
-    parts = {}
-    for regime in tb.NEURONS:
+    data, missing = _neuron(load, s.q)
+    parts, n, text = {}, {}, []
+    for d, regime, label, key in _neurons(data):
+        lc = data[d].lrr_continuous
         lrr = lc["lrr"].sel(scheme="spiketime", neuron=regime)
-        parts[_NEURON_LABEL[regime]] = ("every", {
+        parts[label] = ("every", {
             f"{int(b)} bins (h / tau_s = {float(lc['h_over_tau_s'].sel(neuron=regime, bins=b)):.3g})":
                 _t(c, s, "minimal", _est(inf.paired, lrr.sel(bins=b).values)) for b in lrr["bins"].values})
-    n = {f"{r}_target": 100 * float(lc["target"].sel(neuron=r)) for r in tb.NEURONS}
-    return Decision(("parts", parts), n, "; ".join(f"{_NEURON_LABEL[r]}: target {{{r}_target:.1f}} % (q x the "
-                                                   "continuous network)" for r in tb.NEURONS))
+        n[f"{key}_target"] = 100 * float(lc["target"].sel(neuron=regime))
+        text.append(f"{label}: target {{{key}_target:.1f}} % (q x the continuous network)")
+    return Decision(("parts", parts), n, "; ".join(text) + _left_out(missing))
 
 
 def _slayer_neuron(load: Loader, c, s) -> Decision:
-    _, l, _ = _neuron(load, s.q)
+    data, _ = _neuron(load, s.q)
     parts = {}
-    for regime in tb.NEURONS:
+    for d, regime, label, _ in _neurons(data):
+        l = data[d].lrr
         lrr = l["lrr"].sel(scheme="bptt", neuron=regime)
         ratio = l["h_over_tau_s"].sel(neuron=regime)
         finest, coarse = int(lrr["bins"].max()), int(lrr["bins"].min())
@@ -706,24 +748,26 @@ def _slayer_neuron(load: Loader, c, s) -> Decision:
                 f"{b} bins": _t(c, s, "unaffected", _est(inf.paired, lrr.sel(bins=b).values)) for b in small})
         sub[f"collapses at {coarse} bins (h / tau_s = {float(ratio.sel(bins=coarse)):.3g})"] = _t(
             c, s, "collapses", _est(inf.paired, -lrr.sel(bins=coarse).values))
-        parts[_NEURON_LABEL[regime]] = ("parts", sub)
+        parts[label] = ("parts", sub)
     return Decision(("parts", parts), *_neuron_context(load, s))
 
 
 def _noticeable_neuron(load: Loader, c, s) -> Decision:
-    f, _, _ = _neuron(load, s.q)
-    la = tb.less_affected(f, _YY_CHANCE, table.LEARNED)
-    parts, n = {}, {}
-    for regime in tb.NEURONS:
-        b = la[f"{regime}_bins"]
-        if not math.isfinite(b):
-            raise NotDecidable(f"{_NEURON_LABEL[regime]}: neither scheme learns at any bin count")
-        n[f"{regime}_bins"] = b
-        n[f"{regime}_h"] = float(f["h_over_tau_s"].sel(neuron=regime, bins=int(b)))
-        # less_affected: the spike-time scheme's change minus BPTT's; the claim's quantity is its negative
-        parts[_NEURON_LABEL[regime]] = _t(c, s, "more noticeable", _est(inf.paired, -la[f"{regime}_diff"]))
-    return Decision(("parts", parts), n, "; ".join(
-        f"{_NEURON_LABEL[r]}: read at {{{r}_bins:.0f}} bins (h / tau_s = {{{r}_h:.3g}})" for r in tb.NEURONS))
+    data, missing = _neuron(load, s.q)
+    parts, n, text = {}, {}, []
+    for d in data:
+        f = data[d].finals
+        la = tb.less_affected(f, NEURON_DATASETS[d][1], table.LEARNED)
+        for _, regime, label, key in _neurons({d: data[d]}):
+            b = la[f"{regime}_bins"]
+            if not math.isfinite(b):
+                raise NotDecidable(f"{label}: neither scheme learns at any bin count")
+            n[f"{key}_bins"] = b
+            n[f"{key}_h"] = float(f["h_over_tau_s"].sel(neuron=regime, bins=int(b)))
+            # less_affected: the spike-time scheme's change minus BPTT's; the claim's quantity is its negative
+            parts[label] = _t(c, s, "more noticeable", _est(inf.paired, -la[f"{regime}_diff"]))
+            text.append(f"{label}: read at {{{key}_bins:.0f}} bins (h / tau_s = {{{key}_h:.3g}})")
+    return Decision(("parts", parts), n, "; ".join(text) + _left_out(missing))
 
 
 DECIDERS: dict[str, Callable[[Loader, table.Declared, Settings], Decision]] = {
