@@ -613,10 +613,13 @@ class _NeuronData(NamedTuple):
     lrr_continuous: xr.Dataset
 
 
-def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], dict[str, str]]:
-    """``({dataset: its arms}, {dataset: why it is left out})`` of the shared-neuron sweeps (read once per
-    loader): a dataset whose sweeps are not all there (still being made) is left out and named; none
-    there: the first one's error."""
+def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], list[tuple[str, str, str, str]], str]:
+    """``(data, judged, note)`` of the shared-neuron sweeps (read once per loader): ``data`` per dataset
+    whose sweeps are all there; ``judged`` the ``(dataset, neuron, label, key)`` of its neurons whose
+    benchmarks all reach the dataset's bar (:data:`snnlib.study.claims.BENCHMARK_BAR`), in the claims'
+    order (``key`` names the neuron's context numbers); ``note`` the context's words on the datasets left
+    out (still being made) and the neurons not judged, braces escaped for the context's format. No
+    dataset there: the first one's error; none judged: not decidable, saying why."""
     cache = _NEURON_ARMS.setdefault(load, {})
     if "arms" not in cache:
         arms, missing = {}, {}
@@ -628,7 +631,20 @@ def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], dict[str, s
                 missing[d] = e
         if not arms:
             raise next(iter(missing.values()))
-        cache["arms"], cache["missing"] = arms, {d: str(e) for d, e in missing.items()}
+        judged, notes = [], [f"{NEURON_DATASETS[d][0]} left out ({e})" for d, e in missing.items()]
+        for d, (curves, bench, cont) in arms.items():
+            for r in tb.NEURONS:
+                label = f"{NEURON_DATASETS[d][0]}, tau_s = {float(curves['tau_s'].sel(neuron=r)):g} ms"
+                bar = table.BENCHMARK_BAR.get(d, -math.inf)
+                below = {k: m for k, m in _benchmarks(bench, cont, r).items() if not m >= bar}
+                if below:
+                    notes.append(f"{label} not judged: " + ", ".join(f"{k} {m:.1f} %" for k, m in below.items())
+                                 + f", below the benchmark bar of {bar:g} %")
+                else:
+                    judged.append((d, r, label, f"{d}_{r}"))
+        cache.update(arms=arms, judged=judged, notes=notes)
+    if not cache["judged"]:
+        raise NotDecidable("no neuron's benchmarks reach their bar: " + "; ".join(cache["notes"]))
     if q not in cache:
         out = {}
         for d, (curves, bench, cont) in cache["arms"].items():
@@ -636,25 +652,18 @@ def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], dict[str, s
             out[d] = _NeuronData(tb.finals(curves, bench), tb.log_rate_ratios(curves, bench, q),
                                  tb.log_rate_ratios(st, cont.expand_dims(scheme=["spiketime"]), q))
         cache[q] = out
-    return cache[q], cache["missing"]
+    note = "".join(f"; {n}" for n in cache["notes"]).replace("{", "{{").replace("}", "}}")
+    return cache[q], cache["judged"], note
 
 
-def _neuron_label(dataset: str, tau_s: float) -> str:
-    return f"{NEURON_DATASETS[dataset][0]}, tau_s = {tau_s:g} ms"
-
-
-def _neurons(data: dict[str, _NeuronData]) -> list[tuple[str, str, str, str]]:
-    """``(dataset, neuron, label, key)`` of every neuron read, in the claims' order; ``key`` names its
-    context numbers (``<dataset>_<neuron>``)."""
-    return [(d, r, _neuron_label(d, float(x.finals["tau_s"].sel(neuron=r))), f"{d}_{r}")
-            for d, x in data.items() for r in tb.NEURONS]
-
-
-def _left_out(missing: dict[str, str]) -> str:
-    """The context's note on the datasets left out (empty when none is), braces escaped for the context's
-    format string."""
-    note = "".join(f"; {NEURON_DATASETS[d][0]} left out ({why})" for d, why in missing.items())
-    return note.replace("{", "{{").replace("}", "}}")
+def _benchmarks(bench: xr.Dataset, cont: xr.Dataset, regime: str) -> dict[str, float]:
+    """One neuron's benchmarks, their mean final test accuracy (%) over seeds: each scheme's finest grid
+    and the continuous network."""
+    last = {"epoch": -1}
+    out = {f"{name}'s finest grid": 100 * float(bench["test_accuracy"].isel(last).sel(scheme=s, neuron=regime).mean())
+           for s, name in (("spiketime", "the spike-time scheme"), ("bptt", "BPTT"))}
+    out["the continuous network"] = 100 * float(cont["test_accuracy"].isel(last).sel(neuron=regime).mean())
+    return out
 
 
 def _long_neuron(da: xr.DataArray, drop_finest: bool) -> tuple:
@@ -675,9 +684,9 @@ def _long_neuron(da: xr.DataArray, drop_finest: bool) -> tuple:
 
 
 def _neuron_slopes(load: Loader, s: Settings) -> dict:
-    data, _ = _neuron(load, s.q)
+    data, judged, _ = _neuron(load, s.q)
     out = {}
-    for d, regime, label, _ in _neurons(data):
+    for d, regime, label, _ in judged:
         f, l = data[d].finals, data[d].lrr
         lrr = l["lrr"].sel(neuron=regime).assign_coords(h_over_tau_s=l["h_over_tau_s"].sel(neuron=regime))
         acc = f["final_test"].sel(neuron=regime).assign_coords(h_over_tau_s=f["h_over_tau_s"].sel(neuron=regime))
@@ -687,9 +696,9 @@ def _neuron_slopes(load: Loader, s: Settings) -> dict:
 
 
 def _neuron_context(load: Loader, s: Settings) -> tuple[dict, str]:
-    data, missing = _neuron(load, s.q)
+    data, judged, note = _neuron(load, s.q)
     n, parts = {}, []
-    for d, regime, label, key in _neurons(data):
+    for d, regime, label, key in judged:
         l = data[d].lrr
         n[f"{key}_target"] = 100 * float(l["target"].sel(neuron=regime))
         n[f"{key}_censored"] = int(l["censored"].sel(neuron=regime).sum())
@@ -697,7 +706,7 @@ def _neuron_context(load: Loader, s: Settings) -> tuple[dict, str]:
         parts.append(f"{label}: target {{{key}_target:.1f}} % (q = {s.q:g} x the lower of the two finest grids), "
                      f"{{{key}_censored}} runs never reach it, record spacing {{{key}_resolution:.2f}} x the "
                      "smallest n_q")
-    return n, "; ".join(parts) + _left_out(missing)
+    return n, "; ".join(parts) + note
 
 
 def _hypothesis_neuron(load: Loader, c, s) -> Decision:
@@ -720,9 +729,9 @@ def _decrease_neuron(load: Loader, c, s) -> Decision:
 
 
 def _minimal_neuron(load: Loader, c, s) -> Decision:
-    data, missing = _neuron(load, s.q)
+    data, judged, note = _neuron(load, s.q)
     parts, n, text = {}, {}, []
-    for d, regime, label, key in _neurons(data):
+    for d, regime, label, key in judged:
         lc = data[d].lrr_continuous
         lrr = lc["lrr"].sel(scheme="spiketime", neuron=regime)
         parts[label] = ("every", {
@@ -730,13 +739,13 @@ def _minimal_neuron(load: Loader, c, s) -> Decision:
                 _t(c, s, "minimal", _est(inf.paired, lrr.sel(bins=b).values)) for b in lrr["bins"].values})
         n[f"{key}_target"] = 100 * float(lc["target"].sel(neuron=regime))
         text.append(f"{label}: target {{{key}_target:.1f}} % (q x the continuous network)")
-    return Decision(("parts", parts), n, "; ".join(text) + _left_out(missing))
+    return Decision(("parts", parts), n, "; ".join(text) + note)
 
 
 def _slayer_neuron(load: Loader, c, s) -> Decision:
-    data, _ = _neuron(load, s.q)
+    data, judged, _ = _neuron(load, s.q)
     parts = {}
-    for d, regime, label, _ in _neurons(data):
+    for d, regime, label, _ in judged:
         l = data[d].lrr
         lrr = l["lrr"].sel(scheme="bptt", neuron=regime)
         ratio = l["h_over_tau_s"].sel(neuron=regime)
@@ -753,21 +762,19 @@ def _slayer_neuron(load: Loader, c, s) -> Decision:
 
 
 def _noticeable_neuron(load: Loader, c, s) -> Decision:
-    data, missing = _neuron(load, s.q)
+    data, judged, note = _neuron(load, s.q)
     parts, n, text = {}, {}, []
-    for d in data:
-        f = data[d].finals
-        la = tb.less_affected(f, NEURON_DATASETS[d][1], table.LEARNED)
-        for _, regime, label, key in _neurons({d: data[d]}):
-            b = la[f"{regime}_bins"]
-            if not math.isfinite(b):
-                raise NotDecidable(f"{label}: neither scheme learns at any bin count")
-            n[f"{key}_bins"] = b
-            n[f"{key}_h"] = float(f["h_over_tau_s"].sel(neuron=regime, bins=int(b)))
-            # less_affected: the spike-time scheme's change minus BPTT's; the claim's quantity is its negative
-            parts[label] = _t(c, s, "more noticeable", _est(inf.paired, -la[f"{regime}_diff"]))
-            text.append(f"{label}: read at {{{key}_bins:.0f}} bins (h / tau_s = {{{key}_h:.3g}})")
-    return Decision(("parts", parts), n, "; ".join(text) + _left_out(missing))
+    less = {d: tb.less_affected(data[d].finals, NEURON_DATASETS[d][1], table.LEARNED) for d in data}
+    for d, regime, label, key in judged:
+        b = less[d][f"{regime}_bins"]
+        if not math.isfinite(b):
+            raise NotDecidable(f"{label}: neither scheme learns at any bin count")
+        n[f"{key}_bins"] = b
+        n[f"{key}_h"] = float(data[d].finals["h_over_tau_s"].sel(neuron=regime, bins=int(b)))
+        # less_affected: the spike-time scheme's change minus BPTT's; the claim's quantity is its negative
+        parts[label] = _t(c, s, "more noticeable", _est(inf.paired, -less[d][f"{regime}_diff"]))
+        text.append(f"{label}: read at {{{key}_bins:.0f}} bins (h / tau_s = {{{key}_h:.3g}})")
+    return Decision(("parts", parts), n, "; ".join(text) + note)
 
 
 DECIDERS: dict[str, Callable[[Loader, table.Declared, Settings], Decision]] = {
