@@ -613,13 +613,20 @@ class _NeuronData(NamedTuple):
     lrr_continuous: xr.Dataset
 
 
-def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], list[tuple[str, str, str, str]], str]:
-    """``(data, judged, note)`` of the shared-neuron sweeps (read once per loader): ``data`` per dataset
-    whose sweeps are all there; ``judged`` the ``(dataset, neuron, label, key)`` of its neurons whose
-    benchmarks all reach the dataset's bar (:data:`snnlib.study.claims.BENCHMARK_BAR`), in the claims'
-    order (``key`` names the neuron's context numbers); ``note`` the context's words on the datasets left
-    out (still being made) and the neurons not judged, braces escaped for the context's format. No
-    dataset there: the first one's error; none judged: not decidable, saying why."""
+#: the benchmarks of a shared neuron (:func:`_benchmarks`) and their names in the findings
+_BENCHMARKS = {"spiketime": "the spike-time scheme's finest grid", "bptt": "BPTT's finest grid",
+               "continuous": "the continuous network"}
+
+
+def _neuron(load: Loader, q: float, needs: tuple[str, ...]) -> tuple[dict[str, _NeuronData], list, str]:
+    """``(data, judged, note)`` of the shared-neuron sweeps for a claim whose steps are measured from the
+    benchmarks ``needs`` (keys of :data:`_BENCHMARKS`): ``data`` per dataset whose sweeps are all there;
+    ``judged`` the ``(dataset, neuron, label, key)`` of its neurons where each of those benchmarks reaches
+    the dataset's bar (:data:`snnlib.study.claims.BENCHMARK_BAR`: a step is judged only from a trained
+    benchmark), in the claims' order (``key`` names the neuron's context numbers); ``note`` the context's
+    words on the datasets left out (still being made) and the neurons not judged, braces escaped for the
+    context's format. The sweeps are read once per loader. No dataset there: the first one's error;
+    no neuron judged: not decidable, saying why."""
     cache = _NEURON_ARMS.setdefault(load, {})
     if "arms" not in cache:
         arms, missing = {}, {}
@@ -631,20 +638,20 @@ def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], list[tuple[
                 missing[d] = e
         if not arms:
             raise next(iter(missing.values()))
-        judged, notes = [], [f"{NEURON_DATASETS[d][0]} left out ({e})" for d, e in missing.items()]
-        for d, (curves, bench, cont) in arms.items():
-            for r in tb.NEURONS:
-                label = f"{NEURON_DATASETS[d][0]}, tau_s = {float(curves['tau_s'].sel(neuron=r)):g} ms"
-                bar = table.BENCHMARK_BAR.get(d, -math.inf)
-                below = {k: m for k, m in _benchmarks(bench, cont, r).items() if not m >= bar}
-                if below:
-                    notes.append(f"{label} not judged: " + ", ".join(f"{k} {m:.1f} %" for k, m in below.items())
-                                 + f", below the benchmark bar of {bar:g} %")
-                else:
-                    judged.append((d, r, label, f"{d}_{r}"))
-        cache.update(arms=arms, judged=judged, notes=notes)
-    if not cache["judged"]:
-        raise NotDecidable("no neuron's benchmarks reach their bar: " + "; ".join(cache["notes"]))
+        cache.update(arms=arms, missing=[f"{NEURON_DATASETS[d][0]} left out ({e})" for d, e in missing.items()])
+    judged, notes = [], list(cache["missing"])
+    for d, (curves, bench, cont) in cache["arms"].items():
+        bar = table.BENCHMARK_BAR.get(d, -math.inf)
+        for r in tb.NEURONS:
+            label = f"{NEURON_DATASETS[d][0]}, tau_s = {float(curves['tau_s'].sel(neuron=r)):g} ms"
+            below = {k: m for k, m in _benchmarks(bench, cont, r).items() if k in needs and not m >= bar}
+            if below:
+                notes.append(f"{label} not judged: " + ", ".join(f"{_BENCHMARKS[k]} {m:.1f} %" for k, m in below.items())
+                             + f", below the benchmark bar of {bar:g} %")
+            else:
+                judged.append((d, r, label, f"{d}_{r}"))
+    if not judged:
+        raise NotDecidable("no neuron's benchmarks reach their bar: " + "; ".join(notes))
     if q not in cache:
         out = {}
         for d, (curves, bench, cont) in cache["arms"].items():
@@ -652,17 +659,15 @@ def _neuron(load: Loader, q: float) -> tuple[dict[str, _NeuronData], list[tuple[
             out[d] = _NeuronData(tb.finals(curves, bench), tb.log_rate_ratios(curves, bench, q),
                                  tb.log_rate_ratios(st, cont.expand_dims(scheme=["spiketime"]), q))
         cache[q] = out
-    note = "".join(f"; {n}" for n in cache["notes"]).replace("{", "{{").replace("}", "}}")
-    return cache[q], cache["judged"], note
+    return cache[q], judged, "".join(f"; {n}" for n in notes).replace("{", "{{").replace("}", "}}")
 
 
 def _benchmarks(bench: xr.Dataset, cont: xr.Dataset, regime: str) -> dict[str, float]:
-    """One neuron's benchmarks, their mean final test accuracy (%) over seeds: each scheme's finest grid
-    and the continuous network."""
+    """One neuron's benchmarks (:data:`_BENCHMARKS`), their mean final test accuracy (%) over seeds."""
     last = {"epoch": -1}
-    out = {f"{name}'s finest grid": 100 * float(bench["test_accuracy"].isel(last).sel(scheme=s, neuron=regime).mean())
-           for s, name in (("spiketime", "the spike-time scheme"), ("bptt", "BPTT"))}
-    out["the continuous network"] = 100 * float(cont["test_accuracy"].isel(last).sel(neuron=regime).mean())
+    out = {s: 100 * float(bench["test_accuracy"].isel(last).sel(scheme=s, neuron=regime).mean())
+           for s in ("spiketime", "bptt")}
+    out["continuous"] = 100 * float(cont["test_accuracy"].isel(last).sel(neuron=regime).mean())
     return out
 
 
@@ -683,8 +688,13 @@ def _long_neuron(da: xr.DataArray, drop_finest: bool) -> tuple:
     return y, x, g, r
 
 
+#: what the claims on the grids measure their steps from: each scheme's finest grid (the convergence
+#: target is q x the lower of the two, so BPTT's own claim needs both too)
+_BOTH = ("spiketime", "bptt")
+
+
 def _neuron_slopes(load: Loader, s: Settings) -> dict:
-    data, judged, _ = _neuron(load, s.q)
+    data, judged, _ = _neuron(load, s.q, _BOTH)
     out = {}
     for d, regime, label, _ in judged:
         f, l = data[d].finals, data[d].lrr
@@ -695,8 +705,8 @@ def _neuron_slopes(load: Loader, s: Settings) -> dict:
     return out
 
 
-def _neuron_context(load: Loader, s: Settings) -> tuple[dict, str]:
-    data, judged, note = _neuron(load, s.q)
+def _neuron_context(load: Loader, s: Settings, needs: tuple[str, ...] = _BOTH) -> tuple[dict, str]:
+    data, judged, note = _neuron(load, s.q, needs)
     n, parts = {}, []
     for d, regime, label, key in judged:
         l = data[d].lrr
@@ -729,7 +739,7 @@ def _decrease_neuron(load: Loader, c, s) -> Decision:
 
 
 def _minimal_neuron(load: Loader, c, s) -> Decision:
-    data, judged, note = _neuron(load, s.q)
+    data, judged, note = _neuron(load, s.q, ("continuous",))
     parts, n, text = {}, {}, []
     for d, regime, label, key in judged:
         lc = data[d].lrr_continuous
@@ -743,7 +753,7 @@ def _minimal_neuron(load: Loader, c, s) -> Decision:
 
 
 def _slayer_neuron(load: Loader, c, s) -> Decision:
-    data, judged, _ = _neuron(load, s.q)
+    data, judged, _ = _neuron(load, s.q, _BOTH)  # its target is shared by both schemes
     parts = {}
     for d, regime, label, _ in judged:
         l = data[d].lrr
@@ -762,7 +772,7 @@ def _slayer_neuron(load: Loader, c, s) -> Decision:
 
 
 def _noticeable_neuron(load: Loader, c, s) -> Decision:
-    data, judged, note = _neuron(load, s.q)
+    data, judged, note = _neuron(load, s.q, _BOTH)
     parts, n, text = {}, {}, []
     less = {d: tb.less_affected(data[d].finals, NEURON_DATASETS[d][1], table.LEARNED) for d in data}
     for d, regime, label, key in judged:

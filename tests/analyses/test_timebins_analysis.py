@@ -387,12 +387,12 @@ def test_each_dataset_of_the_shared_neuron_is_its_own_part():
         return {"slow": _neuron_sweeps(130.0, lambda p: good, lambda p: good, exact=good),
                 "fast": _neuron_sweeps(5.0, coarse, st, exact=good)}
 
-    def decided(by):
+    def decided(by, claim="s000_noticeable_neuron"):
         sweeps = {tb.neuron_sweep_names(r, d)[k]: ds for d, sw in by.items() for r, arms in sw.items()
                   for k, ds in arms.items()}
         load = lambda e: SimpleNamespace(results=sweeps[e])  # noqa: E731
-        _, tree = findings.decide_one("s000_noticeable_neuron", load)
-        return tree, findings.decide(claims.claim("s000_noticeable_neuron"), load, findings.Settings())
+        _, tree = findings.decide_one(claim, load)
+        return tree, findings.decide(claims.claim(claim), load, findings.Settings())
 
     tree, d = decided({"yinyang": neuron(0.95), "mnist": neuron(0.99)})
     assert list(tree[1]) == ["Yin-Yang, tau_s = 130 ms", "Yin-Yang, tau_s = 5 ms", "MNIST, tau_s = 130 ms",
@@ -404,6 +404,9 @@ def test_each_dataset_of_the_shared_neuron_is_its_own_part():
     assert "MNIST, tau_s = 5 ms" not in tree[1] and "MNIST, tau_s = 130 ms" in tree[1]
     text = d.context.format(**d.numbers)
     assert "MNIST, tau_s = 5 ms not judged: the spike-time scheme's finest grid 59.5 %, below the benchmark bar" in text
+    # the grid against the continuous network (99 %) is still judged there
+    tree, d = decided({"yinyang": neuron(0.95), "mnist": neuron(0.99, st_finest=0.60)}, "s000_bats_minimal_neuron")
+    assert "MNIST, tau_s = 5 ms" in tree[1] and "not judged" not in d.context
 
 
 def test_the_shared_neuron_figure_draws(tmp_path):
