@@ -256,12 +256,12 @@ def _tb_shared(regime: str, dataset: str = "yinyang") -> tuple[Sweep, ...]:
     """The three sweeps of ``regime`` on ``dataset``: BPTT and the spike-time scheme on the grid (each
     bin count, the same initial weights per seed in both) and the continuous network. Yin-Yang: ten
     seeds, 8 bin counts, weights kept (5-120-3: 15 kB a point) so the chapter can simulate the trained
-    networks again (spikes beyond one per step, structural delay); MNIST: TB_MNIST_SEEDS seeds, the
-    bin counts of TB_MNIST_K, no weights kept (2.5 MB a network)."""
+    networks again (spikes beyond one per step, structural delay); MNIST: the seeds of TB_MNIST_SEEDS and
+    the steps of TB_MNIST_K, no weights kept (2.5 MB a network)."""
     bp, st = _tb_bases(regime, dataset)
     mnist = dataset == "mnist"
-    ks = TB_MNIST_K if mnist else TB_SHARED_K
-    seeds = tuple(range(TB_MNIST_SEEDS if mnist else 10))
+    ks = TB_MNIST_K[regime] if mnist else TB_SHARED_K
+    seeds = tuple(range(TB_MNIST_SEEDS[regime] if mnist else 10))
     # the fast Yin-Yang continuous network is also direct-yinyang-fast's benchmark, with its seeds (DIRECT_YY_SEEDS)
     bench_seeds = tuple(range(DIRECT_YY_SEEDS)) if (regime, dataset) == ("fast", "yinyang") else seeds
     name = f"timebins-{dataset}-{regime}"
@@ -332,14 +332,20 @@ def _tb_search_slow(name: str, thetas: list) -> PlannedRun:
 # grid; only the gradient differs) on BATS's 784-800-10 network and all of MNIST (55,000 / 5,000 / 10,000
 # digits), the time-to-first-spike input in [0, 100] ms (tests/training/test_shared_neuron.py: the same
 # spikes in both schemes). Steps h = 1, 5, 25 ms: 150, 30, 6 bins, h / tau_s = 0.0077 .. 0.19 (slow) and
-# 0.2 .. 5 (fast). Five seeds, the same initial weights per seed in every arm.
+# 0.2 .. 5 (fast). The same initial weights per seed in every arm.
 # Measured on seed 0 (one core, the other busy): the slow neuron's BPTT 690 s at 1 ms and 106 s at 25 ms, its
 # spike-time scheme on the grid 415 s at 1 ms and 421 s at 25 ms, its continuous network 201 s; the fast
-# neuron's BPTT 697 s at 1 ms and continuous network 799 s: about 0.7 core-hours a seed (slow) and 0.8
-# (fast), 7.5 core-hours for the six sweeps. First benchmarks (seed 0, test): slow BPTT at 1 ms 98.5 %,
-# continuous 97.9 %; fast BPTT 98.1 %, continuous 96.4 % (below the 97.5 % the issue asks before a step is
-# judged: the fast neuron's spike-time settings were chosen on its 1 ms grid, h / tau_s = 0.2).
-TB_MNIST_K = (1, 5, 25)
+# neuron's BPTT 697 s at 1 ms, its spike-time scheme on the 1 ms grid 1,400 s, its continuous network 799 s.
+# First benchmarks (seed 0, test): slow BPTT at 1 ms 98.5 %, the spike-time scheme's 1 ms grid 98.3 %,
+# continuous 97.9 %; fast BPTT 98.1 %, continuous 96.4 %, and the fast neuron's spike-time scheme on its 1 ms
+# grid (h / tau_s = 0.2) 66.6 %: it does not train stably there (80 % validation after the first epoch, then
+# 42-66 %). A step is judged only from benchmarks whose mean over seeds reaches 97.5 % (claims.BENCHMARK_BAR,
+# issue 24), which seed 0 alone already rules out for the fast neuron ((66.6 + 2 x 100) / 3 = 89 %): no
+# claim can read its coarser steps, so only its benchmarks are made, on three seeds (how far below the bar,
+# and whether seed 0 is typical). The slow neuron's sweeps are made in full, five seeds. Remaining after
+# seed 0: about 2.8 core-hours (slow, estimated from the points above) and 1.6 (fast).
+#: the steps (ms) of each neuron on MNIST (the fast neuron: its benchmark only, see above)
+TB_MNIST_K = {"slow": (1, 5, 25), "fast": (1,)}
 #: neuron candidates (hidden, output thresholds) per tau, around BATS's 200 / 1300 (0.77 / 5 tau at tau =
 #: 260 ms; 784 inputs drive a neuron far more than Yin-Yang's 5): the two of the first search's four
 #: (0.19 / 1.25, 0.385 / 2.5, 0.77 / 5, 1.54 / 10) that scored best in both regimes (see _tb_mnist_search)
@@ -357,7 +363,8 @@ _TB_MNIST_CHOICE = {"slow": {"neuron": 1, "bptt": {"lr": 3e-2, "surrogate_width"
 #: spiketime-mnist); 4 validation records per epoch resolve n_q
 _TB_MNIST = {"dataset": "mnist", "hidden": [800], "t_in": 100.0, "n_train": None, "n_val": 5000, "n_test": None,
              "batch_size": 50, "epochs": 10, "lr_schedule": "cosine", "evals_per_epoch": 4, "weight_scale": 1.0}
-TB_MNIST_SEEDS = 5
+#: seeds per neuron on MNIST
+TB_MNIST_SEEDS = {"slow": 5, "fast": 3}
 
 
 def _tb_mnist_search(regime: str) -> PlannedRun:

@@ -362,7 +362,7 @@ def test_every_planned_shared_neuron_point_has_reachable_targets_and_one_neuron(
         st = {int(p.config["dt"]): integrated.IntegratedConfig.from_dict(p.config)
               for p in plan.sweep(f"{name}-spiketime").points("quick")}
         ex = plan.sweep(f"{name}-exact").points("quick")[0].config
-        assert set(bp) == set(st) and len(bp) >= 3
+        assert set(bp) == set(st) and len(bp) >= (1 if (dataset, regime) == ("mnist", "fast") else 3)  # see plan.TB_MNIST_K
         for k, cb in bp.items():
             cap = grid_capacity(plan.TB_WINDOW, float(k), depth=len(cb.hidden) + 1)
             yt, yf = bptt.targets(cb)
