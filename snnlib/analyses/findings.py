@@ -705,8 +705,8 @@ def _neuron_slopes(load: Loader, s: Settings) -> dict:
     return out
 
 
-def _neuron_context(load: Loader, s: Settings, needs: tuple[str, ...] = _BOTH) -> tuple[dict, str]:
-    data, judged, note = _neuron(load, s.q, needs)
+def _neuron_context(load: Loader, s: Settings) -> tuple[dict, str]:
+    data, judged, note = _neuron(load, s.q, _BOTH)
     n, parts = {}, []
     for d, regime, label, key in judged:
         l = data[d].lrr
