@@ -613,14 +613,9 @@ class _NeuronData(NamedTuple):
     lrr_continuous: xr.Dataset
 
 
-#: the benchmarks of a shared neuron (:func:`_benchmarks`) and their names in the findings
-_BENCHMARKS = {"spiketime": "the spike-time scheme's finest grid", "bptt": "BPTT's finest grid",
-               "continuous": "the continuous network"}
-
-
 def _neuron(load: Loader, q: float, needs: tuple[str, ...]) -> tuple[dict[str, _NeuronData], list, str]:
     """``(data, judged, note)`` of the shared-neuron sweeps for a claim whose steps are measured from the
-    benchmarks ``needs`` (keys of :data:`_BENCHMARKS`): ``data`` per dataset whose sweeps are all there;
+    benchmarks ``needs`` (keys of :data:`snnlib.analyses.timebins.BENCHMARKS`): ``data`` per dataset whose sweeps are all there;
     ``judged`` the ``(dataset, neuron, label, key)`` of its neurons where each of those benchmarks reaches
     the dataset's bar (:data:`snnlib.study.claims.BENCHMARK_BAR`: a step is judged only from a trained
     benchmark), in the claims' order (``key`` names the neuron's context numbers); ``note`` the context's
@@ -642,11 +637,13 @@ def _neuron(load: Loader, q: float, needs: tuple[str, ...]) -> tuple[dict[str, _
     judged, notes = [], list(cache["missing"])
     for d, (curves, bench, cont) in cache["arms"].items():
         bar = table.BENCHMARK_BAR.get(d, -math.inf)
+        means = tb.neuron_benchmarks(bench, cont).mean("seed")
         for r in tb.NEURONS:
             label = f"{NEURON_DATASETS[d][0]}, tau_s = {float(curves['tau_s'].sel(neuron=r)):g} ms"
-            below = {k: m for k, m in _benchmarks(bench, cont, r).items() if k in needs and not m >= bar}
+            below = {k: float(means.sel(benchmark=k, neuron=r)) for k in needs}
+            below = {k: m for k, m in below.items() if not m >= bar}
             if below:
-                notes.append(f"{label} not judged: " + ", ".join(f"{_BENCHMARKS[k]} {m:.1f} %" for k, m in below.items())
+                notes.append(f"{label} not judged: " + ", ".join(f"{tb.BENCHMARKS[k]} {m:.1f} %" for k, m in below.items())
                              + f", below the benchmark bar of {bar:g} %")
             else:
                 judged.append((d, r, label, f"{d}_{r}"))
@@ -660,15 +657,6 @@ def _neuron(load: Loader, q: float, needs: tuple[str, ...]) -> tuple[dict[str, _
                                  tb.log_rate_ratios(st, cont.expand_dims(scheme=["spiketime"]), q))
         cache[q] = out
     return cache[q], judged, "".join(f"; {n}" for n in notes).replace("{", "{{").replace("}", "}}")
-
-
-def _benchmarks(bench: xr.Dataset, cont: xr.Dataset, regime: str) -> dict[str, float]:
-    """One neuron's benchmarks (:data:`_BENCHMARKS`), their mean final test accuracy (%) over seeds."""
-    last = {"epoch": -1}
-    out = {s: 100 * float(bench["test_accuracy"].isel(last).sel(scheme=s, neuron=regime).mean())
-           for s in ("spiketime", "bptt")}
-    out["continuous"] = 100 * float(cont["test_accuracy"].isel(last).sel(neuron=regime).mean())
-    return out
 
 
 def _long_neuron(da: xr.DataArray, drop_finest: bool) -> tuple:

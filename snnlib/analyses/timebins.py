@@ -378,6 +378,38 @@ def neuron_arms(by_regime: dict[str, dict[str, xr.Dataset]]) -> tuple[xr.Dataset
     return curves, bench, continuous
 
 
+#: the benchmarks of a shared neuron: each scheme's finest grid and the continuous network
+BENCHMARKS = {"spiketime": "the spike-time scheme's finest grid", "bptt": "BPTT's finest grid",
+              "continuous": "the continuous network"}
+
+
+def neuron_benchmarks(bench: xr.Dataset, continuous: xr.Dataset) -> xr.DataArray:
+    """Final test accuracy (%) of each neuron's benchmarks (:data:`BENCHMARKS`; ``bench``, ``continuous``:
+    :func:`neuron_arms`) along ``benchmark`` x ``neuron`` x ``seed``."""
+    last = {"epoch": -1}
+    grids = [bench["test_accuracy"].isel(last, drop=True).sel(scheme=s, drop=True) for s in SCHEMES]
+    acc = xr.concat(grids + [continuous["test_accuracy"].isel(last, drop=True)], dim="benchmark", join="outer")
+    return 100 * acc.assign_coords(benchmark=list(BENCHMARKS))
+
+
+def benchmark_table(acc: xr.DataArray, bar: float | None = None) -> pd.DataFrame:
+    """One row per neuron and benchmark (``acc``: :func:`neuron_benchmarks`): the mean final test accuracy,
+    its Student-t 95% half-width and the seeds, and with ``bar`` whether the mean reaches it (a step of
+    that neuron is judged only from benchmarks that do: :data:`snnlib.study.claims.BENCHMARK_BAR`)."""
+    rows = []
+    for n in acc["neuron"].values:
+        for b, name in BENCHMARKS.items():
+            v = acc.sel(neuron=n, benchmark=b).values
+            v = v[np.isfinite(v)]
+            m, h = mean_ci(v) if len(v) else (math.nan, math.nan)
+            row = {"neuron": f"tau_s = {float(acc['tau_s'].sel(neuron=n)):g} ms", "benchmark": name,
+                   "test accuracy (%)": round(m, 2), "± (95%)": round(h, 2), "seeds": len(v)}
+            if bar is not None:
+                row[f"reaches {bar:g} %"] = "yes" if m >= bar else "no"
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["neuron", "benchmark"])
+
+
 def less_affected(r: xr.Dataset, chance: float, learned: float) -> dict:
     """Per neuron, the quantity of ``s000_less_affected_neuron`` (``r``: :func:`finals` of
     :func:`neuron_arms`): the coarsest bin count at which either scheme's mean test accuracy is at

@@ -318,6 +318,21 @@ def test_neuron_arms_put_both_schemes_on_h_over_tau_s():
     assert la["fast_bins"] == 3 and np.allclose(la["fast_diff"], 65.0, atol=0.5)
 
 
+def test_the_benchmark_table_reads_each_scheme_s_finest_grid_and_the_continuous_network():
+    """Three benchmarks per neuron, each its mean over seeds; the bar is met or not by the mean."""
+    by = {"slow": _neuron_sweeps(130.0, lambda p: 0.99, lambda p: 0.99 if p["dt"] == 1.0 else 0.5, exact=0.97),
+          "fast": _neuron_sweeps(5.0, lambda p: 0.99, lambda p: 0.60, exact=0.99)}
+    _, bench, cont = tb.neuron_arms(by)
+    acc = tb.neuron_benchmarks(bench, cont)
+    assert list(acc["benchmark"].values) == list(tb.BENCHMARKS) and dict(acc.sizes)["seed"] == len(SEEDS)
+    t = tb.benchmark_table(acc, bar=97.5)
+    assert t.loc[("tau_s = 130 ms", tb.BENCHMARKS["spiketime"]), "test accuracy (%)"] == pytest.approx(98.5, abs=0.3)
+    assert t.loc[("tau_s = 130 ms", tb.BENCHMARKS["continuous"]), "reaches 97.5 %"] == "no"  # 96.5 %
+    assert t.loc[("tau_s = 5 ms", tb.BENCHMARKS["spiketime"]), "reaches 97.5 %"] == "no"
+    assert t.loc[("tau_s = 5 ms", tb.BENCHMARKS["bptt"]), "reaches 97.5 %"] == "yes"
+    assert (t["seeds"] == len(SEEDS)).all()
+
+
 def test_neuron_arms_refuse_different_neurons_or_windows():
     sw = _neuron_sweeps(130.0, lambda p: 0.9, lambda p: 0.9)
     sw["exact"].attrs["config"] = "t_max: 150.0\ntau_s: 5.0\n"
