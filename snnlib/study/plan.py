@@ -266,10 +266,11 @@ def _tb_shared(regime: str, dataset: str = "yinyang") -> tuple[Sweep, ...]:
     bench_seeds = tuple(range(DIRECT_YY_SEEDS)) if (regime, dataset) == ("fast", "yinyang") else seeds
     name = f"timebins-{dataset}-{regime}"
     where = f"{'MNIST' if mnist else 'Yin-Yang'}, shared neuron (tau_s = {TB_REGIMES[regime]:g} ms)"
-    chapter = {} if (regime, dataset) != ("slow", "yinyang") else {
-        "chapter": "timebins_neuron.ipynb", "chapter_title": "Time bins with one neuron for both schemes (Yin-Yang)",
+    chapter = {} if regime != "slow" else {  # one chapter per dataset, on its slow BPTT sweep, reading the other five
+        "chapter": "timebins_neuron_mnist.ipynb" if mnist else "timebins_neuron.ipynb",
+        "chapter_title": f"Time bins with one neuron for both schemes ({'MNIST' if mnist else 'Yin-Yang'})",
         "chapter_reads": ("findings/{profile}",),
-        "reads": tuple(f"timebins-yinyang-{r}-{arm}" for r in TB_REGIMES for arm in ("bptt", "spiketime", "exact"))[1:]}
+        "reads": tuple(f"timebins-{dataset}-{r}-{arm}" for r in TB_REGIMES for arm in ("bptt", "spiketime", "exact"))[1:]}
     def progress(arm):  # an arm stays in progress until its points are all committed (_TB_DONE)
         return () if f"{name}-{arm}" in _TB_DONE else ("quick",)
 
