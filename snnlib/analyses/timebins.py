@@ -36,7 +36,7 @@ import yaml
 
 from snnlib.analyses.transfer import wall_minutes
 from snnlib.clock.stepping import exact_grid_excess, grid_raster
-from snnlib.data import yinyang
+from snnlib.data import encoding, yinyang
 from snnlib.metrics import mean_ci, mean_diff_ci, samples_to_reach
 from snnlib.model.discretization import grid_capacity, grid_index
 from snnlib.store.runs import run_dir
@@ -452,17 +452,26 @@ def neuron_settings(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def _input_times(cfg, x) -> np.ndarray:
+    """The input spike times (ms, flat, silent inputs left out) of the samples ``x`` of a shared-neuron
+    config: Yin-Yang's coordinates (:func:`snnlib.data.yinyang.spike_times`) or MNIST's first-spike
+    times (:func:`snnlib.data.encoding.ttfs`)."""
+    t = yinyang.spike_times(x, t_late=cfg.t_in) if cfg.dataset == "yinyang" else encoding.ttfs(x, cfg.t_in)
+    t = t.numpy().ravel()
+    return t[np.isfinite(t)]
+
+
 def neuron_targets(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame:
     """The count targets of every bin count of the BPTT sweep (the same as the spike-time scheme's, a
     test checks it): bins, h (ms), the output's capacity on the grid (one spike per point, one step of
     delay per layer), the fitted (true, false) targets, and the structural delay: the fraction of the
     test inputs' spikes delivered early enough to reach the output within the window
-    (``ceil(t / h) h + depth h <= window``)."""
+    (``ceil(t / h) h + depth h <= window``; MNIST: of the pixels that spike)."""
     rows = []
     sw = next(iter(by_regime.values()))  # the bins and targets of both neurons are the same
     base = _config(sw["bptt"])
     cfg0 = bptt.BPTTConfig.from_dict({**base, "seed": 0})
-    times = yinyang.spike_times(bptt.load(cfg0)["test"][0], t_late=cfg0.t_in).numpy().ravel()
+    times = _input_times(cfg0, bptt.load(cfg0)["test"][0])
     for k in sw["bptt"]["k"].values:
         cfg = bptt.BPTTConfig.from_dict({**base, "k": int(k), "seed": 0})
         h = cfg.dt * cfg.k

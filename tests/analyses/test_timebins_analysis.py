@@ -490,3 +490,18 @@ def test_silent_outputs_counts_the_output_neurons_that_never_fire(data_dir, tmp_
     t = tb.dead_outputs_table("quick", chance=100 / 3, learned=10.0)
     assert list(t.columns) == ["neuron", "arm", "point", "test accuracy (%)", "silent outputs"]
     assert (t["test accuracy (%)"] < 100 / 3 + 10).all()
+
+
+def test_input_times_read_each_dataset_s_code():
+    """The structural-delay table's input times: MNIST's first-spike times with the silent (black) pixels
+    left out, Yin-Yang's coordinates and bias spike; both in [0, t_in]."""
+    from types import SimpleNamespace
+
+    import torch
+
+    img = np.zeros((2, 28, 28), dtype=np.uint8)
+    img[0, 0, 0], img[1, 5, 5], img[1, 6, 6] = 255, 102, 1
+    t = tb._input_times(SimpleNamespace(dataset="mnist", t_in=100.0), img)
+    np.testing.assert_allclose(np.sort(t), [0.0, 60.0, 100.0 * (1 - 1 / 255)])
+    yy = tb._input_times(SimpleNamespace(dataset="yinyang", t_in=100.0), torch.tensor([[0.2, 0.7, 0.8, 0.3]]))
+    assert len(yy) == 5 and yy.min() >= 0 and yy.max() <= 100.0
