@@ -246,10 +246,10 @@ def _tb_bases(regime: str, dataset: str = "yinyang") -> tuple[dict, dict]:
     return bp, st
 
 
-#: the shared-neuron sweeps whose points are all committed: no longer in progress (their chapter, on
-#: timebins-yinyang-slow-bptt, waits for the others; the fast continuous network is also the benchmark
-#: of direct-yinyang-fast, whose claims the findings decide once it is complete)
-_TB_DONE = {"timebins-yinyang-fast-bptt", "timebins-yinyang-fast-exact"}
+#: the shared-neuron sweeps whose points are all committed: no longer in progress (a dataset's chapter, on
+#: its slow BPTT sweep, joins the book when all six of its sweeps are; the fast Yin-Yang continuous network
+#: is also the benchmark of direct-yinyang-fast)
+_TB_DONE = {f"timebins-yinyang-{r}-{arm}" for r in TB_REGIMES for arm in ("bptt", "spiketime", "exact")}
 
 
 def _tb_shared(regime: str, dataset: str = "yinyang") -> tuple[Sweep, ...]:
