@@ -89,12 +89,12 @@ PUBLISHED_WHY = ("one point from the published single run: a rerun of the same r
 #: reruns, only found consistent with them, or not)
 CONSISTENT = "consistent with the published number"
 LEARNED = 10.0
+LEARNED_WHY = "ten points above chance: a network this close to chance has not learned the task"
 #: issue 24: the mean final test accuracy (%) every benchmark of a shared neuron (each scheme's finest grid,
 #: the continuous network) must reach before any step of that neuron is judged, per dataset (none: no bar)
 BENCHMARK_BAR = {"mnist": 97.5}
 BENCHMARK_BAR_WHY = ("MNIST: BATS reports about 98 % for 784-800-10; a benchmark below 97.5 % is under-trained, and a "
                      "step's effect measured from it is the training's, not the step's")
-LEARNED_WHY = "ten points above chance: a network this close to chance has not learned the task"
 NUMERIC = 1e-9
 NUMERIC_WHY = "floating-point resolution: the numerics are deterministic, so any value above it is real"
 ORDER = 0.5
