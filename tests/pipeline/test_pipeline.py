@@ -60,7 +60,7 @@ def test_committed_runs_stay_small():
     # about 30 kB a file is HDF5's own metadata (a 5-number result takes 34 kB; as netCDF-3, 2 kB). The
     # limit is 128 MB until the results move to a format without that overhead (the follow-up named in
     # issue 25's closing note); it still catches what it was for, figures or datasets committed by mistake.
-    # 135.5 MB with issue 24's complete Yin-Yang shared-neuron sweeps (480 points, weights kept): 160 MB, with
+    # 135.5 MB with issue 24's complete Yin-Yang shared-neuron sweeps (345 points, weights kept): 160 MB, with
     # room for the MNIST and N-MNIST sweeps still being made (about 240 points), until that format change.
     limit = 160
     assert total < limit * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit {limit} MB)"
