@@ -637,13 +637,11 @@ def _neuron(load: Loader, q: float, needs: tuple[str, ...]) -> tuple[dict[str, _
     judged, notes = [], list(cache["missing"])
     for d, (curves, bench, cont) in cache["arms"].items():
         bar = table.BENCHMARK_BAR.get(d, -math.inf)
-        means = tb.neuron_benchmarks(bench, cont).mean("seed")
+        below = tb.benchmarks_below(tb.neuron_benchmarks(bench, cont), bar, needs)
         for r in tb.NEURONS:
             label = f"{NEURON_DATASETS[d][0]}, tau_s = {float(curves['tau_s'].sel(neuron=r)):g} ms"
-            below = {k: float(means.sel(benchmark=k, neuron=r)) for k in needs}
-            below = {k: m for k, m in below.items() if not m >= bar}
-            if below:
-                notes.append(f"{label} not judged: " + ", ".join(f"{tb.BENCHMARKS[k]} {m:.1f} %" for k, m in below.items())
+            if below[r]:
+                notes.append(f"{label} not judged: " + ", ".join(f"{tb.BENCHMARKS[k]} {m:.1f} %" for k, m in below[r].items())
                              + f", below the benchmark bar of {bar:g} %")
             else:
                 judged.append((d, r, label, f"{d}_{r}"))

@@ -392,11 +392,25 @@ def neuron_benchmarks(bench: xr.Dataset, continuous: xr.Dataset) -> xr.DataArray
     return 100 * acc.assign_coords(benchmark=list(BENCHMARKS))
 
 
+def benchmarks_below(acc: xr.DataArray, bar: float, needs: tuple[str, ...] = tuple(BENCHMARKS)) -> dict:
+    """Per neuron of ``acc`` (:func:`neuron_benchmarks`), ``{benchmark: mean}`` of those benchmarks in
+    ``needs`` whose mean final test accuracy over seeds does not reach ``bar`` (a mean that is NaN, no seed
+    there, does not reach it). A neuron with an empty dict is judged: the gate of
+    :data:`snnlib.study.claims.BENCHMARK_BAR`, shared by the findings and the chapters."""
+    means = acc.mean("seed")
+    out = {}
+    for n in acc["neuron"].values:
+        m = {b: float(means.sel(neuron=n, benchmark=b)) for b in needs}
+        out[str(n)] = {b: v for b, v in m.items() if not v >= bar}
+    return out
+
+
 def benchmark_table(acc: xr.DataArray, bar: float | None = None) -> pd.DataFrame:
     """One row per neuron and benchmark (``acc``: :func:`neuron_benchmarks`): the mean final test accuracy,
     its Student-t 95% half-width and the seeds, and with ``bar`` whether the mean reaches it (a step of
     that neuron is judged only from benchmarks that do: :data:`snnlib.study.claims.BENCHMARK_BAR`)."""
     rows = []
+    below = benchmarks_below(acc, bar) if bar is not None else {}
     for n in acc["neuron"].values:
         for b, name in BENCHMARKS.items():
             v = acc.sel(neuron=n, benchmark=b).values
@@ -405,7 +419,7 @@ def benchmark_table(acc: xr.DataArray, bar: float | None = None) -> pd.DataFrame
             row = {"neuron": f"tau_s = {float(acc['tau_s'].sel(neuron=n)):g} ms", "benchmark": name,
                    "test accuracy (%)": round(m, 2), "± (95%)": round(h, 2), "seeds": len(v)}
             if bar is not None:
-                row[f"reaches {bar:g} %"] = "yes" if m >= bar else "no"
+                row[f"reaches {bar:g} %"] = "no" if b in below[str(n)] else "yes"
             rows.append(row)
     return pd.DataFrame(rows).set_index(["neuron", "benchmark"])
 

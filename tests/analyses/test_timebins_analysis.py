@@ -331,6 +331,11 @@ def test_the_benchmark_table_reads_each_scheme_s_finest_grid_and_the_continuous_
     assert t.loc[("tau_s = 5 ms", tb.BENCHMARKS["spiketime"]), "reaches 97.5 %"] == "no"
     assert t.loc[("tau_s = 5 ms", tb.BENCHMARKS["bptt"]), "reaches 97.5 %"] == "yes"
     assert (t["seeds"] == len(SEEDS)).all()
+    below = tb.benchmarks_below(acc, 97.5)  # the gate the findings and the chapter share
+    assert set(below["slow"]) == {"continuous"} and below["slow"]["continuous"] == pytest.approx(96.5, abs=0.3)
+    assert set(below["fast"]) == {"spiketime"}
+    assert tb.benchmarks_below(acc, 97.5, needs=("bptt", "continuous")) == {"slow": below["slow"], "fast": {}}
+    assert set(tb.benchmarks_below(acc.where(acc.benchmark != "bptt"), 50.0)["fast"]) == {"bptt"}  # no seed there
 
 
 def test_neuron_arms_refuse_different_neurons_or_windows():
