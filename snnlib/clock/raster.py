@@ -20,7 +20,9 @@ __all__ = ["Raster", "sparse_projection", "spike_projection", "dense_threshold",
 
 
 class Raster(NamedTuple):
-    """A binary raster ``[T, B, N]`` stored by its spikes: step ``t``, sample ``b``, neuron ``n``.
+    """A binary raster ``[T, B, N]`` stored by its spikes: step ``t``, sample ``b``, neuron ``n`` (an
+    entry repeated ``m`` times is a count of ``m``: :func:`sparse_projection` and :meth:`to_dense` add
+    them up; :func:`snnlib.data.encoding.events_raster` with ``merge=False``).
 
     Sparse inputs (time-to-first-spike digits, event-camera recordings) are a few percent of
     the dense raster or less; the first layer reads them with :func:`sparse_projection`.
@@ -40,7 +42,8 @@ class Raster(NamedTuple):
 
     def to_dense(self, dtype=torch.float32) -> Tensor:
         out = torch.zeros(self.shape, dtype=dtype, device=self.t.device)
-        out[self.t, self.b, self.n] = 1
+        out.index_put_((self.t, self.b, self.n), torch.ones(len(self.t), dtype=dtype, device=self.t.device),
+                       accumulate=True)
         return out
 
 
@@ -73,7 +76,8 @@ def _gather_add(dst: Tensor, dst_rows: Tensor, src: Tensor, src_rows: Tensor) ->
 
 
 def sparse_projection(raster: "Raster | Tensor", weight: Tensor) -> Tensor:
-    """Binary ``raster`` ``[T, B, N_in]`` times ``weight.T`` (``[N_out, N_in]``), exploiting sparsity.
+    """Binary ``raster`` ``[T, B, N_in]`` (a :class:`Raster`'s repeated entries: counts) times ``weight.T``
+    (``[N_out, N_in]``), exploiting sparsity.
 
     Cost is proportional to the number of input spikes times ``N_out`` instead of
     ``T B N_in N_out``; equal to ``raster @ weight.T``.

@@ -165,12 +165,15 @@ def times_raster(times, n_steps: int, dt: float = 1.0, rounding: str = "floor"):
     return Raster((n_steps, B, N), step, b, n)
 
 
-def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34, 2), rounding: str = "floor"):
+def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34, 2), rounding: str = "floor",
+                  merge: bool = True):
     """Event-camera recordings (tonic structured arrays, ``t`` in µs) binned into ``dt``-ms bins,
-    one spike per (bin, pixel, polarity) at most (OR binning); ``rounding="ceil"``: an event goes to
-    grid point ``ceil(t / dt)`` instead of bin ``floor(t / dt)`` (the exact grid's delivery). Neuron index
-    ``p * H * W + y * W + x`` (the order of tonic's ``ToFrame``). Events past the window are
-    dropped. Returns a sparse :class:`snnlib.clock.raster.Raster` ``[n_steps, B, 2 H W]``."""
+    one spike per (bin, pixel, polarity) at most (OR binning; ``merge=False``: every event, a count
+    raster whose repeated entries :func:`snnlib.clock.raster.sparse_projection` adds up);
+    ``rounding="ceil"``: an event goes to grid point ``ceil(t / dt)`` instead of bin ``floor(t / dt)``
+    (the exact grid's delivery). Neuron index ``p * H * W + y * W + x`` (the order of tonic's
+    ``ToFrame``). Events past the window are dropped. Returns a sparse
+    :class:`snnlib.clock.raster.Raster` ``[n_steps, B, 2 H W]``."""
     if n_steps < 1 or not (dt > 0):
         raise ValueError(f"n_steps = {n_steps}, dt = {dt}: expected n_steps >= 1 and dt > 0 (ms).")
     _step_index(np.zeros(0), dt, rounding)  # refuses an unknown rounding before any work
@@ -181,7 +184,8 @@ def events_raster(recordings, n_steps: int, dt: float = 1.0, sensor_size=(34, 34
         step = _step_index(np.asarray(ev["t"], dtype=np.float64) / 1000.0, dt, rounding).astype(np.int64)
         keep = step < n_steps
         n = ev["p"][keep].astype(np.int64) * (H * W) + ev["y"][keep].astype(np.int64) * W + ev["x"][keep]
-        keys.append(np.unique((step[keep] * len(recordings) + b) * n_in + n))
+        key = (step[keep] * len(recordings) + b) * n_in + n
+        keys.append(np.unique(key) if merge else np.sort(key))
     key = torch.from_numpy(np.concatenate(keys)) if keys else torch.zeros(0, dtype=torch.long)
     n = key % n_in
     tb = key // n_in

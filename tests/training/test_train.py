@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from snnlib.clock.network import ClockNetwork
+from snnlib.clock.raster import sparse_projection
 from snnlib.clock.recurrence import CubaDiscrete
 from snnlib.data import encoding
 from snnlib.training import losses
@@ -157,6 +158,22 @@ def test_events_raster_equals_tonic_frames(data_dir):
     frames = np.stack([encoding.events_to_bins(e, bin_ms=1.0, t_max_ms=300) for e in recs])  # [B, T, P, H, W]
     ref = torch.from_numpy((frames > 0).reshape(3, 300, -1).transpose(1, 0, 2).astype(np.float32))
     assert torch.equal(r, ref)
+
+
+def test_events_raster_without_merging_counts_every_event_on_the_exact_grid():
+    """``merge=False``: a pixel's events in one step each count (the event network's grid input); the sparse
+    projection and the dense raster add the repeated entries up."""
+    ev = np.zeros(5, dtype=[("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
+    ev["x"], ev["y"], ev["p"] = [1, 1, 1, 2, 2], [0, 0, 0, 3, 3], [0, 0, 0, 1, 1]
+    ev["t"] = [1500, 2000, 2400, 0, 9999]  # µs: pixel 1 at 1.5, 2.0, 2.4 ms; pixel p=1 (2, 3) at 0 and 9.999 ms
+    a, b = 1, 34 * 34 + 3 * 34 + 2
+    merged = encoding.events_raster([ev], n_steps=6, dt=2.0, rounding="ceil").to_dense()
+    counts = encoding.events_raster([ev], n_steps=6, dt=2.0, rounding="ceil", merge=False).to_dense()
+    assert counts[1, 0, a] == 2 and counts[2, 0, a] == 1 and merged[1, 0, a] == 1  # 1.5, 2.0 -> point 1
+    assert counts[0, 0, b] == 1 and counts[5, 0, b] == 1 and counts.sum() == 5 and merged.sum() == 4
+    r = encoding.events_raster([ev], n_steps=6, dt=2.0, rounding="ceil", merge=False)
+    w = torch.randn(3, 2 * 34 * 34, dtype=torch.float64)
+    torch.testing.assert_close(sparse_projection(r, w), counts.double() @ w.t())
 
 
 def test_ttfs_raster_puts_each_pixel_in_its_bin():

@@ -52,7 +52,9 @@ class BPTTConfig(TrainConfig):
       split after the official test recordings (the quick subset has only 100 of those).
     - ``hidden``: hidden layer sizes, e.g. ``(800,)`` for 784-800-10, ``(512, 512)`` for lava-dl's recipe.
     - ``dt``: base bin (ms); ``n_steps``: base bins simulated (window ``n_steps * dt``);
-      ``k``: simulate with steps of ``k`` base bins; ``binning``: ``"or"`` or ``"count"`` merging.
+      ``k``: simulate with steps of ``k`` base bins; ``binning``: ``"or"`` or ``"count"`` merging (with
+      ``clock="exact"``, N-MNIST only: ``"or"`` delivers one spike per pixel and grid point, ``"count"``
+      every event, a pixel's events in one step adding up, as the event network's grid input does).
     - ``t_in``: time-to-first-spike window (ms); ``rate_gain``: spike probability per bin of a white pixel.
     - ``tau_s``, ``tau``: current and voltage time constants (ms): decays ``exp(-dt/tau)`` per step;
       ``tau_s = 0`` gives the snnTorch ``Leaky`` neuron (no synaptic current).
@@ -191,7 +193,8 @@ class BPTTConfig(TrainConfig):
           "'floor' or 'nearest' (the bin of an input spike; the exact grid delivers at the next point)")
         if self.clock != "loihi":
             c("quantize", not self.quantize, "False (Loihi's 12-bit decays belong to clock='loihi')")
-            c("binning", self.binning == "or", "'or' (binary input) with clock='skip' or 'exact'")
+            c("binning", self.binning == "or" or (self.clock == "exact" and self.dataset == "nmnist"),
+              "'or' (binary input) with clock='skip' or 'seed000'; 'count' with clock='exact' on N-MNIST only")
         if self.clock == "exact":
             c("tau_s", self.tau_s > 0, "a positive number of ms: the exact grid integrates the CuBa-LIF")
             c("encoding", self.dataset == "nmnist" or self.encoding == "ttfs",
@@ -324,7 +327,8 @@ def encoder(cfg: BPTTConfig, seed: int = 0, split: str = "train"):
         h, steps = cfg.dt * cfg.k, grid_steps_of(cfg)
         if cfg.dataset == "mnist":
             return lambda x, idx: encoding.ttfs_raster(x[idx], steps, h, cfg.t_in, rounding="ceil")
-        return lambda x, idx: encoding.events_raster(recordings(x, idx), steps, h, rounding="ceil")
+        return lambda x, idx: encoding.events_raster(recordings(x, idx), steps, h, rounding="ceil",
+                                                     merge=cfg.binning == "or")
     if cfg.clock == "skip":  # base bins: the layer itself keeps every k-th step
         cfg = dataclasses.replace(cfg, k=1, clock="loihi", skip_eval=True, skip_gain=False)
     if cfg.dataset == "mnist" and cfg.encoding == "ttfs":
