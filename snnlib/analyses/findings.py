@@ -602,7 +602,7 @@ def _single_spike(load: Loader, c, s) -> Decision:
 _NEURON_ARMS: "weakref.WeakKeyDictionary[Loader, dict]" = weakref.WeakKeyDictionary()
 #: the datasets of the shared-neuron sweeps, in the order the claims read them: (name, chance accuracy in
 #: points: balanced classes)
-NEURON_DATASETS = {"yinyang": ("Yin-Yang", 100.0 / 3.0), "mnist": ("MNIST", 10.0)}
+NEURON_DATASETS = {"yinyang": ("Yin-Yang", 100.0 / 3.0), "mnist": ("MNIST", 10.0), "nmnist": ("N-MNIST", 10.0)}
 
 
 class _NeuronData(NamedTuple):

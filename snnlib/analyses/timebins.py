@@ -468,8 +468,12 @@ def neuron_settings(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame
 
 def _input_times(cfg, x) -> np.ndarray:
     """The input spike times (ms, flat, silent inputs left out) of the samples ``x`` of a shared-neuron
-    config: Yin-Yang's coordinates (:func:`snnlib.data.yinyang.spike_times`) or MNIST's first-spike
-    times (:func:`snnlib.data.encoding.ttfs`)."""
+    config: Yin-Yang's coordinates (:func:`snnlib.data.yinyang.spike_times`), MNIST's first-spike
+    times (:func:`snnlib.data.encoding.ttfs`) or N-MNIST's events within the window (every event)."""
+    if cfg.dataset == "nmnist":
+        window = (cfg.n_steps - 1) * cfg.dt
+        t = np.concatenate([np.asarray(x[i][0]["t"], dtype=np.float64) / 1000.0 for i in range(len(x))])
+        return t[t < window]
     t = yinyang.spike_times(x, t_late=cfg.t_in) if cfg.dataset == "yinyang" else encoding.ttfs(x, cfg.t_in)
     t = t.numpy().ravel()
     return t[np.isfinite(t)]
@@ -480,7 +484,8 @@ def neuron_targets(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame:
     test checks it): bins, h (ms), the output's capacity on the grid (one spike per point, one step of
     delay per layer), the fitted (true, false) targets, and the structural delay: the fraction of the
     test inputs' spikes delivered early enough to reach the output within the window
-    (``ceil(t / h) h + depth h <= window``; MNIST: of the pixels that spike)."""
+    (``ceil(t / h) h + depth h <= window``; MNIST: of the pixels that spike; N-MNIST: of the events in the
+    window)."""
     rows = []
     sw = next(iter(by_regime.values()))  # the bins and targets of both neurons are the same
     base = _config(sw["bptt"])

@@ -410,7 +410,11 @@ def test_each_dataset_of_the_shared_neuron_is_its_own_part():
     def decided(by, claim="s000_noticeable_neuron"):
         sweeps = {tb.neuron_sweep_names(r, d)[k]: ds for d, sw in by.items() for r, arms in sw.items()
                   for k, ds in arms.items()}
-        load = lambda e: SimpleNamespace(results=sweeps[e])  # noqa: E731
+        def load(e):
+            if e not in sweeps:
+                raise FileNotFoundError(f"the sweep {e} is still being made")
+            return SimpleNamespace(results=sweeps[e])
+
         _, tree = findings.decide_one(claim, load)
         return tree, findings.decide(claims.claim(claim), load, findings.Settings())
 
@@ -418,7 +422,8 @@ def test_each_dataset_of_the_shared_neuron_is_its_own_part():
     assert list(tree[1]) == ["Yin-Yang, tau_s = 130 ms", "Yin-Yang, tau_s = 5 ms", "MNIST, tau_s = 130 ms",
                              "MNIST, tau_s = 5 ms"]
     assert d.numbers["mnist_fast_bins"] == 3 and d.numbers["yinyang_fast_bins"] == 15
-    assert "not judged" not in d.context and "left out" not in d.context
+    assert "not judged" not in d.context  # N-MNIST's sweeps are not there: left out, and named
+    assert d.context.count("left out") == 1 and "N-MNIST left out (the sweep timebins-nmnist" in d.context
     # the fast MNIST neuron's spike-time scheme reaches 60 % on its finest grid: that neuron is not judged
     tree, d = decided({"yinyang": neuron(0.95), "mnist": neuron(0.99, st_finest=0.60)})
     assert "MNIST, tau_s = 5 ms" not in tree[1] and "MNIST, tau_s = 130 ms" in tree[1]
@@ -499,7 +504,7 @@ def test_silent_outputs_counts_the_output_neurons_that_never_fire(data_dir, tmp_
 
 def test_input_times_read_each_dataset_s_code():
     """The structural-delay table's input times: MNIST's first-spike times with the silent (black) pixels
-    left out, Yin-Yang's coordinates and bias spike; both in [0, t_in]."""
+    left out, Yin-Yang's coordinates and bias spike, both in [0, t_in]; N-MNIST's events in the window."""
     from types import SimpleNamespace
 
     import torch
@@ -510,3 +515,9 @@ def test_input_times_read_each_dataset_s_code():
     np.testing.assert_allclose(np.sort(t), [0.0, 60.0, 100.0 * (1 - 1 / 255)])
     yy = tb._input_times(SimpleNamespace(dataset="yinyang", t_in=100.0), torch.tensor([[0.2, 0.7, 0.8, 0.3]]))
     assert len(yy) == 5 and yy.min() >= 0 and yy.max() <= 100.0
+    # N-MNIST: every event of every recording within the window (grid points 0 .. (n_steps - 1) dt)
+    ev = np.zeros(4, dtype=[("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
+    ev["t"] = [0, 1500, 149999, 150000]  # µs
+    recs = [(ev, 3), (ev[:2], 5)]
+    nm = tb._input_times(SimpleNamespace(dataset="nmnist", n_steps=151, dt=1.0), recs)
+    np.testing.assert_allclose(np.sort(nm), [0.0, 0.0, 1.5, 1.5, 149.999])

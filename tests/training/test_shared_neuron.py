@@ -383,7 +383,7 @@ def test_the_surrogate_probe_is_one_against_the_exact_gradient_itself():
     assert bptt.BPTTScheme().probe(bptt.BPTTConfig(dataset="yinyang"), b, net) is None
 
 
-@pytest.mark.parametrize("dataset", ["yinyang", "mnist"])
+@pytest.mark.parametrize("dataset", ["yinyang", "mnist", "nmnist"])
 def test_every_planned_shared_neuron_point_has_reachable_targets_and_one_neuron(dataset):
     """Over every point of the planned shared-neuron sweeps (both neurons): the fitted true-class target
     is at most half the output's grid capacity, BPTT's and the spike-time scheme's targets agree at each
