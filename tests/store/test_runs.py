@@ -81,6 +81,23 @@ def test_save_and_load_roundtrip(isolated_runs):
     assert not runs.is_complete(path)  # no executed notebook yet
 
 
+def test_results_compress_only_the_arrays_worth_it(isolated_runs):
+    """A point's short learning curves are stored as they are (HDF5's index of a compressed variable costs
+    more than it saves), a long array compressed; both read back identical."""
+    curves = {f"curve{i}": ("epoch", np.linspace(0, 1, 10) + i) for i in range(10)}
+    small = xr.Dataset(curves, coords={"epoch": np.arange(1, 11)})
+    big = small.assign(trace=("t", np.repeat(np.arange(5.0), 2000)))
+    for name, ds in (("small", small), ("big", big)):
+        runs.save(runs.run_dir("toy", name), ToyConfig(), ds, {"total": 1.0}, 0.0)
+        back = xr.load_dataset(runs.run_dir("toy", name) / "results.nc")
+        xr.testing.assert_identical(back.drop_attrs(), ds)
+        assert all(not back[v].encoding.get("zlib") for v in curves)
+    assert xr.open_dataset(runs.run_dir("toy", "big") / "results.nc")["trace"].encoding["zlib"]
+    # ten 10-number curves: 14 kB as they are (each compressed: 35 kB)
+    assert (runs.run_dir("toy", "small") / "results.nc").stat().st_size < 25_000
+    assert (runs.run_dir("toy", "big") / "results.nc").stat().st_size < big["trace"].nbytes / 4
+
+
 def test_existing_results_are_loaded_not_recomputed(isolated_runs):
     path = runs.run_dir("toy", "b")
     runs.run_or_load(ToyConfig(), path, toy_run, toy_summary)
