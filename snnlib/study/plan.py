@@ -228,7 +228,7 @@ def tb_thetas(regime: str, dataset: str = "yinyang") -> list[tuple[float, float]
     """The neuron candidates' thresholds (hidden, output) of ``regime`` on ``dataset`` (a key of
     :data:`TB_DATASETS`) in this project's units."""
     tau = 2 * TB_REGIMES[regime]
-    per_tau = {"mnist": _TB_MNIST_THETA_PER_TAU, "nmnist": _TB_NMNIST_THETA_PER_TAU}.get(dataset, _TB_THETA_PER_TAU)
+    per_tau = {"mnist": _TB_MNIST_THETA_PER_TAU, "nmnist": _TB_NMNIST_THETA_PER_TAU[regime]}.get(dataset, _TB_THETA_PER_TAU)
     return [tuple(round(c * tau, 6) for c in cand) for cand in per_tau]
 
 
@@ -414,16 +414,21 @@ def _tb_mnist_search(regime: str) -> PlannedRun:
 # a run. The drive of 2312 event streams: at U(-1, 1) weights and 1 ms, the hidden neurons fire 19 / 9 / 3 spikes
 # in 150 ms at thresholds 0.77 / 1.54 / 3.08 tau (fast neuron) and 6 / 3 / 1.3 (slow), the outputs 12 / 1.5 / 0.01
 # and 1.6 / 0.2 / 0.
-#: neuron candidates (hidden, output thresholds) per tau on N-MNIST: BATS's (0.77 / 5) and two above it (the
-#: first search's lowest, 0.385 / 2.5, scored worst in both regimes; its highest, 1.54 / 10, best: see
-#: _tb_nmnist_search)
-_TB_NMNIST_THETA_PER_TAU = ((0.77, 5.0), (1.54, 10.0), (3.08, 20.0))
+#: neuron candidates (hidden, output thresholds) per tau on N-MNIST, per regime, each moved up past the edges
+#: the earlier searches chose (see _tb_nmnist_search)
+_TB_NMNIST_THETA_PER_TAU = {"slow": ((0.77, 5.0), (1.54, 10.0), (3.08, 20.0)),
+                            "fast": ((1.54, 10.0), (3.08, 20.0), (6.16, 40.0))}
+#: each scheme's lr candidates per regime on N-MNIST (BPTT's with surrogate widths 0.1 and 0.3: 8 settings each)
+_TB_NMNIST_LR = {"slow": {"bptt": [1e-3, 3e-3, 1e-2, 3e-2], "spiketime": [7.5e-4, 1.5e-3, 3e-3, 4.5e-3, 6e-3, 9e-3,
+                                                                          1.2e-2, 2.4e-2]},
+                 "fast": {"bptt": [3e-3, 1e-2, 3e-2, 1e-1], "spiketime": [3e-3, 6e-3, 9e-3, 1.2e-2, 1.8e-2, 2.4e-2,
+                                                                         4.8e-2, 9.6e-2]}}
 #: 20 epochs of batch 32 (440 updates), cosine; 2 validation records per epoch
 _TB_NMNIST_SHARED = {"dataset": "nmnist", "hidden": [500], **_NMNIST_QUICK_SPLIT, "batch_size": 32, "epochs": 20,
                      "lr_schedule": "cosine", "evals_per_epoch": 2, "weight_scale": 1.0}
 #: the chosen neuron and each scheme's settings per regime: until the paired searches
 #: (hpsearch/timebins-nmnist-<regime>) have chosen, the middle candidate and the MNIST searches' settings
-_TB_NMNIST_CHOICE = {"slow": {"neuron": 1, "bptt": {"lr": 1e-2, "surrogate_width": 0.3}, "spiketime": {"lr": 1.2e-2}},
+_TB_NMNIST_CHOICE = {"slow": {"neuron": 1, "bptt": {"lr": 1e-2, "surrogate_width": 0.3}, "spiketime": {"lr": 9e-3}},
                      "fast": {"neuron": 1, "bptt": {"lr": 1e-2, "surrogate_width": 0.3}, "spiketime": {"lr": 6e-3}}}
 #: the steps (ms) and seeds on N-MNIST
 TB_NMNIST_K = (1, 5, 10, 25)
@@ -438,19 +443,23 @@ def _tb_nmnist_search(regime: str) -> PlannedRun:
     0.1, 0.3; the spike-time scheme's lr 3e-3 .. 9.6e-2, doubling) chose the highest thresholds in both
     regimes, an edge (best validation accuracy of the worse scheme: slow 0.32, 0.86, 0.92; fast 0.12, 0.28,
     0.55), and in the fast regime each scheme's smallest lr, another edge (BPTT 0.90, the spike-time
-    scheme 0.55); 24 core-minutes in all. This one moves the neurons up by one and extends the lr grids
-    down."""
+    scheme 0.55); 24 core-minutes in all. A second (neurons 0.77 / 5, 1.54 / 10, 3.08 / 20 tau; BPTT lr 1e-3
+    .. 3e-2, the spike-time scheme's 7.5e-4 .. 2.4e-2) chose inside its grid in the slow regime (0.86, 0.92,
+    0.09: at 3.08 / 20 the spike-time network never learns) but the highest thresholds and each scheme's
+    largest lr in the fast one (0.29, 0.61, 0.68; BPTT 0.94 at lr 3e-2, the spike-time scheme 0.68 at
+    2.4e-2), edges again; 22 core-minutes. The slow regime keeps that second search; the fast one moves up
+    once more."""
     name = f"timebins-nmnist-{regime}"
     thetas = tb_thetas(regime, "nmnist")
     return PlannedRun("hpsearch", name, "hpsearch.ipynb", ("quick",), {
         "title": f"Hyper-parameter search: the shared neuron of the time-bin study, N-MNIST, tau_s = "
                  f"{TB_REGIMES[regime]:g} ms (both schemes)",
         "config": {"sweep": f"{name}-bptt", "profile": "quick", "epochs": 8,
-                   "grid": {"theta": [list(t) for t in thetas], "lr": [1e-3, 3e-3, 1e-2, 3e-2],
+                   "grid": {"theta": [list(t) for t in thetas], "lr": _TB_NMNIST_LR[regime]["bptt"],
                             "surrogate_width": [0.1, 0.3]},
                    "paired": {"sweep": f"{name}-spiketime",
                               "grid": {"theta_bats": [[round(v / 1000, 9) for v in t] for t in thetas],
-                                       "lr": [7.5e-4, 1.5e-3, 3e-3, 4.5e-3, 6e-3, 9e-3, 1.2e-2, 2.4e-2]}},
+                                       "lr": _TB_NMNIST_LR[regime]["spiketime"]}},
                    "shared": ["theta", "theta_bats"]}})
 
 # issue 24, seed 000 as it ran (N-MNIST, lava-dl's 2312-512-512-10 recipe, 300 ms): the events binned at the
