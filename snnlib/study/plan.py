@@ -409,9 +409,12 @@ def _tb_mnist_search(regime: str) -> PlannedRun:
 # grid point, a pixel's events in one step adding up (BPTT's binning="count"; tests/training/test_shared_neuron.py:
 # the same spikes). Steps h = 1, 5, 10, 25 ms: 150, 30, 15, 6 bins, h / tau_s = 0.0077 .. 0.19 (slow) and
 # 0.2 .. 5 (fast).
-# Measured first (one core, two other processes busy): an epoch of 700 recordings at 1 ms takes BPTT 6 s and the
-# spike-time scheme on the grid 7-10 s, the continuous network 5 s, plus about 15 s of loading and evaluation
-# a run. The drive of 2312 event streams: at U(-1, 1) weights and 1 ms, the hidden neurons fire 19 / 9 / 3 spikes
+# Cost, measured on the first points (one core, two workers busy; training time, plus about 15 s a point to start
+# and render it): BPTT 28 s (slow) and 32 s (fast) at 1 ms, 19 s at 25 ms; the spike-time scheme on the 1 ms grid
+# 92 s (slow) and 148 s (fast); the continuous network 69 s (slow). About 2 core-hours for the six sweeps (2
+# neurons x 2 schemes x 4 steps x 5 seeds, and 2 x 5 continuous networks), and the three searches took 61
+# core-minutes. First benchmarks (seed 0, test, 300 recordings): slow BPTT 92.7 %, its spike-time scheme on the
+# grid 90.7 %, continuous 90.3 %; fast BPTT 88.3 %, its spike-time scheme 56.3 %. The drive of 2312 event streams: at U(-1, 1) weights and 1 ms, the hidden neurons fire 19 / 9 / 3 spikes
 # in 150 ms at thresholds 0.77 / 1.54 / 3.08 tau (fast neuron) and 6 / 3 / 1.3 (slow), the outputs 12 / 1.5 / 0.01
 # and 1.6 / 0.2 / 0.
 #: neuron candidates (hidden, output thresholds) per tau on N-MNIST, per regime, each moved up past the edges
