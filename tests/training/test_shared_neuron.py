@@ -21,16 +21,40 @@ from snnlib.training.schemes import bptt, integrated
 WINDOW = 150.0
 
 
-def pair(k: int, tau_s: float = 5.0, theta=(1.0, 2.0), hidden=(30,), **kw):
-    """A BPTT config and a spike-time config of the same network on the grid of ``h = k`` ms."""
-    common = dict(dataset="yinyang", hidden=hidden, t_in=100.0, n_val=1000, **kw)
-    b = bptt.BPTTConfig(**common, dt=1.0, n_steps=int(WINDOW) + 1, k=k, tau_s=tau_s, tau=2 * tau_s, theta=theta,
-                        clock="exact", init="uniform", loss="count_mse", targets=(15.0, 3.0), fit_targets=True)
+def configs(k: int, tau_s: float, theta, common: dict, **bptt_only):
+    """A BPTT config and a spike-time config of the same network (``common``: data and network fields) on the
+    grid of ``h = k`` ms."""
+    b = bptt.BPTTConfig(**common, **bptt_only, dt=1.0, n_steps=int(WINDOW) + 1, k=k, tau_s=tau_s, tau=2 * tau_s,
+                        theta=theta, clock="exact", init="uniform", loss="count_mse", targets=(15.0, 3.0),
+                        fit_targets=True)
     s = integrated.IntegratedConfig(**common, dt=float(k), t_max=WINDOW, tau_s=tau_s,
                                     theta_bats=tuple(t / 1000 for t in theta), max_spikes=int(WINDOW) + 1,
                                     targets=(15.0, 3.0), fit_targets=True, integration="exact",
                                     spike_rule="snap", input="grid", gradient="piggyback")
     return b, s
+
+
+def pair(k: int, tau_s: float = 5.0, theta=(1.0, 2.0), hidden=(30,), **kw):
+    """:func:`configs` on Yin-Yang."""
+    return configs(k, tau_s, theta, dict(dataset="yinyang", hidden=hidden, t_in=100.0, n_val=1000, **kw))
+
+
+def assert_same_network(cb, cs, nb, ns, x, y, idx, loss: bool = True):
+    """The two networks ``nb`` (BPTT's clock) and ``ns`` (the spike-time scheme's) of configs ``cb``, ``cs`` on
+    the samples ``idx`` of ``x``: the same output spikes on the grid and hidden spike counts, and with ``loss``
+    the same loss and predictions."""
+    sb, ss = bptt.BPTTScheme(), integrated.IntegratedScheme()
+    out_b, hid_b = nb(sb.encoder(cb, "val")(x, idx))
+    out_s, hid_s = ns(ss.encoder(cs, "val")(x, idx).double())
+    assert out_b.sum() > 50 and hid_b[0].sum() > 1000  # spikes to compare
+    assert torch.equal(to_raster(out_s, float(cb.k), out_b.shape[0]), out_b)
+    assert torch.equal(hid_b[0], torch.isfinite(hid_s[0]).sum((1, 2)).to(hid_b[0].dtype)) if hid_s[0].dim() == 3 \
+        else torch.equal(hid_b[0], hid_s[0].to(hid_b[0].dtype))
+    if loss:
+        labels = torch.as_tensor(y[idx])
+        assert sb.loss(cb)(out_b, labels).item() == pytest.approx(ss.loss(cs)(out_s, labels).item(), rel=1e-12)
+        assert torch.equal(sb.predict(cb)(out_b), ss.predict(cs)(out_s))
+    return out_b
 
 
 def to_raster(times: torch.Tensor, h: float, T: int) -> torch.Tensor:
@@ -57,32 +81,15 @@ def test_the_two_schemes_simulate_the_same_network(k):
             wb.add_(0.6)
             ws.add_(0.6)
     x, y = sb.data(cb)["val"]
-    idx = np.arange(64)
-    out_b, hid_b = nb(sb.encoder(cb, "val")(x, idx))
-    out_s, hid_s = ns(ss.encoder(cs, "val")(x, idx).double())
-    assert out_b.shape[0] == bptt.grid_steps_of(cb) == int(WINDOW // k) + 1  # grid points 0 .. 150 ms
-    assert out_b.sum() > 100 and hid_b[0].sum() > 1000
-    assert torch.equal(to_raster(out_s, float(k), out_b.shape[0]), out_b)
-    assert torch.equal(hid_b[0], torch.isfinite(hid_s[0]).sum((1, 2)).to(hid_b[0].dtype)) if hid_s[0].dim() == 3 \
-        else torch.equal(hid_b[0], hid_s[0].to(hid_b[0].dtype))
-    labels = torch.as_tensor(y[idx])
-    assert sb.loss(cb)(out_b, labels).item() == pytest.approx(ss.loss(cs)(out_s, labels).item(), rel=1e-12)
-    assert torch.equal(sb.predict(cb)(out_b), ss.predict(cs)(out_s))
+    out_b = assert_same_network(cb, cs, nb, ns, x, y, np.arange(64))
+    assert out_b.sum() > 100 and out_b.shape[0] == bptt.grid_steps_of(cb) == int(WINDOW // k) + 1  # points 0 .. 150 ms
     assert bptt.targets(cb) == ss.targets(cs)
 
 
 def mnist_pair(k: int, tau_s: float, hidden=(40,)):
-    """:func:`pair` on MNIST's time-to-first-spike input (784 inputs in [0, 100] ms), thresholds 0.1 / 0.4 tau."""
+    """:func:`configs` on MNIST's time-to-first-spike input (784 inputs in [0, 100] ms), thresholds 0.1 / 0.4 tau."""
     common = dict(dataset="mnist", hidden=hidden, t_in=100.0, n_train=100, n_val=100, n_test=0)
-    theta = (0.2 * tau_s, 0.8 * tau_s)
-    b = bptt.BPTTConfig(**common, encoding="ttfs", dt=1.0, n_steps=int(WINDOW) + 1, k=k, tau_s=tau_s, tau=2 * tau_s,
-                        theta=theta, clock="exact", init="uniform", loss="count_mse", targets=(15.0, 3.0),
-                        fit_targets=True)
-    s = integrated.IntegratedConfig(**common, dt=float(k), t_max=WINDOW, tau_s=tau_s,
-                                    theta_bats=tuple(t / 1000 for t in theta), max_spikes=int(WINDOW) + 1,
-                                    targets=(15.0, 3.0), fit_targets=True, integration="exact",
-                                    spike_rule="snap", input="grid", gradient="piggyback")
-    return b, s
+    return configs(k, tau_s, (0.2 * tau_s, 0.8 * tau_s), common, encoding="ttfs")
 
 
 @pytest.mark.parametrize("tau_s,k", [(5.0, 1), (5.0, 5), (130.0, 1), (130.0, 5), (130.0, 25)])
@@ -98,13 +105,7 @@ def test_the_two_schemes_simulate_the_same_mnist_network(tau_s, k):
     rng = np.random.default_rng(0)  # digit-like inputs: a third of the pixels lit, many at 51 m
     x = np.where(rng.random((32, 784)) < 0.3, rng.integers(1, 256, (32, 784)), 0).astype(np.uint8)
     x[:, ::7] = rng.choice([0, 51, 102, 153, 204, 255], (32, 112))
-    idx = np.arange(32)
-    out_b, hid_b = nb(sb.encoder(cb, "val")(x, idx))
-    out_s, hid_s = ns(ss.encoder(cs, "val")(x, idx).double())
-    assert out_b.sum() > 100 and hid_b[0].sum() > 1000
-    assert torch.equal(to_raster(out_s, float(k), out_b.shape[0]), out_b)
-    assert torch.equal(hid_b[0], torch.isfinite(hid_s[0]).sum((1, 2)).to(hid_b[0].dtype)) if hid_s[0].dim() == 3 \
-        else torch.equal(hid_b[0], hid_s[0].to(hid_b[0].dtype))
+    assert assert_same_network(cb, cs, nb, ns, x, None, np.arange(32), loss=False).sum() > 100
 
 
 @pytest.mark.data
@@ -114,29 +115,13 @@ def test_the_two_schemes_simulate_the_same_nmnist_network(data_dir, tau_s, k):
     schemes deliver every event (BPTT's ``binning="count"``; the OR binning once left 0.3 % fewer output
     spikes at 1 ms and 5 % fewer hidden spikes at 25 ms)."""
     common = dict(dataset="nmnist", hidden=(40,), n_val=100, test_from_train=200)
-    theta = (0.4 * tau_s, 1.6 * tau_s)
-    cb = bptt.BPTTConfig(**common, dt=1.0, n_steps=int(WINDOW) + 1, k=k, tau_s=tau_s, tau=2 * tau_s, theta=theta,
-                         clock="exact", binning="count", init="uniform", loss="count_mse", targets=(15.0, 3.0),
-                         fit_targets=True)
-    cs = integrated.IntegratedConfig(**common, dt=float(k), t_max=WINDOW, tau_s=tau_s,
-                                     theta_bats=tuple(t / 1000 for t in theta), max_spikes=int(WINDOW) + 1,
-                                     targets=(15.0, 3.0), fit_targets=True, integration="exact",
-                                     spike_rule="snap", input="grid", gradient="piggyback")
+    cb, cs = configs(k, tau_s, (0.4 * tau_s, 1.6 * tau_s), common, binning="count")
     sb, ss = bptt.BPTTScheme(), integrated.IntegratedScheme()
     nb = sb.build(cb, torch.Generator().manual_seed(3)).double()
     ns = ss.build(cs, torch.Generator().manual_seed(3)).double()
     x, y = sb.data(cb)["val"]
-    idx = np.arange(16)
     with torch.no_grad():
-        out_b, hid_b = nb(sb.encoder(cb, "val")(x, idx))
-        out_s, hid_s = ns(ss.encoder(cs, "val")(x, idx).double())
-    assert out_b.sum() > 50 and hid_b[0].sum() > 1000
-    assert torch.equal(to_raster(out_s, float(k), out_b.shape[0]), out_b)
-    assert torch.equal(hid_b[0], torch.isfinite(hid_s[0]).sum((1, 2)).to(hid_b[0].dtype)) if hid_s[0].dim() == 3 \
-        else torch.equal(hid_b[0], hid_s[0].to(hid_b[0].dtype))
-    labels = torch.as_tensor(y[idx])
-    assert sb.loss(cb)(out_b, labels).item() == pytest.approx(ss.loss(cs)(out_s, labels).item(), rel=1e-12)
-    assert torch.equal(sb.predict(cb)(out_b), ss.predict(cs)(out_s))
+        assert_same_network(cb, cs, nb, ns, x, y, np.arange(16))
 
 
 @pytest.mark.parametrize("h", [1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 25.0, 50.0])
