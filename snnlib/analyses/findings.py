@@ -641,7 +641,8 @@ def _neuron(load: Loader, q: float, needs: tuple[str, ...]) -> tuple[dict[str, _
         for r in tb.NEURONS:
             label = f"{NEURON_DATASETS[d][0]}, tau_s = {float(curves['tau_s'].sel(neuron=r)):g} ms"
             if below[r]:
-                notes.append(f"{label} not judged: " + ", ".join(f"{tb.BENCHMARKS[k]} {m:.1f} %" for k, m in below[r].items())
+                notes.append(f"{label} not judged: "
+                             + ", ".join(f"{tb.BENCHMARKS[k]} {m:.1f} %" for k, m in below[r].items())
                              + f", below the benchmark bar of {bar:g} %")
             else:
                 judged.append((d, r, label, f"{d}_{r}"))

@@ -228,7 +228,8 @@ def tb_thetas(regime: str, dataset: str = "yinyang") -> list[tuple[float, float]
     """The neuron candidates' thresholds (hidden, output) of ``regime`` on ``dataset`` (a key of
     :data:`TB_DATASETS`) in this project's units."""
     tau = 2 * TB_REGIMES[regime]
-    per_tau = {"mnist": _TB_MNIST_THETA_PER_TAU, "nmnist": _TB_NMNIST_THETA_PER_TAU[regime]}.get(dataset, _TB_THETA_PER_TAU)
+    per_tau = {"mnist": _TB_MNIST_THETA_PER_TAU,
+               "nmnist": _TB_NMNIST_THETA_PER_TAU[regime]}.get(dataset, _TB_THETA_PER_TAU)
     return [tuple(round(c * tau, 6) for c in cand) for cand in per_tau]
 
 
@@ -412,10 +413,11 @@ def _tb_mnist_search(regime: str) -> PlannedRun:
 # Cost, measured on the first points (one core, two workers busy; training time, plus about 15 s a point to start
 # and render it): BPTT 28 s (slow) and 32 s (fast) at 1 ms, 19 s at 25 ms; the spike-time scheme on the 1 ms grid
 # 92 s (slow) and 148 s (fast); the continuous network 69 s (slow). About 2 core-hours for the six sweeps (2
-# neurons x 2 schemes x 4 steps x 5 seeds, and 2 x 5 continuous networks), and the three searches took 61
+# neurons x 2 schemes x 4 steps x 5 seeds, and 2 x 5 continuous networks), and the three searches took 68
 # core-minutes. First benchmarks (seed 0, test, 300 recordings): slow BPTT 92.7 %, its spike-time scheme on the
-# grid 90.7 %, continuous 90.3 %; fast BPTT 88.3 %, its spike-time scheme 56.3 %. The drive of 2312 event streams: at U(-1, 1) weights and 1 ms, the hidden neurons fire 19 / 9 / 3 spikes
-# in 150 ms at thresholds 0.77 / 1.54 / 3.08 tau (fast neuron) and 6 / 3 / 1.3 (slow), the outputs 12 / 1.5 / 0.01
+# grid 90.7 %, continuous 90.3 %; fast BPTT 88.3 %, its spike-time scheme 56.3 %.
+# The drive of 2312 event streams: at U(-1, 1) weights and 1 ms, the hidden neurons fire 19 / 9 / 3 spikes in
+# 150 ms at thresholds 0.77 / 1.54 / 3.08 tau (fast neuron) and 6 / 3 / 1.3 (slow), the outputs 12 / 1.5 / 0.01
 # and 1.6 / 0.2 / 0.
 #: neuron candidates (hidden, output thresholds) per tau on N-MNIST, per regime, each moved up past the edges
 #: the earlier searches chose (see _tb_nmnist_search)
@@ -449,7 +451,7 @@ def _tb_nmnist_search(regime: str) -> PlannedRun:
     0.1, 0.3; the spike-time scheme's lr 3e-3 .. 9.6e-2, doubling) chose the highest thresholds in both
     regimes, an edge (best validation accuracy of the worse scheme: slow 0.32, 0.86, 0.92; fast 0.12, 0.28,
     0.55), and in the fast regime each scheme's smallest lr, another edge (BPTT 0.90, the spike-time
-    scheme 0.55); 24 core-minutes in all. A second (neurons 0.77 / 5, 1.54 / 10, 3.08 / 20 tau; BPTT lr 1e-3
+    scheme 0.55); 38 core-minutes in all. A second (neurons 0.77 / 5, 1.54 / 10, 3.08 / 20 tau; BPTT lr 1e-3
     .. 3e-2, the spike-time scheme's 7.5e-4 .. 2.4e-2) chose inside its grid in the slow regime (0.86, 0.92,
     0.09: at 3.08 / 20 the spike-time network never learns) but the highest thresholds and each scheme's
     largest lr in the fast one (0.29, 0.61, 0.68; BPTT 0.94 at lr 3e-2, the spike-time scheme 0.68 at
@@ -457,7 +459,7 @@ def _tb_nmnist_search(regime: str) -> PlannedRun:
     once more (neurons 1.54 / 10, 3.08 / 20, 6.16 / 40 tau; BPTT lr 3e-3 .. 1e-1, the spike-time scheme's
     3e-3 .. 9.6e-2) and chose 1.54 / 10 tau (0.69, 0.68, 0.09: at 6.16 / 40 the spike-time network never
     learns), the slow regime's neuron too; BPTT's lr 3e-3 (the second search's 1e-3 scored 0.77 there),
-    the spike-time scheme's 1.8e-2; 15 core-minutes."""
+    the spike-time scheme's 1.8e-2; 8 core-minutes."""
     name = f"timebins-nmnist-{regime}"
     thetas = tb_thetas(regime, "nmnist")
     return PlannedRun("hpsearch", name, "hpsearch.ipynb", ("quick",), {
@@ -829,9 +831,13 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("encoding-ttfs", "train.ipynb", scheme="bptt", chapter="bptt.ipynb", title="Time-to-first-spike coding: Leaky 784-1000-10 (BPTT)",
           profiles={"quick": SweepProfile({**_LEAKY, "encoding": "ttfs", "t_in": 25.0, "weight_scale": 1.5,
                                            "loss": "temporal_ce"}, _SEEDS3)}),
-) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _tb_shared("slow", "mnist") + _tb_shared("fast", "mnist") + _tb_shared("slow", "nmnist") + _tb_shared("fast", "nmnist") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY, _GRADIENTS_YY) + _CODING_SWEEPS + _depth_sweeps()
+) + _TIMEBINS + _tb_shared("slow") + _tb_shared("fast") + _tb_shared("slow", "mnist") + _tb_shared("fast", "mnist") \
+    + _tb_shared("slow", "nmnist") + _tb_shared("fast", "nmnist") + _SEED000_SWEEPS + _TIMING_SWEEPS + (_SINGLE_SPIKE,) \
+    + (_HIGH,) + tuple(_breakdown(n) for n in BREAKDOWN_NEURONS) + (_TRANSFER_MNIST, _DIRECT_YY, _GRADIENTS_YY) \
+    + _CODING_SWEEPS + _depth_sweeps()
 
-PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + tuple(_tb_mnist_search(r) for r in TB_REGIMES) + tuple(_tb_nmnist_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
+PLAN = PLAN + tuple(_tb_search(r) for r in TB_REGIMES) + tuple(_tb_mnist_search(r) for r in TB_REGIMES) \
+    + tuple(_tb_nmnist_search(r) for r in TB_REGIMES) + (_HIGH_SEARCH,) + tuple(
     PlannedRun("hpsearch", f"coding-{code}", "hpsearch.ipynb", ("quick",), {
         "title": f"Hyper-parameter search: {'rate' if code == 'rate' else 'time-to-first-spike'} coding, Leaky "
                  "784-1000-10, the same loss for both codings",
