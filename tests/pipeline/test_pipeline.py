@@ -57,13 +57,12 @@ def test_committed_runs_stay_small():
     # without outputs (the figures were two thirds of a point's bytes; the chapters show them).
     # 62 MB after that (issue 22), 23 MB of it the trained weights that the transfer runs read.
     # 114 MB with issue 25's breakdown and direct sweeps (1,137 points): 63 MB of it results.nc, of which
-    # about 30 kB a file is HDF5's own metadata (a 5-number result takes 34 kB; as netCDF-3, 2 kB). The
-    # limit is 128 MB until the results move to a format without that overhead (the follow-up named in
-    # issue 25's closing note); it still catches what it was for, figures or datasets committed by mistake.
+    # about 30 kB a file is HDF5's own metadata (a 5-number result takes 34 kB; as netCDF-3, 2 kB).
     # 135.5 MB with issue 24's complete Yin-Yang shared-neuron sweeps (345 points, weights kept): 160 MB, with
-    # room for the MNIST and N-MNIST sweeps still being made (about 240 points), until that format change.
-    # The overhead was HDF5's index of each compressed variable: results.nc now compresses only arrays over
-    # 4 kB (runs.COMPRESS_ABOVE), an MNIST point's 45 kB file 22 kB; the points made before keep theirs.
+    # room for the MNIST and N-MNIST sweeps still being made (about 240 points). Most of that overhead was
+    # HDF5's index of each compressed variable: results.nc now compresses only arrays over 4 kB
+    # (runs.COMPRESS_ABOVE), an MNIST point's 45 kB file 22 kB; the points made before keep theirs. The limit
+    # still catches what it is for, figures or datasets committed by mistake.
     limit = 160
     assert total < limit * 2**20, f"runs/ holds {total / 2**20:.1f} MB in git (limit {limit} MB)"
 
