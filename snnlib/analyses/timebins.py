@@ -446,6 +446,39 @@ def less_affected(r: xr.Dataset, chance: float, learned: float) -> dict:
     return out
 
 
+def neuron_numbers(r: xr.Dataset, continuous: xr.Dataset, lrr: xr.Dataset, settings: pd.DataFrame,
+                   chance: float, learned: float) -> dict:
+    """The numbers a shared-neuron chapter quotes, by the names it glues them under (``r``: :func:`finals`,
+    ``continuous``: :func:`neuron_arms`, ``lrr``: :func:`log_rate_ratios`, ``settings``:
+    :func:`neuron_settings`): per neuron ``<n>_tau_s``, the range ``<n>_h_min`` / ``<n>_h_max`` of
+    h / tau_s, ``<n>_theta``, the convergence target ``<n>_target`` (%), the continuous network's mean and
+    95% half-width ``<n>_continuous(_ci)``, per scheme its finest grid ``<n>_<s>_bench(_ci)`` and coarsest
+    ``<n>_<s>_coarse(_ci)``, and :func:`less_affected`'s ``<n>_la_bins``, ``<n>_la_diff(_ci)``; and
+    ``coarse_bins``, ``bins`` (the bin counts, listed), ``n_seeds``."""
+    out: dict = {}
+    la = less_affected(r, chance, learned)
+    coarse = int(r["bins"].min())
+    for n in r["neuron"].values:
+        x = r["h_over_tau_s"].sel(neuron=n)
+        out[f"{n}_tau_s"] = float(r["tau_s"].sel(neuron=n))
+        out[f"{n}_h_min"], out[f"{n}_h_max"] = float(x.min()), float(x.max())
+        out[f"{n}_theta"] = settings.query("neuron == @n")["thresholds"].iloc[0]
+        out[f"{n}_target"] = 100 * float(lrr["target"].sel(neuron=n))
+        # mean_ci: NaN (a seed not there yet) left out, NaN for none
+        out[f"{n}_continuous"], out[f"{n}_continuous_ci"] = mean_ci(
+            100 * continuous["test_accuracy"].isel(epoch=-1).sel(neuron=n).values)
+        for s in SCHEMES:
+            for key, v in (("bench", r["bench_test"].sel(scheme=s, neuron=n)),
+                           ("coarse", r["final_test"].sel(scheme=s, neuron=n, bins=coarse))):
+                out[f"{n}_{s}_{key}"], out[f"{n}_{s}_{key}_ci"] = mean_ci(v.values)
+        out[f"{n}_la_bins"] = la[f"{n}_bins"]
+        out[f"{n}_la_diff"], out[f"{n}_la_diff_ci"] = mean_ci(la[f"{n}_diff"])
+    out["coarse_bins"] = coarse
+    out["bins"] = ", ".join(str(int(b)) for b in sorted(r["bins"].values, reverse=True))
+    out["n_seeds"] = int(r.sizes["seed"])
+    return out
+
+
 def neuron_settings(by_regime: dict[str, dict[str, xr.Dataset]]) -> pd.DataFrame:
     """What the two schemes share and what each chose, per neuron (the sweeps' configs): one row per
     neuron and scheme: tau_s, tau, thresholds (this project's units), initial weights, learning rate,
@@ -558,6 +591,65 @@ def dead_outputs_table(profile: str, chance: float, learned: float, dataset: str
                     rows.append({"neuron": regime, "arm": arm, "point": p.id, "test accuracy (%)": round(acc, 1),
                                  "silent outputs": silent_outputs(path)})
     return pd.DataFrame(rows, columns=["neuron", "arm", "point", "test accuracy (%)", "silent outputs"])
+
+
+def silent_loss(cfg: bptt.BPTTConfig) -> float:
+    """The count loss of a network whose outputs never spike, with ``cfg``'s targets fitted to its grid
+    (:func:`snnlib.training.losses.count_mse` of an empty raster; the same for every label):
+    ``(target_true^2 + (C - 1) target_false^2) / 2``. A run whose training loss stays there has silent
+    outputs, and BATS's exact spike-time gradient of the count loss is then zero."""
+    out = torch.zeros(1, 1, int(bptt.sizes(cfg)[-1]), dtype=torch.float64)  # [T, B, C]: no spike
+    return float(bptt.BPTTScheme().loss(cfg)(out, torch.zeros(1, dtype=torch.long)))
+
+
+def initial_outputs(by_regime: dict[str, dict[str, xr.Dataset]], split: str = "test", batch: int = 50,
+                    stuck_rel: float = 1e-3) -> pd.DataFrame:
+    """Output activity where training starts, and the runs that never left silence, per neuron and bin
+    count of the shared-neuron sweeps (``by_regime``: :func:`neuron_load`).
+
+    The initial network of every seed (the same weights and, tested, the same spikes in both schemes) is
+    simulated on ``split`` at every step of the BPTT sweep: the output spikes per sample and the share of
+    samples on which no output spikes (means over seeds). Beside it, per scheme, the seeds whose training
+    loss stayed within ``stuck_rel`` of :func:`silent_loss` in every epoch: outputs silent throughout,
+    where the exact gradient is zero and the surrogate still reaches the silent neurons."""
+    rows = []
+    for regime, sw in by_regime.items():
+        base = _config(sw["bptt"])
+        seeds = [int(s) for s in sw["bptt"]["seed"].values]
+        scheme = bptt.BPTTScheme()
+        cfg0 = bptt.BPTTConfig.from_dict({**base, "seed": seeds[0]})
+        x, _ = scheme.data(cfg0)[split]
+        for k in sw["bptt"]["k"].values:
+            spikes, silent = [], []
+            for seed in seeds:
+                cfg = bptt.BPTTConfig.from_dict({**base, "k": int(k), "seed": seed})
+                net = scheme.build(cfg, torch.Generator().manual_seed(seed))
+                enc = scheme.encoder(cfg, split)
+                counts = []
+                with torch.no_grad():
+                    for lo in range(0, len(x), batch):
+                        out, _ = net(enc(x, np.arange(lo, min(lo + batch, len(x)))))
+                        counts.append(out.sum(0).sum(1))  # [T, B, C] -> spikes per sample
+                n = torch.cat(counts).double()
+                spikes.append(float(n.mean()))
+                silent.append(100 * float((n == 0).double().mean()))
+            h = float(cfg0.dt) * int(k)
+            window = (bptt.grid_steps_of(cfg) - 1) * h
+            loss0 = silent_loss(cfg)
+            row = {"neuron": regime, "bins": int(round(window / h)), "h / tau_s": round(h / float(base["tau_s"]), 3),
+                   "initial output spikes per sample": round(float(np.mean(spikes)), 2),
+                   "initial samples with silent outputs (%)": round(float(np.mean(silent)), 1),
+                   "silent-output loss": round(loss0, 3)}
+            for arm, step, value in (("spike-time", "dt", h), ("BPTT", "k", int(k))):
+                ds = sw["spiketime" if arm == "spike-time" else "bptt"]
+                if step == "dt":
+                    value = min(ds["dt"].values, key=lambda v: abs(float(v) - h))
+                loss = ds["train_loss"].sel({step: value})
+                done = loss.notnull().all("epoch")
+                stuck = (np.abs(loss - loss0) <= stuck_rel * loss0).all("epoch") & done
+                row[f"{arm} seeds stuck silent"] = f"{int(stuck.sum())} of {int(done.sum())}"
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["neuron", "bins"])
 
 
 def at_chance(r: xr.Dataset, chance: float, learned: float) -> pd.DataFrame:

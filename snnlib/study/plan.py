@@ -267,7 +267,6 @@ def _tb_shared(regime: str, dataset: str = "yinyang") -> tuple[Sweep, ...]:
     the steps of TB_MNIST_K, no weights kept (2.5 MB a network); N-MNIST: TB_NMNIST_SEEDS, TB_NMNIST_K, no
     weights kept (2312-500-10: 4.6 MB)."""
     bp, st = _tb_bases(regime, dataset)
-    mnist = dataset == "mnist"
     ks = {"mnist": TB_MNIST_K[regime], "nmnist": TB_NMNIST_K}.get(dataset, TB_SHARED_K)
     seeds = tuple(range({"mnist": TB_MNIST_SEEDS[regime], "nmnist": TB_NMNIST_SEEDS}.get(dataset, 10)))
     # the fast Yin-Yang continuous network is also direct-yinyang-fast's benchmark, with its seeds (DIRECT_YY_SEEDS)
@@ -275,9 +274,10 @@ def _tb_shared(regime: str, dataset: str = "yinyang") -> tuple[Sweep, ...]:
     name = f"timebins-{dataset}-{regime}"
     where = f"{TB_DATASETS[dataset]}, shared neuron (tau_s = {TB_REGIMES[regime]:g} ms)"
     keep = dataset == "yinyang"
-    # one chapter per dataset, on its slow BPTT sweep, reading the other five (N-MNIST's: not written yet)
-    chapter = {} if regime != "slow" or dataset == "nmnist" else {
-        "chapter": "timebins_neuron_mnist.ipynb" if mnist else "timebins_neuron.ipynb",
+    # one chapter per dataset, on its slow BPTT sweep, reading the other five
+    chapter = {} if regime != "slow" else {
+        "chapter": {"mnist": "timebins_neuron_mnist.ipynb", "nmnist": "timebins_neuron_nmnist.ipynb"}.get(
+            dataset, "timebins_neuron.ipynb"),
         "chapter_title": f"Time bins with one neuron for both schemes ({TB_DATASETS[dataset]})",
         "chapter_reads": ("findings/{profile}",),
         "reads": tuple(f"timebins-{dataset}-{r}-{arm}" for r in TB_REGIMES for arm in ("bptt", "spiketime", "exact"))[1:]}

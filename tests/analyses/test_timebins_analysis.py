@@ -318,6 +318,25 @@ def test_neuron_arms_put_both_schemes_on_h_over_tau_s():
     assert la["fast_bins"] == 3 and np.allclose(la["fast_diff"], 65.0, atol=0.5)
 
 
+def test_the_chapters_numbers_read_the_finest_and_coarsest_grids():
+    """What a shared-neuron chapter glues: BPTT's collapse at 3 bins in the fast neuron (95 -> 30 %: the
+    spike-time scheme loses 65 points less there), each scheme's finest grid, the bins listed."""
+    import pandas as pd
+
+    by = {"slow": _neuron_sweeps(130.0, lambda p: 0.95, lambda p: 0.95),
+          "fast": _neuron_sweeps(5.0, lambda p: 0.30 if p["k"] == 50 else 0.95, lambda p: 0.95)}
+    curves, bench, cont = tb.neuron_arms(by)
+    r = tb.finals(curves, bench)
+    settings = pd.DataFrame({"neuron": ["slow", "fast"], "thresholds": ["(1, 2)", "(3, 4)"]})
+    n = tb.neuron_numbers(r, cont, tb.log_rate_ratios(curves, bench, 0.9), settings, chance=100 / 3, learned=10.0)
+    assert n["bins"] == "150, 75, 30, 15, 3" and n["coarse_bins"] == 3 and n["n_seeds"] == len(SEEDS)
+    assert n["fast_theta"] == "(3, 4)" and n["fast_tau_s"] == 5.0 and n["fast_h_max"] == pytest.approx(10.0)
+    assert n["fast_bptt_coarse"] == pytest.approx(29.5) and n["fast_bptt_bench"] == pytest.approx(94.5)
+    assert n["fast_spiketime_coarse"] == pytest.approx(94.5, abs=0.5) and n["fast_spiketime_coarse_ci"] > 0
+    assert n["fast_la_bins"] == 3 and n["fast_la_diff"] == pytest.approx(65.0, abs=0.5)
+    assert n["slow_continuous"] == pytest.approx(94.5, abs=0.5)
+
+
 def test_the_benchmark_table_reads_each_scheme_s_finest_grid_and_the_continuous_network():
     """Three benchmarks per neuron, each its mean over seeds; the bar is met or not by the mean."""
     by = {"slow": _neuron_sweeps(130.0, lambda p: 0.99, lambda p: 0.99 if p["dt"] == 1.0 else 0.5, exact=0.97),
@@ -521,3 +540,55 @@ def test_input_times_read_each_dataset_s_code():
     recs = [(ev, 3), (ev[:2], 5)]
     nm = tb._input_times(SimpleNamespace(dataset="nmnist", n_steps=151, dt=1.0), recs)
     np.testing.assert_allclose(np.sort(nm), [0.0, 0.0, 1.5, 1.5, 149.999])
+
+
+def test_initial_outputs_read_the_network_both_schemes_start_from():
+    """The output activity where training starts: the share of test samples with no output spike, from
+    BPTT's initial network, equals the spike-time scheme's network built from the same seed at that step
+    (an independent forward); the silent-output loss is (y_true^2 + (C - 1) y_false^2) / 2 of the step's
+    fitted targets; a seed counts as stuck only where its training loss stays there in every epoch."""
+    import torch
+    import yaml
+
+    from snnlib.study import plan
+    from snnlib.training import driver
+    from snnlib.training.schemes import bptt
+
+    ks, seeds, epochs = [1, 25], [0, 1], [1, 2, 3]
+    net = {"hidden": [20], "n_train": 50, "n_val": 50}
+    b = {**plan.sweep("timebins-yinyang-fast-bptt").points("quick")[0].config, **net}
+    s = {**plan.sweep("timebins-yinyang-fast-spiketime").points("quick")[0].config, **net}
+    b.pop("k"), b.pop("seed"), s.pop("dt"), s.pop("seed")
+    silent = {k: tb.silent_loss(bptt.BPTTConfig.from_dict({**b, "k": k, "seed": 0})) for k in ks}
+    yt, yf = bptt.targets(bptt.BPTTConfig.from_dict({**b, "k": 25, "seed": 0}))
+    assert silent[25] == pytest.approx((yt ** 2 + 2 * yf ** 2) / 2)
+    assert silent[1] == pytest.approx((15 ** 2 + 2 * 3 ** 2) / 2)  # BATS's targets where the grid allows them
+    loss_b = np.full((len(ks), len(seeds), len(epochs)), 1.0)
+    loss_b[1, 0] = silent[25]  # BPTT: seed 0 stuck at 25 ms; seed 1 leaves silence in its last epoch
+    loss_b[1, 1] = [silent[25], silent[25], silent[25] * 0.9]
+    loss_s = np.stack([np.full((len(seeds), len(epochs)), silent[k]) for k in ks])  # every spike-time run stuck
+    loss_s[1, 1, -1] = np.nan  # ... one not finished: not counted
+    by = {"fast": {
+        "bptt": xr.Dataset({"train_loss": (("k", "seed", "epoch"), loss_b)},
+                           coords={"k": ks, "seed": seeds, "epoch": epochs}, attrs={"config": yaml.safe_dump(b)}),
+        "spiketime": xr.Dataset({"train_loss": (("dt", "seed", "epoch"), loss_s)},
+                                coords={"dt": [float(k) for k in ks], "seed": seeds, "epoch": epochs},
+                                attrs={"config": yaml.safe_dump(s)})}}
+    t = tb.initial_outputs(by)
+    assert list(t.index) == [("fast", 150), ("fast", 6)]
+    share = "initial samples with silent outputs (%)"
+    assert list(t["BPTT seeds stuck silent"]) == ["0 of 2", "1 of 2"]
+    assert list(t["spike-time seeds stuck silent"]) == ["2 of 2", "1 of 1"]
+    assert list(t["silent-output loss"]) == [round(silent[1], 3), round(silent[25], 3)]
+    for k, bins in zip(ks, (150, 6)):  # the spike-time scheme's own initial network, its own forward
+        shares = []
+        for seed in seeds:
+            cfg = driver.scheme_of("integrated").config.from_dict({**s, "dt": float(k), "seed": seed})
+            scheme = driver.scheme_of(cfg)
+            x, _ = scheme.data(cfg)["test"]
+            with torch.no_grad():
+                out, _ = scheme.build(cfg, torch.Generator().manual_seed(seed))(
+                    scheme.encoder(cfg, "test")(x, np.arange(len(x))).double())
+            shares.append(100 * float((~torch.isfinite(out).any(2).any(1)).double().mean()))
+        assert t.loc[("fast", bins), share] == pytest.approx(np.mean(shares), abs=0.05)
+    assert 0 < t.loc[("fast", 150), share] < t.loc[("fast", 6), share]
