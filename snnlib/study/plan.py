@@ -256,7 +256,8 @@ def _tb_bases(regime: str, dataset: str = "yinyang") -> tuple[dict, dict]:
 #: the shared-neuron sweeps whose points are all committed: no longer in progress (a dataset's chapter, on
 #: its slow BPTT sweep, joins the book when all six of its sweeps are; the fast Yin-Yang continuous network
 #: is also the benchmark of direct-yinyang-fast)
-_TB_DONE = {f"timebins-yinyang-{r}-{arm}" for r in TB_REGIMES for arm in ("bptt", "spiketime", "exact")}
+_TB_DONE = {f"timebins-{d}-{r}-{arm}" for d in ("yinyang", "nmnist") for r in TB_REGIMES
+            for arm in ("bptt", "spiketime", "exact")}
 
 
 def _tb_shared(regime: str, dataset: str = "yinyang") -> tuple[Sweep, ...]:
