@@ -405,6 +405,33 @@ def neuron_lines(r: xr.Dataset, continuous: xr.Dataset | None = None, var: str =
     return readable(fig)
 
 
+_ASRAN_STYLE = {"as ran": ("C3", "-", "o"), "gain restored": ("C1", "--", "s"), "Loihi coarsened": ("C2", "-.", "^"),
+                "first design's skip": ("0.45", ":", "v")}
+
+
+def asran_lines(r: xr.Dataset, chance: float | None = None) -> plt.Figure:
+    """Seed 000 as it ran, its two controls and the first design's skip arm
+    (:func:`snnlib.analyses.timebins.asran_finals`): final test accuracy against the bins (coarser to the
+    right), means and Student-t 95% intervals over seeds; ``chance`` a dotted line."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    mean, half = ci(r["final_test"])
+    bins = r["bins"].values
+    order = np.argsort(bins)
+    for arm in r["arm"].values:
+        color, ls, marker = _ASRAN_STYLE.get(str(arm), ("k", "-", "o"))
+        mu, h = mean.sel(arm=arm).values[order], half.sel(arm=arm).values[order]
+        if not np.isfinite(mu).any():
+            continue
+        _band(ax, bins[order], mu, np.nan_to_num(h), 0.0, 100.0, ls=ls, marker=marker, ms=4, color=color, label=str(arm))
+    if chance is not None:
+        ax.axhline(chance, color="0.5", lw=0.8, ls=":")
+    _bins_axis(ax, bins)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return readable(fig)
+
+
 def timing_control(loaded: dict, labels: dict | None = None, chance: float | None = None) -> plt.Figure:
     """The time-shuffled control (:mod:`snnlib.analyses.timing`): one panel per scheme, the final test
     accuracy of each seed on the event streams and on the shuffled recordings joined by a line (the same

@@ -45,6 +45,7 @@ from snnlib.study import plan
 from snnlib.study.loading import load_sweep
 from snnlib.training import driver
 from snnlib.training.schemes import bptt
+from snnlib.training.schemes.spiketime import BatsConfig
 
 DATASETS = ("mnist", "nmnist")
 SCHEMES = ("spiketime", "bptt")
@@ -685,3 +686,136 @@ def withheld_table(profile: str = "quick", dataset: str = "yinyang") -> pd.DataF
     out = df.groupby(["neuron", "scheme", "bins"]).mean()
     out.insert(0, "seeds", df.groupby(["neuron", "scheme", "bins"]).size())
     return out.round(2)
+
+
+
+def first_design_neurons(sweeps: dict[str, xr.Dataset], bins: int = 25) -> dict:
+    """The two neurons of the first design (:func:`load`): BPTT's time constants (``bptt_tau_s``,
+    ``bptt_tau``, ms), the spike-time scheme's (``spiketime_tau_s``, ``spiketime_tau``: BATS's 130 ms
+    where the sweep leaves it unset, tau = 2 tau_s), ``tau_ratio`` (theirs over BPTT's tau_s), and the
+    step over each tau_s at ``bins`` bins of the window (``bptt_h_bins``, ``spiketime_h_bins``; ``bins``)."""
+    b, st = _config(sweeps["bptt"]), _config(sweeps["exact"])
+    st_tau_s = float(st.get("tau_s") or BatsConfig.__dataclass_fields__["tau_s"].default)
+    h = window(sweeps) / bins
+    return {"bptt_tau_s": float(b["tau_s"]), "bptt_tau": float(b["tau"]), "spiketime_tau_s": st_tau_s,
+            "spiketime_tau": 2 * st_tau_s, "tau_ratio": st_tau_s / float(b["tau_s"]), "bins": bins,
+            "bptt_h_bins": h / float(b["tau_s"]), "spiketime_h_bins": h / st_tau_s}
+
+# --- seed 000 as it ran (N-MNIST), its two controls, and the first design's skip arm -------------------------
+
+#: the arms of :func:`asran_finals`: ``{arm: (sweep, selection)}``. Seed 000 as it ran and its controls train
+#: lava-dl's 2312-512-512-10 recipe (``clock="seed000"``, ``"loihi"``); the first design's skip arm its
+#: 2312-500-10 network under the settings it shared with the spike-time scheme (another network: beside, not paired)
+ASRAN_ARMS = {
+    "as ran": ("timebins-nmnist-seed000", {"skip_gain": False}),
+    "gain restored": ("timebins-nmnist-seed000", {"skip_gain": True}),
+    "Loihi coarsened": ("timebins-nmnist-loihi", {}),
+    "first design's skip": ("timebins-nmnist-bptt", {"clock": "skip"}),
+}
+#: the arms paired by seed with seed 000 as it ran (the same network, data and initial weights per seed)
+ASRAN_CONTROLS = ("gain restored", "Loihi coarsened")
+
+
+def asran_load(profile: str = "quick", allow_missing: bool = True) -> dict[str, xr.Dataset]:
+    """The three sweeps of :data:`ASRAN_ARMS`, by sweep name."""
+    return {name: load_sweep(name, profile, allow_missing=allow_missing)
+            for name in dict.fromkeys(s for s, _ in ASRAN_ARMS.values())}
+
+
+def _trained_steps(n_bins: int, k: int, cfg: dict) -> int:
+    """Steps of the window that training keeps: seed 000 as it ran skips ``k`` of its ``n_bins`` coarse bins
+    (every k-th kept, in training only); Loihi's coarsened recurrence runs each of its bins; the first
+    design's skip keeps every k-th of the 1 ms steps, i.e. ``n_bins``."""
+    return -(-n_bins // k) if cfg["clock"] == "seed000" else n_bins
+
+
+def asran_finals(loaded: dict[str, xr.Dataset]) -> xr.Dataset:
+    """Per arm (:data:`ASRAN_ARMS`), bin count and seed: ``final_test``, ``final_val`` (%, after the last
+    epoch); coordinates ``k`` (the step in base bins), ``h_over_tau_s`` (the step over the synaptic time
+    constant the neuron sees: seed 000 applies the decays of one base bin per coarse bin, so its neuron
+    sees ``dt / tau_s`` at every bin count, its time constants stretched with the bin; Loihi's coarsened
+    recurrence and the skip ``k dt / tau_s``), ``trained_steps`` (the steps of the window training
+    keeps, :func:`_trained_steps`) and ``network`` (hidden layers, epochs). The arms share the bin counts
+    (checked); seeds an arm lacks are NaN."""
+    parts, bins_of = [], {}
+    for arm, (name, sel) in ASRAN_ARMS.items():
+        ds = loaded[name]
+        if sel:
+            ds = ds.sel(sel).drop_vars(list(sel))
+        cfg = {**_config(loaded[name]), **sel}
+        dt, n_steps, tau_s = float(cfg["dt"]), int(cfg["n_steps"]), float(cfg["tau_s"])
+        ks = [int(k) for k in ds["k"].values]
+        bins = [-(-n_steps // k) for k in ks]
+        h = [dt / tau_s if cfg["clock"] == "seed000" else k * dt / tau_s for k in ks]
+        out = xr.Dataset({"final_test": 100 * ds["test_accuracy"].isel(epoch=-1, drop=True),
+                          "final_val": 100 * ds["val_accuracy"].isel(epoch=-1, drop=True)})
+        out = out.assign_coords(bins=("k", bins)).swap_dims({"k": "bins"}).reset_coords("k")
+        out = out.assign(k=("bins", ks), h_over_tau_s=("bins", h),
+                         trained_steps=("bins", [_trained_steps(b, k, cfg) for b, k in zip(bins, ks)]))
+        out.attrs["network"] = f"2312-{'-'.join(str(n) for n in cfg['hidden'])}-10, {cfg['epochs']} epochs"
+        bins_of[arm] = bins
+        parts.append(out.expand_dims(arm=[arm]))
+    if len({tuple(b) for b in bins_of.values()}) != 1:
+        raise ValueError(f"the arms' bin counts differ: {bins_of}")
+    r = xr.concat(parts, dim="arm", join="outer", combine_attrs="drop")
+    r.attrs.update(window_ms=float(_config(loaded[ASRAN_ARMS["as ran"][0]])["n_steps"])
+                   * float(_config(loaded[ASRAN_ARMS["as ran"][0]])["dt"]),
+                   networks=json.dumps({a: p.attrs["network"] for a, p in zip(ASRAN_ARMS, parts)}))
+    return r
+
+
+def asran_table(r: xr.Dataset) -> pd.DataFrame:
+    """One row per bin count (finest first): the step, h / tau_s (seed 000's neuron; Loihi's and the skip's),
+    the steps training keeps, each arm's mean final test accuracy ± its Student-t 95% half-width over seeds,
+    and each control minus seed 000 as it ran, paired by seed (points, mean ± 95% half-width)."""
+    rows = []
+    for b in sorted(r["bins"].values, reverse=True):
+        p = r.sel(bins=b)
+        row = {"bins": int(b), "step (ms)": int(p["k"].sel(arm="as ran")),
+               "h / tau_s, as ran": float(p["h_over_tau_s"].sel(arm="as ran")),
+               "h / tau_s, Loihi and skip": float(p["h_over_tau_s"].sel(arm="Loihi coarsened")),
+               "steps trained, as ran": int(p["trained_steps"].sel(arm="as ran"))}
+        for arm in r["arm"].values:
+            m, h = mean_ci(p["final_test"].sel(arm=arm).values)
+            row[f"{arm} (%)"] = f"{m:.1f} ± {h:.1f}"
+        base = p["final_test"].sel(arm="as ran").values
+        for arm in ASRAN_CONTROLS:
+            m, h = mean_ci(p["final_test"].sel(arm=arm).values - base)
+            row[f"{arm} − as ran (points)"] = f"{m:+.1f} ± {h:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("bins")
+
+
+def asran_numbers(r: xr.Dataset, chance: float, learned: float, points: float = HOLD_POINTS) -> dict:
+    """The chapter's numbers on :func:`asran_finals`, per arm (keys with the arm's name in snake case):
+    ``<arm>_bench`` (mean test accuracy at the finest bins, the 1 ms base), ``<arm>_coarse`` (at the
+    coarsest), ``<arm>_holds_to`` (the fewest bins down to which the mean *validation* accuracy stays
+    within ``points`` of the arm's own finest at every bin count from the finest; NaN while one of the
+    arm's seeds misses a point), ``<arm>_learns_to`` (the fewest bins down to which the mean test
+    accuracy stays at or above ``chance + learned`` with no gap); ``n_seeds`` (seeds of seed 000 as it
+    ran); ``chance``."""
+    out: dict = {"chance": chance, "holds_points": points, "learned": learned,
+                 "n_seeds": int(r["final_test"].sel(arm="as ran").notnull().any("bins").sum()),
+                 "coarse_bins": int(r["bins"].min()), "fine_bins": int(r["bins"].max()),
+                 "h_as_ran": float(r["h_over_tau_s"].sel(arm="as ran").max()),
+                 "h_loihi_fine": float(r["h_over_tau_s"].sel(arm="Loihi coarsened").min()),
+                 "h_loihi_coarse": float(r["h_over_tau_s"].sel(arm="Loihi coarsened").max())}
+    for arm in r["arm"].values:
+        key = arm.replace("'", "").replace(" ", "_")
+        p = r.sel(arm=arm).sortby("bins", ascending=False)
+        p = p.sel(seed=p["final_test"].notnull().any("bins"))  # the arm's own seeds (the first design ran fewer)
+        test, val = p["final_test"].mean("seed"), p["final_val"].mean("seed", skipna=False)
+        out[f"{key}_bench"] = float(test.isel(bins=0))
+        out[f"{key}_coarse"] = float(test.isel(bins=-1))
+        holds = learns = math.nan
+        if np.isfinite(val.values).all():
+            for b, v in zip(val["bins"].values, val.values):
+                if v < float(val.isel(bins=0)) - points:
+                    break
+                holds = float(b)
+        for b, v in zip(test["bins"].values, test.values):
+            if not v >= chance + learned:
+                break
+            learns = float(b)
+        out[f"{key}_holds_to"], out[f"{key}_learns_to"] = holds, learns
+    return out

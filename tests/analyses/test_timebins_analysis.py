@@ -594,3 +594,94 @@ def test_initial_outputs_read_the_network_both_schemes_start_from():
             shares.append(100 * float((~torch.isfinite(out).any(2).any(1)).double().mean()))
         assert t.loc[("fast", bins), share] == pytest.approx(np.mean(shares), abs=0.05)
     assert 0 < t.loc[("fast", 150), share] < t.loc[("fast", 6), share]
+
+
+def _asran_sweeps(as_ran, gain, loihi, first, seeds=(0, 1, 2, 3, 4)):
+    """Seed 000 as it ran, its controls and the first design's skip arm, each a callable of (k, seed) giving
+    the final accuracy (fraction); lava-dl's 300 ms window, tau_s = 3.48 ms."""
+    ks = [1, 2, 5, 10, 100]
+
+    def sweep(dims: dict, fn, config: str, seeds=seeds):
+        coords = {**dims, "k": ks, "seed": list(seeds)}
+        shape = [len(v) for v in coords.values()]
+        acc = np.zeros(shape + [2])
+        for idx in np.ndindex(*shape):
+            p = {d: coords[d][i] for d, i in zip(coords, idx)}
+            acc[idx] = [0.1, fn(p)]
+        dims_all = list(coords) + ["epoch"]
+        return xr.Dataset({"test_accuracy": (dims_all, acc), "val_accuracy": (dims_all, acc + 0.01)},
+                          coords={**coords, "epoch": [1, 2]}, attrs={"config": config})
+
+    lava = "dt: 1.0\nn_steps: 300\ntau_s: 3.48\nhidden: [512, 512]\nepochs: 20\n"
+    return {
+        "timebins-nmnist-seed000": sweep({"skip_gain": [False, True]},
+                                         lambda p: (gain if p["skip_gain"] else as_ran)(p["k"], p["seed"]),
+                                         lava + "clock: seed000\n"),
+        "timebins-nmnist-loihi": sweep({}, lambda p: loihi(p["k"], p["seed"]), lava + "clock: loihi\n"),
+        "timebins-nmnist-bptt": sweep({"clock": ["skip", "exact"]}, lambda p: first(p["k"], p["seed"]),
+                                      "dt: 1.0\nn_steps: 300\ntau_s: 3.48\nhidden: [500]\nepochs: 8\n",
+                                      seeds=(0, 1, 2)),
+    }
+
+
+def test_seed_000_as_it_ran_sits_beside_its_controls_paired_by_seed():
+    def as_ran(k, s):
+        return 0.9 - 0.01 * s if k < 10 else 0.1
+    loaded = _asran_sweeps(as_ran, gain=lambda k, s: as_ran(k, s) + (0.3 if k >= 10 else 0.0),
+                           loihi=lambda k, s: as_ran(k, s) + 0.02 * s, first=lambda k, s: 0.8)
+    r = tb.asran_finals(loaded)
+    assert list(r["arm"].values) == list(tb.ASRAN_ARMS)
+    assert sorted(r["bins"].values.tolist()) == [3, 30, 60, 150, 300]
+    # seed 000's neuron sees the decay of one base bin per coarse bin; Loihi's recurrence k ms
+    np.testing.assert_allclose(r["h_over_tau_s"].sel(arm="as ran"), 1 / 3.48)
+    np.testing.assert_allclose(r["h_over_tau_s"].sel(arm="Loihi coarsened", bins=3), 100 / 3.48)
+    # training as it ran keeps every k-th of the coarse bins: 300 ms at 10 ms -> 30 bins -> 3 trained
+    assert int(r["trained_steps"].sel(arm="as ran", bins=30)) == 3
+    assert int(r["trained_steps"].sel(arm="Loihi coarsened", bins=30)) == 30
+    # the first design ran 3 seeds: the others are missing, not zero
+    assert np.isnan(r["final_test"].sel(arm="first design's skip", seed=4)).all()
+    assert "2312-500-10, 8 epochs" in r.attrs["networks"]
+
+    t = tb.asran_table(r)
+    assert list(t.index) == [300, 150, 60, 30, 3]
+    assert t.loc[30, "gain restored − as ran (points)"] == "+30.0 ± 0.0"
+    # the Loihi control differs from as ran by 2 points per seed: mean +4.0 over seeds 0..4
+    assert t.loc[300, "Loihi coarsened − as ran (points)"].startswith("+4.0 ± ")
+    assert t.loc[300, "as ran (%)"].startswith("88.0 ± ")
+
+    n = tb.asran_numbers(r, chance=10.0, learned=10.0, points=5.0)
+    assert n["as_ran_bench"] == pytest.approx(88.0) and n["as_ran_coarse"] == pytest.approx(10.0)
+    assert n["as_ran_holds_to"] == 60 and n["as_ran_learns_to"] == 60
+    assert n["gain_restored_learns_to"] == 3 and n["first_designs_skip_holds_to"] == 3
+    assert n["n_seeds"] == 5 and n["coarse_bins"] == 3
+    # one seed's missing point leaves the limit open, not read from the other seeds
+    r["final_val"].loc[{"arm": "as ran", "bins": 150, "seed": 2}] = np.nan
+    assert np.isnan(tb.asran_numbers(r, chance=10.0, learned=10.0, points=5.0)["as_ran_holds_to"])
+
+
+def test_seed_000_as_it_ran_refuses_arms_on_different_bins():
+    loaded = _asran_sweeps(*(lambda k, s: 0.5,) * 4)
+    loaded["timebins-nmnist-loihi"] = loaded["timebins-nmnist-loihi"].isel(k=slice(0, 4))
+    with pytest.raises(ValueError, match="bin counts differ"):
+        tb.asran_finals(loaded)
+
+
+def test_seed_000_as_it_ran_figure_draws(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from snnlib.analyses import sweep_plots
+
+    r = tb.asran_finals(_asran_sweeps(*(lambda k, s: 0.5 + 0.01 * s,) * 4))
+    sweep_plots.asran_lines(r, chance=10.0).savefig(tmp_path / "f.png")
+
+
+def test_the_first_design_s_two_neurons_are_read_from_its_configs():
+    sweeps = _sweeps()
+    sweeps["bptt"].attrs["config"] = "n_steps: 150\ndt: 1.0\ntau_s: 3.48\ntau: 32.8\n"
+    n = tb.first_design_neurons(sweeps, bins=25)  # the spike-time sweep leaves tau_s to BATS's 130 ms
+    assert n["spiketime_tau_s"] == 130.0 and n["spiketime_tau"] == 260.0 and n["bptt_tau"] == 32.8
+    assert n["tau_ratio"] == pytest.approx(130 / 3.48)
+    assert n["bptt_h_bins"] == pytest.approx(6 / 3.48) and n["spiketime_h_bins"] == pytest.approx(6 / 130)
+    sweeps["exact"].attrs["config"] = "t_max: 150.0\ntau_s: 5.0\n"
+    assert tb.first_design_neurons(sweeps)["spiketime_tau_s"] == 5.0
