@@ -792,7 +792,11 @@ def asran_numbers(r: xr.Dataset, chance: float, learned: float, points: float = 
     coarsest), ``<arm>_holds_to`` (the fewest bins down to which the mean *validation* accuracy stays
     within ``points`` of the arm's own finest at every bin count from the finest; NaN while one of the
     arm's seeds misses a point), ``<arm>_learns_to`` (the fewest bins down to which the mean test
-    accuracy stays at or above ``chance + learned`` with no gap); ``n_seeds`` (seeds of seed 000 as it
+    accuracy stays at or above ``chance + learned`` with no gap), ``<arm>_min`` and ``<arm>_min_bins``
+    (the lowest mean test accuracy over the bin counts, and where); per control of :data:`ASRAN_CONTROLS`
+    the largest and smallest mean paired difference from seed 000 as it ran over the bin counts,
+    ``<control>_diff_max`` / ``_diff_min`` with their 95% half-widths (``_ci``) and bin counts
+    (``_bins``); ``n_seeds`` (seeds of seed 000 as it
     ran); ``chance``."""
     out: dict = {"chance": chance, "holds_points": points, "learned": learned,
                  "n_seeds": int(r["final_test"].sel(arm="as ran").notnull().any("bins").sum()),
@@ -818,4 +822,14 @@ def asran_numbers(r: xr.Dataset, chance: float, learned: float, points: float = 
                 break
             learns = float(b)
         out[f"{key}_holds_to"], out[f"{key}_learns_to"] = holds, learns
+        low = test.fillna(np.inf).argmin("bins")  # the lowest mean, and where (a fall need not be monotone)
+        out[f"{key}_min"], out[f"{key}_min_bins"] = float(test.isel(bins=low)), int(test["bins"][low])
+    base = r["final_test"].sel(arm="as ran")
+    for arm in ASRAN_CONTROLS:  # each control minus seed 000 as it ran, paired by seed: its largest and smallest
+        key = arm.replace(" ", "_")
+        diff = {int(b): mean_ci((r["final_test"].sel(arm=arm) - base).sel(bins=b).values) for b in r["bins"].values}
+        for end, pick in (("max", max), ("min", min)):
+            b = pick((b for b in diff if np.isfinite(diff[b][0])), key=lambda b: diff[b][0], default=None)
+            out[f"{key}_diff_{end}"], out[f"{key}_diff_{end}_ci"] = diff[b] if b is not None else (math.nan, math.nan)
+            out[f"{key}_diff_{end}_bins"] = b if b is not None else math.nan
     return out

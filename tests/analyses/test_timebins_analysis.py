@@ -654,6 +654,11 @@ def test_seed_000_as_it_ran_sits_beside_its_controls_paired_by_seed():
     assert n["as_ran_holds_to"] == 60 and n["as_ran_learns_to"] == 60
     assert n["gain_restored_learns_to"] == 3 and n["first_designs_skip_holds_to"] == 3
     assert n["n_seeds"] == 5 and n["coarse_bins"] == 3
+    assert n["as_ran_min"] == pytest.approx(10.0) and n["as_ran_min_bins"] == 30  # the first of the lowest
+    # restoring the gain adds 30 points from 30 bins down (the finest first among ties), nothing at 300 bins
+    assert n["gain_restored_diff_max"] == pytest.approx(30.0) and n["gain_restored_diff_max_bins"] == 30
+    assert n["gain_restored_diff_min"] == pytest.approx(0.0) and n["gain_restored_diff_min_bins"] == 300
+    assert n["Loihi_coarsened_diff_max"] == pytest.approx(4.0) and n["Loihi_coarsened_diff_max_ci"] > 0
     # one seed's missing point leaves the limit open, not read from the other seeds
     r["final_val"].loc[{"arm": "as ran", "bins": 150, "seed": 2}] = np.nan
     assert np.isnan(tb.asran_numbers(r, chance=10.0, learned=10.0, points=5.0)["as_ran_holds_to"])
