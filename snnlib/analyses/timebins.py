@@ -688,7 +688,6 @@ def withheld_table(profile: str = "quick", dataset: str = "yinyang") -> pd.DataF
     return out.round(2)
 
 
-
 def first_design_neurons(sweeps: dict[str, xr.Dataset], bins: int = 25) -> dict:
     """The two neurons of the first design (:func:`load`): BPTT's time constants (``bptt_tau_s``,
     ``bptt_tau``, ms), the spike-time scheme's (``spiketime_tau_s``, ``spiketime_tau``: BATS's 130 ms
@@ -700,6 +699,7 @@ def first_design_neurons(sweeps: dict[str, xr.Dataset], bins: int = 25) -> dict:
     return {"bptt_tau_s": float(b["tau_s"]), "bptt_tau": float(b["tau"]), "spiketime_tau_s": st_tau_s,
             "spiketime_tau": 2 * st_tau_s, "tau_ratio": st_tau_s / float(b["tau_s"]), "bins": bins,
             "bptt_h_bins": h / float(b["tau_s"]), "spiketime_h_bins": h / st_tau_s}
+
 
 # --- seed 000 as it ran (N-MNIST), its two controls, and the first design's skip arm -------------------------
 
@@ -796,8 +796,7 @@ def asran_numbers(r: xr.Dataset, chance: float, learned: float, points: float = 
     (the lowest mean test accuracy over the bin counts, and where); per control of :data:`ASRAN_CONTROLS`
     the largest and smallest mean paired difference from seed 000 as it ran over the bin counts,
     ``<control>_diff_max`` / ``_diff_min`` with their 95% half-widths (``_ci``) and bin counts
-    (``_bins``); ``n_seeds`` (seeds of seed 000 as it
-    ran); ``chance``."""
+    (``_bins``); ``n_seeds`` (seeds of seed 000 as it ran); ``chance``."""
     out: dict = {"chance": chance, "holds_points": points, "learned": learned,
                  "n_seeds": int(r["final_test"].sel(arm="as ran").notnull().any("bins").sum()),
                  "coarse_bins": int(r["bins"].min()), "fine_bins": int(r["bins"].max()),
