@@ -44,8 +44,7 @@ from snnlib.study import claims as claims_table
 from snnlib.study import plan
 from snnlib.study.loading import load_sweep
 from snnlib.training import driver
-from snnlib.training.schemes import bptt
-from snnlib.training.schemes.spiketime import BatsConfig
+from snnlib.training.schemes import bptt, spiketime
 
 DATASETS = ("mnist", "nmnist")
 SCHEMES = ("spiketime", "bptt")
@@ -227,14 +226,19 @@ def holds_to(r: xr.Dataset, points: float = HOLD_POINTS) -> dict:
         for disc in DISCRETIZATIONS:
             acc = mean.sel(scheme=s, discretization=disc).sortby("bins", ascending=False)
             ok = (acc >= float(bench.sel(scheme=s, discretization=disc)) - points).values
-            held = math.nan
-            if np.isfinite(acc.values).all():
-                for b, good in zip(acc["bins"].values, ok):
-                    if not good:
-                        break
-                    held = float(b)
-            out[f"{s}_{disc}_holds_to"] = held
+            out[f"{s}_{disc}_holds_to"] = _held_to(acc["bins"].values, ok) if np.isfinite(acc.values).all() else math.nan
     return out
+
+
+def _held_to(bins, ok) -> float:
+    """The fewest of ``bins`` (finest first) down to which ``ok`` holds at every bin count from the finest;
+    NaN where even the finest fails."""
+    held = math.nan
+    for b, good in zip(bins, ok):
+        if not good:
+            break
+        held = float(b)
+    return held
 
 
 def holds_reading(h: dict) -> str:
@@ -690,15 +694,31 @@ def withheld_table(profile: str = "quick", dataset: str = "yinyang") -> pd.DataF
 
 def first_design_neurons(sweeps: dict[str, xr.Dataset], bins: int = 25) -> dict:
     """The two neurons of the first design (:func:`load`): BPTT's time constants (``bptt_tau_s``,
-    ``bptt_tau``, ms), the spike-time scheme's (``spiketime_tau_s``, ``spiketime_tau``: BATS's 130 ms
-    where the sweep leaves it unset, tau = 2 tau_s), ``tau_ratio`` (theirs over BPTT's tau_s), and the
-    step over each tau_s at ``bins`` bins of the window (``bptt_h_bins``, ``spiketime_h_bins``; ``bins``)."""
-    b, st = _config(sweeps["bptt"]), _config(sweeps["exact"])
-    st_tau_s = float(st.get("tau_s") or BatsConfig.__dataclass_fields__["tau_s"].default)
+    ``bptt_tau``, ms), the spike-time scheme's as its config resolves them (``spiketime_tau_s``,
+    ``spiketime_tau``; BATS's where the sweep leaves them unset) and its count targets (``target_true``,
+    ``target_false``), ``tau_ratio`` (its tau_s over BPTT's), and the step over each tau_s at ``bins`` bins
+    of the window (``bptt_h_bins``, ``spiketime_h_bins``; ``bins``)."""
+    b = _config(sweeps["bptt"])
+    bc = spiketime.bats_config(spiketime.SpikeTimeConfig.from_dict(_config(sweeps["exact"])))
     h = window(sweeps) / bins
-    return {"bptt_tau_s": float(b["tau_s"]), "bptt_tau": float(b["tau"]), "spiketime_tau_s": st_tau_s,
-            "spiketime_tau": 2 * st_tau_s, "tau_ratio": st_tau_s / float(b["tau_s"]), "bins": bins,
-            "bptt_h_bins": h / float(b["tau_s"]), "spiketime_h_bins": h / st_tau_s}
+    return {"bptt_tau_s": float(b["tau_s"]), "bptt_tau": float(b["tau"]), "spiketime_tau_s": float(bc.tau_s),
+            "spiketime_tau": float(bc.tau), "target_true": bc.target_true, "target_false": bc.target_false,
+            "tau_ratio": float(bc.tau_s) / float(b["tau_s"]), "bins": bins,
+            "bptt_h_bins": h / float(b["tau_s"]), "spiketime_h_bins": h / float(bc.tau_s)}
+
+
+def rate_target_reach(sweeps: dict[str, xr.Dataset]) -> dict:
+    """Where the first design's BPTT rate target is out of reach under the skip (``loss="rate"``: a neuron
+    that fires at most every k-th base bin has rate at most 1 / k): ``true_rate``, ``k_max`` (the largest
+    skip that reaches it), ``k_out`` (the smallest that does not) and ``bins_min`` (the fewest bins of the
+    window that reach it)."""
+    b = _config(sweeps["bptt"])
+    if b.get("loss") != "rate":
+        raise ValueError(f"the BPTT sweep's loss is {b.get('loss')!r}: no rate target to reach.")
+    rate = float(b["true_rate"])
+    k_max = math.floor(1 / rate + 1e-9)
+    return {"true_rate": rate, "k_max": k_max, "k_out": k_max + 1,
+            "bins_min": int(round(window(sweeps) / (k_max * float(b["dt"]))))}
 
 
 # --- seed 000 as it ran (N-MNIST), its two controls, and the first design's skip arm -------------------------
@@ -758,9 +778,7 @@ def asran_finals(loaded: dict[str, xr.Dataset]) -> xr.Dataset:
     if len({tuple(b) for b in bins_of.values()}) != 1:
         raise ValueError(f"the arms' bin counts differ: {bins_of}")
     r = xr.concat(parts, dim="arm", join="outer", combine_attrs="drop")
-    r.attrs.update(window_ms=float(_config(loaded[ASRAN_ARMS["as ran"][0]])["n_steps"])
-                   * float(_config(loaded[ASRAN_ARMS["as ran"][0]])["dt"]),
-                   networks=json.dumps({a: p.attrs["network"] for a, p in zip(ASRAN_ARMS, parts)}))
+    r.attrs["networks"] = json.dumps({a: p.attrs["network"] for a, p in zip(ASRAN_ARMS, parts)})
     return r
 
 
@@ -810,17 +828,9 @@ def asran_numbers(r: xr.Dataset, chance: float, learned: float, points: float = 
         test, val = p["final_test"].mean("seed"), p["final_val"].mean("seed", skipna=False)
         out[f"{key}_bench"] = float(test.isel(bins=0))
         out[f"{key}_coarse"] = float(test.isel(bins=-1))
-        holds = learns = math.nan
-        if np.isfinite(val.values).all():
-            for b, v in zip(val["bins"].values, val.values):
-                if v < float(val.isel(bins=0)) - points:
-                    break
-                holds = float(b)
-        for b, v in zip(test["bins"].values, test.values):
-            if not v >= chance + learned:
-                break
-            learns = float(b)
-        out[f"{key}_holds_to"], out[f"{key}_learns_to"] = holds, learns
+        out[f"{key}_holds_to"] = (_held_to(val["bins"].values, val.values >= float(val.isel(bins=0)) - points)
+                                  if np.isfinite(val.values).all() else math.nan)
+        out[f"{key}_learns_to"] = _held_to(test["bins"].values, test.values >= chance + learned)
         low = test.fillna(np.inf).argmin("bins")  # the lowest mean, and where (a fall need not be monotone)
         out[f"{key}_min"], out[f"{key}_min_bins"] = float(test.isel(bins=low)), int(test["bins"][low])
     base = r["final_test"].sel(arm="as ran")

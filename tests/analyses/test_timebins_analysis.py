@@ -686,7 +686,19 @@ def test_the_first_design_s_two_neurons_are_read_from_its_configs():
     sweeps["bptt"].attrs["config"] = "n_steps: 150\ndt: 1.0\ntau_s: 3.48\ntau: 32.8\n"
     n = tb.first_design_neurons(sweeps, bins=25)  # the spike-time sweep leaves tau_s to BATS's 130 ms
     assert n["spiketime_tau_s"] == 130.0 and n["spiketime_tau"] == 260.0 and n["bptt_tau"] == 32.8
+    assert (n["target_true"], n["target_false"]) == (15, 3)  # BATS's count targets, unset in the sweep
     assert n["tau_ratio"] == pytest.approx(130 / 3.48)
     assert n["bptt_h_bins"] == pytest.approx(6 / 3.48) and n["spiketime_h_bins"] == pytest.approx(6 / 130)
     sweeps["exact"].attrs["config"] = "t_max: 150.0\ntau_s: 5.0\n"
     assert tb.first_design_neurons(sweeps)["spiketime_tau_s"] == 5.0
+
+
+def test_the_rate_target_is_out_of_reach_where_the_skip_caps_the_rate():
+    sweeps = _sweeps()
+    sweeps["bptt"].attrs["config"] = "n_steps: 300\ndt: 1.0\nloss: rate\ntrue_rate: 0.2\n"
+    sweeps["exact"].attrs["config"] = "t_max: 300.0\n"
+    # one spike every fifth 1 ms bin is a rate of 0.2: a skip of 5 reaches it (60 bins of 300 ms), 6 does not
+    assert tb.rate_target_reach(sweeps) == {"true_rate": 0.2, "k_max": 5, "k_out": 6, "bins_min": 60}
+    sweeps["bptt"].attrs["config"] = "n_steps: 300\ndt: 1.0\nloss: count_ce\n"
+    with pytest.raises(ValueError, match="no rate target"):
+        tb.rate_target_reach(sweeps)
