@@ -12,9 +12,10 @@ declares each claim's quantity, rule and tolerance before the runs that judge it
    - :func:`mcnemar` - the same weights under two simulations, per test sample: the exact
      conditional binomial test on the discordant samples (exact McNemar; pooled over source
      networks, i.e. stratified by summing the strata's discordant counts);
-   - :func:`mixed_slopes` - curves over a step axis: a linear mixed model of a per-seed log ratio on
-     log10(step) with a scheme interaction and a random intercept per (scheme, seed) run
-     (``statsmodels`` ``mixedlm``); the estimate is a slope or a slope difference (a whole-curve test);
+   - :func:`mixed_slopes` - curves over a step axis: per scheme, a linear mixed model of a per-seed
+     quantity on log10(step) with a random intercept and slope per (scheme, seed) run and the scheme's
+     own variances (``statsmodels`` ``mixedlm``); the estimate is a slope or a slope difference (a
+     whole-curve test);
    - :func:`exact` - a deterministic measurement (numerics, no sampling): no test, the value decides.
 
 2. a :class:`Rule`: ``greater(c, r)`` (the claim: the quantity exceeds ``c``; it is refuted when the
@@ -180,54 +181,51 @@ def _normal(value: float, se: float, n: int, method: str) -> Estimate:
                     lambda x: float(stats.norm.cdf((value - x) / se)), se=se)
 
 
+def _slope_fit(df: pd.DataFrame) -> tuple[float, float, str]:
+    """The fixed slope of ``y ~ x + (1 + x | run)`` over one group's runs (REML), its standard error and
+    the random effects used: a random intercept only where the slope variance cannot be fitted, least
+    squares with errors clustered by run where no random effect can (e.g. identical runs)."""
+    with warnings.catch_warnings():  # a variance estimated at zero is a fit, not an error
+        warnings.simplefilter("ignore")
+        for random, re_formula in (("intercept and slope", "~x"), ("intercept", None)):
+            try:  # each run its own intercept (and slope): the seeds' spread of slopes enters the test
+                fit = smf.mixedlm("y ~ x", df, groups=df["run"], re_formula=re_formula).fit(reml=True)
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+            se = float(fit.bse["x"])
+            if fit.converged and np.isfinite(se):
+                return float(fit.fe_params["x"]), se, f"random {random} per run"
+        fit = smf.ols("y ~ x", df).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(df["run"])[0]})
+        return float(fit.params["x"]), float(fit.bse["x"]), "least squares, errors clustered by run"
+
+
 def mixed_slopes(y: Sequence[float], log_step: Sequence[float], group: Sequence, run: Sequence,
                  groups: tuple[str, str]) -> dict[str, Estimate]:
-    """A whole-curve test: the linear mixed model ``y ~ log_step * group + (1 + log_step | run)``
-    (statsmodels ``mixedlm``, REML; a random intercept only where the slope variance cannot be
-    fitted, said in ``method``), ``run`` naming a learning-curve series (one seed of one scheme), ``groups`` the
-    two levels of ``group`` (the first is the reference). Returns the estimates (Wald z) of
-    ``slope_<g>`` for each group and ``difference`` = ``slope_<second> - slope_<first>``. Units of
-    ``y`` per decade of ``log_step`` when it is log10 of the step."""
+    """A whole-curve test: per group, the linear mixed model ``y ~ log_step + (1 + log_step | run)``
+    (statsmodels ``mixedlm``, REML; a random intercept only where the slope variance cannot be fitted,
+    least squares with errors clustered by run where no random effect can, said in ``method``), ``run``
+    naming a learning-curve series (one seed of one scheme), ``groups`` the two levels of ``group`` (the
+    first is the reference). Returns the estimates (Wald z) of ``slope_<g>`` for each group and
+    ``difference`` = ``slope_<second> - slope_<first>`` (its variance the sum of the two: the runs of
+    the two groups are distinct series). Units of ``y`` per decade of ``log_step`` when it is log10 of
+    the step.
+
+    Each group has its own variances (run-to-run spread and residual): one scheme whose seeds scatter
+    (a run that fails to train) does not widen the interval of the other's slope, as a model pooling
+    the two groups' variances would (``y ~ log_step * group`` with one residual variance is the same
+    model only when the two spreads are equal)."""
     df = pd.DataFrame({"y": np.asarray(y, float), "x": np.asarray(log_step, float),
                        "g": [str(v) for v in group], "run": [str(v) for v in run]})
     df = df[np.isfinite(df["y"]) & np.isfinite(df["x"])]
     if set(df["g"]) != set(groups) or df.groupby("g")["x"].nunique().min() < 2:
         raise ValueError(f"a whole-curve test needs two or more steps of each of {groups}")
-    df["g"] = pd.Categorical(df["g"], categories=list(groups))
-    fit, random = None, "intercept and slope"
-    with warnings.catch_warnings():  # a variance estimated at zero is a fit, not an error
-        warnings.simplefilter("ignore")
-        try:  # each run its own intercept and slope: the seeds' spread of slopes enters the test
-            fit = smf.mixedlm("y ~ x * g", df, groups=df["run"], re_formula="~x").fit(reml=True)
-            if not fit.converged or not np.all(np.isfinite(fit.bse.values[:len(fit.fe_params)])):
-                fit = None
-        except (np.linalg.LinAlgError, ValueError):
-            fit = None
-        if fit is None:  # too few points per run for a slope variance: a random intercept only
-            random = "intercept"
-            try:
-                fit = smf.mixedlm("y ~ x * g", df, groups=df["run"]).fit(reml=True)
-                if not fit.converged or not np.all(np.isfinite(fit.bse.values[:len(fit.fe_params)])):
-                    fit = None
-            except (np.linalg.LinAlgError, ValueError):
-                fit = None
-        if fit is None:  # a degenerate random effect (e.g. identical runs): least squares, errors clustered by run
-            random = None
-            fit = smf.ols("y ~ x * g", df).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(df["run"])[0]})
-    fe = fit.fe_params if random else fit.params
-    names = list(fe.index)
-    inter = [n for n in names if n.startswith("x:")][0]
+    fits = {g: _slope_fit(df[df["g"] == g]) for g in groups}
     n_runs = df["run"].nunique()
-    model = (f"mixed model over {len(df)} points of {n_runs} runs (random {random} per run)" if random else
-             f"least squares over {len(df)} points of {n_runs} runs (errors clustered by run)")
-    out = {}
-    for label, weights in ((f"slope_{groups[0]}", {"x": 1.0}), (f"slope_{groups[1]}", {"x": 1.0, inter: 1.0}),
-                           ("difference", {inter: 1.0})):
-        L = np.array([weights.get(n, 0.0) for n in names])
-        value = float(L @ fe.values)
-        se = float(math.sqrt(L @ np.asarray(fit.cov_params())[:len(L), :len(L)] @ L))
-        out[label] = _normal(value, se, n_runs, model)
-    return out
+    model = (f"mixed model per scheme over {len(df)} points of {n_runs} runs ("
+             + "; ".join(f"{g}: {fits[g][2]}" for g in groups) + ")")
+    (a, se_a, _), (b, se_b, _) = fits[groups[0]], fits[groups[1]]
+    return {f"slope_{groups[0]}": _normal(a, se_a, n_runs, model), f"slope_{groups[1]}": _normal(b, se_b, n_runs, model),
+            "difference": _normal(b - a, math.sqrt(se_a ** 2 + se_b ** 2), n_runs, model)}
 
 
 def exact(value: float, method: str = "deterministic measurement", n: int = 1) -> Estimate:

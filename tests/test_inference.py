@@ -138,6 +138,24 @@ def test_mixed_model_recovers_a_planted_slope_difference():
     assert sum(e.lo < 0 < e.hi for e in null) >= 34
 
 
+def test_each_scheme_slope_is_judged_from_its_own_runs_spread():
+    """One scheme's scattered runs (a seed that fails to train) leave the other's slope and its interval
+    as they are: each group has its own variances. A model pooling the residual variance of both would
+    widen the clean group's interval with the other's spread."""
+    y, x, g, r = _curves(-0.1, -0.8, seeds=8, noise=0.05, seed=3)
+    rng = np.random.default_rng(7)
+    wild = [v + (rng.normal(0, 3.0) if grp == "a" else 0.0) for v, grp in zip(y, g)]
+    clean, scattered = inf.mixed_slopes(y, x, g, r, ("a", "b")), inf.mixed_slopes(wild, x, g, r, ("a", "b"))
+    assert scattered["slope_b"].value == pytest.approx(clean["slope_b"].value, rel=1e-6)
+    assert scattered["slope_b"].se == pytest.approx(clean["slope_b"].se, rel=1e-6)
+    assert clean["slope_b"].hi < -0.6  # narrow: the planted -0.8 of runs with little spread
+    assert scattered["slope_a"].se > 10 * clean["slope_a"].se
+    # the difference's variance is the sum of the two slopes'
+    d = scattered["difference"]
+    assert d.value == pytest.approx(scattered["slope_b"].value - scattered["slope_a"].value)
+    assert d.se == pytest.approx(math.hypot(scattered["slope_a"].se, scattered["slope_b"].se))
+
+
 def test_combine_every_and_parts():
     assert inf.combine(["confirmed", "confirmed"], "every") == "confirmed"
     assert inf.combine(["confirmed", "refuted"], "every") == "refuted"
