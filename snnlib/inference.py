@@ -80,11 +80,29 @@ class Estimate:
     p_above: Callable[[float], float] = dataclasses.field(repr=False, compare=False)
     p_below: Callable[[float], float] = dataclasses.field(repr=False, compare=False)
     se: float = math.nan  # for normal-law estimates: the power computation works on it
+    #: the estimate may lie above / below the quantity for a reason no interval covers (censored values,
+    #: :meth:`biased`): the evidence that leans that way is void
+    may_be_high: bool = False
+    may_be_low: bool = False
 
     def flipped(self) -> "Estimate":
         """The same estimate of minus the quantity (a claim in the other direction)."""
         return dataclasses.replace(self, value=-self.value, lo=-self.hi, hi=-self.lo,
-                                   p_above=lambda x, f=self.p_below: f(-x), p_below=lambda x, f=self.p_above: f(-x))
+                                   p_above=lambda x, f=self.p_below: f(-x), p_below=lambda x, f=self.p_above: f(-x),
+                                   may_be_high=self.may_be_low, may_be_low=self.may_be_high)
+
+    def biased(self, high: bool, low: bool, why: str) -> "Estimate":
+        """The estimate of a quantity it may overstate (``high``: e.g. built from censored values that are
+        upper bounds of the true ones) or understate (``low``): the evidence for "the quantity is above x"
+        of an estimate that may be high is void (its ``p_above`` is 1), and likewise ``p_below`` of one
+        that may be low. So a claim is confirmed only by evidence the bias cannot have made, refuted
+        only likewise, and neither where the estimate may be off both ways. ``why`` joins ``method``."""
+        if not (high or low):
+            return self
+        return dataclasses.replace(self, method=f"{self.method}; {why}", may_be_high=self.may_be_high or high,
+                                   may_be_low=self.may_be_low or low,
+                                   p_above=(lambda x: 1.0) if high else self.p_above,
+                                   p_below=(lambda x: 1.0) if low else self.p_below)
 
     def scaled(self, factor: float, offset: float = 0.0) -> "Estimate":
         """The estimate of ``factor * quantity + offset`` (``factor > 0``): e.g. a fraction in points."""
@@ -354,10 +372,14 @@ def combine(verdicts: Sequence[str], mode: str = "parts") -> str:
 def distance(t: Tested) -> float:
     """How far the estimate lies from the boundary of the test it leans to: for ``greater(c, r)`` the
     larger of ``value - c`` (towards confirming) and ``r - value`` (towards refuting); for
-    ``equivalent(delta)`` ``| |value| - delta |``. The effect a larger sample must resolve to decide."""
-    v, rule = t.estimate.value, t.rule
-    if rule.kind == "greater":
-        return max(v - rule.c, rule.r - v)
+    ``equivalent(delta)`` ``| |value| - delta |``. The effect a larger sample must resolve to decide (of a
+    biased estimate, only towards the verdict its bias leaves open; NaN where none is)."""
+    v, rule, est = t.estimate.value, t.rule, t.estimate
+    if rule.kind == "greater":  # a biased estimate (:meth:`Estimate.biased`) leans only where its evidence counts
+        ways = ([v - rule.c] if not est.may_be_high else []) + ([rule.r - v] if not est.may_be_low else [])
+        return max(ways) if ways else math.nan
+    if est.may_be_high or est.may_be_low:  # equivalence is never shown by a biased estimate
+        return abs(v) - rule.delta if abs(v) > rule.delta else math.nan
     return abs(abs(v) - rule.delta)
 
 

@@ -156,6 +156,31 @@ def test_each_scheme_slope_is_judged_from_its_own_runs_spread():
     assert d.se == pytest.approx(math.hypot(scattered["slope_a"].se, scattered["slope_b"].se))
 
 
+def test_a_biased_estimate_decides_only_where_its_bias_cannot_have():
+    """An estimate that may be high (built from upper bounds, e.g. censored runs) refutes "above" but
+    never confirms it; flipped, it may be low; may it be off both ways, it decides nothing. The sample
+    that would decide is sized only towards the verdict its bias leaves open."""
+    rng = np.random.default_rng(2)
+    big, small = inf.paired(rng.normal(5.0, 1.0, 10)), inf.paired(rng.normal(-5.0, 1.0, 10))
+    rule = inf.greater(0.0, 1.0)
+    assert inf.verdict_of(inf.judge("x", big, rule)) == "confirmed"
+    assert inf.verdict_of(inf.judge("x", big.biased(True, False, "censored"), rule)) == "undecided"
+    assert inf.verdict_of(inf.judge("x", small.biased(True, False, "censored"), rule)) == "refuted"
+    assert inf.verdict_of(inf.judge("x", small.biased(False, True, "censored"), rule)) == "undecided"
+    assert inf.verdict_of(inf.judge("x", big.biased(False, True, "censored"), rule)) == "confirmed"
+    flipped = small.biased(False, True, "censored").flipped()  # low becomes high
+    assert flipped.may_be_high and not flipped.may_be_low
+    assert inf.verdict_of(inf.judge("x", flipped, rule)) == "undecided"
+    both = big.biased(True, True, "censored")
+    assert inf.verdict_of(inf.judge("x", both, rule)) == "undecided" and "censored" in both.method
+    assert math.isnan(inf.distance(inf.judge("x", both, rule)))
+    # an equivalence is never shown by a biased estimate
+    near = inf.paired(rng.normal(0.0, 0.1, 20))
+    assert inf.verdict_of(inf.judge("x", near, inf.equivalent(1.0))) == "confirmed"
+    assert inf.verdict_of(inf.judge("x", near.biased(True, False, "censored"), inf.equivalent(1.0))) == "undecided"
+    assert big.biased(False, False, "censored") is big
+
+
 def test_combine_every_and_parts():
     assert inf.combine(["confirmed", "confirmed"], "every") == "confirmed"
     assert inf.combine(["confirmed", "refuted"], "every") == "refuted"

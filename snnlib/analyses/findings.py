@@ -96,6 +96,45 @@ def _est(fn, *args, **kw) -> inf.Estimate:
         raise NotDecidable(str(e)) from e
 
 
+# A run that never reaches the target has n_q = its whole run's samples (:func:`snnlib.analyses.timebins.
+# log_rate_ratios`): an upper bound of its rate, so its log rate ratio may be high; a censored benchmark
+# makes every log rate ratio of its seed low. The estimates built from them are biased accordingly
+# (:meth:`snnlib.inference.Estimate.biased`): evidence the censoring could have made is void.
+_CENSORED_WHY = "runs that never reach the target (censored): only the evidence their bias cannot have made counts"
+
+
+def _paired_lrr(l: xr.Dataset, sign: float = 1.0, **sel) -> inf.Estimate:
+    """The paired t of ``sign`` x the per-seed log rate ratios of ``l`` (:func:`snnlib.analyses.timebins.
+    log_rate_ratios`) at ``sel``, biased where a run or its benchmark never reached the target."""
+    p = l.sel(**sel)
+    ran = p["lrr"].notnull()
+    high, low = bool((p["censored"] & ran).any()), bool((p["bench_censored"] & ran).any())
+    if sign < 0:
+        high, low = low, high
+    return _est(inf.paired, sign * p["lrr"].values).biased(high, low, _CENSORED_WHY)
+
+
+def _censored_slopes(long_lrr: tuple, long_censored: tuple, groups: tuple[str, str] = ("spiketime", "bptt")) -> dict:
+    """:func:`snnlib.inference.mixed_slopes` of the long-form log rate ratios ``long_lrr`` (values, log
+    step, scheme, run), biased by the censored points flagged in ``long_censored`` (the same long form of
+    the ``censored`` array): a censored value may be high, so a group's slope may be high where it has a
+    censored point above the mean log step of its points and low where it has one below. (A censored
+    benchmark shifts every point of its run alike, which the run's own intercept absorbs.) The
+    difference (second minus first) may be high where the second's slope may be high or the first's low."""
+    y, x, g, _ = long_lrr
+    est = _est(inf.mixed_slopes, *long_lrr, groups)
+    y, x, g, cens = np.asarray(y, float), np.asarray(x, float), np.asarray(g), np.asarray(long_censored[0]) > 0
+    bias = {}
+    for grp in groups:
+        ok = (g == grp) & np.isfinite(y) & np.isfinite(x)
+        mean = x[ok].mean()
+        bias[grp] = (bool((cens & ok & (x > mean)).any()), bool((cens & ok & (x < mean)).any()))  # (high, low)
+    (ha, la), (hb, lb) = bias[groups[0]], bias[groups[1]]
+    return {f"slope_{groups[0]}": est[f"slope_{groups[0]}"].biased(ha, la, _CENSORED_WHY),
+            f"slope_{groups[1]}": est[f"slope_{groups[1]}"].biased(hb, lb, _CENSORED_WHY),
+            "difference": est["difference"].biased(hb or la, lb or ha, _CENSORED_WHY)}
+
+
 # ----------------------------------------------------------------------------- single neuron
 def _fig1(load: Loader, c, s) -> Decision:
     sm = load("single-neuron").summary
@@ -167,11 +206,12 @@ def _curves(load: Loader, c, s, disc: str) -> dict:
     """Per dataset, the mixed-model slopes of the log rate ratio and of the final test accuracy."""
     out = {}
     for d, (f, l) in _timebins(load, s.q).items():
-        lrr = l["lrr"].sel(discretization=disc)
-        lrr.attrs["window_ms"] = f.attrs["window_ms"]
+        lrr, cens = l["lrr"].sel(discretization=disc), l["censored"].sel(discretization=disc).astype(float)
         acc = f["final_test"].sel(discretization=disc)
-        acc.attrs["window_ms"] = f.attrs["window_ms"]
-        out[d] = {"rate": _est(inf.mixed_slopes, *_long(lrr, int(f.attrs["base_bins"])), ("spiketime", "bptt")),
+        for a in (lrr, cens, acc):
+            a.attrs["window_ms"] = f.attrs["window_ms"]
+        base = int(f.attrs["base_bins"])
+        out[d] = {"rate": _censored_slopes(_long(lrr, base), _long(cens, base)),
                   "accuracy": _est(inf.mixed_slopes, *_long(acc), ("spiketime", "bptt"))}
     return out
 
@@ -233,9 +273,9 @@ def _minimal(disc: str):
     def decide(load: Loader, c, s) -> Decision:
         parts = {}
         for d, (f, l) in _timebins(load, s.q).items():
-            lrr = l["lrr"].sel(scheme="spiketime", discretization=disc)
-            parts[_LABEL[d]] = ("every", {f"{int(b)} bins": _t(c, s, "minimal", _est(inf.paired, lrr.sel(bins=b).values))
-                                          for b in lrr["bins"].values})
+            parts[_LABEL[d]] = ("every", {
+                f"{int(b)} bins": _t(c, s, "minimal", _paired_lrr(l, scheme="spiketime", discretization=disc, bins=b))
+                for b in l["bins"].values})
         return Decision(("parts", parts), *_context_rates(load, s, disc, "spiketime"))
     return decide
 
@@ -243,14 +283,13 @@ def _minimal(disc: str):
 def _slayer(load: Loader, c, s) -> Decision:
     parts = {}
     for d, (f, l) in _timebins(load, s.q).items():
-        lrr = l["lrr"].sel(scheme="bptt", discretization="seed000")
-        small = [b for b in lrr["bins"].values if b >= 75 and b != int(f.attrs["base_bins"])]
-        coarse = int(lrr["bins"].min())
+        arm = {"scheme": "bptt", "discretization": "seed000"}
+        small = [b for b in l["bins"].values if b >= 75 and b != int(f.attrs["base_bins"])]
+        coarse = int(l["bins"].min())
         parts[_LABEL[d]] = ("parts", {
-            "unaffected at 75 bins or more": ("every", {f"{int(b)} bins": _t(c, s, "unaffected",
-                                                                            _est(inf.paired, lrr.sel(bins=b).values))
-                                                        for b in small}),
-            f"collapses at {coarse} bins": _t(c, s, "collapses", _est(inf.paired, -lrr.sel(bins=coarse).values))})
+            "unaffected at 75 bins or more": ("every", {
+                f"{int(b)} bins": _t(c, s, "unaffected", _paired_lrr(l, bins=b, **arm)) for b in small}),
+            f"collapses at {coarse} bins": _t(c, s, "collapses", _paired_lrr(l, -1.0, bins=coarse, **arm))})
     return Decision(("parts", parts), *_context_rates(load, s, "seed000", "bptt"))
 
 
@@ -685,9 +724,11 @@ def _neuron_slopes(load: Loader, s: Settings) -> dict:
     out = {}
     for d, regime, label, _ in judged:
         f, l = data[d].finals, data[d].lrr
-        lrr = l["lrr"].sel(neuron=regime).assign_coords(h_over_tau_s=l["h_over_tau_s"].sel(neuron=regime))
+        ratio = l["h_over_tau_s"].sel(neuron=regime)
+        lrr = l["lrr"].sel(neuron=regime).assign_coords(h_over_tau_s=ratio)
+        cens = l["censored"].sel(neuron=regime).astype(float).assign_coords(h_over_tau_s=ratio)
         acc = f["final_test"].sel(neuron=regime).assign_coords(h_over_tau_s=f["h_over_tau_s"].sel(neuron=regime))
-        out[label] = {"rate": _est(inf.mixed_slopes, *_long_neuron(lrr, True), ("spiketime", "bptt")),
+        out[label] = {"rate": _censored_slopes(_long_neuron(lrr, True), _long_neuron(cens, True)),
                       "accuracy": _est(inf.mixed_slopes, *_long_neuron(acc, False), ("spiketime", "bptt"))}
     return out
 
@@ -730,10 +771,10 @@ def _minimal_neuron(load: Loader, c, s) -> Decision:
     parts, n, text = {}, {}, []
     for d, regime, label, key in judged:
         lc = data[d].lrr_continuous
-        lrr = lc["lrr"].sel(scheme="spiketime", neuron=regime)
         parts[label] = ("every", {
             f"{int(b)} bins (h / tau_s = {float(lc['h_over_tau_s'].sel(neuron=regime, bins=b)):.3g})":
-                _t(c, s, "minimal", _est(inf.paired, lrr.sel(bins=b).values)) for b in lrr["bins"].values})
+                _t(c, s, "minimal", _paired_lrr(lc, scheme="spiketime", neuron=regime, bins=b))
+            for b in lc["bins"].values})
         n[f"{key}_target"] = 100 * float(lc["target"].sel(neuron=regime))
         text.append(f"{label}: target {{{key}_target:.1f}} % (q x the continuous network)")
     return Decision(("parts", parts), n, "; ".join(text) + note)
@@ -744,16 +785,16 @@ def _slayer_neuron(load: Loader, c, s) -> Decision:
     parts = {}
     for d, regime, label, _ in judged:
         l = data[d].lrr
-        lrr = l["lrr"].sel(scheme="bptt", neuron=regime)
+        arm = {"scheme": "bptt", "neuron": regime}
         ratio = l["h_over_tau_s"].sel(neuron=regime)
-        finest, coarse = int(lrr["bins"].max()), int(lrr["bins"].min())
-        small = [int(b) for b in lrr["bins"].values if float(ratio.sel(bins=b)) <= 0.1 and int(b) != finest]
+        finest, coarse = int(l["bins"].max()), int(l["bins"].min())
+        small = [int(b) for b in l["bins"].values if float(ratio.sel(bins=b)) <= 0.1 and int(b) != finest]
         sub = {}
         if small:
             sub["unaffected at h / tau_s <= 0.1"] = ("every", {
-                f"{b} bins": _t(c, s, "unaffected", _est(inf.paired, lrr.sel(bins=b).values)) for b in small})
+                f"{b} bins": _t(c, s, "unaffected", _paired_lrr(l, bins=b, **arm)) for b in small})
         sub[f"collapses at {coarse} bins (h / tau_s = {float(ratio.sel(bins=coarse)):.3g})"] = _t(
-            c, s, "collapses", _est(inf.paired, -lrr.sel(bins=coarse).values))
+            c, s, "collapses", _paired_lrr(l, -1.0, bins=coarse, **arm))
         parts[label] = ("parts", sub)
     return Decision(("parts", parts), *_neuron_context(load, s))
 

@@ -312,3 +312,62 @@ def test_similar_is_judged_per_test_digit_on_the_mnist_transfer_sweep(lost, verd
     v, tree = findings.decide_one("s001_similar", lambda e: SimpleNamespace(results=ds) if e == "transfer-mnist" else None)
     assert v == verdict
     assert set(tree[1]) == {f"ps3, {r}, {dt:g} ms" for r in ("linear", "newton") for dt in (0.13, 1.0)}
+
+
+def _lrr_set(values, censored, bench_censored=None):
+    """A log_rate_ratios-like dataset of one arm: (bins, seed) values with their censoring flags."""
+    dims = ("bins", "seed")
+    coords = {"bins": [150, 30, 6], "seed": np.arange(np.shape(values)[1])}
+    bc = np.zeros(np.shape(values)[1], bool) if bench_censored is None else np.asarray(bench_censored)
+    return xr.Dataset({"lrr": (dims, np.asarray(values, float)), "censored": (dims, np.asarray(censored)),
+                       "bench_censored": (("seed",), bc)}, coords=coords)
+
+
+def test_a_collapse_measured_from_censored_runs_is_confirmed_never_refuted():
+    """A run that never reaches the target keeps its whole run's samples as n_q, an upper bound of its
+    rate: its log rate ratio may be high. A "collapses" (-lrr) shown large from such runs stands; the
+    same runs cannot show that nothing collapses, nor that the step leaves the rate "unaffected"."""
+    rng = np.random.default_rng(0)
+    fine = rng.normal(0.0, 0.02, 6)
+    big = np.vstack([fine, fine - 0.1, np.full(6, -2.0)])
+    l = _lrr_set(big, np.vstack([np.zeros((2, 6), bool), np.ones((1, 6), bool)]))
+    assert findings._paired_lrr(l, -1.0, bins=6).may_be_low  # -lrr of censored runs may be low: can confirm
+    assert inf.verdict_of(inf.judge("c", findings._paired_lrr(l, -1.0, bins=6), inf.greater(0.5, 1.0))) == "confirmed"
+    flat = _lrr_set(np.vstack([fine, fine, fine]), np.vstack([np.zeros((2, 6), bool), np.ones((1, 6), bool)]))
+    collapse = inf.judge("c", findings._paired_lrr(flat, -1.0, bins=6), inf.greater(0.5, 1.0))
+    assert inf.verdict_of(collapse) == "undecided"  # measured ~0, but censored: no evidence against
+    assert inf.verdict_of(inf.judge("u", findings._paired_lrr(flat, bins=6), inf.equivalent(0.5))) == "undecided"
+    assert inf.verdict_of(inf.judge("u", findings._paired_lrr(flat, bins=30), inf.equivalent(0.5))) == "confirmed"
+
+
+def test_a_slope_flattened_by_censored_coarse_runs_cannot_refute_a_fall():
+    """Group a's runs never reach the target at the coarsest step: those values are upper bounds (a
+    censored run keeps its whole run's samples) and flatten its slope. Its fall (and the difference a - b)
+    may be understated, so neither is refuted by the flat slope, while group b's uncensored fall is judged
+    as it is. Censored points on both sides of the mean step leave the slope off either way."""
+    rng = np.random.default_rng(1)
+    xs = np.log10([5.0, 10.0, 25.0])
+
+    def long(censored_steps):
+        y, x, g, r, c = [], [], [], [], []
+        for grp in ("a", "b"):
+            for sd in range(8):
+                for i, lx in enumerate(xs):
+                    cens = grp == "a" and i in censored_steps
+                    val = -0.13 if cens else (-0.1 if grp == "a" else -2.0) * lx + rng.normal(0, 0.02)
+                    y.append(val), x.append(lx), g.append(grp), r.append(f"{grp}{sd}"), c.append(float(cens))
+        return (y, x, g, r), (c, x, g, r)
+
+    est = findings._censored_slopes(*long({2}), ("a", "b"))
+    assert est["slope_a"].may_be_high and not est["slope_a"].may_be_low
+    assert not (est["slope_b"].may_be_high or est["slope_b"].may_be_low)
+    falls = inf.greater(0.0, 0.5)
+    plain = findings._est(inf.mixed_slopes, *long({2})[0], ("a", "b"))  # the same data taken at face value
+    assert inf.verdict_of(inf.judge("a", plain["slope_a"].flipped(), falls)) in ("refuted", "holds in part")
+    biased = inf.judge("a", est["slope_a"].flipped(), falls)
+    assert biased.p_against == 1.0 and inf.verdict_of(biased) in ("confirmed", "undecided")
+    assert inf.verdict_of(inf.judge("b", est["slope_b"].flipped(), falls)) == "confirmed"
+    more = est["difference"].flipped()  # slope_a - slope_b: "falls more for b" may be high, as a's fall may be low
+    assert more.may_be_high and inf.judge("d", more, falls).p_for == 1.0
+    both = findings._censored_slopes(*long({0, 2}), ("a", "b"))["slope_a"]
+    assert both.may_be_high and both.may_be_low
