@@ -924,7 +924,8 @@ def _leaf_text(path: tuple, t: inf.Tested, alpha: float) -> str:
         pw = inf.power(t, alpha=alpha)
         unit = e.method.split(" over ")[-1].split(" (")[0].split()[-1] if " over " in e.method else "samples"
         text += (f" (about {pw['n_needed']:.0f} {unit} would decide it)" if math.isfinite(pw["n_needed"])
-                 else f" (more than 5000 {unit} would be needed)")
+                 else " (censored runs: more of them cannot decide it, runs long enough to reach the target can)"
+                 if e.may_be_high or e.may_be_low else f" (more than 5000 {unit} would be needed)")
     return text
 
 

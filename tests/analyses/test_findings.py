@@ -338,6 +338,8 @@ def test_a_collapse_measured_from_censored_runs_is_confirmed_never_refuted():
     assert inf.verdict_of(collapse) == "undecided"  # measured ~0, but censored: no evidence against
     assert inf.verdict_of(inf.judge("u", findings._paired_lrr(flat, bins=6), inf.equivalent(0.5))) == "undecided"
     assert inf.verdict_of(inf.judge("u", findings._paired_lrr(flat, bins=30), inf.equivalent(0.5))) == "confirmed"
+    # the line of an undecided censored test says what would decide it: not more seeds
+    assert "censored runs" in findings._leaf_text(("6 bins",), collapse, inf.ALPHA)
 
 
 def test_a_slope_flattened_by_censored_coarse_runs_cannot_refute_a_fall():
