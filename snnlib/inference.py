@@ -193,6 +193,9 @@ def mcnemar(b: int, c: int, n: int, strata: int = 1, what: str = "test samples")
 
 
 def _normal(value: float, se: float, n: int, method: str) -> Estimate:
+    if se == 0:  # a fit without residual spread (e.g. every run on one line): the value decides
+        return Estimate(value, value, value, n, 0.0, method, lambda x: 0.0 if value > x else 1.0,
+                        lambda x: 0.0 if value < x else 1.0, se=0.0)
     z = stats.norm.ppf(1 - ALPHA)
     return Estimate(value, value - z * se, value + z * se, n, se * math.sqrt(n), method,
                     lambda x: float(stats.norm.sf((value - x) / se)),

@@ -156,6 +156,19 @@ def test_each_scheme_slope_is_judged_from_its_own_runs_spread():
     assert d.se == pytest.approx(math.hypot(scattered["slope_a"].se, scattered["slope_b"].se))
 
 
+def test_runs_on_one_line_give_a_slope_without_spread_that_decides_by_its_value():
+    """Every run of a group exactly on one line (a synthetic or deterministic sweep): the fit has no
+    residual spread, and the slope decides as a measured value would, without dividing by zero."""
+    x = list(np.log10([1, 2, 5, 10])) * 6
+    g = ["a"] * 12 + ["b"] * 12
+    r = [f"{grp}{i // 4}" for i, grp in enumerate(g)]
+    y = [-1.0 * v if grp == "a" else 0.5 * v + 0.01 * np.sin(7 * i) for i, (v, grp) in enumerate(zip(x, g))]
+    e = inf.mixed_slopes(y, x, g, r, ("a", "b"))
+    assert e["slope_a"].value == pytest.approx(-1.0) and e["slope_a"].se == pytest.approx(0.0, abs=1e-9)
+    assert inf.verdict_of(inf.judge("falls", e["slope_a"].flipped(), inf.greater(0.0, 0.5))) == "confirmed"
+    assert math.isfinite(e["difference"].lo) and e["difference"].se > 0
+
+
 def test_a_biased_estimate_decides_only_where_its_bias_cannot_have():
     """An estimate that may be high (built from upper bounds, e.g. censored runs) refutes "above" but
     never confirms it; flipped, it may be low; may it be off both ways, it decides nothing. The sample
