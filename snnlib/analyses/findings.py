@@ -121,9 +121,9 @@ def _censored_slopes(long_lrr: tuple, long_censored: tuple, groups: tuple[str, s
     censored point above the mean log step of its points and low where it has one below. (A censored
     benchmark shifts every point of its run alike, which the run's own intercept absorbs.) The
     difference (second minus first) may be high where the second's slope may be high or the first's low."""
-    y, x, g, _ = long_lrr
     est = _est(inf.mixed_slopes, *long_lrr, groups)
-    y, x, g, cens = np.asarray(y, float), np.asarray(x, float), np.asarray(g), np.asarray(long_censored[0]) > 0
+    y, x, g = np.asarray(long_lrr[0], float), np.asarray(long_lrr[1], float), np.asarray(long_lrr[2])
+    cens = np.asarray(long_censored[0]) > 0
     bias = {}
     for grp in groups:
         ok = (g == grp) & np.isfinite(y) & np.isfinite(x)
