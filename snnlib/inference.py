@@ -193,9 +193,8 @@ def mcnemar(b: int, c: int, n: int, strata: int = 1, what: str = "test samples")
 
 
 def _normal(value: float, se: float, n: int, method: str) -> Estimate:
-    if se == 0:  # a fit without residual spread (e.g. every run on one line): the value decides
-        return Estimate(value, value, value, n, 0.0, method, lambda x: 0.0 if value > x else 1.0,
-                        lambda x: 0.0 if value < x else 1.0, se=0.0)
+    if se == 0:  # a fit without residual spread (e.g. every run on one line): the value decides, as exact's
+        return dataclasses.replace(exact(value, method, n), sd=0.0, se=0.0)
     z = stats.norm.ppf(1 - ALPHA)
     return Estimate(value, value - z * se, value + z * se, n, se * math.sqrt(n), method,
                     lambda x: float(stats.norm.sf((value - x) / se)),
@@ -245,7 +244,8 @@ def mixed_slopes(y: Sequence[float], log_step: Sequence[float], group: Sequence,
     model = (f"mixed model per scheme over {len(df)} points of {n_runs} runs ("
              + "; ".join(f"{g}: {fits[g][2]}" for g in groups) + ")")
     (a, se_a, _), (b, se_b, _) = fits[groups[0]], fits[groups[1]]
-    return {f"slope_{groups[0]}": _normal(a, se_a, n_runs, model), f"slope_{groups[1]}": _normal(b, se_b, n_runs, model),
+    return {f"slope_{groups[0]}": _normal(a, se_a, n_runs, model),
+            f"slope_{groups[1]}": _normal(b, se_b, n_runs, model),
             "difference": _normal(b - a, math.sqrt(se_a ** 2 + se_b ** 2), n_runs, model)}
 
 
